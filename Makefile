@@ -1,0 +1,31 @@
+# The two commands the README promises: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test lint bench clean
+
+$(BIN)/syncdeck: pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/syncdeck
+
+run: setup
+	$(BIN)/syncdeck $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check core console tests bench
+	$(BIN)/ruff format --check core console tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/orchestrator.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

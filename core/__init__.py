@@ -1,0 +1,57 @@
+"""syncdeck's headless core: the orchestrator, its store, schedule and services.
+
+Importing `core` never imports Textual or Rich: the console is one client of
+this API among others (the CLI, the daemon, your own code).
+"""
+
+from core.config import ConfigError, Settings, load_settings
+from core.models import (
+    Event,
+    EventKind,
+    HealthState,
+    RequestResult,
+    RequestSource,
+    RequestState,
+    RunCounts,
+    RunOutcome,
+    RunRecord,
+    Snapshot,
+    SyncMode,
+    SyncRequest,
+)
+from core.orchestrator import Orchestrator, UnknownService
+from core.runtime import build_orchestrator, open_store
+from core.services.base import RunContext, SyncCancelled, SyncService, TransientError
+from core.store import InvalidTransition, NotFound, SchemaTooNew, SQLiteStore, Store, StoreError
+
+__all__ = [
+    "ConfigError",
+    "Event",
+    "EventKind",
+    "HealthState",
+    "InvalidTransition",
+    "NotFound",
+    "Orchestrator",
+    "RequestResult",
+    "RequestSource",
+    "RequestState",
+    "RunContext",
+    "RunCounts",
+    "RunOutcome",
+    "RunRecord",
+    "SQLiteStore",
+    "SchemaTooNew",
+    "Settings",
+    "Snapshot",
+    "Store",
+    "StoreError",
+    "SyncCancelled",
+    "SyncMode",
+    "SyncRequest",
+    "SyncService",
+    "TransientError",
+    "UnknownService",
+    "build_orchestrator",
+    "load_settings",
+    "open_store",
+]

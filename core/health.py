@@ -1,0 +1,84 @@
+"""Health rules and the circuit breaker: pure decisions the orchestrator records.
+
+Health says whether the replica of a service can be trusted now; the circuit
+breaker stops hammering an ERP that keeps failing and probes it once after a
+cooldown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.models import HEALTH_RANK, CircuitState, HealthState, RunOutcome, ServiceState
+
+
+@dataclass(frozen=True)
+class CircuitPolicy:
+    failure_threshold: int = 3
+    cooldown_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class CircuitUpdate:
+    circuit: CircuitState
+    consecutive_failures: int
+    opened_at: datetime | None
+
+
+def cooldown_over(state: ServiceState, now: datetime, policy: CircuitPolicy) -> bool:
+    if state.circuit != CircuitState.OPEN or state.circuit_opened_at is None:
+        return True
+    return now - state.circuit_opened_at >= timedelta(seconds=policy.cooldown_s)
+
+
+def after_run(
+    state: ServiceState, outcome: RunOutcome, now: datetime, policy: CircuitPolicy
+) -> CircuitUpdate:
+    """The breaker's next state once a run of this service ended.
+
+    Cancelled and interrupted runs say nothing about the ERP, so they leave the
+    breaker as it was (a half-open probe that was cancelled stays open).
+    """
+    if outcome == RunOutcome.SUCCEEDED:
+        return CircuitUpdate(CircuitState.CLOSED, 0, None)
+    if outcome in (RunOutcome.CANCELLED, RunOutcome.INTERRUPTED):
+        circuit = CircuitState.OPEN if state.circuit == CircuitState.HALF_OPEN else state.circuit
+        return CircuitUpdate(circuit, state.consecutive_failures, state.circuit_opened_at)
+    failures = state.consecutive_failures + 1
+    if state.circuit == CircuitState.HALF_OPEN or failures >= policy.failure_threshold:
+        return CircuitUpdate(CircuitState.OPEN, failures, now)
+    return CircuitUpdate(CircuitState.CLOSED, failures, None)
+
+
+def evaluate(
+    state: ServiceState, interval_s: float, now: datetime, policy: CircuitPolicy
+) -> tuple[HealthState, list[str]]:
+    """Health of one service, with the reasons an operator needs to act on it."""
+    reasons: list[str] = []
+    health = HealthState.HEALTHY
+    if state.circuit != CircuitState.CLOSED:
+        reasons.append(f"circuit {state.circuit.value.replace('_', '-')}")
+        health = HealthState.UNHEALTHY
+    if state.consecutive_failures >= policy.failure_threshold:
+        reasons.append(f"{state.consecutive_failures} consecutive failures")
+        health = HealthState.UNHEALTHY
+    elif state.consecutive_failures > 0:
+        n = state.consecutive_failures
+        reasons.append(f"{n} consecutive failure{'s' if n > 1 else ''}")
+        health = worst([health, HealthState.DEGRADED])
+    stale_after = timedelta(seconds=2 * interval_s)
+    if state.last_success_at is not None:
+        if now - state.last_success_at > stale_after:
+            age = int((now - state.last_success_at).total_seconds())
+            reasons.append(f"last success {age}s ago (over twice the {int(interval_s)}s interval)")
+            health = worst([health, HealthState.DEGRADED])
+    elif now - state.registered_at > stale_after:
+        reasons.append("never synced successfully")
+        health = worst([health, HealthState.DEGRADED])
+    return health, reasons
+
+
+def worst(states: Iterable[HealthState]) -> HealthState:
+    return max(states, key=lambda s: HEALTH_RANK[s], default=HealthState.HEALTHY)

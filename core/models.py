@@ -1,0 +1,282 @@
+"""The vocabulary shared by the core, its stores and its clients.
+
+Every value that crosses a boundary (store to orchestrator, core to console or
+CLI, process to process through the event log) is one of these pydantic models,
+so that a client never needs to know how the store keeps it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, overload
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BUILTIN_PRIORITIES: dict[str, int] = {"orders": 4, "customers": 3, "products": 2, "prices": 1}
+"""Default base priority per built-in service: orders first, prices last."""
+
+MIN_PRIORITY = 0
+MAX_PRIORITY = 100
+
+
+@overload
+def to_datetime(ts: float) -> datetime: ...
+@overload
+def to_datetime(ts: float | None) -> datetime | None: ...
+def to_datetime(ts: float | None) -> datetime | None:
+    """Store timestamps are epoch seconds; clients see aware UTC datetimes."""
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC)
+
+
+class SyncMode(StrEnum):
+    FULL = "full"
+    INCREMENTAL = "incremental"
+    AUTO = "auto"
+
+
+MODE_STRENGTH = {SyncMode.AUTO: 0, SyncMode.INCREMENTAL: 1, SyncMode.FULL: 2}
+"""When two requests merge, the stronger mode wins: full over incremental over auto."""
+
+
+class RequestSource(StrEnum):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    RETRY = "retry"
+    CLI = "cli"
+    API = "api"
+
+
+class RequestState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+    @property
+    def ended(self) -> bool:
+        return self in (RequestState.FINISHED, RequestState.CANCELLED)
+
+
+class RunOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
+
+
+class HealthState(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+HEALTH_RANK = {HealthState.HEALTHY: 0, HealthState.DEGRADED: 1, HealthState.UNHEALTHY: 2}
+
+
+class CircuitState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RunCounts(Model):
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: int = 0
+
+
+class SyncRequest(Model):
+    """One operator's, schedule's or retry's wish that a service be synced."""
+
+    id: int
+    service: str
+    mode: SyncMode
+    priority: int
+    state: RequestState
+    source: RequestSource
+    requested_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempt: int = 1
+    not_before: datetime | None = None
+    cancel_requested: bool = False
+    outcome: RunOutcome | None = None
+    merged: int = 0
+    """How many later requests were coalesced into this one."""
+
+
+class RunRecord(Model):
+    """One attempt at running a request: the durable history line."""
+
+    id: int
+    request_id: int
+    service: str
+    requested_mode: SyncMode
+    mode: SyncMode
+    mode_reason: str = ""
+    attempt: int = 1
+    epoch: int
+    holder: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: RunOutcome | None = None
+    error_class: str | None = None
+    error: str | None = None
+    counts: RunCounts = Field(default_factory=RunCounts)
+
+    @property
+    def duration(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class RequestResult(Model):
+    """What `wait()` returns: the ended request and its last run, if it ran."""
+
+    request: SyncRequest
+    run: RunRecord | None = None
+
+    @property
+    def outcome(self) -> RunOutcome:
+        if self.request.outcome is not None:
+            return self.request.outcome
+        return RunOutcome.CANCELLED
+
+
+class ServiceState(Model):
+    """Durable per-service state kept by the store."""
+
+    name: str
+    default_priority: int
+    consecutive_failures: int = 0
+    circuit: CircuitState = CircuitState.CLOSED
+    circuit_opened_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_run_id: int | None = None
+    registered_at: datetime
+    interval_s: float | None = None
+    """Operator override of the schedule interval (None: configuration)."""
+    offset_s: float | None = None
+    schedule_enabled: bool | None = None
+    health: HealthState = HealthState.HEALTHY
+
+
+class Lease(Model):
+    """The runner lease: only its holder starts syncs."""
+
+    holder: str
+    host: str
+    pid: int
+    epoch: int
+    acquired_at: datetime
+    expires_at: datetime
+    renewed_at: datetime
+
+
+class Controls(Model):
+    dispatch_paused: bool = False
+    schedule_paused: bool = False
+
+
+class EventKind(StrEnum):
+    REQUEST_QUEUED = "request.queued"
+    REQUEST_MERGED = "request.merged"
+    REQUEST_CANCELLED = "request.cancelled"
+    REQUEST_CANCEL_ASKED = "request.cancel_requested"
+    REQUEST_RETRY = "request.retry_scheduled"
+    REQUEST_FINISHED = "request.finished"
+    RUN_STARTED = "run.started"
+    RUN_PROGRESS = "run.progress"
+    RUN_FINISHED = "run.finished"
+    RUN_INTERRUPTED = "run.interrupted"
+    PRIORITY_CHANGED = "priority.changed"
+    DEFAULT_PRIORITY_CHANGED = "priority.default_changed"
+    DISPATCH_PAUSED = "dispatch.paused"
+    DISPATCH_RESUMED = "dispatch.resumed"
+    SCHEDULE_PAUSED = "schedule.paused"
+    SCHEDULE_RESUMED = "schedule.resumed"
+    SCHEDULE_CHANGED = "schedule.changed"
+    LEASE_TAKEN = "lease.taken"
+    LEASE_LOST = "lease.lost"
+    HEALTH_CHANGED = "health.changed"
+    CIRCUIT_CHANGED = "circuit.changed"
+
+
+class Event(Model):
+    """A change, as the in-process bus and the store's event log carry it.
+
+    `id` is the store's event-log id; progress events that were not persisted
+    carry id 0.
+    """
+
+    id: int = 0
+    at: datetime
+    kind: EventKind
+    service: str | None = None
+    request_id: int | None = None
+    run_id: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Progress(Model):
+    phase: str = ""
+    done: int = 0
+    total: int | None = None
+    rate: float | None = None
+    """Rows per second."""
+
+
+class ActiveRun(Model):
+    request: SyncRequest
+    run: RunRecord | None = None
+    progress: Progress | None = None
+
+
+class ServiceView(Model):
+    """One row of the services pane / `status --json`."""
+
+    name: str
+    state: str
+    """idle, queued, running, retry_wait or circuit_open."""
+    priority: int
+    health: HealthState
+    health_reasons: list[str] = Field(default_factory=list)
+    circuit: CircuitState
+    consecutive_failures: int
+    last_run: RunRecord | None = None
+    last_success_at: datetime | None = None
+    next_run: datetime | None = None
+    interval_s: float
+    offset_s: float
+    schedule_enabled: bool
+
+
+class QueueEntry(Model):
+    request: SyncRequest
+    position: int
+    effective_priority: float
+    waited_s: float
+
+
+class Snapshot(Model):
+    """Everything a console shows, read in one go."""
+
+    at: datetime
+    services: list[ServiceView]
+    queue: list[QueueEntry]
+    active: ActiveRun | None = None
+    runner: Lease | None = None
+    runner_alive: bool = False
+    controls: Controls
+    health: HealthState
+    is_runner: bool = False

@@ -1,0 +1,84 @@
+"""Queue ordering: coalescing, priority with aging, and the choice of the next run.
+
+Pure functions over models and timestamps, so that every store applies the
+same rules and the rules can be tested without a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.models import MODE_STRENGTH, CircuitState, SyncMode, SyncRequest
+
+
+@dataclass(frozen=True)
+class Merge:
+    mode: SyncMode
+    priority: int
+
+
+def merge(existing_mode: SyncMode, existing_priority: int, mode: SyncMode, priority: int) -> Merge:
+    """A new request folded into a queued one: the stronger mode and the higher priority win."""
+    stronger = mode if MODE_STRENGTH[mode] > MODE_STRENGTH[existing_mode] else existing_mode
+    return Merge(stronger, max(existing_priority, priority))
+
+
+def effective_priority(request: SyncRequest, now: datetime, aging_step_s: float) -> float:
+    """Base priority plus one point per `aging_step_s` waited: nothing waits forever.
+
+    A request waiting on a retry backoff ages from when it became eligible, so a
+    retry does not jump the queue by the time it spent backing off.
+    """
+    since = request.not_before or request.requested_at
+    waited = max(0.0, (now - since).total_seconds())
+    return request.priority + waited / aging_step_s
+
+
+def queue_order(
+    queued: Iterable[SyncRequest], now: datetime, aging_step_s: float
+) -> list[tuple[SyncRequest, float]]:
+    """Highest effective priority first; ties first come, first served."""
+    scored = [(r, effective_priority(r, now, aging_step_s)) for r in queued]
+    scored.sort(key=lambda pair: (-pair[1], pair[0].requested_at, pair[0].id))
+    return scored
+
+
+def dispatchable(
+    request: SyncRequest,
+    now: datetime,
+    circuits: Mapping[str, CircuitState],
+    cooldown_over: Mapping[str, bool],
+) -> bool:
+    """A request may start unless it is backing off or its circuit is open and cooling down."""
+    if request.not_before is not None and request.not_before > now:
+        return False
+    circuit = circuits.get(request.service, CircuitState.CLOSED)
+    return not (circuit == CircuitState.OPEN and not cooldown_over.get(request.service, False))
+
+
+def choose_next(
+    queued: Iterable[SyncRequest],
+    now: datetime,
+    aging_step_s: float,
+    circuits: Mapping[str, CircuitState],
+    cooldown_over: Mapping[str, bool],
+) -> SyncRequest | None:
+    for request, _ in queue_order(queued, now, aging_step_s):
+        if dispatchable(request, now, circuits, cooldown_over):
+            return request
+    return None
+
+
+def starvation_bound_s(max_priority: int, priority: int, aging_step_s: float) -> float:
+    """How long a request of `priority` can wait, at most, before it outranks any
+    fresh request of `max_priority` (plus the one run in progress when it does)."""
+    return max(0, max_priority - priority) * aging_step_s
+
+
+def retry_delay(attempt: int, backoff_s: list[float]) -> float:
+    """Delay before try `attempt + 1`; the last step repeats if there are more tries than steps."""
+    if not backoff_s:
+        return 0.0
+    return backoff_s[min(attempt - 1, len(backoff_s) - 1)]

@@ -1,0 +1,113 @@
+"""The periodic schedule: APScheduler 3 jobs that only *request* syncs (principle 6).
+
+Each service's job fires at `anchor + offset + k * interval`, where the anchor
+is when the store first saw the service. Every process therefore computes the
+same instants (and the same "next run" for `status`), and the store coalesces
+whatever duplicates several schedulers produce. Only the runner's scheduler
+requests, so a healthy cluster produces one request per tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from core.config import Settings
+from core.models import ServiceState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SchedulePlan:
+    service: str
+    interval_s: float
+    offset_s: float
+    enabled: bool
+    anchor: datetime
+
+    @property
+    def first_fire(self) -> datetime:
+        return self.anchor + timedelta(seconds=self.offset_s)
+
+    def next_fire(self, now: datetime) -> datetime:
+        """The first tick strictly after `now` (what APScheduler will fire next)."""
+        if now < self.first_fire:
+            return self.first_fire
+        elapsed = (now - self.first_fire).total_seconds()
+        ticks = math.floor(elapsed / self.interval_s) + 1
+        return self.first_fire + timedelta(seconds=ticks * self.interval_s)
+
+
+def plan_for(state: ServiceState, settings: Settings) -> SchedulePlan:
+    """Operator overrides in the store win over the configuration."""
+    configured = settings.service(state.name)
+    return SchedulePlan(
+        service=state.name,
+        interval_s=state.interval_s
+        if state.interval_s is not None
+        else settings.interval_s(state.name),
+        offset_s=state.offset_s if state.offset_s is not None else settings.offset_s(state.name),
+        enabled=(
+            state.schedule_enabled if state.schedule_enabled is not None else configured.enabled
+        )
+        and settings.schedule.enabled,
+        anchor=state.registered_at,
+    )
+
+
+class Schedule:
+    """Owns an AsyncIOScheduler with one interval job per enabled service."""
+
+    def __init__(
+        self, fire: Callable[[str], Awaitable[None]], misfire_grace_s: float | None = None
+    ) -> None:
+        self._fire = fire
+        self._misfire_grace_s = misfire_grace_s
+        self._scheduler = AsyncIOScheduler()
+        self._plans: dict[str, SchedulePlan] = {}
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def apply(self, plans: list[SchedulePlan]) -> None:
+        """Bring the jobs in line with `plans`, touching only what changed."""
+        for plan in plans:
+            if self._plans.get(plan.service) == plan:
+                continue
+            self._plans[plan.service] = plan
+            job_id = f"sync:{plan.service}"
+            if self._scheduler.get_job(job_id) is not None:
+                self._scheduler.remove_job(job_id)
+            if not plan.enabled:
+                continue
+            self._scheduler.add_job(
+                self._fire,
+                IntervalTrigger(seconds=plan.interval_s, start_date=plan.first_fire),
+                args=[plan.service],
+                id=job_id,
+                name=f"request {plan.service} sync",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=self._misfire_grace_s,
+            )
+            log.debug(
+                "scheduled %s every %ss from %s", plan.service, plan.interval_s, plan.first_fire
+            )
+
+    def next_fire_times(self) -> dict[str, datetime | None]:
+        times: dict[str, datetime | None] = {}
+        for service in self._plans:
+            job = self._scheduler.get_job(f"sync:{service}")
+            times[service] = None if job is None else job.next_run_time
+        return times

@@ -1,0 +1,94 @@
+"""The service protocol: what the orchestrator runs.
+
+A service syncs one entity. The orchestrator owns when, how often and with
+what outcome; the service owns how. It reports progress through its
+`RunContext`, checks for cancellation between batches, and signals a failure
+worth retrying by raising `TransientError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from core.models import Progress, RunCounts, SyncMode
+
+
+class SyncError(Exception):
+    """A run failed; not worth retrying unless it is a TransientError."""
+
+
+class TransientError(SyncError):
+    """The source or network failed in a way that may pass: the run is retried with backoff."""
+
+
+class SyncCancelled(Exception):
+    """Raised by `RunContext.check_cancelled()` when an operator cancelled the run."""
+
+
+@dataclass
+class RunContext:
+    """Handed to `SyncService.run`: the run's identity, its cancel flag and its progress sink.
+
+    `cancelled` and `report` are safe to call from a worker thread, so bulk work
+    can stay off the event loop (principle 11).
+    """
+
+    request_id: int
+    run_id: int
+    mode: SyncMode
+    mode_reason: str
+    attempt: int
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _on_progress: Callable[[Progress], None] = lambda progress: None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise SyncCancelled(f"run #{self.run_id} cancelled")
+
+    def report(self, phase: str, done: int, total: int | None = None) -> None:
+        """Progress: rows done out of total; rows per second is worked out here."""
+        elapsed = time.monotonic() - self._started
+        progress = Progress(
+            phase=phase, done=done, total=total, rate=done / elapsed if elapsed > 0 else None
+        )
+        loop = self._loop
+        if loop is not None and _off_loop(loop):
+            loop.call_soon_threadsafe(self._on_progress, progress)
+        else:
+            self._on_progress(progress)
+
+    def request_cancel(self) -> None:
+        self._cancel.set()
+
+
+def _off_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is not loop
+    except RuntimeError:
+        return True
+
+
+@runtime_checkable
+class SyncService(Protocol):
+    """One entity's sync. Register instances with the orchestrator by `name`."""
+
+    name: str
+
+    async def resolve_mode(self, requested: SyncMode) -> tuple[SyncMode, str]:
+        """The mode this run will use, and why (auto picks full or incremental)."""
+        ...
+
+    async def run(self, ctx: RunContext) -> RunCounts:
+        """Do the sync; return its counts. Raise TransientError for retryable failures."""
+        ...
