@@ -1,0 +1,107 @@
+"""Plain-data renderings of core models: the JSON contract of `status` and `history`.
+
+The command line prints these and the HTTP API will serve them; keeping them
+here means both say the same thing with the same keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.models import RunRecord, Snapshot, SyncRequest
+
+
+def run_document(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "request_id": run.request_id,
+        "service": run.service,
+        "mode": run.mode.value,
+        "requested_mode": run.requested_mode.value,
+        "mode_reason": run.mode_reason,
+        "attempt": run.attempt,
+        "outcome": None if run.outcome is None else run.outcome.value,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": None if run.finished_at is None else run.finished_at.isoformat(),
+        "duration_s": run.duration,
+        "error_class": run.error_class,
+        "error": run.error,
+        "counts": run.counts.model_dump(),
+        "holder": run.holder,
+        "epoch": run.epoch,
+    }
+
+
+def request_document(request: SyncRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "service": request.service,
+        "mode": request.mode.value,
+        "priority": request.priority,
+        "state": request.state.value,
+        "requested_at": request.requested_at.isoformat(),
+        "source": request.source.value,
+        "attempt": request.attempt,
+        "not_before": None if request.not_before is None else request.not_before.isoformat(),
+        "started_at": None if request.started_at is None else request.started_at.isoformat(),
+        "finished_at": None if request.finished_at is None else request.finished_at.isoformat(),
+        "outcome": None if request.outcome is None else request.outcome.value,
+        "cancel_requested": request.cancel_requested,
+        "merged": request.merged,
+    }
+
+
+def status_document(snapshot: Snapshot) -> dict[str, Any]:
+    active = None
+    if snapshot.active is not None:
+        active = request_document(snapshot.active.request)
+        active["run"] = None if snapshot.active.run is None else run_document(snapshot.active.run)
+        progress = snapshot.active.progress
+        active["progress"] = None if progress is None else progress.model_dump()
+    runner = None
+    if snapshot.runner is not None:
+        runner = {
+            "holder": snapshot.runner.holder,
+            "host": snapshot.runner.host,
+            "pid": snapshot.runner.pid,
+            "epoch": snapshot.runner.epoch,
+            "since": snapshot.runner.acquired_at.isoformat(),
+            "expires_at": snapshot.runner.expires_at.isoformat(),
+        }
+    return {
+        "at": snapshot.at.isoformat(),
+        "health": snapshot.health.value,
+        "dispatch_paused": snapshot.controls.dispatch_paused,
+        "schedule_paused": snapshot.controls.schedule_paused,
+        "runner": runner,
+        "active": active,
+        "services": [
+            {
+                "name": s.name,
+                "state": s.state,
+                "priority": s.priority,
+                "health": s.health.value,
+                "health_reasons": s.health_reasons,
+                "circuit": s.circuit.value,
+                "consecutive_failures": s.consecutive_failures,
+                "last_run": None if s.last_run is None else run_document(s.last_run),
+                "last_success_at": None
+                if s.last_success_at is None
+                else s.last_success_at.isoformat(),
+                "next_run": None if s.next_run is None else s.next_run.isoformat(),
+                "interval_s": s.interval_s,
+                "offset_s": s.offset_s,
+                "schedule_enabled": s.schedule_enabled,
+            }
+            for s in snapshot.services
+        ],
+        "queue": [
+            {
+                **request_document(entry.request),
+                "position": entry.position,
+                "effective_priority": entry.effective_priority,
+                "waited_s": round(entry.waited_s, 3),
+            }
+            for entry in snapshot.queue
+        ],
+    }

@@ -1,0 +1,55 @@
+"""Shared fixtures: real SQLite stores in temporary data directories."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from core.config import Settings
+from core.orchestrator import Orchestrator
+from core.services.base import SyncService
+from core.store import SQLiteStore
+
+REPO = Path(__file__).resolve().parent.parent
+SYNCDECK = [sys.executable, "-m", "console"]
+"""How tests start the real command line in a subprocess."""
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir(mode=0o700)
+    return path
+
+
+@pytest.fixture
+def cli_env(data_dir: Path) -> dict[str, str]:
+    """Environment for `syncdeck` subprocesses: this test's data directory, no stray config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCDECK_")}
+    env["SYNCDECK_DATA_DIR"] = str(data_dir)
+    return env
+
+
+OrchestratorFactory = Callable[..., Orchestrator]
+
+
+@pytest.fixture
+async def make_orchestrator(data_dir: Path) -> AsyncIterator[OrchestratorFactory]:
+    """Build orchestrators on one shared store file; all are stopped at teardown."""
+    made: list[Orchestrator] = []
+
+    def factory(
+        services: dict[str, SyncService], settings: Settings | None = None, **kwargs: object
+    ) -> Orchestrator:
+        settings = settings or Settings(data_dir=data_dir)
+        orch = Orchestrator(SQLiteStore(data_dir / "syncdeck.db"), services, settings, **kwargs)  # type: ignore[arg-type]
+        made.append(orch)
+        return orch
+
+    yield factory
+    for orch in made:
+        await orch.stop()
