@@ -143,6 +143,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REQUEST_ID",
         help="change this queued request's priority instead of the default",
     )
+    verify = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="compare the replica with the source; exit 1 on drift",
+        description="List every record of the source and compare it with the replica by key: "
+        "missing, extra and different rows. Exit 0 when they match, 1 on drift.",
+    )
+    verify.add_argument("service", nargs="?", help="one service (default: all four)")
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+
+    demo = sub.add_parser("demo-erp", parents=[common], help="the embedded demo ERP")
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", required=True)
+    serve = demo_sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the demo ERP over HTTP (the REST JSON API the http source reads)",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", help="require this bearer token")
     return parser
 
 
@@ -416,6 +436,53 @@ async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
     return await _client(settings, work)
 
 
+async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from core.services.entities import ENTITIES
+    from core.services.registry import source_factory
+    from core.services.verify import verify_entity
+    from core.store.sqlite import DB_FILENAME, SQLiteStore
+
+    if settings.source.kind == "simulated":
+        raise UsageError("verify needs a real source (source.kind demo or http)")
+    names = [args.service] if args.service else list(ENTITIES)
+    unknown = [n for n in names if n not in ENTITIES]
+    if unknown:
+        raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(ENTITIES)}")
+    store = SQLiteStore(settings.data_dir / DB_FILENAME)
+    await store.open()  # creates or migrates the replica tables
+    await store.close()
+    make_source = source_factory(settings)
+    reports = []
+    for name in names:
+        source = make_source()
+        try:
+            reports.append(
+                await verify_entity(ENTITIES[name], source, settings.data_dir / DB_FILENAME)
+            )
+        finally:
+            await source.close()
+    if args.json:
+        _print_json([vars(r) | {"clean": r.clean} for r in reports])
+    else:
+        for r in reports:
+            verdict = "in sync" if r.clean else "DRIFT"
+            print(
+                f"{r.entity:<10} {verdict:<8} source {r.source_rows} rows, missing {r.missing}, "
+                f"extra {r.extra}, different {r.different}, invalid in source {r.invalid_in_source}"
+            )
+            for kind, keys in (r.examples or {}).items():
+                if keys:
+                    print(f"{'':<10} {kind}: {', '.join(keys)}")
+    return EXIT_OK if all(r.clean for r in reports) else EXIT_FAILED
+
+
+async def cmd_demo_erp(settings: Settings, args: argparse.Namespace) -> int:
+    from core.sources.demo_server import serve
+
+    await serve(settings, args.host, args.port, args.token)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "daemon": cmd_daemon,
     "status": cmd_status,
@@ -425,4 +492,6 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "pause": cmd_pause,
     "resume": cmd_resume,
     "priority": cmd_priority,
+    "verify": cmd_verify,
+    "demo-erp": cmd_demo_erp,
 }

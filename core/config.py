@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from core.models import BUILTIN_PRIORITIES, MAX_PRIORITY, MIN_PRIORITY
+from core.sources.demo import DemoFaults, DemoSizes
 
 CONFIG_FILENAME = "syncdeck.toml"
 MINUTE = 60.0
@@ -105,6 +106,38 @@ class ScheduleSettings(Section):
     )
 
 
+class SourceSettings(Section):
+    kind: Literal["demo", "http", "simulated"] = Field(
+        "demo",
+        description="demo: the embedded demo ERP; http: an ERP's REST JSON API; "
+        "simulated: stand-in services that only wait (for tests and demos of the orchestrator)",
+    )
+    url: str | None = Field(None, description="http: base URL, e.g. http://127.0.0.1:8765")
+    token: str | None = Field(None, description="http: bearer token")
+    timeout_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> SourceSettings:
+        if self.kind == "http" and not self.url:
+            raise ValueError("source.url is required when source.kind is 'http'")
+        return self
+
+
+class DemoSettings(Section):
+    seed: int = 7
+    sizes: DemoSizes = Field(default_factory=DemoSizes)
+    changes_per_minute: float = Field(60.0, ge=0)
+    faults: DemoFaults = Field(default_factory=DemoFaults)
+
+
+class SyncSettings(Section):
+    batch_size: int = Field(2000, ge=1, le=100_000)
+    full_threshold: float = Field(
+        0.7, gt=0, le=1, description="A full pass listing fewer than this share deletes nothing."
+    )
+    full_every_h: float = Field(24.0, gt=0, description="Auto runs full when the last is older.")
+
+
 class SimulationSettings(Section):
     """Stand-in services used until the entity services land: they wait and count."""
 
@@ -124,6 +157,9 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     services: dict[str, ServiceSettings] = Field(default_factory=dict)
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+    source: SourceSettings = Field(default_factory=SourceSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     def service(self, name: str) -> ServiceSettings:
         return self.services.get(name, ServiceSettings())

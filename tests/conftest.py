@@ -28,9 +28,11 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def cli_env(data_dir: Path) -> dict[str, str]:
-    """Environment for `syncdeck` subprocesses: this test's data directory, no stray config."""
+    """Environment for `syncdeck` subprocesses: this test's data directory, no stray config,
+    simulated services (tests of the entity services set SYNCDECK_SOURCE__KIND themselves)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCDECK_")}
     env["SYNCDECK_DATA_DIR"] = str(data_dir)
+    env["SYNCDECK_SOURCE__KIND"] = "simulated"  # orchestrator tests: services that only wait
     return env
 
 

@@ -1,0 +1,42 @@
+"""The Source protocol: where records come from (the demo ERP, an ERP over HTTP).
+
+A source lists an entity's records in pages ordered by (cursor, key): all of
+them, or those whose cursor is >= a given value. Pages are chained by an
+opaque token the source chooses, so a malformed record (no key, no cursor)
+never breaks pagination.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from core.services.base import SyncError, TransientError
+
+
+class SourceError(SyncError):
+    """The source refused the request for good (bad token, unknown entity): not retried."""
+
+
+class SourceUnavailable(TransientError):
+    """The source failed in a way that may pass (timeout, connection, 5xx): retried."""
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[dict[str, Any]]
+    next: str | None
+    """Token for the following page; None when this was the last."""
+
+
+class Source(Protocol):
+    async def page(self, entity: str, since: str | None, token: str | None, limit: int) -> Page:
+        """Up to `limit` raw records of `entity` ordered by (cursor, key), with cursor >= `since`
+        (all records if None), continuing after `token` (from the start if None)."""
+        ...
+
+    async def estimate(self, entity: str, since: str | None) -> int | None:
+        """Roughly how many records `page` would list, for progress; None if unknown."""
+        ...
+
+    async def close(self) -> None: ...
