@@ -143,6 +143,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REQUEST_ID",
         help="change this queued request's priority instead of the default",
     )
+    sched = sub.add_parser(
+        "schedule",
+        parents=[common],
+        help="override a service's schedule (persisted in the store)",
+        description="Change when the schedule requests a service's sync. Overrides persist "
+        "in the store and win over the configuration; --reset returns to the configuration.",
+    )
+    sched.add_argument("service")
+    sched.add_argument("--interval", type=float, metavar="SECONDS")
+    sched.add_argument("--offset", type=float, metavar="SECONDS")
+    toggle = sched.add_mutually_exclusive_group()
+    toggle.add_argument("--enable", dest="enabled", action="store_true", default=None)
+    toggle.add_argument("--disable", dest="enabled", action="store_false")
+    sched.add_argument("--reset", action="store_true", help="drop every override")
+
     verify = sub.add_parser(
         "verify",
         parents=[common],
@@ -436,6 +451,36 @@ async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
     return await _client(settings, work)
 
 
+async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:
+    for name in ("interval", "offset"):
+        value = getattr(args, name)
+        if value is not None and (value < 0 or (name == "interval" and value == 0)):
+            raise UsageError(f"--{name} must be {'positive' if name == 'interval' else '>= 0'}")
+
+    async def work(orch: Orchestrator) -> int:
+        current = next((s for s in await orch.store.services() if s.name == args.service), None)
+        if current is None:
+            raise UsageError(
+                f"unknown service {args.service!r}; known: {', '.join(orch.service_names)}"
+            )
+        if args.reset:
+            interval, offset, enabled = None, None, None
+        else:
+            interval = args.interval if args.interval is not None else current.interval_s
+            offset = args.offset if args.offset is not None else current.offset_s
+            enabled = args.enabled if args.enabled is not None else current.schedule_enabled
+        await orch.set_schedule(args.service, interval, offset, enabled)
+        view = next(s for s in (await orch.snapshot()).services if s.name == args.service)
+        state = "enabled" if view.schedule_enabled else "disabled"
+        print(
+            f"{args.service}: every {view.interval_s:g}s, offset {view.offset_s:g}s, {state}; "
+            f"next run {_when(view.next_run)}"
+        )
+        return EXIT_OK
+
+    return await _client(settings, work)
+
+
 async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     from core.services.entities import ENTITIES
     from core.services.registry import source_factory
@@ -492,6 +537,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "pause": cmd_pause,
     "resume": cmd_resume,
     "priority": cmd_priority,
+    "schedule": cmd_schedule,
     "verify": cmd_verify,
     "demo-erp": cmd_demo_erp,
 }
