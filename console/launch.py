@@ -1,18 +1,14 @@
-"""Opening the console: the embedded orchestrator plus a live view.
+"""Opening the console: embed the orchestrator, then run the Textual app over it.
 
-Until the Textual console lands, the view is a plain-text status screen
-redrawn once a second; it embeds the orchestrator exactly as the console will
-(runner when no other process holds the lease, attached otherwise).
+The console becomes the runner when no other process holds the lease and
+attaches otherwise (the orchestrator decides, from the store). `--read-only`
+opens a client that never runs syncs and refuses every mutation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-import sys
 
-from console.cli import render_status
 from core.config import Settings
 from core.runtime import build_orchestrator
 
@@ -22,22 +18,13 @@ def run_console(settings: Settings, read_only: bool = False) -> int:
 
 
 async def _run(settings: Settings, read_only: bool) -> int:
+    from console.app import SyncdeckApp
+
     orchestrator = build_orchestrator(settings, runner=not read_only)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await orchestrator.start()
     try:
-        while not stop.is_set():
-            snapshot = await orchestrator.snapshot()
-            role = "runner" if orchestrator.is_runner else "attached"
-            sys.stdout.write("\x1b[H\x1b[2J")
-            sys.stdout.write(f"syncdeck ({role}, {settings.data_dir}) - ctrl+c to quit\n\n")
-            sys.stdout.write(render_status(snapshot) + "\n")
-            sys.stdout.flush()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+        await SyncdeckApp(orchestrator, read_only=read_only).run_async()
     finally:
+        # A run this console was doing is recorded as interrupted and queued again.
         await orchestrator.stop()
     return 0

@@ -677,7 +677,8 @@ class Orchestrator:
                 progress = self._remote_progress.get(view.running_run.id)
             active = ActiveRun(request=view.running, run=view.running_run, progress=progress)
         services = []
-        for state in view.services:
+        by_priority = sorted(view.services, key=lambda s: (-s.default_priority, s.name))
+        for state in by_priority:
             plan = plan_for(state, self.settings)
             health, reasons = health_rules.evaluate(
                 state, plan.interval_s, now, self._circuit_policy

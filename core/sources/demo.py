@@ -335,6 +335,7 @@ class DemoERP:
 
     def _touch(self, rng: random.Random, entity: str, key: str, stamp: str) -> None:
         k = KEYS[entity]
+        args: list[object]
         if entity == "customers":
             sql, args = "credit_limit = ?", [float(rng.randrange(0, 100_000, 500))]
         elif entity == "products":

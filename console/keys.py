@@ -1,0 +1,83 @@
+"""Every key of the console, defined once.
+
+The same table feeds the app's bindings (and so the footer), the help screen,
+and read-only mode (which hides every action marked `mutating`). Palette
+commands are built in `console.commands` from the same actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeyAction:
+    keys: str
+    """Textual key names, comma-separated."""
+    action: str
+    label: str
+    """Short label for the footer."""
+    help: str
+    """One line for the help screen and the command palette."""
+    display: str
+    """How the key is written on the help screen."""
+    mutating: bool = False
+    footer: bool = True
+
+
+ACTIONS: tuple[KeyAction, ...] = (
+    KeyAction(
+        "f", "sync('full')", "Full", "Request a full sync of the selected service", "f", True
+    ),
+    KeyAction(
+        "i",
+        "sync('incremental')",
+        "Incr",
+        "Request an incremental sync of the selected service",
+        "i",
+        True,
+    ),
+    KeyAction("a", "sync('auto')", "Auto", "Request an auto sync (full or incremental)", "a", True),
+    KeyAction(
+        "c",
+        "cancel",
+        "Cancel",
+        "Cancel the selected queue entry, or the running sync (asks first)",
+        "c",
+        True,
+    ),
+    KeyAction(
+        "plus,equals_sign",
+        "priority(1)",
+        "Prio+",
+        "Raise the selected queue entry's priority",
+        "+",
+        True,
+    ),
+    KeyAction(
+        "minus", "priority(-1)", "Prio-", "Lower the selected queue entry's priority", "-", True
+    ),
+    KeyAction("p", "toggle_dispatch", "Pause", "Pause or resume dispatching", "p", True),
+    KeyAction("s", "toggle_schedule", "Sched", "Pause or resume the schedule", "s", True),
+    KeyAction("h", "history", "History", "History of the selected service", "h"),
+    KeyAction("slash", "filter_log", "Filter", "Filter the event log", "/"),
+    KeyAction("question_mark", "help", "Help", "Show every key", "?"),
+    KeyAction("q", "quit_console", "Quit", "Quit (asks first if a sync would be interrupted)", "q"),
+)
+
+NAVIGATION: tuple[tuple[str, str], ...] = (
+    ("up / down, k / j", "Select a service, or a queue entry when the queue has focus"),
+    ("tab / shift+tab", "Move between panes"),
+    ("ctrl+p", "Command palette: every action by name"),
+    ("escape", "Close a screen or dialog"),
+)
+
+MUTATING_ACTIONS = frozenset(a.action.split("(")[0] for a in ACTIONS if a.mutating)
+
+
+def bindings() -> list[Binding]:
+    return [
+        Binding(a.keys, a.action, a.label, show=a.footer, key_display=a.display) for a in ACTIONS
+    ]

@@ -1,0 +1,76 @@
+"""The services pane: one row per service, updated by row key so the cursor never jumps."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from console.format import clock, count, duration
+from console.widgets.status_header import HEALTH_STYLE
+from core.models import CircuitState, RunOutcome, ServiceView
+
+COLUMNS = ("service", "state", "prio", "health", "last run", "took", "result", "rows", "next")
+OUTCOME_STYLE = {
+    RunOutcome.SUCCEEDED: "green",
+    RunOutcome.FAILED: "bold red",
+    RunOutcome.TIMED_OUT: "bold red",
+    RunOutcome.CANCELLED: "yellow",
+    RunOutcome.INTERRUPTED: "yellow",
+}
+
+
+def service_cells(s: ServiceView) -> tuple[object, ...]:
+    run = s.last_run
+    state = Text(s.state.replace("_", " "))
+    if s.circuit != CircuitState.CLOSED:
+        state = Text(f"circuit {s.circuit.value.replace('_', '-')}", style="bold red")
+    result: Text | str = "-"
+    rows = "-"
+    if run is not None and run.outcome is not None:
+        result = Text(run.outcome.value, style=OUTCOME_STYLE.get(run.outcome, ""))
+        c = run.counts
+        rows = count(c.inserted + c.updated + c.deleted) + "/" + count(c.fetched)
+    return (
+        Text(s.name, style="bold"),
+        state,
+        str(s.priority),
+        Text(s.health.value, style=HEALTH_STYLE[s.health]),
+        clock(run.finished_at if run else None),
+        duration(run.duration if run else None),
+        result,
+        rows,
+        clock(s.next_run),
+    )
+
+
+class ServicesTable(DataTable[object]):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for column in COLUMNS:
+            self.add_column(column, key=column)
+
+    @property
+    def selected(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return None if key.value is None else str(key.value)
+
+    def show(self, services: list[ServiceView]) -> None:
+        wanted = {s.name for s in services}
+        for key in [k for k in self.rows if k.value not in wanted]:
+            self.remove_row(key)
+        for s in services:
+            cells = service_cells(s)
+            if s.name in self.rows:
+                for column, value in zip(COLUMNS, cells, strict=True):
+                    self.update_cell(s.name, column, value)
+            else:
+                self.add_row(*cells, key=s.name)

@@ -1,0 +1,243 @@
+"""Configuration: TOML, SYNCDECK_* environment, validation errors, and the CLI's exit code 2."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SYNCDECK
+from core.config import ConfigError, Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("SYNCDECK_"):
+            monkeypatch.delenv(key)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD_TOML = """\
+profile = "demo"
+
+[orchestrator]
+heartbeat_s = 5
+lease_ttl_s = 20
+run_timeout_s = 42
+
+[orchestrator.retry]
+tries = 5
+backoff_s = [1, 2]
+
+[schedule]
+enabled = false
+
+[services.orders]
+priority = 7
+interval_s = 120
+
+[simulation]
+failure_rate = 0.5
+"""
+
+
+def test_defaults_without_a_file(data_dir: Path) -> None:
+    s = load_settings(data_dir=data_dir)
+    assert s.data_dir == data_dir
+    assert s.profile == "default"
+    assert s.orchestrator.lease_ttl_s == 10.0
+    assert s.orchestrator.retry.tries == 3
+    assert s.schedule.enabled is True
+    assert s.default_priority("orders") == 4
+    assert s.default_priority("prices") == 1
+
+
+def test_values_from_the_data_dir_toml(data_dir: Path) -> None:
+    write(data_dir / "syncdeck.toml", GOOD_TOML)
+    s = load_settings(data_dir=data_dir)
+    assert s.profile == "demo"
+    assert (s.orchestrator.heartbeat_s, s.orchestrator.lease_ttl_s) == (5.0, 20.0)
+    assert s.orchestrator.run_timeout_s == 42.0
+    assert s.orchestrator.retry.tries == 5
+    assert s.orchestrator.retry.backoff_s == [1.0, 2.0]
+    assert s.schedule.enabled is False
+    assert s.default_priority("orders") == 7
+    assert s.interval_s("orders") == 120.0  # configured: not scaled by the demo profile
+    assert s.interval_s("customers") == 30.0  # 30 min, demo-scaled to 30 s
+    assert s.simulation.failure_rate == 0.5
+    # untouched keys keep their defaults
+    assert s.orchestrator.cancel_grace_s == 10.0
+
+
+def test_explicit_config_file_wins_over_the_data_dir_one(data_dir: Path, tmp_path: Path) -> None:
+    write(data_dir / "syncdeck.toml", "[orchestrator.retry]\ntries = 9\n")
+    other = write(tmp_path / "other.toml", "[orchestrator.retry]\ntries = 2\n")
+    assert load_settings(other, data_dir).orchestrator.retry.tries == 2
+    assert load_settings(None, data_dir).orchestrator.retry.tries == 9
+
+
+def test_environment_overrides_toml_key_by_key(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(data_dir / "syncdeck.toml", GOOD_TOML)
+    monkeypatch.setenv("SYNCDECK_ORCHESTRATOR__LEASE_TTL_S", "30")
+    monkeypatch.setenv("SYNCDECK_ORCHESTRATOR__RETRY__TRIES", "8")
+    monkeypatch.setenv("SYNCDECK_SCHEDULE__ENABLED", "true")
+    monkeypatch.setenv("SYNCDECK_SERVICES__PRICES__PRIORITY", "9")
+    s = load_settings(data_dir=data_dir)
+    assert s.orchestrator.lease_ttl_s == 30.0
+    assert s.orchestrator.retry.tries == 8
+    assert s.schedule.enabled is True
+    assert s.default_priority("prices") == 9
+    # siblings the environment did not name still come from the file
+    assert s.orchestrator.heartbeat_s == 5.0
+    assert s.orchestrator.retry.backoff_s == [1.0, 2.0]
+    assert s.default_priority("orders") == 7
+    assert s.profile == "demo"
+
+
+def test_explicit_overrides_beat_environment_and_file(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(data_dir / "syncdeck.toml", 'profile = "demo"\n')
+    monkeypatch.setenv("SYNCDECK_PROFILE", "demo")
+    assert load_settings(data_dir=data_dir, profile="default").profile == "default"
+
+
+def test_data_dir_from_the_environment(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(data_dir / "syncdeck.toml", "[orchestrator.retry]\ntries = 6\n")
+    monkeypatch.setenv("SYNCDECK_DATA_DIR", str(data_dir))
+    s = load_settings()
+    assert s.data_dir == data_dir
+    assert s.orchestrator.retry.tries == 6
+
+
+def test_invalid_values_name_every_key_and_reason(data_dir: Path) -> None:
+    toml = write(
+        data_dir / "syncdeck.toml",
+        "[orchestrator]\nlease_ttl_s = -1\nbogus = 3\n"
+        '[schedule]\nenabled = "maybe"\n'
+        "[services.orders]\npriority = 500\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(data_dir=data_dir)
+    message = str(info.value)
+    assert str(toml) in message
+    lines = message.splitlines()
+    assert any(
+        line.strip().startswith("orchestrator.lease_ttl_s:") and "greater than 0" in line
+        for line in lines
+    ), message
+    assert any(
+        line.strip().startswith("orchestrator.bogus:") and "not permitted" in line
+        for line in lines
+    ), message
+    assert any(line.strip().startswith("schedule.enabled:") for line in lines), message
+    assert any(
+        line.strip().startswith("services.orders.priority:") and "100" in line for line in lines
+    ), message
+
+
+def test_cross_field_rule_is_reported(data_dir: Path) -> None:
+    write(data_dir / "syncdeck.toml", "[orchestrator]\nheartbeat_s = 50\n")
+    with pytest.raises(ConfigError, match=r"orchestrator: .*heartbeat_s must be shorter"):
+        load_settings(data_dir=data_dir)
+
+
+def test_invalid_environment_value_names_the_key(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCDECK_ORCHESTRATOR__RETRY__TRIES", "abc")
+    with pytest.raises(ConfigError, match=r"orchestrator\.retry\.tries: .*integer"):
+        load_settings(data_dir=data_dir)
+    monkeypatch.setenv("SYNCDECK_ORCHESTRATOR__RETRY__TRIES", "0")
+    with pytest.raises(ConfigError, match=r"orchestrator\.retry\.tries: .*greater than or equal"):
+        load_settings(data_dir=data_dir)
+
+
+def test_broken_toml_is_a_config_error(data_dir: Path) -> None:
+    toml = write(data_dir / "syncdeck.toml", "[orchestrator\nlease_ttl_s = 5\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(data_dir=data_dir)
+    assert str(toml) in str(info.value)
+    assert "not valid TOML" in str(info.value)
+    assert "line 1" in str(info.value)
+    (data_dir / "syncdeck.toml").write_bytes(b"\xff\xfe[")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(data_dir=data_dir)
+
+
+def test_missing_explicit_config_file(data_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings(data_dir / "missing.toml", data_dir)
+
+
+def test_settings_are_frozen(data_dir: Path) -> None:
+    s = load_settings(data_dir=data_dir)
+    assert isinstance(s, Settings)
+    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
+        s.profile = "demo"  # type: ignore[misc]
+
+
+# -- through the command line ---------------------------------------------------------------
+
+
+def syncdeck(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SYNCDECK, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+
+
+def digest(directory: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.iterdir())
+        if p.name != "syncdeck.toml"
+    }
+
+
+def test_cli_broken_config_exits_2_naming_the_key_and_loses_nothing(
+    cli_env: dict[str, str], data_dir: Path
+) -> None:
+    env = {**cli_env, "SYNCDECK_SCHEDULE__ENABLED": "false"}
+    queued = syncdeck(env, "sync", "orders", "--json")
+    assert queued.returncode == 0, queued.stderr
+    request_id = json.loads(queued.stdout)["id"]
+    before = digest(data_dir)
+
+    write(data_dir / "syncdeck.toml", "[orchestrator]\nlease_ttl_s = -5\n")
+    for args in (["status"], ["sync", "orders"], ["pause"]):
+        bad = syncdeck(env, *args)
+        assert bad.returncode == 2, (args, bad.stdout, bad.stderr)
+        assert "orchestrator.lease_ttl_s" in bad.stderr
+        assert "greater than 0" in bad.stderr
+        assert "Traceback" not in bad.stderr
+
+    write(data_dir / "syncdeck.toml", "[orchestrator\n")
+    bad = syncdeck(env, "status")
+    assert bad.returncode == 2
+    assert "not valid TOML" in bad.stderr and "syncdeck.toml" in bad.stderr
+
+    bad = syncdeck({**env, "SYNCDECK_ORCHESTRATOR__RETRY__TRIES": "0"}, "--config", "/nope", "status")
+    assert bad.returncode == 2 and "no such file" in bad.stderr
+
+    (data_dir / "syncdeck.toml").unlink()
+    bad = syncdeck({**env, "SYNCDECK_ORCHESTRATOR__RETRY__TRIES": "zero"}, "status")
+    assert bad.returncode == 2
+    assert "orchestrator.retry.tries" in bad.stderr
+
+    assert digest(data_dir) == before  # none of the refused commands touched the store
+    status = syncdeck(env, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    queue = json.loads(status.stdout)["queue"]
+    assert [(q["id"], q["service"], q["state"]) for q in queue] == [(request_id, "orders", "queued")]
+    assert json.loads(status.stdout)["dispatch_paused"] is False
