@@ -132,6 +132,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     figures: dict[str, float] = field(default_factory=dict)
+    context: str = ""
 
     def add(
         self,
@@ -436,10 +437,16 @@ class Daemon:
 _CHILDREN: list[subprocess.Popen[Any]] = []
 
 
+try:
+    _PRCTL: Any = ctypes.CDLL(None).prctl  # looked up here: the child only calls it
+except (OSError, AttributeError):
+    _PRCTL = None
+
+
 def _die_with_parent() -> None:
     """In the child before exec (Linux): SIGTERM it if this benchmark dies, even by SIGKILL."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _stop_process(proc: subprocess.Popen[Any]) -> None:
@@ -590,12 +597,13 @@ async def bench(prof: Profile, quick: bool) -> Report:
     report = Report()
     base = Path(tempfile.mkdtemp(prefix="syncdeck-bench-"))
     try:
-        print(
-            f"syncdeck orchestrator bench{' (--quick)' if quick else ''}: Python "
-            f"{platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}, "
-            f"store in {base} ({fs_type(base)})",
-            flush=True,
+        report.context = (
+            f"`bench/orchestrator.py{' --quick' if quick else ''}`: Python "
+            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"{os.cpu_count()} CPUs ({platform.machine()}), store on {fs_type(base)}, "
+            f"load average {os.getloadavg()[0]:.2f} at start"
         )
+        print(f"syncdeck orchestrator bench, {report.context}; temp dir {base}", flush=True)
         print("\n1. throughput", flush=True)
         await durable_throughput(base, prof, report)
         await aps_batch(prof, report)
@@ -618,13 +626,15 @@ async def bench(prof: Profile, quick: bool) -> Report:
 
 
 def print_table(report: Report) -> None:
-    headers = ("Metric", "Result", "Target", "")
+    headers = ("Metric", "Result", "Target", "Status")
     rows = [(r.metric, r.value, r.target, r.verdict) for r in report.rows]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
 
     def line(cells: tuple[str, ...]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
+    print()
+    print(report.context)
     print()
     print(line(headers))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")

@@ -13,7 +13,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
@@ -58,9 +57,13 @@ class SyncdeckApp(App[None]):
         *,
         read_only: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        manage_orchestrator: bool = False,
     ) -> None:
+        """`manage_orchestrator`: start it when mounted and stop it on exit (tests, scenes);
+        otherwise the caller owns its lifecycle, as `console.launch` does."""
         super().__init__()
         self.orch = orchestrator
+        self._manage = manage_orchestrator
         self.read_only = read_only
         self._clock = clock
         self.snapshot: Snapshot | None = None
@@ -77,24 +80,23 @@ class SyncdeckApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
-        with Horizontal(id="top"):
-            services = ServicesTable(id="services")
-            services.border_title = "Services"
-            yield services
-        with Horizontal(id="middle"):
-            queue = QueueTable(id="queue")
-            queue.border_title = "Queue"
-            yield queue
-            with Vertical(id="side"):
-                active = ActivePane(id="active")
-                active.border_title = "Active sync"
-                yield active
+        services = ServicesTable(id="services")
+        services.border_title = "Services"
+        yield services
+        active = ActivePane(id="active")
+        active.border_title = "Active sync"
+        yield active
+        queue = QueueTable(id="queue")
+        queue.border_title = "Queue"
+        yield queue
         log = EventLog(id="log")
         log.border_title = "Events"
         yield log
-        yield Footer()
+        yield Footer(compact=True)
 
     async def on_mount(self) -> None:
+        if self._manage:
+            await self.orch.start()
         self.query_one(ServicesTable).focus()
         self._subscription = self.orch.events()
         self.run_worker(self._consume_events(), exclusive=True, group="events")
@@ -108,8 +110,10 @@ class SyncdeckApp(App[None]):
             self._react(batch)
             self.request_redraw()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         self._subscription.close()
+        if self._manage:
+            await self.orch.stop()
 
     # -- redraw at a bounded rate --------------------------------------------
 

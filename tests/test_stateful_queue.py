@@ -15,6 +15,7 @@ TransientError), and honours cancellation. The store runs on a fake clock that o
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import shutil
 import sqlite3
@@ -26,12 +27,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from core import policy
 from core.config import CircuitSettings, OrchestratorSettings, RetrySettings, Settings
+from core.events import Subscription
 from core.models import (
     BUILTIN_PRIORITIES,
     CircuitState,
@@ -45,7 +47,6 @@ from core.models import (
 from core.orchestrator import Orchestrator
 from core.services.base import RunContext, SyncCancelled, TransientError
 from core.store import DB_FILENAME, InvalidTransition, SQLiteStore, StoreView
-from core.events import Subscription
 
 T = TypeVar("T")
 
@@ -389,6 +390,7 @@ class QueueMachine(RuleBasedStateMachine):
         queued = self.queued_for(service)
         got = self.run(self.h.orch.request(service, mode, priority))
         wanted = BUILTIN_PRIORITIES[service] if priority is None else priority
+        event(f"request: {'merged' if queued else 'new'}")
         if queued is None:
             assert got.id > max(self.given, default=0), "a new request reused an old id"
             assert (got.state, got.priority, got.mode, got.merged) == (
@@ -412,6 +414,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.begin()
         rid = data.draw(st.sampled_from(sorted(self.given)), label="request")
         before = self.get(rid)
+        event(f"cancel: {before.state.value}")
         if before.state.ended:
             with pytest.raises(InvalidTransition):
                 self.run(self.h.orch.cancel(rid))
@@ -441,6 +444,7 @@ class QueueMachine(RuleBasedStateMachine):
             ids = st.sampled_from(queued_ids) | ids
         rid = data.draw(ids, label="request")
         before = self.get(rid)
+        event(f"set_priority: {before.state.value}")
         if before.state != RequestState.QUEUED:
             with pytest.raises(InvalidTransition):
                 self.run(self.h.orch.set_priority(rid, priority))
@@ -451,18 +455,11 @@ class QueueMachine(RuleBasedStateMachine):
         self.settle()
         assert self.get(rid).priority == priority
 
-    @rule()
-    def pause(self) -> None:
+    @rule(paused=st.booleans())
+    def pause_or_resume(self, paused: bool) -> None:
         self.begin()
-        self.run(self.h.orch.pause())
-        self.paused = True
-        self.settle()
-
-    @rule()
-    def resume(self) -> None:
-        self.begin()
-        self.run(self.h.orch.resume())
-        self.paused = False
+        self.run(self.h.orch.pause() if paused else self.h.orch.resume())
+        self.paused = paused
         self.settle()
 
     @precondition(lambda self: self.h.gate.current is not None)
@@ -492,6 +489,8 @@ class QueueMachine(RuleBasedStateMachine):
         opens = circuit == CircuitState.HALF_OPEN.value or failures + 1 >= CIRCUIT_THRESHOLD
         expected_circuit = CircuitState.OPEN if opens else CircuitState.CLOSED
         assert circuit_after == expected_circuit.value
+        event(f"complete: failure, circuit {circuit} -> {circuit_after}")
+        event(f"complete: failure on attempt {before.attempt}, queued: {other is not None}")
         if before.attempt >= TRIES:
             assert (after.state, after.outcome) == (RequestState.FINISHED, RunOutcome.FAILED)
         elif other is None:
@@ -517,6 +516,7 @@ class QueueMachine(RuleBasedStateMachine):
         inv = self.h.gate.current
         running = self.view.running
         other = None if running is None else self.queued_for(running.service)
+        event(f"restart: running {running is not None}, queued: {other is not None}")
         self.run(self.h.restart())
         if inv is not None:
             assert inv.ended in ("cancelled", "killed"), f"interrupted run ended {inv.ended}"
@@ -554,7 +554,7 @@ class QueueMachine(RuleBasedStateMachine):
         assert [run[1] for run in open_runs] == running
 
         # Run intervals never overlap: each run ends before (or as) the next one starts.
-        for prev, nxt in zip(runs, runs[1:], strict=False):
+        for prev, nxt in itertools.pairwise(runs):
             assert prev[3] is not None, f"run #{prev[0]} still open when #{nxt[0]} started"
             assert prev[2] <= prev[3] <= nxt[2], f"runs #{prev[0]} and #{nxt[0]} overlap"
         for run in runs:
@@ -616,13 +616,14 @@ class QueueMachine(RuleBasedStateMachine):
             assert max_run == self.max_run_before, "a run started while dispatch was paused"
         # A run started in this step was the best dispatchable request when it started (the
         # clock has not moved since, and nothing else has changed the queue).
-        if view.running is not None and view.running_run is not None:
-            if view.running_run.id > self.max_run_before:
-                key = rank_key(view.running, view.now, AGING_STEP_S)
-                for other in eligible(view):
-                    assert key < rank_key(other, view.now, AGING_STEP_S), (
-                        f"started #{view.running.id} although #{other.id} ranked higher"
-                    )
+        started = view.running_run
+        if view.running is not None and started is not None and started.id > self.max_run_before:
+            key = rank_key(view.running, view.now, AGING_STEP_S)
+            event(f"dispatch check: {len(eligible(view))} eligible competitors")
+            for other in eligible(view):
+                assert key < rank_key(other, view.now, AGING_STEP_S), (
+                    f"started #{view.running.id} although #{other.id} ranked higher"
+                )
         # The snapshot's queue is in effective-priority order.
         snap = self.run(self.h.orch.snapshot())
         expected = sorted(snap.queue, key=lambda e: rank_key(e.request, snap.at, AGING_STEP_S))

@@ -17,27 +17,26 @@ class ActivePane(Static):
             self.update(Text(f"No sync running ({note}).", style="dim"))
             return
         req, run, progress = active.request, active.run, active.progress
-        text = Text()
+        elapsed = (snap.at - req.started_at).total_seconds() if req.started_at else None
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(req.service, style="bold")
         mode = run.mode.value if run else req.mode.value
-        text.append(f"  {mode}")
+        text.append(f" {mode}")
         if run is not None and run.mode_reason:
             text.append(f" ({run.mode_reason})", style="dim")
-        text.append(f"  request #{req.id}  attempt {req.attempt}")
+        text.append(f"  #{req.id} try {req.attempt}  elapsed {duration(elapsed)}")
         if req.cancel_requested:
             text.append("  cancelling...", style="bold yellow")
         text.append("\n")
-        elapsed = (snap.at - req.started_at).total_seconds() if req.started_at else None
         if progress is None:
-            text.append(f"starting...  elapsed {duration(elapsed)}")
+            text.append("starting...")
         else:
             total = progress.total
-            text.append(f"{progress.phase:<22.22} ")
-            text.append(bar(progress.done, total, 24), style="cyan")
+            text.append(f"{progress.phase[:18]} ")
+            text.append(bar(progress.done, total, 16), style="cyan")
             text.append(f" {count(progress.done)}/{count(total) if total else '?'}")
             if progress.rate:
-                text.append(f"  {count(int(progress.rate))} rows/s")
+                text.append(f"  {count(int(progress.rate))}/s")
                 if total and progress.done < total:
                     text.append(f"  ETA {duration((total - progress.done) / progress.rate)}")
-            text.append(f"  elapsed {duration(elapsed)}")
         self.update(text)

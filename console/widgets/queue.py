@@ -55,7 +55,7 @@ class QueueTable(DataTable[object]):
             cells = queue_cells(entry)
             if row_key in self.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
-                    self.update_cell(row_key, column, value)
+                    self.update_cell(row_key, column, value, update_width=True)
             else:
                 self.add_row(*cells, key=row_key)
         self.sort("#")

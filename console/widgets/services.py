@@ -10,7 +10,8 @@ from console.format import clock, count, duration
 from console.widgets.status_header import HEALTH_STYLE
 from core.models import CircuitState, RunOutcome, ServiceView
 
-COLUMNS = ("service", "state", "prio", "health", "last run", "took", "result", "rows", "next")
+COLUMNS = ("service", "state", "health", "prio", "next", "last run", "result", "rows")
+"""Most important first: on a narrow terminal the last columns scroll, the first never do."""
 OUTCOME_STYLE = {
     RunOutcome.SUCCEEDED: "green",
     RunOutcome.FAILED: "bold red",
@@ -18,29 +19,32 @@ OUTCOME_STYLE = {
     RunOutcome.CANCELLED: "yellow",
     RunOutcome.INTERRUPTED: "yellow",
 }
+STATE_TEXT = {"retry_wait": "backoff", "circuit_open": "circuit"}
 
 
 def service_cells(s: ServiceView) -> tuple[object, ...]:
     run = s.last_run
-    state = Text(s.state.replace("_", " "))
+    state = Text(STATE_TEXT.get(s.state, s.state))
     if s.circuit != CircuitState.CLOSED:
-        state = Text(f"circuit {s.circuit.value.replace('_', '-')}", style="bold red")
+        circuit = "open" if s.circuit == CircuitState.OPEN else "probe"
+        state = Text(f"{state.plain}/{circuit}", style="bold red")
     result: Text | str = "-"
     rows = "-"
+    last = "-"
     if run is not None and run.outcome is not None:
-        result = Text(run.outcome.value, style=OUTCOME_STYLE.get(run.outcome, ""))
+        result = Text(run.outcome.value.replace("_", " "), style=OUTCOME_STYLE.get(run.outcome, ""))
         c = run.counts
-        rows = count(c.inserted + c.updated + c.deleted) + "/" + count(c.fetched)
+        rows = f"{count(c.fetched)}/{count(c.inserted + c.updated + c.deleted)}"
+        last = f"{clock(run.finished_at)} {duration(run.duration)}"
     return (
         Text(s.name, style="bold"),
         state,
-        str(s.priority),
         Text(s.health.value, style=HEALTH_STYLE[s.health]),
-        clock(run.finished_at if run else None),
-        duration(run.duration if run else None),
+        str(s.priority),
+        clock(s.next_run),
+        last,
         result,
         rows,
-        clock(s.next_run),
     )
 
 
@@ -71,6 +75,6 @@ class ServicesTable(DataTable[object]):
             cells = service_cells(s)
             if s.name in self.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
-                    self.update_cell(s.name, column, value)
+                    self.update_cell(s.name, column, value, update_width=True)
             else:
                 self.add_row(*cells, key=s.name)

@@ -1,8 +1,14 @@
-"""The header line: who runs syncs and since when, dispatch and schedule state, health, clock."""
+"""The header line: who runs syncs and since when; dispatch, schedule, health and the clock.
+
+Two halves: the right one (state an operator acts on) never truncates; the left
+one (who the runner is) ends in an ellipsis on a narrow terminal.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import Static
 
 from console.format import clock
@@ -15,33 +21,38 @@ HEALTH_STYLE = {
 }
 
 
-class StatusHeader(Static):
+class StatusHeader(Horizontal):
     DEFAULT_CSS = """
     StatusHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusHeader #who { width: 1fr; }
+    StatusHeader #state { width: auto; }
     """
 
+    def compose(self) -> ComposeResult:
+        yield Static(id="who")
+        yield Static(id="state")
+
     def show(self, snap: Snapshot, read_only: bool) -> None:
-        text = Text()
-        text.append("syncdeck", style="bold")
+        who = Text(no_wrap=True, overflow="ellipsis")
         if read_only:
-            text.append(" [read-only]", style="bold yellow")
-        text.append("  runner: ")
+            who.append("READ-ONLY ", style="bold yellow")
+        who.append("runner: ")
         if snap.runner is None:
-            text.append("none", style="bold red")
-        elif snap.is_runner:
-            text.append(f"this console since {clock(snap.runner.acquired_at)}", style="bold")
+            who.append("none", style="bold red")
         else:
-            text.append(
-                f"{snap.runner.host} pid {snap.runner.pid} since {clock(snap.runner.acquired_at)}",
-                style="bold",
-            )
-        text.append("  dispatch: ")
+            name = "this console" if snap.is_runner else f"{snap.runner.host}:{snap.runner.pid}"
+            who.append(name, style="bold")
+            who.append(f" since {clock(snap.runner.acquired_at)}")
+        self.query_one("#who", Static).update(who)
+
+        state = Text(no_wrap=True)
         paused = snap.controls.dispatch_paused
-        text.append("PAUSED" if paused else "on", style="bold yellow" if paused else "green")
-        text.append("  schedule: ")
+        state.append("dispatch ")
+        state.append("PAUSED" if paused else "on", style="bold yellow" if paused else "green")
         sched = snap.controls.schedule_paused
-        text.append("PAUSED" if sched else "on", style="bold yellow" if sched else "green")
-        text.append("  health: ")
-        text.append(snap.health.value, style=HEALTH_STYLE[snap.health])
-        text.append(f"  {clock(snap.at)}")
-        self.update(text)
+        state.append(" · sched ")
+        state.append("PAUSED" if sched else "on", style="bold yellow" if sched else "green")
+        state.append(" · ")
+        state.append(snap.health.value, style=HEALTH_STYLE[snap.health])
+        state.append(f" · {clock(snap.at)}")
+        self.query_one("#state", Static).update(state)

@@ -56,12 +56,14 @@ class RunContext:
         if self._cancel.is_set():
             raise SyncCancelled(f"run #{self.run_id} cancelled")
 
-    def report(self, phase: str, done: int, total: int | None = None) -> None:
-        """Progress: rows done out of total; rows per second is worked out here."""
-        elapsed = time.monotonic() - self._started
-        progress = Progress(
-            phase=phase, done=done, total=total, rate=done / elapsed if elapsed > 0 else None
-        )
+    def report(
+        self, phase: str, done: int, total: int | None = None, rate: float | None = None
+    ) -> None:
+        """Progress: rows done out of total; rows per second is worked out here unless given."""
+        if rate is None:
+            elapsed = time.monotonic() - self._started
+            rate = done / elapsed if elapsed > 0 else None
+        progress = Progress(phase=phase, done=done, total=total, rate=rate)
         loop = self._loop
         if loop is not None and _off_loop(loop):
             loop.call_soon_threadsafe(self._on_progress, progress)

@@ -198,7 +198,9 @@ class _DemoServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "syncdeck-demo-erp/1"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
 
     @property
     def app(self) -> _DemoServer:

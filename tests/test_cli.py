@@ -1,0 +1,370 @@
+"""The `syncdeck` command line, run as real subprocesses on a temporary data directory."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO, SYNCDECK
+
+COMMANDS = ["daemon", "status", "sync", "cancel", "history", "pause", "resume", "priority"]
+SERVICES = ["customers", "orders", "prices", "products"]
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return {
+        **cli_env,
+        "SYNCDECK_SCHEDULE__ENABLED": "false",
+        "SYNCDECK_SIMULATION__RUN_SECONDS": "0.2",
+    }
+
+
+def syncdeck(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SYNCDECK, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def ok(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    result = syncdeck(env, *args)
+    assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result
+
+
+def as_json(env: dict[str, str], *args: str) -> Any:
+    return json.loads(ok(env, *args, "--json").stdout)
+
+
+def usage_error(env: dict[str, str], *args: str) -> str:
+    result = syncdeck(env, *args)
+    assert result.returncode == 2, (args, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    assert value.tzinfo is not None and value.utcoffset() is not None, text
+    return value
+
+
+class Daemon:
+    """`syncdeck daemon` in the background; its output goes to files we can read."""
+
+    def __init__(self, env: dict[str, str], directory: Path) -> None:
+        self.out = directory / "daemon.out"
+        self.err = directory / "daemon.err"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.proc = subprocess.Popen(
+                [*SYNCDECK, "daemon"], env=env, cwd=REPO, stdout=out, stderr=err
+            )
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while "syncdeck daemon" not in self.err.read_text():
+            assert self.proc.poll() is None, self.err.read_text()
+            assert time.monotonic() < deadline, "daemon did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        daemon.stop()
+
+
+def start_daemon(env: dict[str, str], tmp_path: Path, daemons: list[Daemon]) -> Daemon:
+    daemon = Daemon(env, tmp_path)
+    daemons.append(daemon)
+    daemon.wait_ready()
+    return daemon
+
+
+# -- help and usage ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_exits_0(env: dict[str, str], data_dir: Path, command: str | None) -> None:
+    args = ["--help"] if command is None else [command, "--help"]
+    result = ok(env, *args)
+    expected = "usage: syncdeck" if command is None else f"usage: syncdeck {command}"
+    assert result.stdout.startswith(expected), result.stdout
+    if command is None:
+        for name in COMMANDS:
+            assert name in result.stdout
+    assert result.stderr == ""
+    assert list(data_dir.iterdir()) == []  # asking for help creates no store
+
+
+def test_unknown_service_exits_2_with_a_clear_message(env: dict[str, str]) -> None:
+    for args in (["sync", "nope"], ["history", "nope"], ["priority", "nope", "5"]):
+        stderr = usage_error(env, *args)
+        assert "unknown service 'nope'" in stderr
+        assert "known: customers, orders, prices, products" in stderr
+    assert as_json(env, "status")["queue"] == []
+
+
+def test_bad_priority_exits_2(env: dict[str, str]) -> None:
+    assert "must be between 0 and 100" in usage_error(env, "sync", "orders", "--priority", "101")
+    assert "must be between 0 and 100" in usage_error(env, "priority", "orders", "500")
+    assert "not a whole number" in usage_error(env, "sync", "orders", "--priority", "high")
+    assert "not a whole number" in usage_error(env, "priority", "orders", "1.5")
+    assert "invalid choice" in usage_error(env, "sync", "orders", "--mode", "fast")
+    assert "invalid choice" in usage_error(env, "frobnicate")
+    status = as_json(env, "status")
+    assert status["queue"] == []
+    assert {s["name"]: s["priority"] for s in status["services"]}["orders"] == 4
+
+
+# -- queueing and status ---------------------------------------------------------------------
+
+
+def test_sync_queues_and_a_second_call_merges(env: dict[str, str]) -> None:
+    first = as_json(env, "sync", "orders")
+    assert (first["service"], first["state"], first["mode"]) == ("orders", "queued", "auto")
+    assert (first["source"], first["merged"], first["priority"]) == ("cli", 0, 4)
+    second = as_json(env, "sync", "orders", "--mode", "full", "--priority", "9")
+    assert second["id"] == first["id"]
+    assert (second["merged"], second["mode"], second["priority"]) == (1, "full", 9)
+    text = ok(env, "sync", "orders")
+    assert f"merged into request #{first['id']}" in text.stdout
+    text = ok(env, "sync", "prices")
+    assert "queued as request #" in text.stdout
+    queue = as_json(env, "status")["queue"]
+    assert [(q["service"], q["merged"], q["mode"]) for q in queue] == [
+        ("orders", 2, "full"),
+        ("prices", 0, "auto"),
+    ]
+
+
+def test_status_json_contract(env: dict[str, str]) -> None:
+    request = as_json(env, "sync", "orders", "--mode", "full")
+    status = as_json(env, "status")
+    assert {"services", "queue", "active", "runner", "health"} <= status.keys()
+    assert status["active"] is None
+    assert status["runner"] is None  # no daemon
+    assert status["health"] in ("healthy", "degraded", "unhealthy")
+
+    assert sorted(s["name"] for s in status["services"]) == SERVICES
+    for service in status["services"]:
+        assert {"name", "state", "priority", "health", "last_run", "next_run"} <= service.keys()
+        assert service["health"] in ("healthy", "degraded", "unhealthy")
+        assert service["last_run"] is None
+        assert service["next_run"] is None  # SYNCDECK_SCHEDULE__ENABLED=false
+    by_name = {s["name"]: s for s in status["services"]}
+    assert (by_name["orders"]["state"], by_name["orders"]["priority"]) == ("queued", 4)
+    assert (by_name["prices"]["state"], by_name["prices"]["priority"]) == ("idle", 1)
+
+    [entry] = status["queue"]
+    assert {"id", "service", "mode", "priority", "state", "requested_at", "source"} <= entry.keys()
+    assert entry["id"] == request["id"]
+    assert (entry["service"], entry["mode"], entry["priority"]) == ("orders", "full", 4)
+    assert (entry["state"], entry["source"]) == ("queued", "cli")
+    aware(entry["requested_at"])
+    aware(status["at"])
+
+    # with the schedule on, next_run is an aware timestamp
+    scheduled = as_json({**env, "SYNCDECK_SCHEDULE__ENABLED": "true"}, "status")
+    for service in scheduled["services"]:
+        assert aware(service["next_run"]) > aware(scheduled["at"])
+
+
+def test_status_text(env: dict[str, str]) -> None:
+    ok(env, "sync", "prices")
+    text = ok(env, "status").stdout
+    assert "runner:   none" in text
+    assert "active:   none" in text
+    for name in SERVICES:
+        assert name in text
+    queue_lines = text.split("SOURCE", 1)[1].strip().splitlines()
+    assert len(queue_lines) == 1
+    assert "prices" in queue_lines[0] and queue_lines[0].endswith("cli")
+
+
+def test_cancel_a_queued_request(env: dict[str, str]) -> None:
+    request = as_json(env, "sync", "orders")
+    other = as_json(env, "sync", "prices")
+    result = ok(env, "cancel", str(request["id"]))
+    assert f"request #{request['id']}: cancelled" in result.stdout
+    assert [q["id"] for q in as_json(env, "status")["queue"]] == [other["id"]]
+    assert "already ended" in usage_error(env, "cancel", str(request["id"]))
+    assert "no request #9999" in usage_error(env, "cancel", "9999")
+    assert "at least 1" in usage_error(env, "cancel", "0")
+    # a new request after the cancel is a new request, not a merge into the cancelled one
+    again = as_json(env, "sync", "orders")
+    assert again["id"] != request["id"] and again["merged"] == 0
+
+
+def test_pause_resume_and_priority(env: dict[str, str]) -> None:
+    assert "paused" in ok(env, "pause").stdout
+    status = as_json(env, "status")
+    assert (status["dispatch_paused"], status["schedule_paused"]) == (True, False)
+    ok(env, "pause", "--schedule")
+    assert as_json(env, "status")["schedule_paused"] is True
+    ok(env, "resume")
+    status = as_json(env, "status")
+    assert (status["dispatch_paused"], status["schedule_paused"]) == (False, True)
+    ok(env, "resume", "--schedule")
+    assert as_json(env, "status")["schedule_paused"] is False
+
+    assert "default priority 9" in ok(env, "priority", "prices", "9").stdout
+    by_name = {s["name"]: s["priority"] for s in as_json(env, "status")["services"]}
+    assert by_name == {"customers": 3, "orders": 4, "prices": 9, "products": 2}
+    request = as_json(env, "sync", "prices")
+    assert request["priority"] == 9  # new requests take the new default
+
+    ok(env, "priority", "prices", "77", "--request", str(request["id"]))
+    [entry] = as_json(env, "status")["queue"]
+    assert (entry["id"], entry["priority"]) == (request["id"], 77)
+    ok(env, "cancel", str(request["id"]))
+    assert "only a queued request" in usage_error(
+        env, "priority", "prices", "5", "--request", str(request["id"])
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: `priority SERVICE N --request ID` ignores SERVICE (console/cli.py cmd_priority): "
+    "an unknown service or another service's request is accepted with exit 0",
+)
+def test_priority_request_checks_the_named_service(env: dict[str, str]) -> None:
+    prices = as_json(env, "sync", "prices")
+    usage_error(env, "priority", "nope", "50", "--request", str(prices["id"]))
+    usage_error(env, "priority", "orders", "50", "--request", str(prices["id"]))
+    [entry] = as_json(env, "status")["queue"]
+    assert entry["priority"] == 1
+
+
+def test_schema_too_new_exits_2(env: dict[str, str], data_dir: Path) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(data_dir / "syncdeck.db")
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    stderr = usage_error(env, "status")
+    assert "schema version 999" in stderr and "upgrade" in stderr
+
+
+# -- with a daemon ----------------------------------------------------------------------------
+
+
+def test_sync_wait_succeeds_with_a_daemon_and_history_json(
+    env: dict[str, str], tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    daemon = start_daemon(env, tmp_path, daemons)
+    runner = as_json(env, "status")["runner"]
+    assert runner is not None and runner["pid"] == daemon.proc.pid
+
+    result = syncdeck(env, "sync", "orders", "--mode", "full", "--wait", "--timeout", "30")
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert ": succeeded (orders full" in result.stdout
+    waited = as_json(env, "sync", "prices", "--wait", "--timeout", "30")
+    assert (waited["state"], waited["outcome"]) == ("finished", "succeeded")
+    assert waited["run"]["counts"]["fetched"] > 0
+
+    history = as_json(env, "history")
+    assert [h["service"] for h in history] == ["prices", "orders"]  # newest first
+    for run in history:
+        assert {
+            "id",
+            "request_id",
+            "service",
+            "mode",
+            "outcome",
+            "started_at",
+            "finished_at",
+            "error",
+            "counts",
+        } <= run.keys()
+        assert run["outcome"] == "succeeded" and run["error"] is None
+        assert aware(run["finished_at"]) >= aware(run["started_at"])
+        assert set(run["counts"]) >= {"fetched", "inserted", "updated", "deleted", "rejected"}
+    assert history[1]["mode"] == "full" and history[1]["counts"]["fetched"] == 1000
+    assert [h["service"] for h in as_json(env, "history", "orders")] == ["orders"]
+    assert len(as_json(env, "history", "--limit", "1")) == 1
+    text = ok(env, "history").stdout
+    assert "orders" in text and "succeeded" in text
+
+    status = as_json(env, "status")
+    orders = {s["name"]: s for s in status["services"]}["orders"]
+    assert orders["last_run"]["outcome"] == "succeeded"
+    aware(orders["last_run"]["finished_at"])
+    assert status["queue"] == [] and status["active"] is None
+
+    assert daemon.stop() == 0
+    log = daemon.out.read_text()
+    assert "request.queued orders" in log and "run.finished orders" in log
+    assert as_json(env, "status")["runner"] is None  # the lease was released
+
+
+def test_sync_wait_exits_1_when_the_sync_fails(
+    env: dict[str, str], tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    failing = {
+        **env,
+        "SYNCDECK_SIMULATION__FAILURE_RATE": "1",
+        "SYNCDECK_ORCHESTRATOR__RETRY__TRIES": "1",
+    }
+    start_daemon(failing, tmp_path, daemons)
+    result = syncdeck(env, "sync", "orders", "--wait", "--timeout", "30")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert ": failed" in result.stdout
+    assert "simulated ERP timeout" in result.stdout
+    [run] = as_json(env, "history")
+    assert run["outcome"] == "failed"
+    assert run["error_class"] == "TransientError"
+    assert "simulated ERP timeout" in run["error"]
+
+
+def test_cancel_a_running_sync_from_another_process(
+    env: dict[str, str], tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    start_daemon({**env, "SYNCDECK_SIMULATION__RUN_SECONDS": "10"}, tmp_path, daemons)
+    waiter = subprocess.Popen(
+        [*SYNCDECK, "sync", "orders", "--wait", "--timeout", "30", "--json"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while (active := as_json(env, "status")["active"]) is None:
+            assert waiter.poll() is None, waiter.communicate()
+            assert time.monotonic() < deadline, "the sync did not start"
+        assert active["service"] == "orders"
+        result = ok(env, "cancel", str(active["id"]))
+        assert "asked the running orders sync to stop" in result.stdout
+        out, err = waiter.communicate(timeout=30)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    assert waiter.returncode == 1, (out, err)
+    document = json.loads(out)
+    assert document["id"] == active["id"]
+    assert (document["state"], document["outcome"]) == ("cancelled", "cancelled")
+    assert document["run"]["outcome"] == "cancelled"
+    assert document["run"]["duration_s"] < 10  # stopped, not run to the end

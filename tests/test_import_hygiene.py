@@ -1,0 +1,136 @@
+"""The headless core and CLI never import Textual or Rich (checked in fresh interpreters)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SYNCDECK
+
+UI_PACKAGES = ("textual", "rich")
+
+WALK_CORE = """
+import importlib, json, pkgutil, sys
+
+UI = {ui!r}
+
+def ui_modules():
+    return {{n for n in sys.modules if n.split(".")[0] in UI}}
+
+import core
+culprits = {{"core": sorted(ui_modules())}}
+names = ["core"]
+for info in pkgutil.walk_packages(core.__path__, "core."):
+    before = ui_modules()
+    importlib.import_module(info.name)
+    names.append(info.name)
+    culprits[info.name] = sorted(ui_modules() - before)
+print(json.dumps({{"imported": names, "culprits": culprits, "ui": sorted(ui_modules())}}))
+"""
+
+AT_EXIT = """
+import atexit, json, os, runpy, sys
+
+def report():
+    loaded = sorted(n for n in sys.modules if n.split(".")[0] in {ui!r})
+    with open(os.environ["IMPORT_REPORT"], "w") as f:
+        json.dump({{"ui": loaded, "cli": "console.cli" in sys.modules}}, f)
+
+atexit.register(report)
+sys.argv = ["syncdeck", *{args!r}]
+runpy.run_module("console", run_name="__main__", alter_sys=True)
+"""
+
+
+def python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def imported_by_importtime(stderr: str) -> list[str]:
+    """Module names from `python -X importtime` output."""
+    names = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                names.append(name)
+    return names
+
+
+def test_ui_packages_are_installed() -> None:
+    """The checks below can only fail if Textual and Rich are there to be imported."""
+    result = python(
+        "import importlib.util, sys; "
+        f"sys.exit(0 if all(importlib.util.find_spec(n) for n in {UI_PACKAGES!r}) else 1)"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_core_and_every_module_under_it_import_no_ui() -> None:
+    result = python(WALK_CORE.format(ui=UI_PACKAGES))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    expected = {
+        path.relative_to(REPO).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+        for path in (REPO / "core").rglob("*.py")
+        if (path.parent / "__init__.py").exists()
+    }
+    assert expected <= set(report["imported"]), expected - set(report["imported"])
+    assert {"core.orchestrator", "core.store.sqlite", "core.config"} <= set(report["imported"])
+    offenders = {name: mods for name, mods in report["culprits"].items() if mods}
+    assert offenders == {}
+    assert report["ui"] == []
+
+
+def test_cli_help_imports_no_ui(cli_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *SYNCDECK[1:], "status", "--help"],
+        env=cli_env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: syncdeck status" in result.stdout
+    names = imported_by_importtime(result.stderr)
+    assert "console.cli" in names and "core.orchestrator" in names  # the parse works
+    assert [n for n in names if n.split(".")[0] in UI_PACKAGES] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["status", "--json"], ["status"], ["sync", "orders"], ["history", "--json"], ["pause"]],
+    ids=lambda a: " ".join(a),
+)
+def test_headless_commands_import_no_ui(
+    cli_env: dict[str, str], tmp_path: Path, args: list[str]
+) -> None:
+    report_file = tmp_path / "report.json"
+    env = {**cli_env, "IMPORT_REPORT": str(report_file), "SYNCDECK_SCHEDULE__ENABLED": "false"}
+    result = python(AT_EXIT.format(ui=UI_PACKAGES, args=args), env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_file.read_text())
+    assert report["cli"] is True
+    assert report["ui"] == []
+
+
+def test_the_wrapper_would_see_a_ui_import(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """Control: the at-exit report does see Rich when something imports it."""
+    report_file = tmp_path / "report.json"
+    env = {**cli_env, "IMPORT_REPORT": str(report_file)}
+    code = "import rich.text\n" + AT_EXIT.format(ui=UI_PACKAGES, args=["status", "--help"])
+    result = python(code, env)
+    assert result.returncode == 0, result.stderr
+    assert "rich.text" in json.loads(report_file.read_text())["ui"]
