@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench screenshots clean
 
 $(BIN)/syncdeck: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/syncdeck: pyproject.toml constraints.txt
 setup: $(BIN)/syncdeck
 
 run: setup
-	$(BIN)/syncdeck $(ARGS)
+	$(BIN)/syncdeck --profile demo $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check core console tests bench
@@ -26,6 +26,11 @@ test: lint
 
 bench: setup
 	$(BIN)/python bench/orchestrator.py
+	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/console.py
+
+screenshots: setup
+	$(BIN)/python -m console.scenes screenshots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

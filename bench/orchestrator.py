@@ -111,7 +111,7 @@ class Profile:
     idle_s: float
 
 
-FULL = Profile(5.0, 1.0, 20_000, 2.0, 400, 120, 5, 10.0)
+FULL = Profile(5.0, 1.0, 10_000, 2.0, 400, 120, 5, 10.0)
 QUICK = Profile(2.0, 0.5, 5_000, 1.0, 100, 40, 2, 10.0)
 
 

@@ -95,10 +95,10 @@ class SyncdeckApp(App[None]):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
+        self._subscription = self.orch.events()  # before start: see the lease being taken
         if self._manage:
             await self.orch.start()
         self.query_one(ServicesTable).focus()
-        self._subscription = self.orch.events()
         self.run_worker(self._consume_events(), exclusive=True, group="events")
         self.set_interval(IDLE_REFRESH, self.request_redraw)
         await self.redraw()

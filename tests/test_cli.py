@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import REPO, SYNCDECK
 
 COMMANDS = ["daemon", "status", "sync", "cancel", "history", "pause", "resume", "priority"]
@@ -28,7 +27,9 @@ def env(cli_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def syncdeck(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def syncdeck(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*SYNCDECK, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
     )

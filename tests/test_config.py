@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, SYNCDECK
+
 from core.config import ConfigError, Settings, load_settings
 
 
@@ -138,8 +138,7 @@ def test_invalid_values_name_every_key_and_reason(data_dir: Path) -> None:
         for line in lines
     ), message
     assert any(
-        line.strip().startswith("orchestrator.bogus:") and "not permitted" in line
-        for line in lines
+        line.strip().startswith("orchestrator.bogus:") and "not permitted" in line for line in lines
     ), message
     assert any(line.strip().startswith("schedule.enabled:") for line in lines), message
     assert any(
@@ -227,7 +226,9 @@ def test_cli_broken_config_exits_2_naming_the_key_and_loses_nothing(
     assert bad.returncode == 2
     assert "not valid TOML" in bad.stderr and "syncdeck.toml" in bad.stderr
 
-    bad = syncdeck({**env, "SYNCDECK_ORCHESTRATOR__RETRY__TRIES": "0"}, "--config", "/nope", "status")
+    bad = syncdeck(
+        {**env, "SYNCDECK_ORCHESTRATOR__RETRY__TRIES": "0"}, "--config", "/nope", "status"
+    )
     assert bad.returncode == 2 and "no such file" in bad.stderr
 
     (data_dir / "syncdeck.toml").unlink()
@@ -239,5 +240,7 @@ def test_cli_broken_config_exits_2_naming_the_key_and_loses_nothing(
     status = syncdeck(env, "status", "--json")
     assert status.returncode == 0, status.stderr
     queue = json.loads(status.stdout)["queue"]
-    assert [(q["id"], q["service"], q["state"]) for q in queue] == [(request_id, "orders", "queued")]
+    assert [(q["id"], q["service"], q["state"]) for q in queue] == [
+        (request_id, "orders", "queued")
+    ]
     assert json.loads(status.stdout)["dispatch_paused"] is False

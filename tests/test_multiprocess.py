@@ -157,15 +157,21 @@ def runner_pid(data_dir: Path) -> int | None:
     return lease[0]["pid"] if lease and lease[0]["expires_at"] > time.time() else None
 
 
-def wait_until(check: Callable[[], T | None], timeout: float, what: str, more: str = "") -> T:
-    """Poll `check` until it returns something other than None/False, or fail after `timeout`."""
+def wait_until(
+    check: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    more: Callable[[], str] = lambda: "",
+) -> T:
+    """Poll `check` until it returns something other than None/False, or fail after `timeout`
+    with `what` and whatever `more()` then says (the daemons' logs)."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value is not None and value is not False:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}\n{more}")
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}\n{more()}")
         time.sleep(0.05)
 
 
@@ -226,9 +232,7 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
     for _ in range(3):
         daemons.start()
 
-    wait_until(
-        lambda: runner_pid(data_dir) in daemons.alive(), 30, "a first runner", daemons.tails()
-    )
+    wait_until(lambda: runner_pid(data_dir) in daemons.alive(), 30, "a first runner", daemons.tails)
 
     # A client that waits on its request across the kills: it must see it succeed.
     waiter = subprocess.Popen(
@@ -271,7 +275,7 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
                         return run, store["lease"][0]
                 return None
 
-            run, lease = wait_until(open_run_to_kill, 30, "a run in progress", daemons.tails())
+            run, lease = wait_until(open_run_to_kill, 30, "a run in progress", daemons.tails)
             assert lease["holder"] == run["holder"], f"run {run} is not the lease holder's {lease}"
             victim = daemons.alive().get(lease["pid"])
             assert victim is not None, f"lease held by {lease}, not one of our live daemons"
@@ -287,7 +291,7 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
                 lambda lease=lease: takeover_after(read_store(data_dir), lease["epoch"]),
                 TAKEOVER_BOUND_S + 15,
                 f"a runner after killing {lease['holder']}",
-                daemons.tails(),
+                daemons.tails,
             )
             # The spec's bound: a new runner within lease expiry + 2 s of the kill.
             assert taken["at"] - killed_at <= TAKEOVER_BOUND_S, (
@@ -314,7 +318,7 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
             lambda: settled(data_dir),
             60,
             "every request to end",
-            daemons.tails(),
+            daemons.tails,
         )
         out, err = waiter.communicate(timeout=30)
     finally:
@@ -404,7 +408,7 @@ def test_sole_daemon_killed_and_restarted(daemons: Daemons, data_dir: Path) -> N
         lambda: runner_pid(data_dir) == first.pid,
         30,
         "the daemon to become the runner",
-        daemons.tails(),
+        daemons.tails,
     )
     done = cli(env, "sync", "prices", "--wait", "--timeout", "30", "--json")
     assert done.returncode == 0, done.stderr
@@ -429,7 +433,7 @@ def test_sole_daemon_killed_and_restarted(daemons: Daemons, data_dir: Path) -> N
             return store
         return None
 
-    before = wait_until(running_mid_run, 30, "a run with three queued behind it", daemons.tails())
+    before = wait_until(running_mid_run, 30, "a run with three queued behind it", daemons.tails)
     killed_at = daemons.sigkill(first)
     (running,) = [r for r in before["requests"] if r["state"] == "running"]
     (open_run,) = [r for r in before["runs"] if r["outcome"] is None]
@@ -458,7 +462,7 @@ def test_sole_daemon_killed_and_restarted(daemons: Daemons, data_dir: Path) -> N
         lambda: takeover_after(read_store(data_dir), before["lease"][0]["epoch"]),
         TAKEOVER_BOUND_S + 15,
         "the restarted daemon to take over",
-        daemons.tails(),
+        daemons.tails,
     )
     print(
         f"\nrestart: kill→takeover {taken['at'] - killed_at:.3f}s, "
@@ -472,7 +476,7 @@ def test_sole_daemon_killed_and_restarted(daemons: Daemons, data_dir: Path) -> N
         lambda: settled(data_dir),
         60,
         "every request to end",
-        daemons.tails(),
+        daemons.tails,
     )
     requests = {r["id"]: r for r in final["requests"]}
     runs = final["runs"]

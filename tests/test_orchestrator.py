@@ -381,9 +381,7 @@ async def test_aging_lets_a_long_waiting_request_overtake(make: Factory, data_di
 
 async def test_set_priority_reorders_the_queue(make: Factory) -> None:
     log: list[str] = []
-    orch = await started(
-        make([Service("orders", log), Service("prices", log)], clock=FakeClock())
-    )
+    orch = await started(make([Service("orders", log), Service("prices", log)], clock=FakeClock()))
     sub = orch.events()
     await orch.pause()
     orders = await orch.request("orders")
@@ -772,9 +770,7 @@ async def test_progress_reaches_subscribers_and_is_persisted_at_a_bounded_rate(
     assert [e.data["done"] for e in live] == list(range(1, reports + 1))
     assert all(e.run_id == result.run.id and e.data["total"] == reports for e in live)
 
-    persisted = [
-        e for e in await orch.store.events_since(0) if e.kind == EventKind.RUN_PROGRESS
-    ]
+    persisted = [e for e in await orch.store.events_since(0) if e.kind == EventKind.RUN_PROGRESS]
     duration = result.run.duration or 0.0
     assert duration >= 0.3
     assert 1 <= len(persisted) <= math.ceil(duration / persist_s) + 1, (len(persisted), duration)
@@ -787,9 +783,7 @@ async def test_progress_reaches_subscribers_and_is_persisted_at_a_bounded_rate(
 # -- schedule -----------------------------------------------------------------------------
 
 
-async def test_schedule_overrides_persist_and_drive_next_run(
-    make: Factory, data_dir: Path
-) -> None:
+async def test_schedule_overrides_persist_and_drive_next_run(make: Factory, data_dir: Path) -> None:
     clock = FakeClock()
     cfg = settings(data_dir, schedule=True)
     orch = await started(make([Service("orders")], cfg, clock=clock, runner=False))

@@ -355,7 +355,9 @@ async def test_set_priority_only_on_queued(store: SQLiteStore) -> None:
 # -- lease ------------------------------------------------------------------------
 
 
-async def test_lease_acquire_renew_expiry_and_takeover(store: SQLiteStore, clock: FakeClock) -> None:
+async def test_lease_acquire_renew_expiry_and_takeover(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
     first = await store.acquire_lease("A", "host-a", 11, 10.0)
     assert first.lease is not None and first.taken_over
     assert (first.lease.holder, first.lease.epoch) == ("A", 1)

