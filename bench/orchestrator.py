@@ -71,7 +71,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -513,6 +513,7 @@ async def cross_process(base: Path, prof: Profile, report: Report) -> None:
                 request = await client.request(DAEMON_SERVICES[i % 4], SyncMode.FULL)
                 await _request_ended(client, request.id)
                 lat.append(await _store_latency_ms(client, request.id))
+            print(f"    ({time.monotonic() - started:.1f} s with daemon start-up)", flush=True)
             p50, p95 = percentile(lat, 50), percentile(lat, 95)
             report.add(
                 "Cross-process request -> run start, p50 / p95 "
@@ -593,6 +594,14 @@ async def _wait_for_daemon_lease(client: Orchestrator, daemon: Daemon) -> None:
 # -- main ---------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _section(title: str) -> Iterator[None]:
+    print(f"\n{title}", flush=True)
+    started = time.monotonic()
+    yield
+    print(f"    ({time.monotonic() - started:.1f} s)", flush=True)
+
+
 async def bench(prof: Profile, quick: bool) -> Report:
     report = Report()
     base = Path(tempfile.mkdtemp(prefix="syncdeck-bench-"))
@@ -604,22 +613,23 @@ async def bench(prof: Profile, quick: bool) -> Report:
             f"load average {os.getloadavg()[0]:.2f} at start"
         )
         print(f"syncdeck orchestrator bench, {report.context}; temp dir {base}", flush=True)
-        print("\n1. throughput", flush=True)
-        await durable_throughput(base, prof, report)
-        await aps_batch(prof, report)
-        await aps_chains(prof, report)
-        aps = report.figures.get("aps_batch", 0.0)
-        durable = report.figures.get("durable", 0.0)
-        if aps and durable:
-            print(f"    durable SQLite runs/s = {durable / aps:.1%} of APScheduler's batch rate")
-        print("\n2. in-process latency", flush=True)
-        await inprocess_latency(base, prof, report)
-        print(
-            "\n3. cross-process latency and 4. idle daemon CPU "
-            "(daemon: schedule disabled, simulated services with run_seconds=0)",
-            flush=True,
-        )
-        await cross_process(base, prof, report)
+        with _section("1. throughput"):
+            await durable_throughput(base, prof, report)
+            await aps_batch(prof, report)
+            await aps_chains(prof, report)
+            aps = report.figures.get("aps_batch", 0.0)
+            durable = report.figures.get("durable", 0.0)
+            if aps and durable:
+                print(
+                    f"    durable SQLite runs/s = {durable / aps:.1%} of APScheduler's batch rate"
+                )
+        with _section("2. in-process latency"):
+            await inprocess_latency(base, prof, report)
+        with _section(
+            "3. cross-process latency and 4. idle daemon CPU "
+            "(daemon: schedule disabled, simulated services with run_seconds=0)"
+        ):
+            await cross_process(base, prof, report)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return report

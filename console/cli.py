@@ -207,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = exc.args[0] if exc.args else str(exc)
         print(f"syncdeck: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a port in use, an unwritable data directory
+        print(f"syncdeck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

@@ -269,6 +269,8 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
             def open_run_to_kill() -> tuple[dict[str, Any], dict[str, Any]] | None:
                 store = read_store(data_dir)
                 now = time.time()
+                if not any(r["state"] == "queued" for r in store["requests"]):
+                    request_free(1)  # so that a run missed here is not the last one
                 for run in store["runs"]:
                     age = now - run["started_at"]
                     if run["outcome"] is None and 0.3 <= age <= RUN_SECONDS - 1.0:
@@ -368,9 +370,9 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
                 assert run["outcome"] == "interrupted", run
                 assert run["finished_at"] <= taken["at"] + 0.001, (run, taken)
 
-    mid_run = [k for k in kills if k["mid_run"]]
-    assert len(mid_run) >= mid_run_kills_wanted, kills
-    for kill in mid_run:
+    mid_run_kills = [k for k in kills if k["mid_run"]]
+    assert len(mid_run_kills) >= mid_run_kills_wanted, kills
+    for kill in mid_run_kills:
         run = runs_by_id[kill["run_id"]]
         assert run["outcome"] == "interrupted", run
         assert run["error_class"] == "Interrupted", run
@@ -386,7 +388,7 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
 
     # Interrupted runs come from kills only.
     interrupted = {r["id"] for r in runs if r["outcome"] == "interrupted"}
-    assert interrupted == {k["run_id"] for k in mid_run}, (interrupted, kills)
+    assert interrupted == {k["run_id"] for k in mid_run_kills}, (interrupted, kills)
 
     # The command line tells the same story as the store.
     history = cli_json(env, "history", "--limit", "1000")
@@ -397,8 +399,9 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
 
 
 def test_sole_daemon_killed_and_restarted(daemons: Daemons, data_dir: Path) -> None:
-    """One daemon, a finished run, three queued requests and one running; SIGKILL the only
-    process mid-run, check what a crash leaves behind, restart it, and check recovery.
+    """One daemon, a finished run, queued requests (three, or two if the first run is missed)
+    and one running; SIGKILL the only process mid-run, check what the crash left behind,
+    restart the daemon, and check that it recovers everything.
 
     Lease: the default 10 s (see the module docstring).
     """
@@ -429,18 +432,19 @@ def test_sole_daemon_killed_and_restarted(daemons: Daemons, data_dir: Path) -> N
         store = read_store(data_dir)
         open_runs = [r for r in store["runs"] if r["outcome"] is None]
         queued = [r for r in store["requests"] if r["state"] == "queued"]
-        if open_runs and len(queued) == 3 and time.time() - open_runs[0]["started_at"] >= 0.5:
-            return store
-        return None
+        if not open_runs or len(queued) < 2:
+            return None
+        age = time.time() - open_runs[0]["started_at"]
+        return store if 0.5 <= age <= RUN_SECONDS - 1.0 else None
 
-    before = wait_until(running_mid_run, 30, "a run with three queued behind it", daemons.tails)
+    before = wait_until(running_mid_run, 30, "a run with queued ones behind it", daemons.tails)
     killed_at = daemons.sigkill(first)
     (running,) = [r for r in before["requests"] if r["state"] == "running"]
     (open_run,) = [r for r in before["runs"] if r["outcome"] is None]
     assert open_run["request_id"] == running["id"]
     queued_ids = {r["id"] for r in before["requests"] if r["state"] == "queued"}
     history_before = [r for r in before["runs"] if r["outcome"] is not None]
-    assert len(history_before) == 1 and history_before[0]["outcome"] == "succeeded"
+    assert history_before and {r["outcome"] for r in history_before} == {"succeeded"}
 
     # With no process left, the crash left everything in place.
     crashed = read_store(data_dir)
@@ -452,8 +456,7 @@ def test_sole_daemon_killed_and_restarted(daemons: Daemons, data_dir: Path) -> N
     assert status["active"]["run"]["id"] == open_run["id"], status["active"]
     history = cli_json(env, "history")
     assert [(h["id"], h["outcome"]) for h in history] == [
-        (open_run["id"], None),
-        (history_before[0]["id"], "succeeded"),
+        (r["id"], r["outcome"]) for r in reversed(before["runs"])
     ]
 
     restarted_at = time.time()
@@ -486,7 +489,7 @@ def test_sole_daemon_killed_and_restarted(daemons: Daemons, data_dir: Path) -> N
         assert request["state"] in TERMINAL, request
         assert (request["state"], request["outcome"]) == ("finished", "succeeded"), request
     # The history survived untouched.
-    assert [r for r in runs if r["id"] == history_before[0]["id"]] == history_before
+    assert runs[: len(history_before)] == history_before
 
     interrupted = next(r for r in runs if r["id"] == open_run["id"])
     assert interrupted["outcome"] == "interrupted", interrupted

@@ -862,3 +862,65 @@ async def test_stop_interrupts_the_active_run_and_requeues_it(
     assert result.outcome == RunOutcome.SUCCEEDED
     assert successor.runs == 1
     assert len(await nxt.history("orders")) == 2
+
+
+async def test_standby_relays_events_and_takes_over_when_the_runner_stops(
+    make: Factory,
+) -> None:
+    first_service = Service("orders", gated=True)
+    runner = await started(make([first_service]))
+    await until(lambda: runner.is_runner)
+    standby_service = Service("orders")
+    standby = await started(make([standby_service]))
+    sub = standby.events()
+    assert not standby.is_runner
+    assert (await standby.snapshot()).is_runner is False
+
+    request = await runner.request("orders")
+    relayed = await next_event(sub, EventKind.REQUEST_QUEUED)  # from the other instance
+    assert relayed.request_id == request.id and relayed.id > 0
+    await wait_for(first_service.started)
+    snap = await standby.snapshot()
+    assert snap.runner is not None and snap.runner.holder == runner.holder_id
+    assert snap.active is not None and snap.active.request.id == request.id
+
+    await runner.stop()
+    result = await standby.wait(request.id, timeout=WAIT)
+    assert result.outcome == RunOutcome.SUCCEEDED
+    assert standby.is_runner
+    assert standby_service.runs == 1
+    runs = sorted(await standby.history("orders"), key=lambda r: r.id)
+    assert [r.outcome for r in runs] == [RunOutcome.INTERRUPTED, RunOutcome.SUCCEEDED]
+    assert runs[1].epoch > runs[0].epoch
+    assert runs[1].holder == standby.holder_id
+
+
+async def test_retry_waits_out_backoff_unless_an_operator_asks_again(
+    make: Factory, data_dir: Path
+) -> None:
+    clock = FakeClock()
+    orders = Service("orders", fail_times=1)
+    cfg = settings(data_dir, retry={"tries": 3, "backoff_s": [30.0]})
+    orch = await started(make([orders], cfg, clock=clock))
+    sub = orch.events()
+    request = await orch.request("orders")
+    retry = await next_event(sub, EventKind.REQUEST_RETRY)
+    assert retry.request_id == request.id
+    snap = await orch.snapshot()
+    assert service_view(snap, "orders").state == "retry_wait"
+    [entry] = snap.queue
+    assert entry.request.id == request.id and entry.request.attempt == 2
+    assert entry.request.not_before == to_datetime(T0 + 30)
+
+    # a scheduled tick merges but keeps the backoff
+    ticked = await orch.request("orders", source="schedule")
+    assert ticked.id == request.id and ticked.not_before == to_datetime(T0 + 30)
+    assert service_view(await orch.snapshot(), "orders").state == "retry_wait"
+    assert orders.runs == 1
+    # an operator asking now does not wait it out
+    asked = await orch.request("orders")
+    assert asked.id == request.id and asked.not_before is None
+    result = await orch.wait(request.id, timeout=WAIT)
+    assert result.outcome == RunOutcome.SUCCEEDED
+    assert result.request.attempt == 2
+    assert orders.runs == 2
