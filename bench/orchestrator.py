@@ -36,14 +36,16 @@ no work.
    pause, so the runner is idle when the request arrives.
 
 3. Cross-process request-to-start latency: a real `syncdeck daemon` subprocess
-   (`python -m console daemon`, schedule disabled, simulated services with
-   run_seconds=0) holds the lease and runs the syncs. Requests come from a second
-   `Orchestrator(runner=False)` in this benchmark process on the same database
-   file (many samples), plus a few from the real CLI (`python -m console sync
-   orders`, each its own process). Latency is `run.started_at -
-   request.requested_at` as recorded in the store by the two processes (same host
-   clock). Requests are spaced by a random 0-100 ms pause after the previous one
-   ended, so they land at random phases of the daemon's store polling.
+   (`python -m console daemon`; schedule disabled; the simulated stand-in
+   services, source.kind = simulated, with run_seconds=0, so that only the
+   orchestrator is measured) holds the lease and runs the syncs. Requests come
+   from a second `Orchestrator(runner=False)` in this benchmark process on the
+   same database file (the figure with a target: many samples), plus a few from
+   the real CLI (`python -m console sync orders`, each its own process; shown
+   for reference). Latency is `run.started_at - request.requested_at` as
+   recorded in the store by the two processes (same host clock). Each request
+   waits for the previous one to end, then for a random 0-100 ms pause, so
+   requests land at random phases of the daemon's 100 ms store polling.
 
 4. Idle daemon CPU: the same daemon, after the benchmark's client has closed and
    the daemon has settled, over a 10 s window: utime+stime from /proc/PID/stat
@@ -406,6 +408,9 @@ class Daemon:
             SYNCDECK_SCHEDULE__ENABLED="false",
             SYNCDECK_SIMULATION__RUN_SECONDS="0",
         )
+        if "source" in Settings.model_fields:
+            # the simulated stand-ins: nothing but the orchestrator is measured
+            self.env["SYNCDECK_SOURCE__KIND"] = "simulated"
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in close()
         self.log_path = log_path
         self.proc = subprocess.Popen(
@@ -627,7 +632,7 @@ async def bench(prof: Profile, quick: bool) -> Report:
             await inprocess_latency(base, prof, report)
         with _section(
             "3. cross-process latency and 4. idle daemon CPU "
-            "(daemon: schedule disabled, simulated services with run_seconds=0)"
+            "(daemon: schedule off, simulated services, run_seconds=0)"
         ):
             await cross_process(base, prof, report)
     finally:

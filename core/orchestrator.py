@@ -391,16 +391,15 @@ class Orchestrator:
         # Followers poll for a free lease a little more often than the holder renews it.
         return min(self._cfg.heartbeat_s, max(0.2, self._cfg.lease_ttl_s / 10))
 
+    def _holder_dead(self, lease: Lease) -> bool:
+        """A holder on this host whose process is gone is dead before its lease expires."""
+        return lease.host == self.host and lease.pid != self.pid and not process_alive(lease.pid)
+
     async def _heartbeat(self) -> None:
         steal_from = None
         if not self.is_runner:
             current = await self.store.lease()
-            if (
-                current is not None
-                and current.host == self.host
-                and current.pid != self.pid
-                and not process_alive(current.pid)
-            ):
+            if current is not None and self._holder_dead(current):
                 steal_from = current.holder
         result = await self.store.acquire_lease(
             self.holder_id, self.host, self.pid, self._cfg.lease_ttl_s, steal_from
@@ -715,7 +714,7 @@ class Orchestrator:
                 )
             )
         lease = view.lease
-        alive = lease is not None and lease.expires_at > now
+        alive = lease is not None and lease.expires_at > now and not self._holder_dead(lease)
         return Snapshot(
             at=now,
             services=services,

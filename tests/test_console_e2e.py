@@ -1,0 +1,277 @@
+"""The real console in a real terminal: `syncdeck` (no subcommand) inside tmux.
+
+Each test starts the real command (`python -m console`, the console) in a
+detached tmux session of 100x30 cells on a private tmux server (its own socket in
+the test's temporary directory, no user configuration), types into it with
+`tmux send-keys` and reads the screen with `tmux capture-pane -p`, polling with a
+deadline. The source is the embedded demo ERP with small sizes, no background
+changes and the schedule disabled, so the only sync is the one the test asks for.
+The pane is kept after the process exits (`remain-on-exit`), so its exit status
+can be read and its last screen shown in a failure; the tmux server is always
+killed at the end.
+
+Skipped, with the reason, when tmux is not installed (`apt-get install tmux`).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SYNCDECK
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(
+        shutil.which("tmux") is None,
+        reason="tmux is not installed (apt-get install tmux): the console e2e tests need it",
+    ),
+]
+
+WIDTH, HEIGHT = 100, 30
+ORDERS = 2000
+STARTUP_S = 30.0
+"""Generous: other test processes may share the machine's two cores."""
+SYNC_S = 60.0
+
+
+class Console:
+    """`syncdeck` in a detached tmux session on a private tmux server."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
+        self.name = name
+        self.socket = str(workdir / f"tmux-{name}.sock")
+        self.env = env
+        self.workdir = workdir
+
+    def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["tmux", "-S", self.socket, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=check,
+        )
+
+    def start(self) -> None:
+        # The environment is passed on the command line too: a tmux server started
+        # elsewhere would not carry this test's environment into the pane.
+        assignments = [
+            f"{key}={value}" for key, value in self.env.items() if key.startswith("SYNCDECK_")
+        ]
+        assignments += [f"{key}={self.env[key]}" for key in ("TERM", "NO_COLOR") if key in self.env]
+        command = shlex.join(["env", *assignments, *SYNCDECK])
+        self.tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            self.name,
+            "-x",
+            str(WIDTH),
+            "-y",
+            str(HEIGHT),
+            "-c",
+            str(REPO),
+            command,
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+        )
+
+    def screen(self, escapes: bool = False) -> str:
+        args = ["capture-pane", "-p", "-t", self.name]
+        if escapes:
+            args.insert(1, "-e")
+        return self.tmux(*args).stdout
+
+    def press(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.name, *keys)
+
+    def pane_dead(self) -> tuple[bool, int | None]:
+        """(dead, exit status); a session that is gone counts as dead, status unknown."""
+        result = self.tmux(
+            "display-message",
+            "-p",
+            "-t",
+            self.name,
+            "#{pane_dead} #{pane_dead_status}",
+            check=False,
+        )
+        if result.returncode != 0:
+            return True, None
+        dead, _, status = result.stdout.strip().partition(" ")
+        return dead == "1", int(status) if status else None
+
+    def wait_for(self, what: str, condition: Callable[[str], bool], timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if condition(text):
+                return text
+            dead, status = self.pane_dead()
+            if dead:
+                pytest.fail(f"syncdeck exited (status {status}) before {what}:\n{text}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} within {timeout:g}s; the screen:\n{text}")
+            time.sleep(0.1)
+
+    def wait_exit(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead, status = self.pane_dead()
+            if dead:
+                return status
+            time.sleep(0.1)
+        pytest.fail(f"syncdeck still running {timeout:g}s after q; the screen:\n{self.screen()}")
+
+    def kill(self) -> None:
+        self.tmux("kill-server", check=False)
+
+
+@pytest.fixture
+def console_env(cli_env: dict[str, str]) -> dict[str, str]:
+    return {
+        **cli_env,
+        "SYNCDECK_SOURCE__KIND": "demo",
+        "SYNCDECK_DEMO__SIZES__ORDERS": str(ORDERS),
+        "SYNCDECK_DEMO__SIZES__CUSTOMERS": "100",
+        "SYNCDECK_DEMO__SIZES__PRODUCTS": "100",
+        "SYNCDECK_DEMO__SIZES__PRICES": "100",
+        "SYNCDECK_DEMO__CHANGES_PER_MINUTE": "0",
+        "SYNCDECK_SCHEDULE__ENABLED": "false",
+        "TERM": "xterm-256color",
+    }
+
+
+@pytest.fixture
+def start_console(console_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Console]]:
+    started: list[Console] = []
+
+    def start(name: str, **extra_env: str) -> Console:
+        console = Console({**console_env, **extra_env}, tmp_path, name)
+        started.append(console)
+        console.start()
+        return console
+
+    try:
+        yield start
+    finally:
+        for console in started:
+            console.kill()
+
+
+def row(screen: str, name: str) -> str | None:
+    """The services pane's line for `name` (the first table line that starts with it)."""
+    for line in screen.splitlines():
+        if re.match(rf"^│ {re.escape(name)}\s", line):
+            return line
+    return None
+
+
+def services_listed(screen: str) -> bool:
+    return "Services" in screen and all(
+        row(screen, name) for name in ("orders", "customers", "products", "prices")
+    )
+
+
+def test_full_sync_from_the_console_runs_and_shows_in_history(
+    start_console: Callable[..., Console], data_dir: Path
+) -> None:
+    console = start_console("sync")
+    first = console.wait_for("services pane listing all four services", services_listed, STARTUP_S)
+    # Services are sorted by priority: orders is the first row, where the cursor starts.
+    lines = first.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("│ service "))
+    assert lines[header + 1].startswith("│ orders "), first
+    console.wait_for("'runner: this console'", lambda s: "runner: this console" in s, STARTUP_S)
+    assert hues(console.screen(escapes=True)), "the colored console shows no colors at all"
+
+    console.press("f")
+    done = console.wait_for(
+        "orders succeeded in the services pane",
+        lambda s: "succeeded" in (row(s, "orders") or ""),
+        SYNC_S,
+    )
+    orders = row(done, "orders") or ""
+    assert f"{ORDERS:,}/{ORDERS:,}" in orders, orders  # fetched / changed rows
+
+    console.press("h")
+    history = console.wait_for(
+        "a full succeeded run in the history screen",
+        lambda s: (
+            "History of orders" in s
+            and any(re.search(r"\bfull\s+succeeded\b", line) for line in s.splitlines())
+        ),
+        STARTUP_S,
+    )
+    run_line = next(line for line in history.splitlines() if re.search(r"\bfull\s+succeeded", line))
+    assert str(ORDERS) in run_line, run_line
+
+    console.press("Escape")
+    console.wait_for(
+        "the main screen again", lambda s: services_listed(s) and "History of" not in s, STARTUP_S
+    )
+    console.press("q")
+    assert console.wait_exit(STARTUP_S) == 0, console.screen()
+
+    with sqlite3.connect(f"file:{data_dir / 'syncdeck.db'}?mode=ro", uri=True) as db:
+        runs = db.execute(
+            "SELECT service, mode, outcome, fetched, inserted FROM runs ORDER BY id"
+        ).fetchall()
+    assert runs == [("orders", "full", "succeeded", ORDERS, ORDERS)], runs
+
+
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
+GREY_BASIC = {30, 37, 40, 47, 90, 97, 100, 107}
+GREY_CUBE = {16, 59, 102, 145, 188, 231}  # the 6x6x6 cube's r = g = b entries
+
+
+def hues(screen: str) -> set[str]:
+    """Every color in the screen's SGR sequences that is not a grey."""
+    found: set[str] = set()
+    for match in SGR.finditer(screen):
+        params = [int(p) if p else 0 for p in match.group(1).split(";")]
+        i = 0
+        while i < len(params):
+            p = params[i]
+            if p in (38, 48) and params[i + 1 : i + 2] == [5]:
+                n = params[i + 2] if i + 2 < len(params) else 0
+                if not (n in (0, 7, 8, 15) or n >= 232 or n in GREY_CUBE):
+                    found.add(f"{p};5;{n}")
+                i += 3
+            elif p in (38, 48) and params[i + 1 : i + 2] == [2]:
+                r, g, b = [*params[i + 2 : i + 5], 0, 0, 0][:3]
+                if not r == g == b:
+                    found.add(f"{p};2;{r};{g};{b}")
+                i += 5
+            else:
+                if (30 <= p <= 47 or 90 <= p <= 107) and p not in GREY_BASIC | {39, 49}:
+                    found.add(str(p))
+                i += 1
+    return found
+
+
+def test_no_color_renders_the_services_pane_in_greys(
+    start_console: Callable[..., Console],
+) -> None:
+    console = start_console("nocolor", NO_COLOR="1")
+    screen = console.wait_for("services pane listing all four services", services_listed, STARTUP_S)
+    assert "orders" in (row(screen, "orders") or ""), screen
+    escaped = console.screen(escapes=True)
+    assert SGR.search(escaped), "no SGR sequences captured at all"
+    assert not hues(escaped), f"colors other than greys with NO_COLOR=1: {sorted(hues(escaped))}"
+    console.press("q")
+    assert console.wait_exit(STARTUP_S) == 0, console.screen()
