@@ -51,8 +51,9 @@ no work.
    the daemon has settled, over a 10 s window: utime+stime from /proc/PID/stat
    (the whole process, all threads) as a percentage of one core.
 
-Subprocesses are always terminated (SIGTERM, then SIGKILL) and temporary
-directories removed, whatever happens.
+Subprocesses are always terminated (SIGTERM, then SIGKILL; the daemon also
+gets SIGTERM if this process dies) and temporary directories removed. The exit
+status is 1 if any target is missed.
 """
 
 from __future__ import annotations

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 from rich.table import Table
+from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
+from textual.worker import WorkerFailed
 
 from console.app import SyncdeckApp
 from console.keys import ACTIONS, MUTATING_ACTIONS
@@ -82,6 +84,8 @@ class HeldService:
         self.release.set()
         self.runs = 0
         self.saw_cancel = False
+        self.wind_down_s = 0.0
+        """How long a run takes to stop once its task is cancelled (a batch finishing)."""
 
     def hold(self) -> None:
         self.release.clear()
@@ -94,16 +98,23 @@ class HeldService:
     async def run(self, ctx: RunContext) -> RunCounts:
         self.runs += 1
         ctx.report("fetching", 5, 10, rate=2.0)
-        while not self.release.is_set():
-            if ctx.cancelled:
-                self.saw_cancel = True
-                ctx.check_cancelled()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.release.wait(), 0.02)
+        try:
+            while not self.release.is_set():
+                if ctx.cancelled:
+                    self.saw_cancel = True
+                    ctx.check_cancelled()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.release.wait(), 0.02)
+        except asyncio.CancelledError:
+            if self.wind_down_s:
+                await asyncio.sleep(self.wind_down_s)
+            raise
         return RunCounts(fetched=10, inserted=10)
 
 
-def make_orchestrator(db: Path, *, runner: bool = True) -> tuple[Orchestrator, dict[str, HeldService]]:
+def make_orchestrator(
+    db: Path, *, runner: bool = True
+) -> tuple[Orchestrator, dict[str, HeldService]]:
     services = {name: HeldService(name) for name in SERVICES}
     settings = Settings(
         data_dir=db.parent,
@@ -126,11 +137,32 @@ class Console:
         return self.app.orch
 
 
-def make_console(tmp_path: Path, *, read_only: bool = False, runner: bool = True) -> Console:
+class ManualClock:
+    """The console's frame clock, when a test must know when the next frame is due."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_console(
+    tmp_path: Path,
+    *,
+    read_only: bool = False,
+    runner: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+) -> Console:
     db = tmp_path / "syncdeck.db"
     orch, services = make_orchestrator(db, runner=runner)
-    app = SyncdeckApp(orch, read_only=read_only, manage_orchestrator=True)
+    app = SyncdeckApp(orch, read_only=read_only, manage_orchestrator=True, clock=clock)
     return Console(app, services, db)
+
+
+def redraw_idle(app: SyncdeckApp) -> bool:
+    """No frame drawing and none scheduled (private state: see the exit-race test below)."""
+    return app._refresh_handle is None and not app._refreshing
 
 
 @contextlib.asynccontextmanager
@@ -149,6 +181,10 @@ async def running(console: Console) -> AsyncIterator[Pilot[None]]:
 
         await until(pilot, ready, "the console to start")
         yield pilot
+        if app.is_running:
+            # Let a frame still due be drawn before exiting, so that a test fails only on
+            # what it tests, not on the exit race shown by test_quit_with_a_frame_due_...
+            await until(pilot, lambda: redraw_idle(app), "the last frame to be drawn")
 
 
 async def until(
@@ -247,13 +283,8 @@ async def start_held_run(pilot: Pilot[None], console: Console, service: str = "o
 def test_every_key_of_the_keymap_is_exercised_here() -> None:
     keys = {key for action in ACTIONS for key in action.keys.split(",")}
     assert keys == KEYS_TESTED
-    assert MUTATING_ACTIONS == {
-        "sync",
-        "cancel",
-        "priority",
-        "toggle_dispatch",
-        "toggle_schedule",
-    }
+    mutating = {"sync", "cancel", "priority", "toggle_dispatch", "toggle_schedule"}
+    assert mutating == MUTATING_ACTIONS
 
 
 # -- f / i / a with the selection moved by up/down and j/k -------------------------------
@@ -280,8 +311,9 @@ async def test_sync_keys_queue_a_request_for_the_selected_service(tmp_path: Path
             assert table.selected == service
             await pilot.press(key)
             expected[service] = (mode, RequestSource.MANUAL.value)
+            want = dict(expected)
 
-            async def reached(want: dict[str, tuple[str, str]] = dict(expected)) -> bool:
+            async def reached(want: dict[str, tuple[str, str]] = want) -> bool:
                 return queued(await orch.snapshot()) == want
 
             await until(pilot, reached, f"{key} on {service} to queue a {mode} request")
@@ -687,6 +719,40 @@ async def test_quit_key_while_this_console_runs_a_sync_asks_first(tmp_path: Path
         await store.close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=WorkerFailed,
+    reason="bug: console/app.py: a frame due when the console quits is drawn after on_unmount "
+    "(request_redraw's loop.call_later handle is never cancelled), while orch.stop() runs or "
+    "after it closed the store: redraw() raises NoMatches (query_one(StatusHeader), line 143) "
+    "or StoreError('store is not open') (orch.snapshot(), line 140) and the app exits with "
+    "WorkerFailed",
+)
+async def test_quit_with_a_frame_due_exits_cleanly(tmp_path: Path) -> None:
+    """Quit (y) while a sync runs and a frame is due, as it nearly always is while a sync
+    reports progress. The running sync takes a moment to stop, as a real batch does."""
+    clock = ManualClock(0.0)
+    console = make_console(tmp_path, clock=clock)
+    console.services["orders"].wind_down_s = 1.0
+    async with running(console) as pilot:
+        app = console.app
+        request_id = await start_held_run(pilot, console)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
+        await until(pilot, lambda: redraw_idle(app), "no frame due yet")
+        clock.now = -0.4  # the last frame was at 0: the next one is due in 0.5 s
+        app.request_redraw()  # what any event (progress, another process's request) does
+        assert app._refresh_handle is not None
+        await pilot.press("y")
+    store = SQLiteStore(console.db)
+    await store.open()
+    try:
+        assert [r.outcome for r in await store.runs(service="orders")] == [RunOutcome.INTERRUPTED]
+        assert (await store.get_request(request_id)).state == RequestState.QUEUED
+    finally:
+        await store.close()
+
+
 # -- the command palette ------------------------------------------------------------------
 
 
@@ -696,17 +762,27 @@ def _hit_text(command_list: CommandList, index: int) -> str:
     return "" if hit is None else str(hit.text)
 
 
-async def open_palette(pilot: Pilot[None], text: str) -> CommandList:
+async def enter_text(pilot: Pilot[None], text: str, *, typed: bool) -> None:
+    """Type `text` key by key, or paste it at once (as a terminal's bracketed paste does):
+    pasting is one event instead of one ~85 ms pilot round trip per character."""
+    if typed:
+        await pilot.press(*text)
+    else:
+        pilot.app.post_message(events.Paste(text))
+        await pilot.pause()
+
+
+async def open_palette(pilot: Pilot[None], text: str, *, typed: bool = False) -> CommandList:
     app = pilot.app
     await pilot.press("ctrl+p")
     await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
-    await pilot.press(*text)
+    await enter_text(pilot, text, typed=typed)
     return app.screen.query_one(CommandList)
 
 
-async def run_palette(pilot: Pilot[None], title: str) -> None:
-    """Type a command's whole name into the palette and press enter on the top hit."""
-    command_list = await open_palette(pilot, title)
+async def run_palette(pilot: Pilot[None], title: str, *, typed: bool = False) -> None:
+    """Enter a command's whole name into the palette and press enter on the top hit."""
+    command_list = await open_palette(pilot, title, typed=typed)
 
     def top_hit() -> bool:
         return (
@@ -742,19 +818,21 @@ async def palette_has_no_match(pilot: Pilot[None], text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("title", "service", "mode"),
+    ("title", "service", "mode", "typed"),
     [
-        ("Sync orders (full)", "orders", "full"),
-        ("Sync prices (incremental)", "prices", "incremental"),
-        ("Sync customers (auto)", "customers", "auto"),
+        ("Sync orders (full)", "orders", "full", True),
+        ("Sync prices (incremental)", "prices", "incremental", False),
+        ("Sync customers (auto)", "customers", "auto", False),
     ],
 )
-async def test_palette_sync_commands(tmp_path: Path, title: str, service: str, mode: str) -> None:
+async def test_palette_sync_commands(
+    tmp_path: Path, title: str, service: str, mode: str, typed: bool
+) -> None:
     console = make_console(tmp_path)
     async with running(console) as pilot:
         orch = console.orch
         await orch.pause()
-        await run_palette(pilot, title)
+        await run_palette(pilot, title, typed=typed)
 
         async def reached() -> bool:
             return queued(await orch.snapshot()) == {service: (mode, "manual")}
@@ -766,7 +844,8 @@ async def test_palette_pause_and_resume_dispatching(tmp_path: Path) -> None:
     console = make_console(tmp_path)
     async with running(console) as pilot:
         app, orch = console.app, console.orch
-        await run_palette(pilot, "Pause dispatching")
+        # Typed key by key: p, a, s, c, h, i in the palette's input must not act as keys.
+        await run_palette(pilot, "Pause dispatching", typed=True)
 
         async def paused(value: bool) -> bool:
             return (await orch.snapshot()).controls.dispatch_paused is value
@@ -779,7 +858,10 @@ async def test_palette_pause_and_resume_dispatching(tmp_path: Path) -> None:
         )
         await run_palette(pilot, "Resume dispatching")
         await until(pilot, lambda: paused(False), "the palette to resume dispatching")
-        assert not (await orch.snapshot()).controls.schedule_paused
+        snap = await orch.snapshot()
+        assert not snap.controls.schedule_paused
+        assert snap.queue == [] and snap.active is None
+        assert await orch.history() == []
 
 
 async def test_palette_pause_and_resume_schedule(tmp_path: Path) -> None:
@@ -917,7 +999,11 @@ def core_state(snap: Snapshot) -> object:
         [(e.request.id, e.request.service, e.request.mode, e.request.priority) for e in snap.queue],
         None
         if snap.active is None
-        else (snap.active.request.id, snap.active.request.state, snap.active.request.cancel_requested),
+        else (
+            snap.active.request.id,
+            snap.active.request.state,
+            snap.active.request.cancel_requested,
+        ),
     )
 
 
@@ -969,9 +1055,7 @@ async def test_footer_help_and_palette_offer_mutating_actions_only_when_writable
         if read_only:
             assert offered_mutating == set()
         else:
-            assert offered_mutating == {
-                a.action for a in ACTIONS if a.mutating and a.footer
-            }
+            assert offered_mutating == {a.action for a in ACTIONS if a.mutating and a.footer}
 
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")

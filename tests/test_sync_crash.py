@@ -83,11 +83,6 @@ RECONCILE_WINDOW_S = 0.1
 """About how long the end-of-pass transaction takes for 200,000 rows here (50-110 ms)."""
 RUN_TIMEOUT_S = 60.0
 
-KNOWN_VERIFY_BUG = "SQLite objects created in a thread can only be used in that same thread"
-"""Reported, not fixed here: `verify_entity` creates its DriftChecker in one default-executor
-thread and feeds it from others, so `syncdeck verify` dies with this sqlite3 error. The replica
-is compared with the source independently above; once verify is fixed its exit 0 is asserted."""
-
 SPEC = ENTITIES["products"]
 COLUMNS = SPEC.columns
 
@@ -441,11 +436,5 @@ def test_sigkill_mid_sync_never_leaves_the_cursor_ahead(
         f"{statistics.median(page_times) * 1000:.0f} ms; final run {done_line['counts']}\n"
         f"{summary}"
     )
-    if verify.returncode != 0 and KNOWN_VERIFY_BUG in verify.stderr:
-        # Everything above passed; only `syncdeck verify` itself is broken (see KNOWN_VERIFY_BUG).
-        pytest.xfail(
-            "syncdeck verify crashes before comparing anything: core/services/verify.py "
-            "runs DriftChecker's sqlite3 connection on several threads (asyncio.to_thread)"
-        )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "in sync" in verify.stdout

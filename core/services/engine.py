@@ -8,6 +8,7 @@ hold up the loop (principle 11). Cancellation is checked between pages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -117,18 +118,27 @@ class EntitySyncService:
             await call(writer.begin_full)
         total = await source.estimate(self.name, since)
         counts = RunCounts()
-        token: str | None = None
         phase = "full listing" if full else f"changes since {since}"
         ctx.report(phase, 0, total)
-        while True:
-            ctx.check_cancelled()
-            page = await source.page(self.name, since, token, self.settings.batch_size)
-            result = await call(writer.apply, page.records, ctx.run_id)
-            counts = add_counts(counts, result.counts)
-            ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
-            if page.next is None:
-                break
-            token = page.next
+        size = self.settings.batch_size
+        # The next page is fetched while this one is written: source and writer overlap.
+        fetching = asyncio.ensure_future(source.page(self.name, since, None, size))
+        try:
+            while True:
+                page = await fetching
+                if page.next is not None:
+                    fetching = asyncio.ensure_future(source.page(self.name, since, page.next, size))
+                ctx.check_cancelled()
+                result = await call(writer.apply, page.records, ctx.run_id)
+                counts = add_counts(counts, result.counts)
+                ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
+                if page.next is None:
+                    break
+        finally:
+            if not fetching.done():
+                fetching.cancel()
+                with contextlib.suppress(BaseException):
+                    await fetching
         if full:
             ctx.check_cancelled()
             ctx.report("reconciling deletions", counts.fetched, counts.fetched)

@@ -9,7 +9,8 @@ next auto run a full one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import cached_property
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,25 +93,13 @@ class EntitySpec:
     def table(self) -> str:
         return self.name
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         """Record fields stored in the replica table: key first, cursor last."""
         child_field = self.child.record_field if self.child else None
         skip = {child_field, self.key, self.cursor}
         names = [n for n in self.model.model_fields if n not in skip]
         return (self.key, *names, self.cursor)
-
-    def row(self, record: Record) -> tuple[Any, ...]:
-        return tuple(getattr(record, column) for column in self.columns)
-
-    def children(self, record: Record) -> list[tuple[Any, ...]]:
-        if self.child is None:
-            return []
-        parent = getattr(record, self.key)
-        return [
-            (parent, *(getattr(item, c) for c in self.child.columns))
-            for item in getattr(record, self.child.record_field)
-        ]
 
 
 ENTITIES: dict[str, EntitySpec] = {

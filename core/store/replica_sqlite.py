@@ -8,19 +8,16 @@ owns its own connection and is used from one worker thread, off the event loop.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from core.models import RunCounts
 from core.services.base import SyncError
-from core.services.entities import EntitySpec, Record
+from core.services.codec import codec_for
+from core.services.entities import EntitySpec
 
 PARAM_CHUNK = 900
 
@@ -43,18 +40,6 @@ def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "record"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
-
-
-def row_hash(values: tuple[Any, ...], children: list[tuple[Any, ...]]) -> bytes:
-    return hashlib.blake2b(repr((values, children)).encode(), digest_size=8).digest()
-
-
 class ReplicaWriter:
     """Applies validated batches of one entity to the replica tables."""
 
@@ -73,6 +58,8 @@ class ReplicaWriter:
             "synced_at = excluded.synced_at, deleted_at = NULL"
         )
         self._full = False
+        self._empty_at_start = False
+        self._codec = codec_for(spec)
 
     def close(self) -> None:
         self._db.close()
@@ -92,6 +79,10 @@ class ReplicaWriter:
         """Mark a full pass as under way (so a crash makes the next auto run full again)
         and start recording which keys the source still has."""
         self._full = True
+        # Into an empty table nothing can be deleted or unchanged: skip the bookkeeping.
+        self._empty_at_start = (
+            self._db.execute(f"SELECT 1 FROM {self.spec.table} LIMIT 1").fetchone() is None
+        )
         self._db.execute("DROP TABLE IF EXISTS temp.seen")
         self._db.execute("CREATE TEMP TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
         self._set_state(needs_full="the last full run did not complete")
@@ -125,59 +116,42 @@ class ReplicaWriter:
     def apply(self, records: list[dict[str, Any]], run_id: int) -> BatchResult:
         """Validate, classify and write one page of records with its cursor, atomically."""
         spec = self.spec
-        rejected: list[tuple[str | None, str, str]] = []
-        batch: dict[str, tuple[tuple[Any, ...], list[tuple[Any, ...]], bytes]] = {}
-        seen_keys: list[str] = []
-        top_cursor: str | None = None
-        for raw in records:
-            raw_key = raw.get(spec.key) if isinstance(raw, dict) else None
-            if raw_key is not None:
-                seen_keys.append(str(raw_key))
-            try:
-                record: Record = spec.model.model_validate(raw)
-            except ValidationError as exc:
-                payload = json.dumps(raw, default=str, sort_keys=True)
-                rejected.append((None if raw_key is None else str(raw_key), payload, _reason(exc)))
-                continue
-            values = spec.row(record)
-            children = spec.children(record)
-            batch[values[0]] = (values, children, row_hash(values, children))
-            cursor = getattr(record, spec.cursor)
-            if top_cursor is None or cursor > top_cursor:
-                top_cursor = cursor
-        counts = {"fetched": len(records), "rejected": len(rejected)}
+        page = self._codec.decode(records)
+        batch = {row.key: row for row in page.rows}  # a key listed twice: the later one wins
+        top_cursor = max((row.cursor for row in page.rows), default=None)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            existing = self._existing(list(batch))
+            existing = {} if self._empty_at_start else self._existing(list(batch))
             writes, child_parents = [], []
             inserted = updated = unchanged = 0
             stamp = _now_iso()
-            for key, (values, children, digest) in batch.items():
+            for key, row in batch.items():
                 before = existing.get(key)
                 if before is None:
                     inserted += 1
-                elif before[0] == digest and not before[1]:
+                elif before[0] == row.digest and not before[1]:
                     unchanged += 1
                     continue
                 else:
                     updated += 1
-                writes.append((*values, digest, stamp))
+                writes.append((*row.values, row.digest, stamp))
                 if spec.child is not None:
-                    child_parents.append((key, children))
+                    child_parents.append((key, row.children))
             if writes:
                 db.executemany(self._upsert, writes)
             if spec.child is not None and child_parents:
                 self._replace_children(child_parents)
-            if self._full and seen_keys:
+            if self._full and not self._empty_at_start and page.keys_seen:
                 db.executemany(
-                    "INSERT OR IGNORE INTO temp.seen (key) VALUES (?)", [(k,) for k in seen_keys]
+                    "INSERT OR IGNORE INTO temp.seen (key) VALUES (?)",
+                    [(k,) for k in page.keys_seen],
                 )
-            if rejected:
+            if page.rejected:
                 db.executemany(
                     "INSERT INTO quarantine (entity, record_key, payload, reason, run_id, at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(spec.name, k, p, r, run_id, stamp) for k, p, r in rejected],
+                    [(spec.name, k, p, r, run_id, stamp) for k, p, r in page.rejected],
                 )
             if top_cursor is not None:
                 self._ensure_state_row()
@@ -192,8 +166,8 @@ class ReplicaWriter:
         db.execute("COMMIT")
         return BatchResult(
             RunCounts(
-                fetched=counts["fetched"],
-                rejected=counts["rejected"],
+                fetched=len(records),
+                rejected=len(page.rejected),
                 inserted=inserted,
                 updated=updated,
                 unchanged=unchanged,
@@ -251,12 +225,14 @@ class ReplicaWriter:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            cur = db.execute(
-                f"UPDATE {spec.table} SET deleted_at = ? WHERE deleted_at IS NULL "
-                f"AND {spec.key} NOT IN (SELECT key FROM temp.seen)",
-                (_now_iso(),),
-            )
-            deleted = cur.rowcount
+            deleted = 0
+            if not self._empty_at_start:
+                cur = db.execute(
+                    f"UPDATE {spec.table} SET deleted_at = ? WHERE deleted_at IS NULL "
+                    f"AND {spec.key} NOT IN (SELECT key FROM temp.seen)",
+                    (_now_iso(),),
+                )
+                deleted = cur.rowcount
             self._ensure_state_row()
             db.execute(
                 "UPDATE sync_state SET last_full_at = ?, mapping_version = ?, needs_full = NULL, "
@@ -269,6 +245,7 @@ class ReplicaWriter:
         db.execute("COMMIT")
         db.execute("DROP TABLE IF EXISTS temp.seen")
         self._full = False
+        self._empty_at_start = False
         return deleted
 
 
@@ -318,17 +295,13 @@ class DriftChecker:
         self.drift = Drift(spec.name)
 
     def add(self, records: list[dict[str, Any]]) -> None:
-        rows = []
-        for raw in records:
-            try:
-                record = self.spec.model.model_validate(raw)
-            except ValidationError:
-                self.drift.invalid_in_source += 1
-                continue
-            values = self.spec.row(record)
-            rows.append((values[0], row_hash(values, self.spec.children(record))))
-        self.drift.source_rows += len(rows)
-        self._db.executemany("INSERT OR REPLACE INTO temp.listed VALUES (?, ?)", rows)
+        page = codec_for(self.spec).decode(records)
+        self.drift.invalid_in_source += len(page.rejected)
+        self.drift.source_rows += len(page.rows)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO temp.listed VALUES (?, ?)",
+            [(row.key, row.digest) for row in page.rows],
+        )
 
     def finish(self, examples: int = 5) -> Drift:
         t, k = self.spec.table, self.spec.key
