@@ -435,7 +435,7 @@ class Orchestrator:
     async def _dispatch(self) -> float | None:
         """Start the best eligible request, if any. Returns seconds until the next one may
         become eligible (backoff or circuit cooldown), if that is what blocks it."""
-        view = await self.store.view()
+        view = await self.store.view(history=False)
         if view.controls.dispatch_paused or view.running is not None or not view.queued:
             return None
         states = {s.name: s for s in view.services}

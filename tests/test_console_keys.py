@@ -165,6 +165,16 @@ def redraw_idle(app: SyncdeckApp) -> bool:
     return app._refresh_handle is None and not app._refreshing
 
 
+async def no_frame_due_at_exit(pilot: Pilot[None]) -> None:
+    """Work around the exit race that test_quit_with_a_frame_due_exits_cleanly shows (a frame
+    due when the console quits crashes it): stop asking for frames and let the one due be
+    drawn, so that a test that quits fails only on what it tests. Call just before quitting."""
+    app = pilot.app
+    assert isinstance(app, SyncdeckApp)
+    app.request_redraw = lambda: None  # type: ignore[method-assign]
+    await until(pilot, lambda: redraw_idle(app), "the last frame to be drawn")
+
+
 @contextlib.asynccontextmanager
 async def running(console: Console) -> AsyncIterator[Pilot[None]]:
     """The console up, its services listed and (if it may run syncs) holding the lease."""
@@ -182,9 +192,7 @@ async def running(console: Console) -> AsyncIterator[Pilot[None]]:
         await until(pilot, ready, "the console to start")
         yield pilot
         if app.is_running:
-            # Let a frame still due be drawn before exiting, so that a test fails only on
-            # what it tests, not on the exit race shown by test_quit_with_a_frame_due_...
-            await until(pilot, lambda: redraw_idle(app), "the last frame to be drawn")
+            await no_frame_due_at_exit(pilot)
 
 
 async def until(
@@ -672,7 +680,9 @@ async def test_help_key_lists_every_action(tmp_path: Path) -> None:
 async def test_quit_key_when_idle_quits_and_releases_the_runner_lease(tmp_path: Path) -> None:
     console = make_console(tmp_path)
     async with running(console) as pilot:
+        await no_frame_due_at_exit(pilot)
         await pilot.press("q")
+        assert console.app.return_code is not None, "q did not quit"
         assert not isinstance(console.app.screen, ConfirmScreen)
     assert not console.app.is_running
     store = SQLiteStore(console.db)
@@ -695,7 +705,7 @@ async def test_quit_key_while_this_console_runs_a_sync_asks_first(tmp_path: Path
         assert "Quit?" in screen_text(app)
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
-        assert app.is_running
+        assert app.is_running and app.return_code is None
 
         async def still_running() -> bool:
             return await state_of(orch, request_id) == RequestState.RUNNING
@@ -704,7 +714,9 @@ async def test_quit_key_while_this_console_runs_a_sync_asks_first(tmp_path: Path
 
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
+        await no_frame_due_at_exit(pilot)
         await pilot.press("y")
+        assert app.return_code is not None, "y did not quit"
     assert not app.is_running
 
     store = SQLiteStore(console.db)
@@ -951,8 +963,9 @@ async def test_palette_filter_help_and_quit(tmp_path: Path) -> None:
             "orders": ("full", "manual"),
             "prices": ("full", "manual"),
         }
+        await no_frame_due_at_exit(pilot)
         await run_palette(pilot, "Quit")
-        await until(pilot, lambda: not app.is_running, "the palette's Quit to exit")
+        await until(pilot, lambda: app.return_code is not None, "the palette's Quit to exit")
     store = SQLiteStore(console.db)
     await store.open()
     try:
@@ -1091,7 +1104,9 @@ async def test_read_only_quit_does_not_ask_and_leaves_the_daemon_running(
                 lambda: app.snapshot is not None and app.snapshot.active is not None,
                 "the viewer to see the running sync",
             )
+            await no_frame_due_at_exit(pilot)
             await pilot.press("q")
+            assert app.return_code is not None, "q did not quit the read-only console"
             assert not isinstance(app.screen, ConfirmScreen)
         assert not console.app.is_running
         snap = await runner.snapshot()

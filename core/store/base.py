@@ -123,8 +123,9 @@ class Store(Protocol):
         or False after `timeout` seconds."""
         ...
 
-    async def view(self) -> StoreView:
-        """Controls, services, queue, running request and lease, read in one transaction."""
+    async def view(self, history: bool = True) -> StoreView:
+        """Controls, services, queue, running request and lease, read in one transaction;
+        `history=False` leaves out the last and running runs (the dispatcher's cheap read)."""
         ...
 
     # services and controls

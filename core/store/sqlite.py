@@ -507,7 +507,7 @@ class SQLiteStore:
         self._data_version = version
         return changed
 
-    async def view(self) -> StoreView:
+    async def view(self, history: bool = True) -> StoreView:
         def read() -> StoreView:
             db = self._db
             db.execute("BEGIN")
@@ -529,23 +529,27 @@ class SQLiteStore:
                 ]
                 running = next((r for r in requests if r.state == RequestState.RUNNING), None)
                 running_run = None
-                if running is not None:
+                if running is not None and history:
                     row = db.execute(
                         f"SELECT {_RUN_COLS} FROM runs WHERE request_id = ? AND outcome IS NULL "
                         "ORDER BY id DESC LIMIT 1",
                         (running.id,),
                     ).fetchone()
                     running_run = None if row is None else _run(row)
-                last_runs = {
-                    run.service: run
-                    for run in map(
-                        _run,
-                        db.execute(
-                            f"SELECT {', '.join('r.' + c for c in _RUN_COLS.split(', '))} "
-                            "FROM runs r JOIN services s ON r.id = s.last_run_id"
-                        ),
-                    )
-                }
+                last_runs = (
+                    {}
+                    if not history
+                    else {
+                        run.service: run
+                        for run in map(
+                            _run,
+                            db.execute(
+                                f"SELECT {', '.join('r.' + c for c in _RUN_COLS.split(', '))} "
+                                "FROM runs r JOIN services s ON r.id = s.last_run_id"
+                            ),
+                        )
+                    }
+                )
                 lease = _lease(self._lease_row())
             finally:
                 db.execute("COMMIT")
@@ -708,7 +712,15 @@ class SQLiteStore:
                     priority=merged.priority,
                     source=source.value,
                 )
-                return EnqueueResult(self._get_request(queued.id), True, [event])
+                updated = queued.model_copy(
+                    update={
+                        "mode": merged.mode,
+                        "priority": merged.priority,
+                        "merged": queued.merged + 1,
+                        "not_before": None if clear_backoff else queued.not_before,
+                    }
+                )
+                return EnqueueResult(updated, True, [event])
             cur = self._db.execute(
                 "INSERT INTO requests (service, mode, priority, state, source, requested_at) "
                 "VALUES (?, ?, ?, 'queued', ?, ?)",
@@ -724,7 +736,16 @@ class SQLiteStore:
                 priority=wanted,
                 source=source.value,
             )
-            return EnqueueResult(self._get_request(request_id), False, [event])
+            request = SyncRequest(
+                id=request_id,
+                service=service,
+                mode=mode,
+                priority=wanted,
+                state=RequestState.QUEUED,
+                source=source,
+                requested_at=to_datetime(now),
+            )
+            return EnqueueResult(request, False, [event])
 
         return await self._call(self._tx, tx)
 
@@ -1015,7 +1036,23 @@ class SQLiteStore:
                     attempt=request.attempt,
                 )
             )
-            return self._get_run(run_id), self._get_request(request.id), events
+            started = to_datetime(now)
+            run = RunRecord(
+                id=run_id,
+                request_id=request.id,
+                service=request.service,
+                requested_mode=request.mode,
+                mode=start.mode,
+                mode_reason=start.mode_reason,
+                attempt=request.attempt,
+                epoch=start.epoch,
+                holder=start.holder,
+                started_at=started,
+            )
+            running = request.model_copy(
+                update={"state": RequestState.RUNNING, "started_at": started}
+            )
+            return run, running, events
 
         return await self._call(self._tx, tx)
 
@@ -1093,7 +1130,16 @@ class SQLiteStore:
                 )
             request = self._get_request(run.request_id)
             events += self._end_or_requeue(now, request, finish.outcome, _ts(finish.retry_at))
-            return self._get_request(run.request_id), self._get_run(run.id), events
+            finished = run.model_copy(
+                update={
+                    "finished_at": to_datetime(now),
+                    "outcome": finish.outcome,
+                    "error_class": finish.error_class,
+                    "error": finish.error,
+                    "counts": c,
+                }
+            )
+            return self._get_request(run.request_id), finished, events
 
         return await self._call(self._tx, tx)
 
