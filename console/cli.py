@@ -444,6 +444,11 @@ async def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
     async def work(orch: Orchestrator) -> int:
         if args.request is not None:
+            request = await orch.store.get_request(args.request)
+            if request.service != args.service:
+                raise UsageError(
+                    f"request #{args.request} is for {request.service}, not {args.service}"
+                )
             await orch.set_priority(args.request, args.priority)
             print(f"request #{args.request}: priority {args.priority}")
         else:

@@ -231,7 +231,7 @@ def load_settings(
     try:
         return _Loaded(**overrides)
     except ValidationError as exc:
-        where = f" (file {config_file})" if config_file else ""
+        where = f" (file {config_file} and SYNCDECK_* environment)" if config_file else ""
         lines = [f"invalid configuration{where}:"]
         for error in exc.errors():
             key = ".".join(str(part) for part in error["loc"]) or "(top level)"

@@ -12,19 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.models import HEALTH_RANK, CircuitState, HealthState, RunOutcome, ServiceState
+from core.store.base import BreakerUpdate
 
 
 @dataclass(frozen=True)
 class CircuitPolicy:
     failure_threshold: int = 3
     cooldown_s: float = 300.0
-
-
-@dataclass(frozen=True)
-class CircuitUpdate:
-    circuit: CircuitState
-    consecutive_failures: int
-    opened_at: datetime | None
 
 
 def cooldown_over(state: ServiceState, now: datetime, policy: CircuitPolicy) -> bool:
@@ -35,21 +29,21 @@ def cooldown_over(state: ServiceState, now: datetime, policy: CircuitPolicy) -> 
 
 def after_run(
     state: ServiceState, outcome: RunOutcome, now: datetime, policy: CircuitPolicy
-) -> CircuitUpdate:
+) -> BreakerUpdate:
     """The breaker's next state once a run of this service ended.
 
     Cancelled and interrupted runs say nothing about the ERP, so they leave the
     breaker as it was (a half-open probe that was cancelled stays open).
     """
     if outcome == RunOutcome.SUCCEEDED:
-        return CircuitUpdate(CircuitState.CLOSED, 0, None)
+        return BreakerUpdate(CircuitState.CLOSED, 0, None)
     if outcome in (RunOutcome.CANCELLED, RunOutcome.INTERRUPTED):
         circuit = CircuitState.OPEN if state.circuit == CircuitState.HALF_OPEN else state.circuit
-        return CircuitUpdate(circuit, state.consecutive_failures, state.circuit_opened_at)
+        return BreakerUpdate(circuit, state.consecutive_failures, state.circuit_opened_at)
     failures = state.consecutive_failures + 1
     if state.circuit == CircuitState.HALF_OPEN or failures >= policy.failure_threshold:
-        return CircuitUpdate(CircuitState.OPEN, failures, now)
-    return CircuitUpdate(CircuitState.CLOSED, failures, None)
+        return BreakerUpdate(CircuitState.OPEN, failures, now)
+    return BreakerUpdate(CircuitState.CLOSED, failures, None)
 
 
 def evaluate(

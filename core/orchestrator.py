@@ -44,6 +44,7 @@ from core.models import (
     RunCounts,
     RunOutcome,
     RunRecord,
+    ServiceState,
     ServiceView,
     Snapshot,
     SyncMode,
@@ -127,6 +128,7 @@ class Orchestrator:
         self._started = False
         self._last_event_id = 0
         self._local_ids: set[int] = set()
+        self._relay_lock = asyncio.Lock()
         self._ended: dict[int, asyncio.Event] = {}
         self._remote_progress: OrderedDict[int, Progress] = OrderedDict()
         self._schedule: Schedule | None = None
@@ -339,6 +341,10 @@ class Orchestrator:
                 await asyncio.sleep(1.0)
 
     async def _relay_remote_events(self) -> None:
+        async with self._relay_lock:  # the watcher and the heartbeat both relay
+            await self._relay_pending()
+
+    async def _relay_pending(self) -> None:
         while True:
             events = await self.store.events_since(self._last_event_id, 1000)
             if not events:
@@ -409,6 +415,9 @@ class Orchestrator:
         self._publish(result.events)
         if had and not self.is_runner:
             self._lease_lost()
+        # Catch up with the event log even if no change was signalled: this also trims the
+        # set of ids published locally, which would otherwise only grow.
+        await self._relay_remote_events()
         if self.is_runner:
             await self._refresh_health()
             if self._schedule is not None:
@@ -597,17 +606,13 @@ class Orchestrator:
     ) -> None:
         if self._lease is None:
             raise LeaseLost("no lease")
-        states = {s.name: s for s in await self.store.services()}
-        state = states[active.run.service]
-        now = await self.store.now()
-        retry_at: datetime | None = None
+        retry_in_s: float | None = None
         if outcome == RunOutcome.INTERRUPTED:
-            retry_at = now  # interrupted by us stopping: run again as soon as someone can
+            retry_in_s = 0.0  # interrupted by us stopping: run again as soon as someone can
         elif transient and active.request.attempt < self._cfg.retry.tries:
-            delay = policy.retry_delay(active.request.attempt, self._cfg.retry.backoff_s)
-            retry_at = now + timedelta(seconds=delay)
-        breaker = health_rules.after_run(state, outcome, now, self._circuit_policy)
-        _, _, events = await self.store.finish_run(
+            retry_in_s = policy.retry_delay(active.request.attempt, self._cfg.retry.backoff_s)
+        circuit_policy = self._circuit_policy
+        _, _, service, events = await self.store.finish_run(
             RunFinish(
                 run_id=active.run.id,
                 epoch=self._lease.epoch,
@@ -615,24 +620,26 @@ class Orchestrator:
                 counts=counts,
                 error_class=error_class,
                 error=error,
-                retry_at=retry_at,
-                circuit=breaker.circuit,
-                consecutive_failures=breaker.consecutive_failures,
-                circuit_opened_at=breaker.opened_at,
+                retry_in_s=retry_in_s,
+                breaker=lambda state, now: health_rules.after_run(
+                    state, outcome, now, circuit_policy
+                ),
             )
         )
         self._publish(events)
-        await self._refresh_health()
+        await self._update_health(service, events[0].at if events else await self.store.now())
+
+    async def _update_health(self, state: ServiceState, now: datetime) -> None:
+        """Record a service's health when it changed (the only store call it may make)."""
+        plan = plan_for(state, self.settings)
+        health, reasons = health_rules.evaluate(state, plan.interval_s, now, self._circuit_policy)
+        if health != state.health:
+            self._publish(await self.store.set_health(state.name, health, reasons))
 
     async def _refresh_health(self) -> None:
-        view_now = await self.store.now()
+        now = await self.store.now()
         for state in await self.store.services():
-            plan = plan_for(state, self.settings)
-            health, reasons = health_rules.evaluate(
-                state, plan.interval_s, view_now, self._circuit_policy
-            )
-            if health != state.health:
-                self._publish(await self.store.set_health(state.name, health, reasons))
+            await self._update_health(state, now)
 
     async def _scheduled_request(self, service: str) -> None:
         """An APScheduler tick: only the runner requests, and only while the schedule runs."""

@@ -280,11 +280,6 @@ def test_pause_resume_and_priority(env: dict[str, str]) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `priority SERVICE N --request ID` ignores SERVICE (console/cli.py cmd_priority): "
-    "an unknown service or another service's request is accepted with exit 0",
-)
 def test_priority_request_checks_the_named_service(env: dict[str, str]) -> None:
     prices = as_json(env, "sync", "prices")
     usage_error(env, "priority", "nope", "50", "--request", str(prices["id"]))

@@ -6,6 +6,7 @@ import hashlib
 import sqlite3
 import stat
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from core.store import (
     SQLiteStore,
     StoreError,
 )
+from core.store.base import Breaker, BreakerUpdate
 from core.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 
 T0 = 1_800_000_000.0
@@ -46,6 +48,11 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+def fixed_breaker(failures: int) -> Breaker:
+    """A breaker decision that ignores the state: closed, with this many failures."""
+    return lambda state, now: BreakerUpdate(CircuitState.CLOSED, failures, None)
 
 
 @pytest.fixture
@@ -197,11 +204,6 @@ async def test_schema_too_new_raises_a_clear_error(data_dir: Path) -> None:
     assert "requests" not in tables
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: SQLiteStore._open_sync sets PRAGMA journal_mode=WAL (rewriting the file "
-    "header) before it checks user_version, so a too-new database is modified",
-)
 async def test_schema_too_new_leaves_the_file_byte_for_byte_untouched(data_dir: Path) -> None:
     path = data_dir / "syncdeck.db"
     _newer_database(path)
@@ -314,7 +316,7 @@ async def test_cancel_queued_running_and_ended(store: SQLiteStore) -> None:
     assert again.cancel_requested and events == []
 
     # a run that ends after a cancel request is recorded as cancelled, not retried
-    ended, _, events = await store.finish_run(
+    ended, _, _, events = await store.finish_run(
         RunFinish(
             run.id,
             lease.epoch,
@@ -322,10 +324,8 @@ async def test_cancel_queued_running_and_ended(store: SQLiteStore) -> None:
             RunCounts(),
             "Boom",
             "boom",
-            retry_at=None,
-            circuit=CircuitState.CLOSED,
-            consecutive_failures=1,
-            circuit_opened_at=None,
+            retry_in_s=None,
+            breaker=fixed_breaker(1),
         )
     )
     assert ended.state == RequestState.CANCELLED
@@ -435,10 +435,8 @@ async def test_stale_epoch_cannot_finish_or_start_and_changes_nothing(
                 RunCounts(fetched=5),
                 None,
                 None,
-                retry_at=None,
-                circuit=CircuitState.CLOSED,
-                consecutive_failures=0,
-                circuit_opened_at=None,
+                retry_in_s=None,
+                breaker=fixed_breaker(0),
             )
         )
     with pytest.raises(LeaseLost):
@@ -463,8 +461,8 @@ async def test_finish_run_with_retry_requeues_with_next_attempt(
     await store.acquire_lease("A", "host", 1, 100.0)
     orders = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
     run, _, _ = await store.start_run(RunStart(orders.id, 1, "A", SyncMode.FULL, "test"))
-    retry_at = (await store.now()).replace(microsecond=0)
-    request, finished, events = await store.finish_run(
+    retry_at = await store.now() + timedelta(seconds=30)
+    request, finished, _, events = await store.finish_run(
         RunFinish(
             run.id,
             1,
@@ -472,10 +470,8 @@ async def test_finish_run_with_retry_requeues_with_next_attempt(
             RunCounts(fetched=3),
             "TransientError",
             "flaky",
-            retry_at=retry_at,
-            circuit=CircuitState.CLOSED,
-            consecutive_failures=1,
-            circuit_opened_at=None,
+            retry_in_s=30.0,
+            breaker=fixed_breaker(1),
         )
     )
     assert request.state == RequestState.QUEUED
@@ -499,9 +495,7 @@ async def test_finish_run_with_retry_requeues_with_next_attempt(
                 None,
                 None,
                 None,
-                CircuitState.CLOSED,
-                0,
-                None,
+                fixed_breaker(0),
             )
         )
 

@@ -710,12 +710,6 @@ def verify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: verify_entity (core/services/verify.py) creates its DriftChecker's sqlite3 "
-    "connection in one asyncio.to_thread worker and uses it from others: ProgrammingError "
-    "'SQLite objects created in a thread can only be used in that same thread', exit 1",
-)
 async def test_verify_exits_0_in_sync_and_1_naming_the_drift(
     data_dir: Path, cli_env: dict[str, str]
 ) -> None:

@@ -8,6 +8,7 @@ source: those belong to the implementation (SQLite now, PostgreSQL next).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -75,9 +76,20 @@ class RunStart:
 
 
 @dataclass(frozen=True)
+class BreakerUpdate:
+    circuit: CircuitState
+    consecutive_failures: int
+    opened_at: datetime | None
+
+
+Breaker = Callable[[ServiceState, datetime], BreakerUpdate]
+"""Given the service's state and the store's now, the circuit breaker's next state."""
+
+
+@dataclass(frozen=True)
 class RunFinish:
-    """Everything that changes when a run ends, decided by the orchestrator,
-    applied by the store in one transaction (fenced by `epoch`)."""
+    """Everything that changes when a run ends, applied by the store in one transaction
+    (fenced by `epoch`). The breaker decision runs inside it, on the state it reads."""
 
     run_id: int
     epoch: int
@@ -85,11 +97,9 @@ class RunFinish:
     counts: RunCounts
     error_class: str | None
     error: str | None
-    retry_at: datetime | None
-    """Requeue the request for another try at this instant; None ends it."""
-    circuit: CircuitState
-    consecutive_failures: int
-    circuit_opened_at: datetime | None
+    retry_in_s: float | None
+    """Requeue the request for another try this many seconds from now; None ends it."""
+    breaker: Breaker
 
 
 @dataclass(frozen=True)
@@ -193,8 +203,11 @@ class Store(Protocol):
         """Claim a queued request and open its run. Raises LeaseLost or InvalidTransition."""
         ...
 
-    async def finish_run(self, finish: RunFinish) -> tuple[SyncRequest, RunRecord, list[Event]]:
-        """Close a run and end or requeue its request. Raises LeaseLost."""
+    async def finish_run(
+        self, finish: RunFinish
+    ) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
+        """Close a run, update its service's breaker and end or requeue its request.
+        Returns the request, the run and the service as they now are. Raises LeaseLost."""
         ...
 
     async def runs(

@@ -434,6 +434,8 @@ class SQLiteStore:
     # -- lifecycle ----------------------------------------------------------
 
     async def open(self) -> None:
+        if self.path.exists():
+            await asyncio.to_thread(self._refuse_newer_schema)  # before touching the file
         prepare_private_path(self.path)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="syncdeck-store")
         try:
@@ -442,6 +444,19 @@ class SQLiteStore:
             self._executor.shutdown(wait=False)
             self._executor = None
             raise
+
+    def _refuse_newer_schema(self) -> None:
+        """Read the schema version read-only: a database from a newer syncdeck is left as is."""
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.path} has schema version {version}, but this syncdeck knows only up to "
+                f"{SCHEMA_VERSION}: upgrade syncdeck, or point it at another data directory"
+            )
 
     def _open_sync(self) -> None:
         conn = sqlite3.connect(
@@ -922,13 +937,15 @@ class SQLiteStore:
                         after=outcome.value,
                     )
                 ]
-            # A newer request is already queued: it carries the retry on.
+            # A newer request is already queued: it carries the retry on. One the schedule
+            # made waits out the backoff; one an operator made runs as soon as it can, just
+            # as when the operator's request arrives after the retry (see `enqueue`).
             merged = merge(queued.mode, queued.priority, request.mode, request.priority)
+            backoff = retry_at if queued.source == RequestSource.SCHEDULE else None
             self._db.execute(
                 "UPDATE requests SET mode = ?, priority = ?, merged = merged + 1, "
-                "attempt = MAX(attempt, ?), not_before = MAX(COALESCE(not_before, 0), ?) "
-                "WHERE id = ?",
-                (merged.mode.value, merged.priority, attempt, retry_at, queued.id),
+                "attempt = MAX(attempt, ?), not_before = ? WHERE id = ?",
+                (merged.mode.value, merged.priority, attempt, backoff, queued.id),
             )
             events = [
                 self._emit(
@@ -1062,8 +1079,10 @@ class SQLiteStore:
             raise NotFound(f"no run #{run_id}")
         return _run(row)
 
-    async def finish_run(self, finish: RunFinish) -> tuple[SyncRequest, RunRecord, list[Event]]:
-        def tx(now: float) -> tuple[SyncRequest, RunRecord, list[Event]]:
+    async def finish_run(
+        self, finish: RunFinish
+    ) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
+        def tx(now: float) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
             self._check_epoch(finish.epoch)
             run = self._get_run(finish.run_id)
             if run.outcome is not None:
@@ -1102,21 +1121,23 @@ class SQLiteStore:
                 )
             ]
             state = self._service_state(run.service)
+            breaker = finish.breaker(state, to_datetime(now))
+            succeeded = finish.outcome == RunOutcome.SUCCEEDED
             self._db.execute(
                 "UPDATE services SET consecutive_failures = ?, circuit = ?, circuit_opened_at = ?, "
                 "last_run_id = ?, last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
                 "WHERE name = ?",
                 (
-                    finish.consecutive_failures,
-                    finish.circuit.value,
-                    _ts(finish.circuit_opened_at),
+                    breaker.consecutive_failures,
+                    breaker.circuit.value,
+                    _ts(breaker.opened_at),
                     run.id,
-                    finish.outcome == RunOutcome.SUCCEEDED,
+                    succeeded,
                     now,
                     run.service,
                 ),
             )
-            if state.circuit != finish.circuit:
+            if state.circuit != breaker.circuit:
                 events.append(
                     self._emit(
                         now,
@@ -1124,12 +1145,22 @@ class SQLiteStore:
                         run.service,
                         run.request_id,
                         run.id,
-                        circuit=finish.circuit.value,
-                        failures=finish.consecutive_failures,
+                        circuit=breaker.circuit.value,
+                        failures=breaker.consecutive_failures,
                     )
                 )
+            service = state.model_copy(
+                update={
+                    "consecutive_failures": breaker.consecutive_failures,
+                    "circuit": breaker.circuit,
+                    "circuit_opened_at": breaker.opened_at,
+                    "last_run_id": run.id,
+                    "last_success_at": to_datetime(now) if succeeded else state.last_success_at,
+                }
+            )
             request = self._get_request(run.request_id)
-            events += self._end_or_requeue(now, request, finish.outcome, _ts(finish.retry_at))
+            retry_at = None if finish.retry_in_s is None else now + finish.retry_in_s
+            events += self._end_or_requeue(now, request, finish.outcome, retry_at)
             finished = run.model_copy(
                 update={
                     "finished_at": to_datetime(now),
@@ -1139,7 +1170,7 @@ class SQLiteStore:
                     "counts": c,
                 }
             )
-            return self._get_request(run.request_id), finished, events
+            return self._get_request(run.request_id), finished, service, events
 
         return await self._call(self._tx, tx)
 

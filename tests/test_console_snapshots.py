@@ -1,0 +1,53 @@
+"""Pictures of every console scene (console.scenes) at 80x24 and 120x40.
+
+The scenes run on a frozen store clock with fixed host, pid, durations and
+counts, so a picture changes only when the console's look or the state it
+shows changes. Regenerate after an intended change with
+
+    .venv/bin/pytest tests/test_console_snapshots.py --snapshot-update
+
+and look at the SVGs under tests/__snapshots__/test_console_snapshots/.
+
+These tests are plain `def`s: snap_compare runs the app in its own event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.scenes import build_scenes
+
+SCENES = ("idle", "running", "queued", "circuit-open", "help", "history", "read-only")
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Clock text (HH:MM:SS in local time) the same on every machine."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_every_scene_has_a_picture(tmp_path: Path) -> None:
+    assert tuple(scene.name for scene in build_scenes(tmp_path)) == SCENES
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+@pytest.mark.parametrize("name", SCENES)
+def test_scene(snap_compare, tmp_path: Path, utc: None, name: str, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    scene = next(s for s in build_scenes(tmp_path) if s.name == name)
+    assert snap_compare(
+        scene.app, press=scene.press, terminal_size=size, run_before=scene.run_before
+    )
