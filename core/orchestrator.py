@@ -423,6 +423,7 @@ class Orchestrator:
             if self._schedule is not None:
                 self._schedule.apply(await self._plans())
             await self.store.prune_events(self._cfg.event_retention)
+            await self.store.checkpoint()
 
     def _lease_lost(self) -> None:
         """Another process took the lease: our run may no longer be recorded; stop it now."""

@@ -124,6 +124,10 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    async def checkpoint(self) -> None:
+        """Housekeeping the store needs now and then, off the event loop (SQLite: a WAL
+        checkpoint). The runner's heartbeat calls it."""
+
     async def now(self) -> datetime:
         """The store's clock: the one every process compares lease expiries against."""
         ...
