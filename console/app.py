@@ -71,6 +71,7 @@ class SyncdeckApp(App[None]):
         self._last_frame = 0.0
         self._refresh_handle: asyncio.TimerHandle | None = None
         self._refreshing = False
+        self._closing = False
         self._pending_events: list[Event] = []
         self._runner_holder: str | None = None
         self.frames = 0
@@ -111,6 +112,10 @@ class SyncdeckApp(App[None]):
             self.request_redraw()
 
     async def on_unmount(self) -> None:
+        self._closing = True  # no frame after this: the widgets and the store are going
+        if self._refresh_handle is not None:
+            self._refresh_handle.cancel()
+            self._refresh_handle = None
         self._subscription.close()
         if self._manage:
             await self.orch.stop()
@@ -120,7 +125,7 @@ class SyncdeckApp(App[None]):
     def request_redraw(self) -> None:
         """Redraw now if the last frame is old enough, else once the interval has passed."""
         self._dirty = True
-        if self._refresh_handle is not None or self._refreshing:
+        if self._closing or self._refresh_handle is not None or self._refreshing:
             return
         wait = max(0.0, self._last_frame + FRAME_INTERVAL - self._clock())
         loop = asyncio.get_running_loop()
@@ -131,13 +136,20 @@ class SyncdeckApp(App[None]):
         self.run_worker(self.redraw(), group="redraw")
 
     async def redraw(self) -> None:
-        if self._refreshing:
+        if self._refreshing or self._closing:
             return
         self._refreshing = True
         try:
             self._dirty = False
             self._last_frame = self._clock()
-            snap = await self.orch.snapshot()
+            try:
+                snap = await self.orch.snapshot()
+            except StoreError:
+                if self._closing:  # the store closed under a frame in flight at exit
+                    return
+                raise
+            if self._closing:
+                return
             self.snapshot = snap
             events, self._pending_events = self._pending_events, []
             self.query_one(StatusHeader).show(snap, self.read_only)

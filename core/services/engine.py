@@ -150,4 +150,10 @@ class EntitySyncService:
                 self.settings.full_threshold,
             )
             counts = counts.model_copy(update={"deleted": deleted})
+            if writer.keyless_rejected:
+                ctx.report(
+                    f"deletions skipped: {writer.keyless_rejected} records had no key",
+                    counts.fetched,
+                    counts.fetched,
+                )
         return counts

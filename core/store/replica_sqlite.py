@@ -59,6 +59,8 @@ class ReplicaWriter:
         )
         self._full = False
         self._empty_at_start = False
+        self.keyless_rejected = 0
+        """Invalid records without a key seen in this full pass."""
         self._codec = codec_for(spec)
 
     def close(self) -> None:
@@ -79,6 +81,7 @@ class ReplicaWriter:
         """Mark a full pass as under way (so a crash makes the next auto run full again)
         and start recording which keys the source still has."""
         self._full = True
+        self.keyless_rejected = 0
         # Into an empty table nothing can be deleted or unchanged: skip the bookkeeping.
         self._empty_at_start = (
             self._db.execute(f"SELECT 1 FROM {self.spec.table} LIMIT 1").fetchone() is None
@@ -117,6 +120,8 @@ class ReplicaWriter:
         """Validate, classify and write one page of records with its cursor, atomically."""
         spec = self.spec
         page = self._codec.decode(records)
+        if self._full:
+            self.keyless_rejected += sum(1 for key, _, _ in page.rejected if key is None)
         batch = {row.key: row for row in page.rows}  # a key listed twice: the later one wins
         top_cursor = max((row.cursor for row in page.rows), default=None)
         db = self._db
@@ -226,7 +231,9 @@ class ReplicaWriter:
         db.execute("BEGIN IMMEDIATE")
         try:
             deleted = 0
-            if not self._empty_at_start:
+            # A record served without its key could stand for any row: deleting "unseen"
+            # rows would delete it. Such a pass reconciles nothing (its rows still landed).
+            if not self._empty_at_start and not self.keyless_rejected:
                 cur = db.execute(
                     f"UPDATE {spec.table} SET deleted_at = ? WHERE deleted_at IS NULL "
                     f"AND {spec.key} NOT IN (SELECT key FROM temp.seen)",
