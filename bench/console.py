@@ -29,8 +29,13 @@ Key-to-screen latency (parts a and b), defined precisely:
     `orchestrator.snapshot()` (rate-limited to ten redraws a second) and Textual paints;
     all of that is inside t1 - t0.
   - Each press waits for the previous one's paint, then for a random 100-250 ms, so
-    presses land at random phases of the redraw timer. p95 over all presses (at least
-    30; --quick: at least 15). Target: p95 <= 100 ms.
+    presses land at random phases of the redraw timer. p95 (nearest rank) over all
+    presses (at least 30; --quick: at least 15). Target: p95 <= 100 ms.
+  - Printed under it, where the time goes (median/p95 of each stage, over the presses
+    whose paint came from a redraw that started after the core call): key -> the core
+    call returned (`orchestrator.pause()`/`resume()`, timed by a wrapper) -> the start
+    of the first console redraw after it (the redraw rate limit) -> that redraw done ->
+    the paint.
 
 (a) Progress storm. One service ("storm") whose run calls `ctx.report` 2,000 times a
     second, from a worker thread (the path `RunContext` documents for bulk work: each
@@ -41,7 +46,9 @@ Key-to-screen latency (parts a and b), defined precisely:
     going on throughout:
       - key-to-screen p95 (above);
       - redraws per second: `app.frames` (console redraws from a snapshot) over the
-        window; Textual paints per second are printed beside it. Target <= 10 /s;
+        window; Textual paints per second are printed beside it, and under it the gaps
+        between the starts of successive redraws (the rate limit allows none under
+        100 ms). Target <= 10 /s;
       - CPU: `time.process_time()` (this whole process, every thread: the console, the
         orchestrator, the store's thread and the emitting thread) / wall time, as a share
         of one core, with a per-thread split from /proc/self/task. Target <= 50 %;
@@ -53,7 +60,7 @@ Key-to-screen latency (parts a and b), defined precisely:
     Target <= 20 MB.
 
 (b) A real sync in the console's process: the demo ERP is generated with 1,000,000
-    products (--quick: 200,000; no other entities, no background changes; generation
+    products (--quick: 500,000; no other entities, no background changes; generation
     is timed and excluded), then a full products sync (the real `EntitySyncService`,
     demo ERP -> SQLite replica) is requested in a console built like `syncdeck`'s
     (`build_orchestrator`, the configured services). Key presses run from the moment the
@@ -168,7 +175,7 @@ class Profile:
 
 
 FULL = Profile(10.0, 30, 100_000, 1_000_000, 7)
-QUICK = Profile(4.0, 15, 20_000, 200_000, 3)
+QUICK = Profile(4.0, 15, 20_000, 500_000, 3)
 
 
 # -- measuring ------------------------------------------------------------------------
@@ -483,8 +490,8 @@ def ms(seconds: float) -> str:
 
 def latency_summary(values: list[float]) -> str:
     return (
-        f"p95 {ms(p95(values))} (n={len(values)}, median {ms(statistics.median(values))}, "
-        f"max {ms(max(values))})"
+        f"p95 {1000 * p95(values):.1f} ms (n={len(values)}, median "
+        f"{ms(statistics.median(values))}, max {ms(max(values))})"
     )
 
 
@@ -655,6 +662,8 @@ async def part_b(base: Path, prof: Profile, report: Report, profile: bool) -> No
     async def sync_with_presses(
         stages: Stages | None, window: Window | None
     ) -> tuple[list[float], Any]:
+        if (await orch.snapshot()).controls.dispatch_paused:  # left paused by an odd press
+            await orch.resume()
         request = await orch.request("products", SyncMode.FULL)
         waiting = asyncio.create_task(orch.wait(request.id))
 
@@ -874,8 +883,12 @@ def main() -> int:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print_table(report, context.replace(" at the start", " at the start of the run"))
-    failed = [r for r in report.rows if r.ok is False]
-    print(f"\n{'FAIL' if failed else 'PASS'}: {len(report.rows) - len(failed)}/{len(report.rows)}")
+    judged = [r for r in report.rows if r.ok is not None]
+    failed = [r for r in judged if not r.ok]
+    print(
+        f"\n{'FAIL' if failed else 'PASS'}: {len(judged) - len(failed)} of {len(judged)} "
+        "targets met" + (f"; missed: {', '.join(r.metric for r in failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

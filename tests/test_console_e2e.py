@@ -6,9 +6,9 @@ the test's temporary directory, no user configuration), types into it with
 `tmux send-keys` and reads the screen with `tmux capture-pane -p`, polling with a
 deadline. The source is the embedded demo ERP with small sizes, no background
 changes and the schedule disabled, so the only sync is the one the test asks for.
-The pane is kept after the process exits (`remain-on-exit`), so its exit status
-can be read and its last screen shown in a failure; the tmux server is always
-killed at the end.
+The pane's shell writes the exit status to a file, and the pane is kept after the
+process exits (`remain-on-exit`), so its last screen can be shown in a failure;
+the tmux server is always killed at the end.
 
 Skipped, with the reason, when tmux is not installed (`apt-get install tmux`).
 """
@@ -49,8 +49,8 @@ class Console:
     def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
         self.name = name
         self.socket = str(workdir / f"tmux-{name}.sock")
+        self.exit_file = workdir / f"{name}.exit"
         self.env = env
-        self.workdir = workdir
 
     def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -63,13 +63,18 @@ class Console:
         )
 
     def start(self) -> None:
-        # The environment is passed on the command line too: a tmux server started
-        # elsewhere would not carry this test's environment into the pane.
+        # The environment is also spelled out on the command line, so the pane gets it
+        # whatever environment the tmux server itself was started with.
         assignments = [
             f"{key}={value}" for key, value in self.env.items() if key.startswith("SYNCDECK_")
         ]
         assignments += [f"{key}={self.env[key]}" for key in ("TERM", "NO_COLOR") if key in self.env]
-        command = shlex.join(["env", *assignments, *SYNCDECK])
+        # The shell records the exit status: tmux 3.3a does not always reap the pane's
+        # process (it stays a zombie and #{pane_dead_status} stays empty).
+        command = (
+            f"{shlex.join(['env', *assignments, *SYNCDECK])}; "
+            f"echo $? > {shlex.quote(str(self.exit_file))}"
+        )
         self.tmux(
             "-f",
             "/dev/null",
@@ -95,25 +100,15 @@ class Console:
         args = ["capture-pane", "-p", "-t", self.name]
         if escapes:
             args.insert(1, "-e")
-        return self.tmux(*args).stdout
+        return self.tmux(*args, check=False).stdout  # "" once the server is gone
 
     def press(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", self.name, *keys)
 
-    def pane_dead(self) -> tuple[bool, int | None]:
-        """(dead, exit status); a session that is gone counts as dead, status unknown."""
-        result = self.tmux(
-            "display-message",
-            "-p",
-            "-t",
-            self.name,
-            "#{pane_dead} #{pane_dead_status}",
-            check=False,
-        )
-        if result.returncode != 0:
-            return True, None
-        dead, _, status = result.stdout.strip().partition(" ")
-        return dead == "1", int(status) if status else None
+    def ended(self) -> int | None:
+        """The command's exit status, once it has exited."""
+        text = self.exit_file.read_text() if self.exit_file.exists() else ""
+        return int(text) if text.strip() else None
 
     def wait_for(self, what: str, condition: Callable[[str], bool], timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -121,21 +116,20 @@ class Console:
             text = self.screen()
             if condition(text):
                 return text
-            dead, status = self.pane_dead()
-            if dead:
+            status = self.ended()
+            if status is not None:
                 pytest.fail(f"syncdeck exited (status {status}) before {what}:\n{text}")
             if time.monotonic() > deadline:
                 pytest.fail(f"no {what} within {timeout:g}s; the screen:\n{text}")
             time.sleep(0.1)
 
-    def wait_exit(self, timeout: float) -> int | None:
+    def wait_exit(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            dead, status = self.pane_dead()
-            if dead:
-                return status
+        while (status := self.ended()) is None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"syncdeck still running {timeout:g}s after q:\n{self.screen()}")
             time.sleep(0.1)
-        pytest.fail(f"syncdeck still running {timeout:g}s after q; the screen:\n{self.screen()}")
+        return status
 
     def kill(self) -> None:
         self.tmux("kill-server", check=False)

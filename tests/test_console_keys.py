@@ -22,7 +22,6 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
-from textual.worker import WorkerFailed
 
 from console.app import SyncdeckApp
 from console.keys import ACTIONS, MUTATING_ACTIONS
@@ -86,6 +85,8 @@ class HeldService:
         self.saw_cancel = False
         self.wind_down_s = 0.0
         """How long a run takes to stop once its task is cancelled (a batch finishing)."""
+        self.rows = 10
+        """Rows each run fetches and inserts."""
 
     def hold(self) -> None:
         self.release.clear()
@@ -109,7 +110,7 @@ class HeldService:
             if self.wind_down_s:
                 await asyncio.sleep(self.wind_down_s)
             raise
-        return RunCounts(fetched=10, inserted=10)
+        return RunCounts(fetched=self.rows, inserted=self.rows)
 
 
 def make_orchestrator(
@@ -161,24 +162,18 @@ def make_console(
 
 
 def redraw_idle(app: SyncdeckApp) -> bool:
-    """No frame drawing and none scheduled (private state: see the exit-race test below)."""
-    return app._refresh_handle is None and not app._refreshing
-
-
-async def no_frame_due_at_exit(pilot: Pilot[None]) -> None:
-    """Work around the exit race that test_quit_with_a_frame_due_exits_cleanly shows (a frame
-    due when the console quits crashes it): stop asking for frames and let the one due be
-    drawn, so that a test that quits fails only on what it tests. Call just before quitting."""
-    app = pilot.app
-    assert isinstance(app, SyncdeckApp)
-    app.request_redraw = lambda: None  # type: ignore[method-assign]
-    await until(pilot, lambda: redraw_idle(app), "the last frame to be drawn")
+    """No frame scheduled, none being drawn, and none started but not yet running."""
+    return (
+        app._refresh_handle is None
+        and not app._refreshing
+        and all(w.is_finished for w in app.workers if w.group == "redraw")
+    )
 
 
 @contextlib.asynccontextmanager
-async def running(console: Console) -> AsyncIterator[Pilot[None]]:
+async def running(console: Console, size: tuple[int, int] = SIZE) -> AsyncIterator[Pilot[None]]:
     """The console up, its services listed and (if it may run syncs) holding the lease."""
-    async with console.app.run_test(size=SIZE) as pilot:
+    async with console.app.run_test(size=size) as pilot:
         app = console.app
 
         def ready() -> bool:
@@ -191,8 +186,6 @@ async def running(console: Console) -> AsyncIterator[Pilot[None]]:
 
         await until(pilot, ready, "the console to start")
         yield pilot
-        if app.is_running:
-            await no_frame_due_at_exit(pilot)
 
 
 async def until(
@@ -651,6 +644,45 @@ async def test_filter_key_shows_only_matching_event_lines(tmp_path: Path) -> Non
         assert [strip.text.rstrip() for strip in log.lines] == list(log.lines_kept)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug: console/app.py redraw() / console/widgets/event_log.py: the event log scrolls "
+    "to its end when lines are written, not when it shrinks; at 80x24 the first run with "
+    "wide counts (20,000/20,000) gives the services table a horizontal scrollbar, the log "
+    "loses a line and its newest line stays hidden until the next event",
+)
+async def test_event_log_keeps_the_newest_line_visible_when_the_layout_changes(
+    tmp_path: Path,
+) -> None:
+    console = make_console(tmp_path)
+    for service in console.services.values():
+        service.rows = 20_000
+    async with running(console, size=(80, 24)) as pilot:
+        app, orch = console.app, console.orch
+        log = app.query_one(EventLog)
+        services = app.query_one(ServicesTable)
+        assert not services.show_horizontal_scrollbar
+        for name in ("orders", "customers"):
+            await orch.wait((await orch.request(name, SyncMode.FULL)).id, timeout=WAIT)
+
+        def shown() -> bool:
+            done = any("request.finished customers" in line for line in log.lines_kept)
+            return done and redraw_idle(app)
+
+        await until(pilot, shown, "the last run's events to be shown")
+        await until(
+            pilot, lambda: services.show_horizontal_scrollbar, "the services table to widen"
+        )
+        assert log.max_scroll_y > 0  # more events than lines: the end is not the top
+        await until(
+            pilot,
+            lambda: log.scroll_y == log.max_scroll_y,
+            "the newest event line to be visible (the log at its end)",
+            timeout=1.0,
+        )
+
+
 # -- ? -----------------------------------------------------------------------------------
 
 
@@ -680,7 +712,6 @@ async def test_help_key_lists_every_action(tmp_path: Path) -> None:
 async def test_quit_key_when_idle_quits_and_releases_the_runner_lease(tmp_path: Path) -> None:
     console = make_console(tmp_path)
     async with running(console) as pilot:
-        await no_frame_due_at_exit(pilot)
         await pilot.press("q")
         assert console.app.return_code is not None, "q did not quit"
         assert not isinstance(console.app.screen, ConfirmScreen)
@@ -714,7 +745,6 @@ async def test_quit_key_while_this_console_runs_a_sync_asks_first(tmp_path: Path
 
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
-        await no_frame_due_at_exit(pilot)
         await pilot.press("y")
         assert app.return_code is not None, "y did not quit"
     assert not app.is_running
@@ -731,18 +761,11 @@ async def test_quit_key_while_this_console_runs_a_sync_asks_first(tmp_path: Path
         await store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=WorkerFailed,
-    reason="bug: console/app.py: a frame due when the console quits is drawn after on_unmount "
-    "(request_redraw's loop.call_later handle is never cancelled), while orch.stop() runs or "
-    "after it closed the store: redraw() raises NoMatches (query_one(StatusHeader), line 143) "
-    "or StoreError('store is not open') (orch.snapshot(), line 140) and the app exits with "
-    "WorkerFailed",
-)
 async def test_quit_with_a_frame_due_exits_cleanly(tmp_path: Path) -> None:
     """Quit (y) while a sync runs and a frame is due, as it nearly always is while a sync
-    reports progress. The running sync takes a moment to stop, as a real batch does."""
+    reports progress. The running sync takes a moment to stop, as a real batch does: the
+    frame must not be drawn over widgets already gone or a store already closed (it used to
+    be, and the console exited with WorkerFailed: NoMatches / StoreError)."""
     clock = ManualClock(0.0)
     console = make_console(tmp_path, clock=clock)
     console.services["orders"].wind_down_s = 1.0
@@ -784,7 +807,7 @@ async def enter_text(pilot: Pilot[None], text: str, *, typed: bool) -> None:
         await pilot.pause()
 
 
-async def open_palette(pilot: Pilot[None], text: str, *, typed: bool = False) -> CommandList:
+async def open_palette(pilot: Pilot[None], text: str, *, typed: bool) -> CommandList:
     app = pilot.app
     await pilot.press("ctrl+p")
     await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
@@ -792,9 +815,10 @@ async def open_palette(pilot: Pilot[None], text: str, *, typed: bool = False) ->
     return app.screen.query_one(CommandList)
 
 
-async def run_palette(pilot: Pilot[None], title: str, *, typed: bool = False) -> None:
-    """Enter a command's whole name into the palette and press enter on the top hit."""
-    command_list = await open_palette(pilot, title, typed=typed)
+async def run_palette(pilot: Pilot[None], title: str) -> None:
+    """Type a command's whole name into the palette, key by key (each key starts a new search
+    that must not leave an earlier one's results on top), and press enter on the top hit."""
+    command_list = await open_palette(pilot, title, typed=True)
 
     def top_hit() -> bool:
         return (
@@ -811,7 +835,8 @@ async def run_palette(pilot: Pilot[None], title: str, *, typed: bool = False) ->
 
 
 async def palette_has_no_match(pilot: Pilot[None], text: str) -> None:
-    command_list = await open_palette(pilot, text)
+    """The palette finds nothing for `text` (pasted: this runs nothing, so one search will do)."""
+    command_list = await open_palette(pilot, text, typed=False)
 
     def no_matches() -> bool:
         try:
@@ -830,21 +855,19 @@ async def palette_has_no_match(pilot: Pilot[None], text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("title", "service", "mode", "typed"),
+    ("title", "service", "mode"),
     [
-        ("Sync orders (full)", "orders", "full", True),
-        ("Sync prices (incremental)", "prices", "incremental", False),
-        ("Sync customers (auto)", "customers", "auto", False),
+        ("Sync orders (full)", "orders", "full"),
+        ("Sync prices (incremental)", "prices", "incremental"),
+        ("Sync customers (auto)", "customers", "auto"),
     ],
 )
-async def test_palette_sync_commands(
-    tmp_path: Path, title: str, service: str, mode: str, typed: bool
-) -> None:
+async def test_palette_sync_commands(tmp_path: Path, title: str, service: str, mode: str) -> None:
     console = make_console(tmp_path)
     async with running(console) as pilot:
         orch = console.orch
         await orch.pause()
-        await run_palette(pilot, title, typed=typed)
+        await run_palette(pilot, title)
 
         async def reached() -> bool:
             return queued(await orch.snapshot()) == {service: (mode, "manual")}
@@ -856,8 +879,8 @@ async def test_palette_pause_and_resume_dispatching(tmp_path: Path) -> None:
     console = make_console(tmp_path)
     async with running(console) as pilot:
         app, orch = console.app, console.orch
-        # Typed key by key: p, a, s, c, h, i in the palette's input must not act as keys.
-        await run_palette(pilot, "Pause dispatching", typed=True)
+        # p, a, s, c, h, i typed into the palette's input must not act as keys.
+        await run_palette(pilot, "Pause dispatching")
 
         async def paused(value: bool) -> bool:
             return (await orch.snapshot()).controls.dispatch_paused is value
@@ -963,7 +986,6 @@ async def test_palette_filter_help_and_quit(tmp_path: Path) -> None:
             "orders": ("full", "manual"),
             "prices": ("full", "manual"),
         }
-        await no_frame_due_at_exit(pilot)
         await run_palette(pilot, "Quit")
         await until(pilot, lambda: app.return_code is not None, "the palette's Quit to exit")
     store = SQLiteStore(console.db)
@@ -1104,7 +1126,6 @@ async def test_read_only_quit_does_not_ask_and_leaves_the_daemon_running(
                 lambda: app.snapshot is not None and app.snapshot.active is not None,
                 "the viewer to see the running sync",
             )
-            await no_frame_due_at_exit(pilot)
             await pilot.press("q")
             assert app.return_code is not None, "q did not quit the read-only console"
             assert not isinstance(app.screen, ConfirmScreen)

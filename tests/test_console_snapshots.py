@@ -9,14 +9,20 @@ scene's own `run_before` inside `steady()`:
   that happens to catch a passing state (a "customers"/"schedule" request
   queued for a few milliseconds, a service "running" or "queued") leaves its
   columns wider than the final state needs, and whether such a frame happens
-  depends on timing. While a scene sets up, only the event log is kept
-  current (scenes wait on it); the tables and panes are drawn by the scene's
-  final frame alone.
+  depends on timing. While a scene sets up nothing is drawn (only the event
+  log's kept lines are mirrored, as scenes wait on them); one final frame
+  draws the scene's whole state.
 - The final frame itself. `app.redraw()` returns at once when a frame is
   already being drawn, so a scene's closing redraw may not be the last one:
-  a frame still due can land while the picture is taken, with the event log
-  not yet scrolled to its end. `steady()` waits until no frame is due, draws
-  one, and waits for the log to reach its end.
+  a frame still due can land while the picture is taken. `steady()` waits
+  until no frame is due, then draws the one frame.
+
+At 80x24 the pictures show the event log short of its end: the newest event
+is hidden. That is the console's doing: the log scrolls to its end when lines
+are written, then the services table gets a horizontal scrollbar (its rows no
+longer fit in 80 columns), which takes a line from the log, and the log does
+not follow its end when it shrinks (test_event_log_keeps_the_newest_line_
+visible_when_the_layout_changes in test_console_keys.py, xfail).
 
 Regenerate after an intended change of the console's look with
 
@@ -39,7 +45,7 @@ from textual.pilot import Pilot
 
 from console.app import SyncdeckApp
 from console.scenes import Scene, build_scenes
-from console.widgets.event_log import EventLog
+from console.widgets.event_log import QUIET, EventLog, describe
 
 SCENES = ("idle", "running", "queued", "circuit-open", "help", "history", "read-only")
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
@@ -69,7 +75,12 @@ async def _until(pilot: Pilot[None], condition: Callable[[], bool], what: str) -
 
 
 def _no_frame_due(app: SyncdeckApp) -> bool:
-    return app._refresh_handle is None and not app._refreshing
+    """No frame scheduled, none being drawn, and none started but not yet running."""
+    return (
+        app._refresh_handle is None
+        and not app._refreshing
+        and all(w.is_finished for w in app.workers if w.group == "redraw")
+    )
 
 
 def steady(scene: Scene) -> Callable[[Pilot[None]], Awaitable[None]]:
@@ -80,20 +91,25 @@ def steady(scene: Scene) -> Callable[[Pilot[None]], Awaitable[None]]:
         assert isinstance(app, SyncdeckApp)
         log = app.query_one(EventLog)
 
-        def log_only() -> None:
-            events, app._pending_events = app._pending_events, []
-            log.add(events)
-
         await _until(pilot, lambda: _no_frame_due(app), "the first frames to be drawn")
-        app.request_redraw = log_only  # type: ignore[method-assign]
+        drawn = list(log.lines_kept)
+
+        async def mirror_only() -> None:
+            """Instead of a frame: the log's kept lines as the next frame would make them."""
+            pending = [describe(e) for e in app._pending_events if e.kind not in QUIET]
+            log.lines_kept.clear()
+            log.lines_kept.extend(drawn + pending)
+
+        app.redraw = mirror_only  # type: ignore[method-assign]
         try:
-            await scene.run_before(pilot)  # ends with its own redraw: the one frame of its state
+            await scene.run_before(pilot)
         finally:
-            del app.request_redraw
+            del app.redraw
+        log.lines_kept.clear()
+        log.lines_kept.extend(drawn)
         await _until(pilot, lambda: _no_frame_due(app), "no frame due")
-        await app.redraw()
+        await app.redraw()  # the one frame of the scene's state
         await pilot.pause()
-        await _until(pilot, lambda: log.scroll_y >= log.max_scroll_y, "the log to reach its end")
 
     return run_before
 

@@ -210,7 +210,10 @@ class Harness:
             return
         assert self._sub is not None
         self._sub.close()
-        await self._orch.stop()
+        try:
+            await asyncio.wait_for(self._orch.stop(), SETTLE_TIMEOUT_S)
+        except TimeoutError:
+            raise AssertionError(f"stop() did not return within {SETTLE_TIMEOUT_S}s") from None
         self._orch = None
         assert self.gate.current is None, "stop() returned while a sync was still running"
 
@@ -363,7 +366,7 @@ class QueueMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            self.run(asyncio.wait_for(self.h.stop(), 30))
+            self.run(self.h.stop())
         finally:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()

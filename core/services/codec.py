@@ -21,29 +21,30 @@ from typing_extensions import TypedDict
 from core.services.entities import EntitySpec
 
 
-@dataclass(frozen=True)
-class Row:
-    key: str
-    values: tuple[Any, ...]
-    """The replica columns, in `EntitySpec.columns` order."""
-    children: list[tuple[Any, ...]]
-    digest: bytes
-    cursor: str
-
-
 @dataclass
 class DecodedPage:
-    rows: list[Row] = field(default_factory=list)
+    """A page's valid rows as parallel lists (cheap to build, cheap to write), and its rejects."""
+
+    keys: list[str] = field(default_factory=list)
+    values: list[tuple[Any, ...]] = field(default_factory=list)
+    """The replica columns of each valid row, in `EntitySpec.columns` order (key first)."""
+    digests: list[bytes] = field(default_factory=list)
+    children: list[list[tuple[Any, ...]]] = field(default_factory=list)
+    """Per row, its child rows (order lines); empty lists for entities without children."""
+    top_cursor: str | None = None
     rejected: list[tuple[str | None, str, str]] = field(default_factory=list)
     """(key if any, raw payload as JSON, reason) per invalid record."""
     keys_seen: list[str] = field(default_factory=list)
-    """Every key the source listed, valid or not: a malformed record still exists."""
+    """With `want_seen`: every key the source listed, valid or not (a malformed record
+    still exists in the source)."""
 
 
 def row_digest(values: tuple[Any, ...], children: list[tuple[Any, ...]]) -> bytes:
     """A stable 8-byte fingerprint of a row and its children (marshal is deterministic
-    for these plain values; a Python upgrade that changed it would only rewrite rows once)."""
-    return hashlib.blake2b(marshal.dumps((values, children)), digest_size=8).digest()
+    for these plain values; a Python upgrade that changed it would only rewrite rows once).
+    A row without children is fingerprinted from its values alone."""
+    data = marshal.dumps((values, children) if children else values)
+    return hashlib.blake2b(data, digest_size=8).digest()
 
 
 def _reason(exc: ValidationError) -> str:
@@ -76,13 +77,15 @@ class RecordCodec:
         self._child_field = child.record_field if child else None
         self._child_columns = child.columns if child else ()
 
-    def decode(self, records: list[Any]) -> DecodedPage:
+    def decode(self, records: list[Any], want_seen: bool = False) -> DecodedPage:
         page = DecodedPage()
         key = self._key
-        for raw in records:
-            raw_key = raw.get(key) if isinstance(raw, dict) else None
-            if raw_key is not None:
-                page.keys_seen.append(str(raw_key))
+        if want_seen:
+            page.keys_seen = [
+                str(k)
+                for k in (r.get(key) if isinstance(r, dict) else None for r in records)
+                if k is not None
+            ]
         try:
             valid = self._page.validate_python(records)
         except ValidationError:
@@ -96,22 +99,24 @@ class RecordCodec:
                     page.rejected.append(
                         (None if raw_key is None else str(raw_key), payload, _reason(exc))
                     )
-        values_of = self._values
-        cursor = self._cursor
-        child_field = self._child_field
-        child_columns = self._child_columns
-        for record in valid:
-            values = values_of(record)
-            children: list[tuple[Any, ...]] = []
-            if child_field is not None:
-                parent = record[key]
-                children = [
-                    (parent, *(getattr(item, c) for c in child_columns))
-                    for item in record[child_field]
-                ]
-            page.rows.append(
-                Row(values[0], values, children, row_digest(values, children), record[cursor])
-            )
+        if not valid:
+            return page
+        # Column-wise, with C-level loops where possible: this is the hot path of a sync.
+        values = list(map(self._values, valid))
+        page.values = values
+        page.keys = [v[0] for v in values]
+        page.top_cursor = max(map(itemgetter(self._cursor), valid))
+        if self._child_field is None:
+            page.children = [[]] * len(values)
+            blake = hashlib.blake2b
+            page.digests = [blake(m, digest_size=8).digest() for m in map(marshal.dumps, values)]
+        else:
+            child_field, child_columns = self._child_field, self._child_columns
+            page.children = [
+                [(v[0], *(getattr(item, c) for c in child_columns)) for item in record[child_field]]
+                for v, record in zip(values, valid, strict=True)
+            ]
+            page.digests = list(map(row_digest, values, page.children))
         return page
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +20,13 @@ from typing import Any, TypeVar
 from core.models import RunCounts, SyncMode
 from core.services.base import RunContext
 from core.services.entities import EntitySpec
-from core.sources.base import Source
+from core.sources.base import BlockingSource, Source, SourceInterrupted
 from core.store.replica_sqlite import ReplicaWriter, SyncState
 
 T = TypeVar("T")
+
+PROGRESS_EVERY_S = 0.05
+"""A worker thread reports progress at most this often (each report wakes the event loop)."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +121,77 @@ class EntitySyncService:
             live_before = await call(writer.live_rows)
             await call(writer.begin_full)
         total = await source.estimate(self.name, since)
-        counts = RunCounts()
         phase = "full listing" if full else f"changes since {since}"
         ctx.report(phase, 0, total)
+        counts: RunCounts
+        if isinstance(source, BlockingSource):
+            stop = threading.Event()
+            try:
+                counts = await call(self._pump, ctx, writer, source, since, total, phase, stop)
+            finally:
+                stop.set()  # a cancelled or timed-out run: the pump stops at its next check
+        else:
+            counts = await self._pull(ctx, writer, source, since, total, phase, call)
+        if full:
+            ctx.check_cancelled()
+            ctx.report("reconciling deletions", counts.fetched, counts.fetched)
+            deleted = await call(
+                writer.finish_full,
+                self.spec.mapping_version,
+                counts.fetched,
+                live_before,
+                self.settings.full_threshold,
+            )
+            counts = counts.model_copy(update={"deleted": deleted})
+            if writer.keyless_rejected:
+                ctx.report(
+                    f"deletions skipped: {writer.keyless_rejected} records had no key",
+                    counts.fetched,
+                    counts.fetched,
+                )
+        return counts
+
+    def _pump(
+        self,
+        ctx: RunContext,
+        writer: ReplicaWriter,
+        source: BlockingSource,
+        since: str | None,
+        total: int | None,
+        phase: str,
+        stop: threading.Event,
+    ) -> RunCounts:
+        """Read and write every page in this worker thread (a source that allows it)."""
+        counts = RunCounts()
+        token: str | None = None
+        reported = 0.0
+        while True:
+            ctx.check_cancelled()
+            if stop.is_set():
+                raise SourceInterrupted("the run was stopped")
+            page = source.page_blocking(self.name, since, token, self.settings.batch_size, stop)
+            result = writer.apply(page.records, ctx.run_id)
+            counts = add_counts(counts, result.counts)
+            now = time.monotonic()
+            if page.next is None or now - reported >= PROGRESS_EVERY_S:
+                reported = now
+                ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
+            if page.next is None:
+                return counts
+            token = page.next
+
+    async def _pull(
+        self,
+        ctx: RunContext,
+        writer: ReplicaWriter,
+        source: Source,
+        since: str | None,
+        total: int | None,
+        phase: str,
+        call: Callable[..., Any],
+    ) -> RunCounts:
+        """Read pages on the event loop, write them in the writer's thread."""
+        counts = RunCounts()
         size = self.settings.batch_size
         # The next page is fetched while this one is written: source and writer overlap.
         fetching = asyncio.ensure_future(source.page(self.name, since, None, size))
@@ -139,21 +211,4 @@ class EntitySyncService:
                 fetching.cancel()
                 with contextlib.suppress(BaseException):
                     await fetching
-        if full:
-            ctx.check_cancelled()
-            ctx.report("reconciling deletions", counts.fetched, counts.fetched)
-            deleted = await call(
-                writer.finish_full,
-                self.spec.mapping_version,
-                counts.fetched,
-                live_before,
-                self.settings.full_threshold,
-            )
-            counts = counts.model_copy(update={"deleted": deleted})
-            if writer.keyless_rejected:
-                ctx.report(
-                    f"deletions skipped: {writer.keyless_rejected} records had no key",
-                    counts.fetched,
-                    counts.fetched,
-                )
         return counts

@@ -8,8 +8,9 @@ never breaks pagination.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from core.services.base import SyncError, TransientError
 
@@ -20,6 +21,10 @@ class SourceError(SyncError):
 
 class SourceUnavailable(TransientError):
     """The source failed in a way that may pass (timeout, connection, 5xx): retried."""
+
+
+class SourceInterrupted(SyncError):
+    """A blocking read was stopped because the run was cancelled or timed out."""
 
 
 @dataclass(frozen=True)
@@ -40,3 +45,19 @@ class Source(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class BlockingSource(Source, Protocol):
+    """A source that can also be read from a worker thread (the embedded demo ERP).
+
+    The engine then reads and writes in that one thread, with no hand-off to the event
+    loop per page: a third faster for a local source, and the loop stays free.
+    """
+
+    def page_blocking(
+        self, entity: str, since: str | None, token: str | None, limit: int, stop: threading.Event
+    ) -> Page:
+        """`page`, run in a worker thread; waits (latency, a hang) end early when `stop` is set,
+        raising SourceInterrupted."""
+        ...

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.sources.base import Page, SourceError, SourceUnavailable
+from core.sources.base import Page, SourceError, SourceInterrupted, SourceUnavailable
 
 DEMO_FILENAME = "demo-erp.db"
 BASE_EPOCH = 1767225600  # 2026-01-01T00:00:00Z: initial data is timestamped from here
@@ -68,21 +68,49 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(int(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+KEY_FORMATS = {
+    "customers": "C{:07d}",
+    "products": "P{:08d}",
+    "prices": "P{:08d}:",
+    "orders": "O{:08d}",
+}
+LAYOUT = "2"
+"""Version of the demo ERP's file layout; a file of another layout is generated anew."""
+
+
 def _schema() -> list[str]:
+    """Tables clustered by (updated_at, key), as an ERP's change log would be: a listing in
+    cursor order is a sequential read, so the demo ERP costs little beside the sync it feeds."""
     statements = []
     for entity, columns in COLUMNS.items():
         key = KEYS[entity]
-        cols = ", ".join(f"{c} PRIMARY KEY" if c == key else c for c in columns)
-        statements.append(f"CREATE TABLE IF NOT EXISTS {entity} ({cols})")
         statements.append(
-            f"CREATE INDEX IF NOT EXISTS {entity}_listing ON {entity}(updated_at, {key})"
+            f"CREATE TABLE IF NOT EXISTS {entity} ({', '.join(columns)}, "
+            f"PRIMARY KEY (updated_at, {key})) WITHOUT ROWID"
         )
+        statements.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {entity}_key ON {entity}({key})")
     statements.append(
         "CREATE TABLE IF NOT EXISTS order_lines (order_id, line_no, sku, quantity, unit_price, "
-        "PRIMARY KEY (order_id, line_no))"
+        "PRIMARY KEY (order_id, line_no)) WITHOUT ROWID"
     )
     statements.append("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
     return statements
+
+
+def _discard_other_layout(path: Path) -> None:
+    """A demo ERP file from an older layout is regenerated: it holds only generated data."""
+    if not path.exists():
+        return
+    db = sqlite3.connect(path)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
+    except sqlite3.OperationalError:
+        row = None
+    finally:
+        db.close()
+    if row is None or row[0] != LAYOUT:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 class DemoERP:
@@ -108,6 +136,7 @@ class DemoERP:
         self._clock = clock
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _discard_other_layout(self.path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
@@ -132,6 +161,7 @@ class DemoERP:
                 if generated is None:
                     self._generate()
                     self._set_meta("generated", json.dumps(self.sizes.model_dump()))
+                    self._set_meta("layout", LAYOUT)
                     self._set_meta("seed", str(self.seed))
                     self._set_meta("last_tick", str(self._clock()))
                     self._set_meta("ticks", "0")
@@ -289,13 +319,16 @@ class DemoERP:
         return applied
 
     def _random_key(self, rng: random.Random, entity: str) -> str | None:
-        top = self._db.execute(f"SELECT MAX(rowid) FROM {entity}").fetchone()[0]
-        if not top:
-            return None
-        row = self._db.execute(
-            f"SELECT {KEYS[entity]} FROM {entity} WHERE rowid >= ? LIMIT 1",
-            (rng.randint(1, top),),
-        ).fetchone()
+        """An existing key near a random probe of the generated key space."""
+        key = KEYS[entity]
+        size = max(1, getattr(self.sizes, entity))
+        probe = KEY_FORMATS[entity].format(rng.randrange(size))
+        row = (
+            self._db.execute(
+                f"SELECT {key} FROM {entity} WHERE {key} >= ? ORDER BY {key} LIMIT 1", (probe,)
+            ).fetchone()
+            or self._db.execute(f"SELECT {key} FROM {entity} ORDER BY {key} LIMIT 1").fetchone()
+        )
         return None if row is None else str(row[0])
 
     def _next_id(self) -> int:
@@ -499,22 +532,44 @@ class DemoSource:
 
     async def page(self, entity: str, since: str | None, token: str | None, limit: int) -> Page:
         faults = self.faults
-        if token is None:
-            await asyncio.to_thread(self.erp.advance)
-            after, served, pages = None, 0, 0
-        else:
-            cursor, key, served, pages = json.loads(token)
-            after = (cursor, key)
+        pages = 0 if token is None else json.loads(token)[3]
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)
         if faults.hang_after_pages is not None and pages >= faults.hang_after_pages:
             await asyncio.sleep(365 * 24 * 3600)  # a hung ERP: only a timeout or cancel ends it
-        if faults.error_rate and self._rng.random() < faults.error_rate:
+        self._maybe_fail()
+        return await asyncio.to_thread(self._serve, entity, since, token, limit)
+
+    def page_blocking(
+        self, entity: str, since: str | None, token: str | None, limit: int, stop: threading.Event
+    ) -> Page:
+        """`page` for a worker thread: the faults wait on `stop` instead of the event loop."""
+        faults = self.faults
+        pages = 0 if token is None else json.loads(token)[3]
+        if faults.latency_s and stop.wait(faults.latency_s):
+            raise SourceInterrupted("reading the demo ERP was stopped")
+        if faults.hang_after_pages is not None and pages >= faults.hang_after_pages:
+            stop.wait()  # a hung ERP: only a timeout or cancel ends it
+            raise SourceInterrupted("reading the demo ERP was stopped")
+        self._maybe_fail()
+        return self._serve(entity, since, token, limit)
+
+    def _maybe_fail(self) -> None:
+        if self.faults.error_rate and self._rng.random() < self.faults.error_rate:
             raise SourceUnavailable("demo ERP: simulated 503 Service Unavailable")
-        records = await asyncio.to_thread(self.erp.list_page, entity, since, after, limit)
+
+    def _serve(self, entity: str, since: str | None, token: str | None, limit: int) -> Page:
+        faults = self.faults
+        if token is None:
+            self.erp.advance()
+            after, served, pages = None, 0, 0
+        else:
+            cursor, key, served, pages = json.loads(token)
+            after = (cursor, key)
+        records = self.erp.list_page(entity, since, after, limit)
         full_cap = None
         if since is None and faults.truncate_full is not None:
-            full_cap = int(faults.truncate_full * await asyncio.to_thread(self.erp.count, entity))
+            full_cap = int(faults.truncate_full * self.erp.count(entity))
             records = records[: max(0, full_cap - served)]
         next_token = None
         if len(records) == limit and (full_cap is None or served + len(records) < full_cap):

@@ -119,35 +119,44 @@ class ReplicaWriter:
     def apply(self, records: list[dict[str, Any]], run_id: int) -> BatchResult:
         """Validate, classify and write one page of records with its cursor, atomically."""
         spec = self.spec
-        page = self._codec.decode(records)
+        reconciling = self._full and not self._empty_at_start
+        page = self._codec.decode(records, want_seen=reconciling)
         if self._full:
             self.keyless_rejected += sum(1 for key, _, _ in page.rejected if key is None)
-        batch = {row.key: row for row in page.rows}  # a key listed twice: the later one wins
-        top_cursor = max((row.cursor for row in page.rows), default=None)
+        stamp = _now_iso()
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            existing = {} if self._empty_at_start else self._existing(list(batch))
-            writes, child_parents = [], []
             inserted = updated = unchanged = 0
-            stamp = _now_iso()
-            for key, row in batch.items():
-                before = existing.get(key)
-                if before is None:
-                    inserted += 1
-                elif before[0] == row.digest and not before[1]:
-                    unchanged += 1
-                    continue
-                else:
-                    updated += 1
-                writes.append((*row.values, row.digest, stamp))
+            child_parents: list[tuple[str, list[tuple[Any, ...]]]] = []
+            if self._empty_at_start and len(set(page.keys)) == len(page.keys):
+                # Into an empty table every row is new: no lookup, no classification.
+                writes = [(*v, d, stamp) for v, d in zip(page.values, page.digests, strict=True)]
+                inserted = len(writes)
                 if spec.child is not None:
-                    child_parents.append((key, row.children))
+                    child_parents = list(zip(page.keys, page.children, strict=True))
+            else:
+                writes = []
+                latest = {k: i for i, k in enumerate(page.keys)}  # listed twice: the later wins
+                existing = self._existing(list(latest))
+                for key, i in latest.items():
+                    digest = page.digests[i]
+                    before = existing.get(key)
+                    if before is None:
+                        inserted += 1
+                    elif before[0] == digest and not before[1]:
+                        unchanged += 1
+                        continue
+                    else:
+                        updated += 1
+                    writes.append((*page.values[i], digest, stamp))
+                    if spec.child is not None:
+                        child_parents.append((key, page.children[i]))
             if writes:
                 db.executemany(self._upsert, writes)
-            if spec.child is not None and child_parents:
+            if child_parents:
                 self._replace_children(child_parents)
-            if self._full and not self._empty_at_start and page.keys_seen:
+            if page.keys_seen:
                 db.executemany(
                     "INSERT OR IGNORE INTO temp.seen (key) VALUES (?)",
                     [(k,) for k in page.keys_seen],
@@ -158,12 +167,12 @@ class ReplicaWriter:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [(spec.name, k, p, r, run_id, stamp) for k, p, r in page.rejected],
                 )
-            if top_cursor is not None:
+            if page.top_cursor is not None:
                 self._ensure_state_row()
                 db.execute(
                     "UPDATE sync_state SET cursor = ?, updated_at = ? WHERE entity = ? "
                     "AND (cursor IS NULL OR cursor < ?)",
-                    (top_cursor, time.time(), spec.name, top_cursor),
+                    (page.top_cursor, time.time(), spec.name, page.top_cursor),
                 )
         except BaseException:
             db.execute("ROLLBACK")
@@ -177,7 +186,7 @@ class ReplicaWriter:
                 updated=updated,
                 unchanged=unchanged,
             ),
-            top_cursor,
+            page.top_cursor,
         )
 
     def _existing(self, keys: list[str]) -> dict[str, tuple[bytes, bool]]:
@@ -304,10 +313,10 @@ class DriftChecker:
     def add(self, records: list[dict[str, Any]]) -> None:
         page = codec_for(self.spec).decode(records)
         self.drift.invalid_in_source += len(page.rejected)
-        self.drift.source_rows += len(page.rows)
+        self.drift.source_rows += len(page.keys)
         self._db.executemany(
             "INSERT OR REPLACE INTO temp.listed VALUES (?, ?)",
-            [(row.key, row.digest) for row in page.rows],
+            list(zip(page.keys, page.digests, strict=True)),
         )
 
     def finish(self, examples: int = 5) -> Drift:
