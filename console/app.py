@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
-from console.keys import ACTIONS, MUTATING_ACTIONS, bindings
+from console.keys import ACTIONS, MAIN_VIEW_ACTIONS, MUTATING_ACTIONS, bindings
 from console.screens.confirm import ConfirmScreen
 from console.screens.filter import FilterScreen
 from console.screens.help import HelpScreen
@@ -39,8 +39,8 @@ from core.models import (
 from core.orchestrator import Orchestrator
 from core.store.base import StoreError
 
-FRAME_INTERVAL = 0.1
-"""At most ten redraws a second."""
+FRAME_INTERVAL = 0.11
+"""Events redraw at most nine times a second, leaving room for frames a key asks for."""
 IDLE_REFRESH = 1.0
 """Redraw at least this often, so waited times and the clock move."""
 
@@ -58,12 +58,15 @@ class SyncdeckApp(App[None]):
         read_only: bool = False,
         clock: Callable[[], float] = time.monotonic,
         manage_orchestrator: bool = False,
+        live: bool = True,
     ) -> None:
         """`manage_orchestrator`: start it when mounted and stop it on exit (tests, scenes);
-        otherwise the caller owns its lifecycle, as `console.launch` does."""
+        otherwise the caller owns its lifecycle, as `console.launch` does.
+        `live=False`: draw only when `redraw()` is called (deterministic pictures)."""
         super().__init__()
         self.orch = orchestrator
         self._manage = manage_orchestrator
+        self._live = live
         self.read_only = read_only
         self._clock = clock
         self.snapshot: Snapshot | None = None
@@ -101,8 +104,9 @@ class SyncdeckApp(App[None]):
             await self.orch.start()
         self.query_one(ServicesTable).focus()
         self.run_worker(self._consume_events(), exclusive=True, group="events")
-        self.set_interval(IDLE_REFRESH, self.request_redraw)
-        await self.redraw()
+        if self._live:
+            self.set_interval(IDLE_REFRESH, self.request_redraw)
+            await self.redraw()
 
     async def _consume_events(self) -> None:
         async for event in self._subscription:
@@ -123,23 +127,40 @@ class SyncdeckApp(App[None]):
     # -- redraw at a bounded rate --------------------------------------------
 
     def request_redraw(self) -> None:
-        """Redraw now if the last frame is old enough, else once the interval has passed."""
+        """Redraw once the frame interval since the last frame has passed (events)."""
         self._dirty = True
-        if self._closing or self._refresh_handle is not None or self._refreshing:
+        if not self._live or self._closing or self._refresh_handle is not None or self._refreshing:
             return
         wait = max(0.0, self._last_frame + FRAME_INTERVAL - self._clock())
         loop = asyncio.get_running_loop()
         self._refresh_handle = loop.call_later(wait, self._start_redraw)
 
+    def redraw_now(self) -> None:
+        """Redraw at once (an operator's key): the frame takes the next slot, so events
+        wait a whole interval after it and the rate stays bounded."""
+        self._dirty = True
+        if not self._live or self._closing or self._refreshing:
+            return
+        if self._refresh_handle is not None:
+            self._refresh_handle.cancel()
+        self._start_redraw()
+
     def _start_redraw(self) -> None:
         self._refresh_handle = None
-        self.run_worker(self.redraw(), group="redraw")
+        self._refreshing = True  # reserved from now: no second frame is scheduled meanwhile
+        self.run_worker(self._draw(), group="redraw")
 
     async def redraw(self) -> None:
+        """Draw one frame now, unless one is under way."""
         if self._refreshing or self._closing:
             return
         self._refreshing = True
+        await self._draw()
+
+    async def _draw(self) -> None:
         try:
+            if self._closing:
+                return
             self._dirty = False
             self._last_frame = self._clock()
             try:
@@ -156,7 +177,10 @@ class SyncdeckApp(App[None]):
             self.query_one(ServicesTable).show(snap.services)
             self.query_one(QueueTable).show(snap.queue)
             self.query_one(ActivePane).show(snap)
-            self.query_one(EventLog).add(events)
+            log = self.query_one(EventLog)
+            log.add(events)
+            if log.auto_scroll:  # a pane above may have grown: keep the newest line in view
+                log.scroll_end(animate=False)
             self.query_one("#queue").border_subtitle = f"{len(snap.queue)} queued"
             self.frames += 1
         finally:
@@ -202,7 +226,10 @@ class SyncdeckApp(App[None]):
     # -- actions ---------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (self.read_only and action in MUTATING_ACTIONS)
+        if self.read_only and action in MUTATING_ACTIONS:
+            return False
+        # Over another screen (history), keys that act on the main view's selection are off.
+        return not (action in MAIN_VIEW_ACTIONS and len(self.screen_stack) > 1)
 
     def _selected_service(self) -> str | None:
         return self.query_one(ServicesTable).selected
@@ -217,7 +244,7 @@ class SyncdeckApp(App[None]):
         except (StoreError, LookupError, ValueError) as exc:
             self.notify(str(exc.args[0] if exc.args else exc), title=what, severity="warning")
             return False
-        self.request_redraw()
+        self.redraw_now()
         return True
 
     async def action_sync(self, mode: str) -> None:
@@ -266,15 +293,14 @@ class SyncdeckApp(App[None]):
         if entry is None:
             return
         new = min(MAX_PRIORITY, max(MIN_PRIORITY, entry.request.priority + delta))
-        if await self._call("Priority", self.orch.set_priority(request_id, new)):
-            await self.redraw()
+        await self._call("Priority", self.orch.set_priority(request_id, new))
 
     async def action_toggle_dispatch(self) -> None:
-        paused = self.snapshot is not None and self.snapshot.controls.dispatch_paused
+        paused = (await self.orch.store.controls()).dispatch_paused  # not the last frame's
         await self._call("Dispatch", self.orch.resume() if paused else self.orch.pause())
 
     async def action_toggle_schedule(self) -> None:
-        paused = self.snapshot is not None and self.snapshot.controls.schedule_paused
+        paused = (await self.orch.store.controls()).schedule_paused
         await self._call(
             "Schedule", self.orch.resume_schedule() if paused else self.orch.pause_schedule()
         )
@@ -363,6 +389,11 @@ class SyncdeckApp(App[None]):
         )
 
     # -- for tests and benchmarks ---------------------------------------------
+
+    @property
+    def pending_events(self) -> list[Event]:
+        """Events received since the last frame (the next frame logs them)."""
+        return list(self._pending_events)
 
     @property
     def last_frame_at(self) -> float:

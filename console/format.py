@@ -33,3 +33,12 @@ def bar(done: int, total: int | None, width: int = 30) -> str:
 
 def count(n: int) -> str:
     return f"{n:,}"
+
+
+def short_count(n: int) -> str:
+    """Counts for narrow columns: 950, 9,950, 20k, 1.2M."""
+    if n < 10_000:
+        return f"{n:,}"
+    if n < 1_000_000:
+        return f"{n // 1000}k"
+    return f"{n / 1_000_000:.1f}M"

@@ -82,6 +82,10 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
 )
 
 MUTATING_ACTIONS = frozenset(a.action.split("(")[0] for a in ACTIONS if a.mutating)
+MAIN_VIEW_ACTIONS = frozenset(
+    a.action.split("(")[0] for a in ACTIONS if a.action not in ("help", "quit_console")
+)
+"""Actions on the main view's selection and state: off while another screen is on top."""
 
 
 def bindings() -> list[Binding]:

@@ -23,9 +23,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from console.app import SyncdeckApp
-from console.widgets.event_log import EventLog
 from core.config import Settings
-from core.models import RequestSource, RunCounts, SyncMode
+from core.models import EventKind, RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
 from core.services.base import RunContext, TransientError
 from core.store import SQLiteStore
@@ -138,10 +137,13 @@ async def _until(condition: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def _settle(pilot: Pilot[None]) -> None:
+    """Draw the scene's one frame (scene apps are not live: nothing was drawn before)."""
     app = pilot.app
     assert isinstance(app, SyncdeckApp)
     await app.redraw()
     await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()  # the log scrolls to its end after the refresh that follows a frame
 
 
 def build_scenes(base: Path) -> list[Scene]:
@@ -155,7 +157,7 @@ def build_scenes(base: Path) -> list[Scene]:
         data_dir = base / name
         data_dir.mkdir(parents=True, exist_ok=True)
         orch, services = _orchestrator(data_dir, clock, runner=not read_only)
-        app = SyncdeckApp(orch, read_only=read_only, manage_orchestrator=True)
+        app = SyncdeckApp(orch, read_only=read_only, manage_orchestrator=True, live=False)
         return app, orch, services, clock
 
     app, orch, services, clock = make("idle")
@@ -267,7 +269,7 @@ def build_scenes(base: Path) -> list[Scene]:
     data_dir.mkdir(parents=True, exist_ok=True)
     runner, _ = _orchestrator(data_dir, clock, host="sync-daemon", pid=311)
     viewer, _ = _orchestrator(data_dir, clock, runner=False)
-    app = SyncdeckApp(viewer, read_only=True, manage_orchestrator=True)
+    app = SyncdeckApp(viewer, read_only=True, manage_orchestrator=True, live=False)
 
     async def read_only(
         pilot: Pilot[None], runner: Orchestrator = runner, clock: FrozenClock = clock
@@ -286,8 +288,8 @@ def build_scenes(base: Path) -> list[Scene]:
         app = pilot.app
         assert isinstance(app, SyncdeckApp)
 
-        async def relayed() -> bool:  # the viewer has tailed the log up to the takeover
-            return any("lease.taken" in line for line in app.query_one(EventLog).lines_kept)
+        async def relayed() -> bool:  # the viewer has tailed the log to its last event
+            return any(e.kind == EventKind.LEASE_LOST for e in app.pending_events)
 
         await _until(relayed)
         await _settle(pilot)

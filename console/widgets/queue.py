@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from console.format import duration
+from console.widgets.services import update_changed
 from core.models import QueueEntry
 
 COLUMNS = ("#", "id", "service", "mode", "prio", "waited", "source")
@@ -45,6 +47,9 @@ class QueueTable(DataTable[object]):
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
         return None if key.value is None else int(key.value)
 
+    def ordered_rows_keys(self) -> list[RowKey]:
+        return [row.key for row in self.ordered_rows]
+
     def show(self, queue: list[QueueEntry]) -> None:
         selected = self.selected
         wanted = {str(e.request.id) for e in queue}
@@ -54,10 +59,11 @@ class QueueTable(DataTable[object]):
             row_key = str(entry.request.id)
             cells = queue_cells(entry)
             if row_key in self.rows:
-                for column, value in zip(COLUMNS, cells, strict=True):
-                    self.update_cell(row_key, column, value, update_width=True)
+                update_changed(self, row_key, COLUMNS, cells)
             else:
                 self.add_row(*cells, key=row_key)
-        self.sort("#")
+        in_order = [str(e.request.id) for e in queue]
+        if [k.value for k in self.ordered_rows_keys()] != in_order:
+            self.sort("#")
         if selected is not None and str(selected) in self.rows:
             self.move_cursor(row=self.get_row_index(str(selected)), animate=False)

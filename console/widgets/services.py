@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from console.format import clock, count, duration
+from console.format import clock, duration, short_count
 from console.widgets.status_header import HEALTH_STYLE
 from core.models import CircuitState, RunOutcome, ServiceView
 
@@ -22,6 +22,17 @@ OUTCOME_STYLE = {
 STATE_TEXT = {"retry_wait": "backoff", "circuit_open": "circuit"}
 
 
+def update_changed(
+    table: DataTable[object], key: str, columns: tuple[str, ...], cells: tuple[object, ...]
+) -> None:
+    """Touch only the cells whose value changed: every update clears the table's render
+    caches, and a frame that changes nothing should cost nothing."""
+    current = table.get_row(key)
+    for column, old, new in zip(columns, current, cells, strict=True):
+        if old != new:
+            table.update_cell(key, column, new, update_width=True)
+
+
 def service_cells(s: ServiceView) -> tuple[object, ...]:
     run = s.last_run
     state = Text(STATE_TEXT.get(s.state, s.state))
@@ -34,7 +45,7 @@ def service_cells(s: ServiceView) -> tuple[object, ...]:
     if run is not None and run.outcome is not None:
         result = Text(run.outcome.value.replace("_", " "), style=OUTCOME_STYLE.get(run.outcome, ""))
         c = run.counts
-        rows = f"{count(c.fetched)}/{count(c.inserted + c.updated + c.deleted)}"
+        rows = f"{short_count(c.fetched)}/{short_count(c.inserted + c.updated + c.deleted)}"
         last = f"{clock(run.finished_at)} {duration(run.duration)}"
     return (
         Text(s.name, style="bold"),
@@ -74,7 +85,6 @@ class ServicesTable(DataTable[object]):
         for s in services:
             cells = service_cells(s)
             if s.name in self.rows:
-                for column, value in zip(COLUMNS, cells, strict=True):
-                    self.update_cell(s.name, column, value, update_width=True)
+                update_changed(self, s.name, COLUMNS, cells)
             else:
                 self.add_row(*cells, key=s.name)

@@ -49,9 +49,13 @@ class StatusHeader(Horizontal):
         paused = snap.controls.dispatch_paused
         state.append("dispatch ")
         state.append("PAUSED" if paused else "on", style="bold yellow" if paused else "green")
-        sched = snap.controls.schedule_paused
         state.append(" · sched ")
-        state.append("PAUSED" if sched else "on", style="bold yellow" if sched else "green")
+        if not any(s.schedule_enabled for s in snap.services):
+            state.append("off", style="dim")  # disabled by configuration
+        elif snap.controls.schedule_paused:
+            state.append("PAUSED", style="bold yellow")
+        else:
+            state.append("on", style="green")
         state.append(" · ")
         state.append(snap.health.value, style=HEALTH_STYLE[snap.health])
         state.append(f" · {clock(snap.at)}")

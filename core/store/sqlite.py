@@ -394,9 +394,19 @@ class SQLiteStore:
         return await loop.run_in_executor(self._executor, self._locked, fn, args)
 
     def _locked(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self._lock:
-            self._set_busy_timeout(self._busy_timeout_ms)
-            return fn(*args)
+        """On the store thread: wait for the write lock by polling it every millisecond
+        (SQLite's own busy handler backs off to 100 ms sleeps, which an operator would
+        feel while a sync holds the lock batch after batch)."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            with self._lock:
+                self._set_busy_timeout(0)
+                try:
+                    return fn(*args)
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc) or time.monotonic() > deadline:
+                        raise
+            time.sleep(0.001)
 
     def _set_busy_timeout(self, ms: int) -> None:
         if self._busy_now != ms and self._conn is not None:
