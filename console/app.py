@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -39,8 +40,11 @@ from core.models import (
 from core.orchestrator import Orchestrator
 from core.store.base import StoreError
 
-FRAME_INTERVAL = 0.11
-"""Events redraw at most nine times a second, leaving room for frames a key asks for."""
+MAX_FPS = 10
+"""No more frames than this in any one second, whatever asks for them."""
+FRAME_INTERVAL = 0.2
+"""Events redraw at most five times a second, leaving room for the frames keys ask for
+(each drawn at once): together they stay within ten a second."""
 IDLE_REFRESH = 1.0
 """Redraw at least this often, so waited times and the clock move."""
 
@@ -74,6 +78,7 @@ class SyncdeckApp(App[None]):
         self._last_frame = 0.0
         self._refresh_handle: asyncio.TimerHandle | None = None
         self._refreshing = False
+        self._frame_times: deque[float] = deque(maxlen=MAX_FPS)
         self._closing = False
         self._pending_events: list[Event] = []
         self._runner_holder: str | None = None
@@ -131,19 +136,31 @@ class SyncdeckApp(App[None]):
         self._dirty = True
         if not self._live or self._closing or self._refresh_handle is not None or self._refreshing:
             return
-        wait = max(0.0, self._last_frame + FRAME_INTERVAL - self._clock())
+        due = max(self._last_frame + FRAME_INTERVAL, self._window_opens())
         loop = asyncio.get_running_loop()
-        self._refresh_handle = loop.call_later(wait, self._start_redraw)
+        self._refresh_handle = loop.call_later(max(0.0, due - self._clock()), self._start_redraw)
 
     def redraw_now(self) -> None:
-        """Redraw at once (an operator's key): the frame takes the next slot, so events
-        wait a whole interval after it and the rate stays bounded."""
+        """Redraw as soon as the rate allows (an operator's key): at once, unless ten frames
+        were drawn in the last second. Events then wait a whole interval after it."""
         self._dirty = True
         if not self._live or self._closing or self._refreshing:
             return
         if self._refresh_handle is not None:
             self._refresh_handle.cancel()
-        self._start_redraw()
+            self._refresh_handle = None
+        wait = self._window_opens() - self._clock()
+        if wait <= 0:
+            self._start_redraw()
+        else:
+            loop = asyncio.get_running_loop()
+            self._refresh_handle = loop.call_later(wait, self._start_redraw)
+
+    def _window_opens(self) -> float:
+        """When the next frame keeps the count within MAX_FPS in any one second."""
+        if len(self._frame_times) < MAX_FPS:
+            return 0.0
+        return self._frame_times[0] + 1.0
 
     def _start_redraw(self) -> None:
         self._refresh_handle = None
@@ -163,6 +180,7 @@ class SyncdeckApp(App[None]):
                 return
             self._dirty = False
             self._last_frame = self._clock()
+            self._frame_times.append(self._last_frame)
             try:
                 snap = await self.orch.snapshot()
             except StoreError:
