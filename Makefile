@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench screenshots clean
+.PHONY: setup tools run test lint bench screenshots clean
 
 $(BIN)/syncdeck: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -16,12 +16,17 @@ setup: $(BIN)/syncdeck
 run: setup
 	$(BIN)/syncdeck --profile demo $(ARGS)
 
+# The end-to-end console test drives the real program in tmux (a Debian package).
+tools:
+	@command -v tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux) \
+		|| echo "tmux could not be installed: the tmux end-to-end tests will be skipped"
+
 lint: setup
 	$(BIN)/ruff check core console tests bench
 	$(BIN)/ruff format --check core console tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint tools
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: setup

@@ -67,7 +67,7 @@ class RecordCodec:
             name: Annotated[info.annotation, info] for name, info in spec.model.model_fields.items()
         }
         record_type: Any = _typed_dict(f"{spec.model.__name__}Record", fields)
-        record_type.__pydantic_config__ = ConfigDict(extra="ignore", str_strip_whitespace=True)
+        record_type.__pydantic_config__ = ConfigDict(extra="ignore")
         self._one: TypeAdapter[Any] = TypeAdapter(record_type)
         self._page: TypeAdapter[Any] = TypeAdapter(list[record_type])
         self._values = itemgetter(*spec.columns)

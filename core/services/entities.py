@@ -19,7 +19,9 @@ CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+    """Values are stored as the source has them (no trimming): the replica mirrors the ERP."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
     updated_at: str = Field(pattern=CURSOR_PATTERN)
 
 

@@ -141,6 +141,7 @@ class DemoERP:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA busy_timeout = 10000")
+        self._db.execute("PRAGMA mmap_size = 268435456")  # listings read pages in place
         self._ensure()
 
     def close(self) -> None:
@@ -456,10 +457,11 @@ class DemoERP:
                 f"ORDER BY updated_at, {key} LIMIT ?",
                 (*args, limit),
             ).fetchall()
-            records = [dict(zip(columns, row, strict=True)) for row in rows]
+            # The column list is the SELECT's own: zip needs no length check here.
+            records = [dict(zip(columns, row)) for row in rows]  # noqa: B905
             if entity == "products":
                 for record in records:
-                    record["active"] = bool(record["active"])
+                    record["active"] = record["active"] == 1
             if entity == "orders" and records:
                 self._attach_lines(records)
         return records
