@@ -86,6 +86,7 @@ if str(REPO) not in sys.path:
 from core.config import SyncSettings  # noqa: E402
 from core.models import SyncMode  # noqa: E402
 from core.services.base import RunContext  # noqa: E402
+from core.services.codec import row_digest as row_hash  # noqa: E402
 from core.services.engine import EngineSettings, EntitySyncService  # noqa: E402
 from core.services.entities import ENTITIES  # noqa: E402
 from core.sources.demo import (  # noqa: E402
@@ -98,7 +99,6 @@ from core.sources.demo import (  # noqa: E402
     iso,
 )
 from core.store import DB_FILENAME, SQLiteStore  # noqa: E402
-from core.services.codec import row_digest as row_hash  # noqa: E402
 
 SPEC = ENTITIES["products"]
 CHANGED_SHARE = 0.001
