@@ -373,15 +373,15 @@ class Stages:
                 self.core_done.append(time.perf_counter())
 
             setattr(orch, name, call)
-        redraw = app.redraw
+        draw = app._draw  # every frame, whoever asked for it, is drawn here
 
-        async def timed_redraw() -> None:
+        async def timed_draw() -> None:
             started, before = time.perf_counter(), app.frames
-            await redraw()
+            await draw()
             if app.frames > before:
                 self.redraws.append((started, time.perf_counter()))
 
-        app.redraw = timed_redraw  # type: ignore[method-assign]
+        app._draw = timed_draw  # type: ignore[method-assign]
 
     def attribute(self, t0: float, t1: float) -> None:
         core = next((t for t in self.core_done if t >= t0), None)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.format import bar, count, duration
-from core.models import Snapshot
+from core.models import Snapshot, SyncMode
 
 
 class ActivePane(Static):
@@ -22,8 +22,8 @@ class ActivePane(Static):
         text.append(req.service, style="bold")
         mode = run.mode.value if run else req.mode.value
         text.append(f" {mode}")
-        if run is not None and run.mode_reason:
-            text.append(f" ({run.mode_reason})", style="dim")
+        if run is not None and run.mode_reason and run.requested_mode == SyncMode.AUTO:
+            text.append(f" (auto: {run.mode_reason})", style="dim")
         text.append(f"  #{req.id} try {req.attempt}  elapsed {duration(elapsed)}")
         if req.cancel_requested:
             text.append("  cancelling...", style="bold yellow")
