@@ -65,6 +65,8 @@ from core.store.base import (
 
 log = logging.getLogger(__name__)
 
+RUNNER_TASK = "syncdeck-runner"
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientError, ConnectionError, TimeoutError)
 
 
@@ -152,7 +154,7 @@ class Orchestrator:
         self._started = True
         self._loops.append(asyncio.create_task(self._watch_loop(), name="syncdeck-watch"))
         if self._wants_runner:
-            self._loops.append(asyncio.create_task(self._runner_loop(), name="syncdeck-runner"))
+            self._loops.append(asyncio.create_task(self._runner_loop(), name=RUNNER_TASK))
         if self._wants_schedule:
             self._schedule = Schedule(
                 self._scheduled_request, self.settings.schedule.misfire_grace_s
@@ -168,22 +170,26 @@ class Orchestrator:
         self._stopping = True
         if self._schedule is not None:
             self._schedule.shutdown()
+        # The runner loop is never cancelled mid-call (a lease or a run the store committed
+        # would go unseen): woken, it ends its step and returns. The watcher only reads.
+        self._wake.set()
+        for loop_task in self._loops:
+            if loop_task.get_name() != RUNNER_TASK:
+                loop_task.cancel()
+        for loop_task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+        self._loops.clear()
         active = self._active
         if active is not None:
             active.stop_reason = RunOutcome.INTERRUPTED
             active.ctx.request_cancel()
             active.task.cancel()
-        for loop_task in self._loops:
-            loop_task.cancel()
         # Runs being stopped record themselves (interrupted, queued again) before the store closes.
         while self._tasks:
             task = self._tasks.pop()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for loop_task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
-        self._loops.clear()
         if self._lease is not None:
             with contextlib.suppress(Exception):
                 self._publish(await self.store.release_lease(self.holder_id))
@@ -445,6 +451,8 @@ class Orchestrator:
     async def _dispatch(self) -> float | None:
         """Start the best eligible request, if any. Returns seconds until the next one may
         become eligible (backoff or circuit cooldown), if that is what blocks it."""
+        if self._stopping:
+            return None
         view = await self.store.view(history=False)
         if view.controls.dispatch_paused or view.running is not None or not view.queued:
             return None

@@ -175,7 +175,6 @@ class Harness:
         self.data_dir = root / "data"
         self.db_path = self.data_dir / DB_FILENAME
         self.clock = FakeClock()
-        self.aging_step_s = aging_step_s
         self.settings = Settings(
             data_dir=self.data_dir,
             orchestrator=OrchestratorSettings(
@@ -232,10 +231,11 @@ class Harness:
 
     def settled(self, view: StoreView) -> bool:
         if not self.orch.is_runner:
-            # Wait for the lease before the next step. Stopping an orchestrator whose first
-            # lease acquisition is still in flight leaves the lease held by it (see the
-            # report on this file), and the next orchestrator could not run until the lease
-            # expires on the fake clock.
+            # Wait for the lease before the next step: a restart must not stop an
+            # orchestrator whose first acquire_lease is still executing on the store thread.
+            # stop() would cancel it, the store would still commit it, and the stopped
+            # orchestrator, never knowing it held the lease, would not release it (a known
+            # core race): the next one could not run until the lease expired on the fake clock.
             return False
         current = self.gate.current
         if view.running is not None:
@@ -676,11 +676,10 @@ async def test_low_priority_request_is_not_starved(
     (priority 4, a new one requested as soon as each orders run starts, every run taking
     `run_s` fake seconds), within
 
-        bound = policy.starvation_bound_s(4, 1, aging_step_s) + 2 * run_s
+        bound = policy.starvation_bound_s(4, 1, aging_step_s, run_s)
               = 3 * aging_step_s + 2 * run_s            (fake seconds after it was requested)
 
-    `starvation_bound_s` is how long prices waits to outrank a *fresh* priority-4 request.
-    The competitor here is never fresh when the runner chooses: it was requested when the
+    The competitor is never fresh when the runner chooses: it was requested when the
     previous orders run started, so it has already aged one run (`run_s`); prices must wait
     3 * aging_step_s + run_s to outrank it. The run in progress at that moment then takes at
     most one more `run_s`. (So 3 * aging_step_s + run_s alone is not a bound here: with
@@ -695,7 +694,7 @@ async def test_low_priority_request_is_not_starved(
         await h.orch.request("orders")
         assert (prices.priority, BUILTIN_PRIORITIES["orders"]) == (1, 4)
         await h.orch.resume()
-        bound = policy.starvation_bound_s(4, 1, aging_step_s) + 2 * run_s
+        bound = policy.starvation_bound_s(4, 1, aging_step_s, run_s)
         orders_runs = 0
         while True:
             view = await h.settle()

@@ -74,7 +74,7 @@ KEY_FORMATS = {
     "prices": "P{:08d}:",
     "orders": "O{:08d}",
 }
-LAYOUT = "2"
+LAYOUT = "3"
 """Version of the demo ERP's file layout; a file of another layout is generated anew."""
 
 
@@ -84,8 +84,11 @@ def _schema() -> list[str]:
     statements = []
     for entity, columns in COLUMNS.items():
         key = KEYS[entity]
+        # The key columns lead: SQLite 3.40's integrity check misreports NULLs in a
+        # WITHOUT ROWID table whose primary key columns are not the leftmost.
+        rest = [c for c in columns if c not in ("updated_at", key)]
         statements.append(
-            f"CREATE TABLE IF NOT EXISTS {entity} ({', '.join(columns)}, "
+            f"CREATE TABLE IF NOT EXISTS {entity} (updated_at, {key}, {', '.join(rest)}, "
             f"PRIMARY KEY (updated_at, {key})) WITHOUT ROWID"
         )
         statements.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {entity}_key ON {entity}({key})")
@@ -191,7 +194,7 @@ class DemoERP:
             return iso(BASE_EPOCH + i // ROWS_PER_SECOND)
 
         self._db.executemany(
-            "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO customers ({', '.join(COLUMNS['customers'])}) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 (
                     f"C{i:07d}",
@@ -205,7 +208,7 @@ class DemoERP:
             ),
         )
         self._db.executemany(
-            "INSERT INTO products VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO products ({', '.join(COLUMNS['products'])}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     f"P{i:08d}",
@@ -221,7 +224,7 @@ class DemoERP:
         )
         n_products = max(1, sizes.products)
         self._db.executemany(
-            "INSERT INTO prices VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO prices ({', '.join(COLUMNS['prices'])}) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 (
                     f"P{i % n_products:08d}:{CURRENCIES[i // n_products % len(CURRENCIES)]}"
@@ -260,7 +263,10 @@ class DemoERP:
                         stamp(i),
                     )
                 )
-            self._db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)", orders)
+            self._db.executemany(
+                f"INSERT INTO orders ({', '.join(COLUMNS['orders'])}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                orders,
+            )
             self._db.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?)", lines)
 
     # -- change over time ---------------------------------------------------
@@ -365,7 +371,9 @@ class DemoERP:
                 "INSERT INTO order_lines VALUES (?, 1, 'P00000000', 1, 10.0)", (row[0],)
             )
         marks = ", ".join("?" for _ in row)
-        self._db.execute(f"INSERT OR REPLACE INTO {entity} VALUES ({marks})", row)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO {entity} ({', '.join(COLUMNS[entity])}) VALUES ({marks})", row
+        )
 
     def _touch(self, rng: random.Random, entity: str, key: str, stamp: str) -> None:
         k = KEYS[entity]
