@@ -23,6 +23,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from console.app import SyncdeckApp
+from console.widgets.event_log import EventLog
 from core.config import Settings
 from core.models import EventKind, RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
@@ -143,7 +144,18 @@ async def _settle(pilot: Pilot[None]) -> None:
     await app.redraw()
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
-    await pilot.pause()  # the log scrolls to its end after the refresh that follows a frame
+    log = app.query_one(EventLog)
+
+    async def at_end() -> bool:  # every line rendered, and the newest one in view
+        await pilot.pause()
+        if len(log.lines) == len(log.lines_kept):
+            log.scroll_end(animate=False, immediate=True)
+            await pilot.pause()
+            return bool(log.scroll_y == log.max_scroll_y)
+        return False
+
+    await _until(at_end)
+    await pilot.pause()
 
 
 def build_scenes(base: Path) -> list[Scene]:
