@@ -158,167 +158,135 @@ async def _settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+@dataclass
+class World:
+    """One scene's own store, orchestrator, services and frozen clock."""
+
+    data_dir: Path
+    app: SyncdeckApp
+    orch: Orchestrator
+    services: dict[str, SceneService]
+    clock: FrozenClock
+
+    async def synced(self) -> None:
+        """The runner holds the lease and every service has synced once."""
+        await _until(lambda: _is_runner(self.orch))
+        await _sync_all(self.orch, self.clock)
+
+    async def orders_running(self) -> None:
+        """An orders full sync in progress, held at 60 %."""
+        self.services["orders"].holding = True
+        await self.orch.request("orders", SyncMode.FULL)
+        await _until(lambda: _has_progress(self.orch))
+
+
+def _world(base: Path, name: str, *, read_only: bool = False) -> World:
+    clock = FrozenClock()
+    data_dir = base / name
+    data_dir.mkdir(parents=True, exist_ok=True)
+    orch, services = _orchestrator(data_dir, clock, runner=not read_only)
+    app = SyncdeckApp(orch, read_only=read_only, manage_orchestrator=True, live=False)
+    return World(data_dir, app, orch, services, clock)
+
+
+async def _idle(w: World) -> None:
+    await w.synced()
+
+
+async def _running(w: World) -> None:
+    await w.synced()
+    await w.orders_running()
+    w.clock.advance(23)
+
+
+async def _queued(w: World) -> None:
+    await w.synced()
+    await w.orders_running()
+    await w.orch.request("prices", SyncMode.AUTO, source=RequestSource.SCHEDULE)
+    w.clock.advance(95)
+    await w.orch.request("customers", SyncMode.INCREMENTAL, source=RequestSource.CLI)
+    w.clock.advance(40)
+    await w.orch.request("products", SyncMode.FULL)
+    w.clock.advance(12)
+
+
+async def _circuit_open(w: World) -> None:
+    await w.synced()
+    w.services["products"].failure = "ERP answered 503 Service Unavailable"
+    for _ in range(3):
+        request = await w.orch.request("products", SyncMode.AUTO)
+        await w.orch.wait(request.id)
+        w.clock.advance(30)
+
+
+async def _history(w: World) -> None:
+    await _until(lambda: _is_runner(w.orch))
+    w.services["orders"].took_extra = [0.0, 14.0, 3.5, 27.0, 8.0, 19.5]  # for the sparkline
+    for _ in range(6):
+        request = await w.orch.request("orders", SyncMode.AUTO)
+        await w.orch.wait(request.id)
+        w.clock.advance(300)
+
+
+async def _read_only(w: World) -> None:
+    """A daemon (another orchestrator on the same file) synced everything and still holds
+    the lease on the frozen clock; this console only watches."""
+    runner, _ = _orchestrator(w.data_dir, w.clock, host="sync-daemon", pid=311)
+    await runner.start()
+    try:
+        await _until(lambda: _is_runner(runner))
+        await _sync_all(runner, w.clock)
+    finally:
+        await runner.stop()
+    store = SQLiteStore(w.data_dir / "syncdeck.db", clock=w.clock)
+    await store.open()
+    await store.acquire_lease("sync-daemon:311", "sync-daemon", 311, 3600)
+    await store.close()
+
+    async def relayed() -> bool:  # the viewer has tailed the log to its last event
+        return any(e.kind == EventKind.LEASE_LOST for e in w.app.pending_events)
+
+    await _until(relayed)
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    description: str
+    setup: Callable[[World], Awaitable[None]]
+    press: tuple[str, ...] = ()
+    focus: str | None = None
+    """A pane to focus before the picture (its selection shows)."""
+
+
+SCENES: dict[str, SceneSpec] = {
+    "idle": SceneSpec("Every service synced, nothing queued", _idle),
+    "running": SceneSpec("An orders full sync running, with progress", _running),
+    "queued": SceneSpec("Several requests queued behind a running sync", _queued, focus="#queue"),
+    "circuit-open": SceneSpec("products failed three times: its circuit is open", _circuit_open),
+    "help": SceneSpec("The help screen: every key", _idle, press=("question_mark",)),
+    "history": SceneSpec("History of orders", _history, press=("h",)),
+    "read-only": SceneSpec("A read-only observer while a daemon runs syncs", _read_only),
+}
+
+
 def build_scenes(base: Path) -> list[Scene]:
     """Every scene, each with its own data directory under `base`."""
-    scenes: list[Scene] = []
-
-    def make(
-        name: str, *, read_only: bool = False
-    ) -> tuple[SyncdeckApp, Orchestrator, dict[str, SceneService], FrozenClock]:
-        clock = FrozenClock()
-        data_dir = base / name
-        data_dir.mkdir(parents=True, exist_ok=True)
-        orch, services = _orchestrator(data_dir, clock, runner=not read_only)
-        app = SyncdeckApp(orch, read_only=read_only, manage_orchestrator=True, live=False)
-        return app, orch, services, clock
-
-    app, orch, services, clock = make("idle")
-
-    async def idle(
-        pilot: Pilot[None], orch: Orchestrator = orch, clock: FrozenClock = clock
-    ) -> None:
-        await _until(lambda: _is_runner(orch))
-        await _sync_all(orch, clock)
-        await _settle(pilot)
-
-    scenes.append(Scene("idle", "Every service synced, nothing queued", app, idle))
-
-    app, orch, services, clock = make("running")
-
-    async def running(
-        pilot: Pilot[None],
-        orch: Orchestrator = orch,
-        clock: FrozenClock = clock,
-        services: dict[str, SceneService] = services,
-    ) -> None:
-        await _until(lambda: _is_runner(orch))
-        await _sync_all(orch, clock)
-        services["orders"].holding = True
-        await orch.request("orders", SyncMode.FULL)
-        await _until(lambda: _has_progress(orch))
-        clock.advance(23)
-        await _settle(pilot)
-
-    scenes.append(Scene("running", "An orders full sync running, with progress", app, running))
-
-    app, orch, services, clock = make("queued")
-
-    async def queued(
-        pilot: Pilot[None],
-        orch: Orchestrator = orch,
-        clock: FrozenClock = clock,
-        services: dict[str, SceneService] = services,
-    ) -> None:
-        await _until(lambda: _is_runner(orch))
-        await _sync_all(orch, clock)
-        services["orders"].holding = True
-        await orch.request("orders", SyncMode.FULL)
-        await _until(lambda: _has_progress(orch))
-        await orch.request("prices", SyncMode.AUTO, source=RequestSource.SCHEDULE)
-        clock.advance(95)
-        await orch.request("customers", SyncMode.INCREMENTAL, source=RequestSource.CLI)
-        clock.advance(40)
-        await orch.request("products", SyncMode.FULL)
-        clock.advance(12)
-        await _settle(pilot)
-        pilot.app.query_one("#queue").focus()
-        await pilot.pause()
-
-    scenes.append(Scene("queued", "Several requests queued behind a running sync", app, queued))
-
-    app, orch, services, clock = make("circuit-open")
-
-    async def circuit(
-        pilot: Pilot[None],
-        orch: Orchestrator = orch,
-        clock: FrozenClock = clock,
-        services: dict[str, SceneService] = services,
-    ) -> None:
-        await _until(lambda: _is_runner(orch))
-        await _sync_all(orch, clock)
-        services["products"].failure = "ERP answered 503 Service Unavailable"
-        for _ in range(3):
-            request = await orch.request("products", SyncMode.AUTO)
-            await orch.wait(request.id)
-            clock.advance(30)
-        await _settle(pilot)
-
-    scenes.append(
-        Scene("circuit-open", "products failed three times: its circuit is open", app, circuit)
-    )
-
-    app, orch, services, clock = make("help")
-    scenes.append(
-        Scene(
-            "help",
-            "The help screen: every key",
-            app,
-            idle_for(orch, clock),
-            press=("question_mark",),
-        )
-    )
-
-    app, orch, services, clock = make("history")
-
-    async def history(
-        pilot: Pilot[None],
-        orch: Orchestrator = orch,
-        clock: FrozenClock = clock,
-        services: dict[str, SceneService] = services,
-    ) -> None:
-        await _until(lambda: _is_runner(orch))
-        services["orders"].took_extra = [0.0, 14.0, 3.5, 27.0, 8.0, 19.5]  # for the sparkline
-        for _ in range(6):
-            request = await orch.request("orders", SyncMode.AUTO)
-            await orch.wait(request.id)
-            clock.advance(300)
-        await _settle(pilot)
-
-    scenes.append(Scene("history", "History of orders", app, history, press=("h",)))
-
-    clock = FrozenClock()
-    data_dir = base / "read-only"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    runner, _ = _orchestrator(data_dir, clock, host="sync-daemon", pid=311)
-    viewer, _ = _orchestrator(data_dir, clock, runner=False)
-    app = SyncdeckApp(viewer, read_only=True, manage_orchestrator=True, live=False)
-
-    async def read_only(
-        pilot: Pilot[None], runner: Orchestrator = runner, clock: FrozenClock = clock
-    ) -> None:
-        await runner.start()
-        try:
-            await _until(lambda: _is_runner(runner))
-            await _sync_all(runner, clock)
-        finally:
-            await runner.stop()
-        # The daemon is still "alive" on the frozen clock: its lease has not expired.
-        store = SQLiteStore(data_dir / "syncdeck.db", clock=clock)
-        await store.open()
-        await store.acquire_lease("sync-daemon:311", "sync-daemon", 311, 3600)
-        await store.close()
-        app = pilot.app
-        assert isinstance(app, SyncdeckApp)
-
-        async def relayed() -> bool:  # the viewer has tailed the log to its last event
-            return any(e.kind == EventKind.LEASE_LOST for e in app.pending_events)
-
-        await _until(relayed)
-        await _settle(pilot)
-
-    scenes.append(
-        Scene("read-only", "A read-only observer while a daemon runs syncs", app, read_only)
-    )
+    scenes = []
+    for name, spec in SCENES.items():
+        world = _world(base, name, read_only=name == "read-only")
+        run_before = _run_before(world, spec)
+        scenes.append(Scene(name, spec.description, world.app, run_before, spec.press))
     return scenes
 
 
-def idle_for(orch: Orchestrator, clock: FrozenClock) -> Callable[[Pilot[None]], Awaitable[None]]:
-    async def setup(pilot: Pilot[None]) -> None:
-        await _until(lambda: _is_runner(orch))
-        await _sync_all(orch, clock)
+def _run_before(world: World, spec: SceneSpec) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await spec.setup(world)
+        if spec.focus is not None:
+            world.app.query_one(spec.focus).focus()
         await _settle(pilot)
 
-    return setup
+    return run_before
 
 
 async def _is_runner(orch: Orchestrator) -> bool:
