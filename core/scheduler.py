@@ -15,9 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-
 from core.config import Settings
 from core.models import ServiceState
 
@@ -68,6 +65,10 @@ class Schedule:
     def __init__(
         self, fire: Callable[[str], Awaitable[None]], misfire_grace_s: float | None = None
     ) -> None:
+        # Imported here: APScheduler costs ~50 ms to import, which the command line and a
+        # console without a schedule need not pay.
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         self._fire = fire
         self._misfire_grace_s = misfire_grace_s
         self._scheduler = AsyncIOScheduler()
@@ -91,6 +92,8 @@ class Schedule:
                 self._scheduler.remove_job(job_id)
             if not plan.enabled:
                 continue
+            from apscheduler.triggers.interval import IntervalTrigger
+
             self._scheduler.add_job(
                 self._fire,
                 IntervalTrigger(seconds=plan.interval_s, start_date=plan.first_fire),
