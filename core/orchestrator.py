@@ -34,7 +34,6 @@ from core.models import (
     CircuitState,
     Event,
     EventKind,
-    HealthState,
     Lease,
     Progress,
     QueueEntry,
@@ -49,7 +48,6 @@ from core.models import (
     Snapshot,
     SyncMode,
     SyncRequest,
-    to_datetime,
 )
 from core.scheduler import Schedule, SchedulePlan, plan_for
 from core.services.base import RunContext, SyncCancelled, SyncService, TransientError
@@ -744,8 +742,4 @@ class Orchestrator:
         )
 
 
-def aggregate_health(snapshot: Snapshot) -> HealthState:
-    return snapshot.health
-
-
-__all__ = ["Orchestrator", "UnknownService", "process_alive", "to_datetime"]
+__all__ = ["Orchestrator", "UnknownService", "process_alive"]
