@@ -1,0 +1,1 @@
+"""Sources: where records come from (the embedded demo ERP, an ERP over HTTP)."""
