@@ -19,6 +19,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from core.services.entities import EntitySpec
+from core.sources.base import Page
 
 
 @dataclass
@@ -71,11 +72,49 @@ class RecordCodec:
         self._one: TypeAdapter[Any] = TypeAdapter(record_type)
         self._page: TypeAdapter[Any] = TypeAdapter(list[record_type])
         self._values = itemgetter(*spec.columns)
+        # Rows of column values (spec.columns order) validate as tuples: no dicts at all.
+        row_type: Any = tuple[tuple(fields[c] for c in spec.columns)]  # type: ignore[misc]
+        self._rows: TypeAdapter[Any] = TypeAdapter(list[row_type])
+        self._row: TypeAdapter[Any] = TypeAdapter(row_type)
+        self._cursor_index = spec.columns.index(spec.cursor)
         self._key = spec.key
         self._cursor = spec.cursor
         child = spec.child
         self._child_field = child.record_field if child else None
         self._child_columns = child.columns if child else ()
+
+    def decode_page(self, page: Page, want_seen: bool = False) -> DecodedPage:
+        """A page in whichever form its source gave it."""
+        if page.rows is not None and page.columns == self.spec.columns and not self._child_field:
+            return self.decode_rows(page.rows, want_seen)
+        return self.decode(page.records, want_seen)
+
+    def decode_rows(self, rows: list[tuple[Any, ...]], want_seen: bool = False) -> DecodedPage:
+        """Rows of values in `spec.columns` order (key first, cursor last)."""
+        page = DecodedPage()
+        if want_seen:
+            page.keys_seen = [str(row[0]) for row in rows if row and row[0] is not None]
+        try:
+            values: list[tuple[Any, ...]] = self._rows.validate_python(rows)
+        except ValidationError:
+            values = []
+            for row in rows:
+                try:
+                    values.append(self._row.validate_python(row))
+                except ValidationError as exc:
+                    raw = dict(zip(self.spec.columns, row, strict=False))
+                    key = raw.get(self._key)
+                    payload = json.dumps(raw, default=str, sort_keys=True)
+                    page.rejected.append((None if key is None else str(key), payload, _reason(exc)))
+        if not values:
+            return page
+        page.values = values
+        page.keys = [v[0] for v in values]
+        page.top_cursor = max(map(itemgetter(self._cursor_index), values))
+        page.children = [[]] * len(values)
+        blake = hashlib.blake2b
+        page.digests = [blake(m, digest_size=8).digest() for m in map(marshal.dumps, values)]
+        return page
 
     def decode(self, records: list[Any], want_seen: bool = False) -> DecodedPage:
         page = DecodedPage()

@@ -170,7 +170,7 @@ class EntitySyncService:
             if stop.is_set():
                 raise SourceInterrupted("the run was stopped")
             page = source.page_blocking(self.name, since, token, self.settings.batch_size, stop)
-            result = writer.apply(page.records, ctx.run_id)
+            result = writer.apply(page, ctx.run_id)
             counts = add_counts(counts, result.counts)
             now = time.monotonic()
             if page.next is None or now - reported >= PROGRESS_EVERY_S:

@@ -9,7 +9,6 @@ never breaks pagination.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from core.services.base import SyncError, TransientError
@@ -27,11 +26,39 @@ class SourceInterrupted(SyncError):
     """A blocking read was stopped because the run was cancelled or timed out."""
 
 
-@dataclass(frozen=True)
 class Page:
-    records: list[dict[str, Any]]
-    next: str | None
-    """Token for the following page; None when this was the last."""
+    """One page of a listing, as records (dicts), or as rows of column values.
+
+    A source that has rows at hand (the demo ERP) may give `columns` and `rows`: the
+    sync engine validates the tuples as they are, and `records` builds dicts only for
+    whoever asks for them (an HTTP response).
+    """
+
+    def __init__(
+        self,
+        records: list[dict[str, Any]] | None = None,
+        next: str | None = None,
+        *,
+        columns: tuple[str, ...] | None = None,
+        rows: list[tuple[Any, ...]] | None = None,
+    ) -> None:
+        self.next = next
+        """Token for the following page; None when this was the last."""
+        self.columns = columns
+        self.rows = rows
+        self._records = records
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        if self._records is None:
+            columns, rows = self.columns or (), self.rows or []
+            self._records = [dict(zip(columns, row, strict=True)) for row in rows]
+        return self._records
+
+    def __len__(self) -> int:
+        return (
+            len(self.rows) if self._records is None and self.rows is not None else len(self.records)
+        )
 
 
 class Source(Protocol):

@@ -18,6 +18,7 @@ from core.models import RunCounts
 from core.services.base import SyncError
 from core.services.codec import codec_for
 from core.services.entities import EntitySpec
+from core.sources.base import Page
 
 PARAM_CHUNK = 900
 
@@ -116,11 +117,16 @@ class ReplicaWriter:
 
     # -- batches ----------------------------------------------------------------
 
-    def apply(self, records: list[dict[str, Any]], run_id: int) -> BatchResult:
-        """Validate, classify and write one page of records with its cursor, atomically."""
+    def apply(self, listed: Page | list[dict[str, Any]], run_id: int) -> BatchResult:
+        """Validate, classify and write one page with its cursor, atomically."""
         spec = self.spec
         reconciling = self._full and not self._empty_at_start
-        page = self._codec.decode(records, want_seen=reconciling)
+        if isinstance(listed, Page):
+            fetched = len(listed)
+            page = self._codec.decode_page(listed, want_seen=reconciling)
+        else:
+            fetched = len(listed)
+            page = self._codec.decode(listed, want_seen=reconciling)
         if self._full:
             self.keyless_rejected += sum(1 for key, _, _ in page.rejected if key is None)
         stamp = _now_iso()
@@ -180,7 +186,7 @@ class ReplicaWriter:
         db.execute("COMMIT")
         return BatchResult(
             RunCounts(
-                fetched=len(records),
+                fetched=fetched,
                 rejected=len(page.rejected),
                 inserted=inserted,
                 updated=updated,
