@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import Footer
 
 from console.keys import ACTIONS, MAIN_VIEW_ACTIONS, MUTATING_ACTIONS, bindings
 from console.screens.confirm import ConfirmScreen
@@ -406,22 +406,12 @@ class SyncdeckApp(App[None]):
             "Quit", _help("quit_console"), lambda: self.run_worker(self.action_quit_console())
         )
 
-    # -- for tests and benchmarks ---------------------------------------------
+    # -- for scenes and tests -------------------------------------------------
 
     @property
     def pending_events(self) -> list[Event]:
         """Events received since the last frame (the next frame logs them)."""
         return list(self._pending_events)
-
-    @property
-    def last_frame_at(self) -> float:
-        return self._last_frame
-
-    def selected_queue_entry(self) -> int | None:
-        return self.query_one(QueueTable).selected
-
-    def table(self, name: str) -> DataTable[object]:
-        return self.query_one(f"#{name}", DataTable)
 
 
 def _help(action: str) -> str:
