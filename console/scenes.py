@@ -24,6 +24,7 @@ from textual.pilot import Pilot
 
 from console.app import SyncdeckApp
 from console.widgets.event_log import EventLog
+from core.clock import ManualClock
 from core.config import Settings
 from core.models import EventKind, RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
@@ -36,23 +37,10 @@ TOOK = {"orders": 42.5, "customers": 6.2, "products": 18.9, "prices": 11.4}
 ROWS = {"orders": 20_000, "customers": 2_000, "products": 10_000, "prices": 10_000}
 
 
-class FrozenClock:
-    """The store's clock in a scene: it moves only when a scene says so."""
-
-    def __init__(self, now: float = FROZEN_AT) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class SceneService:
     """A service whose every run takes a fixed (frozen-clock) time and counts fixed rows."""
 
-    def __init__(self, name: str, clock: FrozenClock) -> None:
+    def __init__(self, name: str, clock: ManualClock) -> None:
         self.name = name
         self.clock = clock
         self.failure: str | None = None
@@ -93,7 +81,7 @@ class Scene:
 
 def _orchestrator(
     data_dir: Path,
-    clock: FrozenClock,
+    clock: ManualClock,
     *,
     runner: bool = True,
     host: str = "ops-console",
@@ -122,7 +110,7 @@ def _orchestrator(
     return orch, services
 
 
-async def _sync_all(orch: Orchestrator, clock: FrozenClock) -> None:
+async def _sync_all(orch: Orchestrator, clock: ManualClock) -> None:
     for name in SERVICES:
         request = await orch.request(name, SyncMode.AUTO, source=RequestSource.SCHEDULE)
         await orch.wait(request.id)
@@ -166,7 +154,7 @@ class World:
     app: SyncdeckApp
     orch: Orchestrator
     services: dict[str, SceneService]
-    clock: FrozenClock
+    clock: ManualClock
 
     async def synced(self) -> None:
         """The runner holds the lease and every service has synced once."""
@@ -181,7 +169,7 @@ class World:
 
 
 def _world(base: Path, name: str, *, read_only: bool = False) -> World:
-    clock = FrozenClock()
+    clock = ManualClock(FROZEN_AT)
     data_dir = base / name
     data_dir.mkdir(parents=True, exist_ok=True)
     orch, services = _orchestrator(data_dir, clock, runner=not read_only)

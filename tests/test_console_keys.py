@@ -32,6 +32,7 @@ from console.screens.history import HistoryScreen
 from console.widgets.event_log import EventLog
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
+from core.clock import ManualClock
 from core.config import Settings
 from core.models import (
     RequestSource,
@@ -136,16 +137,6 @@ class Console:
     @property
     def orch(self) -> Orchestrator:
         return self.app.orch
-
-
-class ManualClock:
-    """The console's frame clock, when a test must know when the next frame is due."""
-
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_console(

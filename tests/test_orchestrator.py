@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from core.clock import ManualClock
 from core.config import Settings
 from core.models import (
     CircuitState,
@@ -32,17 +33,6 @@ from core.store import SQLiteStore, StoreError
 T0 = 1_800_000_000.0
 WAIT = 10.0
 """Upper bound on any wait for something that should happen promptly."""
-
-
-class FakeClock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 class Service:
@@ -179,7 +169,7 @@ async def make(data_dir: Path) -> AsyncIterator[Factory]:
     def factory(
         services: list[Service],
         cfg: Settings | None = None,
-        clock: FakeClock | None = None,
+        clock: ManualClock | None = None,
         **kwargs: Any,
     ) -> Orchestrator:
         store = SQLiteStore(data_dir / "syncdeck.db", **({"clock": clock} if clock else {}))
@@ -335,7 +325,7 @@ async def test_priority_orders_then_customers_then_products_then_prices(
     log: list[str] = []
     names = ["prices", "products", "customers", "orders"]
     services = [Service(n, log) for n in names]
-    orch = await started(make(services, clock=FakeClock()))
+    orch = await started(make(services, clock=ManualClock(T0)))
     await orch.pause()
     requests = [await orch.request(n) for n in names]  # lowest priority first
     snap = await orch.snapshot()
@@ -350,7 +340,7 @@ async def test_priority_orders_then_customers_then_products_then_prices(
 async def test_equal_priorities_run_first_come_first_served(make: Factory) -> None:
     log: list[str] = []
     names = ["zeta", "alpha", "mid", "orders"]
-    orch = await started(make([Service(n, log) for n in names], clock=FakeClock()))
+    orch = await started(make([Service(n, log) for n in names], clock=ManualClock(T0)))
     await orch.pause()
     requests = [await orch.request(n, priority=5) for n in names]
     await orch.resume()
@@ -360,7 +350,7 @@ async def test_equal_priorities_run_first_come_first_served(make: Factory) -> No
 
 
 async def test_aging_lets_a_long_waiting_request_overtake(make: Factory, data_dir: Path) -> None:
-    clock = FakeClock()
+    clock = ManualClock(T0)
     log: list[str] = []
     cfg = settings(data_dir, aging_step_s=60.0)
     orch = await started(make([Service("orders", log), Service("prices", log)], cfg, clock=clock))
@@ -381,7 +371,9 @@ async def test_aging_lets_a_long_waiting_request_overtake(make: Factory, data_di
 
 async def test_set_priority_reorders_the_queue(make: Factory) -> None:
     log: list[str] = []
-    orch = await started(make([Service("orders", log), Service("prices", log)], clock=FakeClock()))
+    orch = await started(
+        make([Service("orders", log), Service("prices", log)], clock=ManualClock(T0))
+    )
     sub = orch.events()
     await orch.pause()
     orders = await orch.request("orders")
@@ -577,7 +569,7 @@ async def test_cancel_running_hard_deadline_when_service_ignores_it(
 async def test_circuit_opens_waits_out_cooldown_probes_once_and_closes(
     make: Factory, data_dir: Path
 ) -> None:
-    clock = FakeClock()
+    clock = ManualClock(T0)
     orders = Service("orders")
     orders.fail = True
     prices = Service("prices")
@@ -654,7 +646,7 @@ async def test_circuit_opens_waits_out_cooldown_probes_once_and_closes(
 
 
 async def test_health_degraded_and_unhealthy_with_reasons(make: Factory, data_dir: Path) -> None:
-    clock = FakeClock()
+    clock = ManualClock(T0)
     orders = Service("orders", fail_times=1)
     prices = Service("prices")
     cfg = settings(data_dir, circuit={"failure_threshold": 3, "cooldown_s": 60.0})
@@ -784,7 +776,7 @@ async def test_progress_reaches_subscribers_and_is_persisted_at_a_bounded_rate(
 
 
 async def test_schedule_overrides_persist_and_drive_next_run(make: Factory, data_dir: Path) -> None:
-    clock = FakeClock()
+    clock = ManualClock(T0)
     cfg = settings(data_dir, schedule=True)
     orch = await started(make([Service("orders")], cfg, clock=clock, runner=False))
 
@@ -898,7 +890,7 @@ async def test_standby_relays_events_and_takes_over_when_the_runner_stops(
 async def test_retry_waits_out_backoff_unless_an_operator_asks_again(
     make: Factory, data_dir: Path
 ) -> None:
-    clock = FakeClock()
+    clock = ManualClock(T0)
     orders = Service("orders", fail_times=1)
     cfg = settings(data_dir, retry={"tries": 3, "backoff_s": [30.0]})
     orch = await started(make([orders], cfg, clock=clock))

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from core import policy
+from core.clock import ManualClock
 from core.config import CircuitSettings, OrchestratorSettings, RetrySettings, Settings
 from core.events import Subscription
 from core.models import (
@@ -62,17 +63,6 @@ SETTLE_TIMEOUT_S = 15.0
 """Real seconds a settle may take before the test calls the orchestrator stuck."""
 STRENGTH = {SyncMode.AUTO: 0, SyncMode.INCREMENTAL: 1, SyncMode.FULL: 2}
 """Merge rule, restated independently of core: the stronger mode wins."""
-
-
-class FakeClock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 # -- controllable services ------------------------------------------------------------
@@ -174,7 +164,7 @@ class Harness:
     def __init__(self, root: Path, aging_step_s: float = AGING_STEP_S) -> None:
         self.data_dir = root / "data"
         self.db_path = self.data_dir / DB_FILENAME
-        self.clock = FakeClock()
+        self.clock = ManualClock(T0)
         self.settings = Settings(
             data_dir=self.data_dir,
             orchestrator=OrchestratorSettings(

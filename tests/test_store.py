@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import ManualClock
 from core.models import (
     BUILTIN_PRIORITIES,
     CircuitState,
@@ -37,31 +38,18 @@ from core.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 T0 = 1_800_000_000.0
 
 
-class FakeClock:
-    """The store's clock, moved by hand."""
-
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
 def fixed_breaker(failures: int) -> Breaker:
     """A breaker decision that ignores the state: closed, with this many failures."""
     return lambda state, now: BreakerUpdate(CircuitState.CLOSED, failures, None)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-async def store(data_dir: Path, clock: FakeClock) -> AsyncIterator[SQLiteStore]:
+async def store(data_dir: Path, clock: ManualClock) -> AsyncIterator[SQLiteStore]:
     s = SQLiteStore(data_dir / "syncdeck.db", clock=clock)
     await s.open()
     await s.register_services(dict(BUILTIN_PRIORITIES))
@@ -356,7 +344,7 @@ async def test_set_priority_only_on_queued(store: SQLiteStore) -> None:
 
 
 async def test_lease_acquire_renew_expiry_and_takeover(
-    store: SQLiteStore, clock: FakeClock
+    store: SQLiteStore, clock: ManualClock
 ) -> None:
     first = await store.acquire_lease("A", "host-a", 11, 10.0)
     assert first.lease is not None and first.taken_over
@@ -412,7 +400,7 @@ async def test_lease_acquire_renew_expiry_and_takeover(
 
 
 async def test_stale_epoch_cannot_finish_or_start_and_changes_nothing(
-    store: SQLiteStore, clock: FakeClock
+    store: SQLiteStore, clock: ManualClock
 ) -> None:
     await store.acquire_lease("A", "host", 1, 10.0)
     orders = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
@@ -456,7 +444,7 @@ async def test_stale_epoch_cannot_finish_or_start_and_changes_nothing(
 
 
 async def test_finish_run_with_retry_requeues_with_next_attempt(
-    store: SQLiteStore, clock: FakeClock
+    store: SQLiteStore, clock: ManualClock
 ) -> None:
     await store.acquire_lease("A", "host", 1, 100.0)
     orders = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
@@ -526,7 +514,7 @@ async def test_events_are_logged_in_order_and_pruned_to_the_newest(store: SQLite
     assert more[0].id > ids[-1]
 
 
-async def test_events_survive_reopen(data_dir: Path, clock: FakeClock) -> None:
+async def test_events_survive_reopen(data_dir: Path, clock: ManualClock) -> None:
     path = data_dir / "syncdeck.db"
     s = SQLiteStore(path, clock=clock)
     await s.open()
