@@ -84,6 +84,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from common import fs_type  # noqa: E402
+
 from core.config import Settings  # noqa: E402
 from core.models import EventKind, RunCounts, SyncMode  # noqa: E402
 from core.orchestrator import Orchestrator  # noqa: E402
@@ -162,18 +164,6 @@ def percentile(values: list[float], q: float) -> float:
 
 def settings_for(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir)
-
-
-def fs_type(path: Path) -> str:
-    """The filesystem type of the mount holding `path` (Linux), for the header."""
-    best, kind = "", "?"
-    with contextlib.suppress(OSError):
-        real = str(path.resolve())
-        for line in Path("/proc/mounts").read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and real.startswith(parts[1]) and len(parts[1]) > len(best):
-                best, kind = parts[1], parts[2]
-    return kind
 
 
 class NoopService:

@@ -83,6 +83,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from common import fs_type  # noqa: E402
+
 from core.config import SyncSettings  # noqa: E402
 from core.models import SyncMode  # noqa: E402
 from core.services.base import RunContext  # noqa: E402
@@ -116,17 +118,6 @@ WAITS = {
 
 def sizes(rows: int) -> DemoSizes:
     return DemoSizes(customers=0, products=rows, prices=0, orders=0)
-
-
-def fs_type(path: Path) -> str:
-    best, kind = "", "?"
-    with contextlib.suppress(OSError):
-        real = str(path.resolve())
-        for line in Path("/proc/mounts").read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and real.startswith(parts[1]) and len(parts[1]) > len(best):
-                best, kind = parts[1], parts[2]
-    return kind
 
 
 def maxrss_mb() -> float:
