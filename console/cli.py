@@ -415,30 +415,25 @@ async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
     return await _client(settings, work)
 
 
-async def cmd_pause(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(orch: Orchestrator) -> int:
-        if args.schedule:
-            await orch.pause_schedule()
-            print("schedule paused")
-        else:
-            await orch.pause()
-            print("dispatching paused: requests queue up until `syncdeck resume`")
-        return EXIT_OK
+def _switch(pause: bool) -> Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]:
+    """`pause` and `resume`: of dispatching, or with --schedule of the schedule."""
 
-    return await _client(settings, work)
+    async def command(settings: Settings, args: argparse.Namespace) -> int:
+        async def work(orch: Orchestrator) -> int:
+            if args.schedule:
+                await (orch.pause_schedule() if pause else orch.resume_schedule())
+                print(f"schedule {'paused' if pause else 'resumed'}")
+            elif pause:
+                await orch.pause()
+                print("dispatching paused: requests queue up until `syncdeck resume`")
+            else:
+                await orch.resume()
+                print("dispatching resumed")
+            return EXIT_OK
 
+        return await _client(settings, work)
 
-async def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(orch: Orchestrator) -> int:
-        if args.schedule:
-            await orch.resume_schedule()
-            print("schedule resumed")
-        else:
-            await orch.resume()
-            print("dispatching resumed")
-        return EXIT_OK
-
-    return await _client(settings, work)
+    return command
 
 
 async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
@@ -542,8 +537,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "sync": cmd_sync,
     "cancel": cmd_cancel,
     "history": cmd_history,
-    "pause": cmd_pause,
-    "resume": cmd_resume,
+    "pause": _switch(pause=True),
+    "resume": _switch(pause=False),
     "priority": cmd_priority,
     "schedule": cmd_schedule,
     "verify": cmd_verify,

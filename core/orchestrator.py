@@ -157,7 +157,7 @@ class Orchestrator:
             self._schedule = Schedule(
                 self._scheduled_request, self.settings.schedule.misfire_grace_s
             )
-            self._schedule.apply(await self._plans())
+            self._schedule.apply(self._plans(await self.store.services()))
             self._schedule.start()
 
     async def stop(self) -> None:
@@ -290,7 +290,7 @@ class Orchestrator:
         self._check_service(service)
         self._publish(await self.store.set_schedule(service, interval_s, offset_s, enabled))
         if self._schedule is not None:
-            self._schedule.apply(await self._plans())
+            self._schedule.apply(self._plans(await self.store.services()))
 
     async def history(self, service: str | None = None, limit: int = 50) -> list[RunRecord]:
         if service is not None:
@@ -423,9 +423,12 @@ class Orchestrator:
         # set of ids published locally, which would otherwise only grow.
         await self._relay_remote_events()
         if self.is_runner:
-            await self._refresh_health()
+            states = await self.store.services()
+            now = await self.store.now()
+            for state in states:
+                await self._update_health(state, now)
             if self._schedule is not None:
-                self._schedule.apply(await self._plans())
+                self._schedule.apply(self._plans(states))
             await self.store.prune_events(self._cfg.event_retention)
             await self.store.checkpoint()
 
@@ -643,11 +646,6 @@ class Orchestrator:
         if health != state.health:
             self._publish(await self.store.set_health(state.name, health, reasons))
 
-    async def _refresh_health(self) -> None:
-        now = await self.store.now()
-        for state in await self.store.services():
-            await self._update_health(state, now)
-
     async def _scheduled_request(self, service: str) -> None:
         """An APScheduler tick: only the runner requests, and only while the schedule runs."""
         if not self.is_runner or self._stopping:
@@ -659,12 +657,8 @@ class Orchestrator:
         except Exception:
             log.exception("scheduled request for %s failed", service)
 
-    async def _plans(self) -> list[SchedulePlan]:
-        return [
-            plan_for(state, self.settings)
-            for state in await self.store.services()
-            if state.name in self._services
-        ]
+    def _plans(self, states: list[ServiceState]) -> list[SchedulePlan]:
+        return [plan_for(state, self.settings) for state in states if state.name in self._services]
 
     # -- internals: snapshot ----------------------------------------------------
 
