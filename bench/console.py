@@ -6,6 +6,7 @@ Run from the repository root:
     .venv/bin/python bench/console.py             # full run (about three minutes)
     .venv/bin/python bench/console.py --quick     # shorter windows, fewer samples
     .venv/bin/python bench/console.py --profile   # also: cProfile of the event loop thread
+    .venv/bin/python bench/console.py --part c    # only part (c); repeatable
 
 Parts (a) and (b) run the real `SyncdeckApp` over a real `Orchestrator` on a real SQLite
 store (a fresh temporary directory), in this process, headless (`App.run_test`, 100x30
@@ -849,6 +850,12 @@ def main() -> int:
         help="also print cProfile of the event loop thread (a 5 s extra stretch in a; "
         "the whole sync in b, whose figures are then measured under the profiler)",
     )
+    parser.add_argument(
+        "--part",
+        choices=("a", "b", "c"),
+        action="append",
+        help="run only this part (repeatable); default: all three",
+    )
     args = parser.parse_args()
     prof = QUICK if args.quick else FULL
     report = Report()
@@ -860,22 +867,27 @@ def main() -> int:
     print(context, flush=True)
     base = Path(tempfile.mkdtemp(prefix="syncdeck-console-bench-"))
     try:
-        parts: list[tuple[str, Callable[[], Any]]] = [
+        parts: list[tuple[str, str, Callable[[], Any]]] = [
             (
+                "a",
                 f"(a) progress storm: {STORM_RATE:,.0f} events/s, {prof.window_s:g} s window, "
                 f"then up to {prof.storm_events:,} events",
                 lambda: asyncio.run(part_a(base, prof, report, args.profile)),
             ),
             (
+                "b",
                 f"(b) a real full sync of {prof.products:,} products in the console's process",
                 lambda: asyncio.run(part_b(base, prof, report, args.profile)),
             ),
             (
+                "c",
                 "(c) time to first full paint, in a 100x30 pseudo-terminal",
                 lambda: part_c(base, prof, report),
             ),
         ]
-        for title, run in parts:
+        for part, title, run in parts:
+            if args.part and part not in args.part:
+                continue
             print(f"\n{title}", flush=True)
             started = time.monotonic()
             run()

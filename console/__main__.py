@@ -2,6 +2,6 @@
 
 import sys
 
-from console.cli import main
+from console.startup import main
 
 sys.exit(main())

@@ -22,6 +22,7 @@ from console.screens.confirm import ConfirmScreen
 from console.screens.filter import FilterScreen
 from console.screens.help import HelpScreen
 from console.screens.history import HistoryScreen
+from console.startup import resume_gc
 from console.widgets.active import ActivePane
 from console.widgets.event_log import EventLog
 from console.widgets.queue import QueueTable
@@ -201,10 +202,18 @@ class SyncdeckApp(App[None]):
                 log.scroll_end(animate=False)
             self.query_one("#queue").border_subtitle = f"{len(snap.queue)} queued"
             self.frames += 1
+            if self.frames == 1:
+                self.call_after_refresh(self._after_first_frame)
         finally:
             self._refreshing = False
         if self._dirty:
             self.request_redraw()
+
+    def _after_first_frame(self) -> None:
+        """What the first frame need not wait for (see `console.startup`): the garbage
+        collector, and the schedule (`Orchestrator.start_schedule`; a no-op if started)."""
+        resume_gc()
+        self.run_worker(self._call("Schedule", self.orch.start_schedule()), group="start")
 
     # -- toasts ----------------------------------------------------------------
 

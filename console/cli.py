@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from console.startup import resume_gc
 from core.config import ConfigError, Settings, load_settings
 from core.models import MAX_PRIORITY, MIN_PRIORITY, RunOutcome, RunRecord, Snapshot, SyncMode
 from core.orchestrator import Orchestrator
@@ -200,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from console.launch import run_console  # Textual is imported only here
 
         return run_console(settings, read_only=args.read_only)
+    resume_gc()  # start-up is over for a headless command (see console.startup)
     command = COMMANDS[args.command]
     try:
         return asyncio.run(command(settings, args))

@@ -21,7 +21,7 @@ async def _run(settings: Settings, read_only: bool) -> int:
     from console.app import SyncdeckApp
 
     orchestrator = build_orchestrator(settings, runner=not read_only)
-    await orchestrator.start()
+    await orchestrator.start(defer_schedule=True)  # the app starts it after its first frame
     try:
         await SyncdeckApp(orchestrator, read_only=read_only).run_async()
     finally:
