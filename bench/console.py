@@ -541,7 +541,7 @@ async def part_a(base: Path, prof: Profile, report: Report, profile: bool) -> No
     data_dir = base / "storm"
     data_dir.mkdir()
     storm = StormService(STORM_RATE, prof.storm_events)
-    settings = Settings(data_dir=data_dir, schedule={"enabled": False})
+    settings = Settings.from_values(data_dir=data_dir, schedule={"enabled": False})
     orch = Orchestrator(
         SQLiteStore(data_dir / DB_FILENAME), {"storm": storm}, settings, schedule=False
     )
@@ -638,7 +638,7 @@ async def part_a(base: Path, prof: Profile, report: Report, profile: bool) -> No
 async def part_b(base: Path, prof: Profile, report: Report, profile: bool) -> None:
     data_dir = base / "sync"
     data_dir.mkdir()
-    settings = Settings(
+    settings = Settings.from_values(
         data_dir=data_dir,
         source={"kind": "demo"},
         demo={

@@ -399,9 +399,8 @@ class Daemon:
             SYNCDECK_SCHEDULE__ENABLED="false",
             SYNCDECK_SIMULATION__RUN_SECONDS="0",
         )
-        if "source" in Settings.model_fields:
-            # the simulated stand-ins: nothing but the orchestrator is measured
-            self.env["SYNCDECK_SOURCE__KIND"] = "simulated"
+        # the simulated stand-ins: nothing but the orchestrator is measured
+        self.env["SYNCDECK_SOURCE__KIND"] = "simulated"
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in close()
         self.log_path = log_path
         self.proc = subprocess.Popen(

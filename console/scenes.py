@@ -25,7 +25,13 @@ from textual.pilot import Pilot
 from console.app import SyncdeckApp
 from console.widgets.event_log import EventLog
 from core.clock import ManualClock
-from core.config import Settings
+from core.config import (
+    CircuitSettings,
+    OrchestratorSettings,
+    RetrySettings,
+    ScheduleSettings,
+    Settings,
+)
 from core.models import EventKind, RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
 from core.services.base import RunContext, TransientError
@@ -91,12 +97,12 @@ def _orchestrator(
     settings = Settings(
         data_dir=data_dir,
         # A long lease: the frozen clock jumps by whole sync durations between heartbeats.
-        orchestrator={
-            "retry": {"tries": 1},
-            "circuit": {"cooldown_s": 300},
-            "lease_ttl_s": 3600,
-        },
-        schedule={"enabled": True},
+        orchestrator=OrchestratorSettings(
+            retry=RetrySettings(tries=1),
+            circuit=CircuitSettings(cooldown_s=300),
+            lease_ttl_s=3600,
+        ),
+        schedule=ScheduleSettings(enabled=True),
     )
     orch = Orchestrator(
         SQLiteStore(data_dir / "syncdeck.db", clock=clock),

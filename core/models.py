@@ -1,8 +1,15 @@
 """The vocabulary shared by the core, its stores and its clients.
 
 Every value that crosses a boundary (store to orchestrator, core to console or
-CLI, process to process through the event log) is one of these pydantic models,
-so that a client never needs to know how the store keeps it.
+CLI, process to process through the event log) is one of these, so that a
+client never needs to know how the store keeps it.
+
+They are msgspec Structs: typed, immutable and cheap. They are built by trusted
+code (the store, the orchestrator) from data already checked at the edge, so
+they validate nothing on construction, and defining them costs next to nothing
+at import, which every `syncdeck` command pays (see `console.startup`).
+Untrusted data is validated where it enters: configuration in `core.config`,
+ERP records in `core.services.codec` (pydantic).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
 BUILTIN_PRIORITIES: dict[str, int] = {"orders": 4, "customers": 3, "products": 2, "prices": 1}
 """Default base priority per built-in service: orders first, prices last."""
@@ -81,11 +88,11 @@ class CircuitState(StrEnum):
     HALF_OPEN = "half_open"
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Model(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of the core's values: immutable; copy with `msgspec.structs.replace`."""
 
 
-class RunCounts(Model):
+class RunCounts(Model, frozen=True, kw_only=True):
     fetched: int = 0
     inserted: int = 0
     updated: int = 0
@@ -94,7 +101,7 @@ class RunCounts(Model):
     rejected: int = 0
 
 
-class SyncRequest(Model):
+class SyncRequest(Model, frozen=True, kw_only=True):
     """One operator's, schedule's or retry's wish that a service be synced."""
 
     id: int
@@ -114,7 +121,7 @@ class SyncRequest(Model):
     """How many later requests were coalesced into this one."""
 
 
-class RunRecord(Model):
+class RunRecord(Model, frozen=True, kw_only=True):
     """One attempt at running a request: the durable history line."""
 
     id: int
@@ -131,7 +138,7 @@ class RunRecord(Model):
     outcome: RunOutcome | None = None
     error_class: str | None = None
     error: str | None = None
-    counts: RunCounts = Field(default_factory=RunCounts)
+    counts: RunCounts = msgspec.field(default_factory=RunCounts)
 
     @property
     def duration(self) -> float | None:
@@ -140,7 +147,7 @@ class RunRecord(Model):
         return (self.finished_at - self.started_at).total_seconds()
 
 
-class RequestResult(Model):
+class RequestResult(Model, frozen=True, kw_only=True):
     """What `wait()` returns: the ended request and its last run, if it ran."""
 
     request: SyncRequest
@@ -153,7 +160,7 @@ class RequestResult(Model):
         return RunOutcome.CANCELLED
 
 
-class ServiceState(Model):
+class ServiceState(Model, frozen=True, kw_only=True):
     """Durable per-service state kept by the store."""
 
     name: str
@@ -171,7 +178,7 @@ class ServiceState(Model):
     health: HealthState = HealthState.HEALTHY
 
 
-class Lease(Model):
+class Lease(Model, frozen=True, kw_only=True):
     """The runner lease: only its holder starts syncs."""
 
     holder: str
@@ -183,7 +190,7 @@ class Lease(Model):
     renewed_at: datetime
 
 
-class Controls(Model):
+class Controls(Model, frozen=True, kw_only=True):
     dispatch_paused: bool = False
     schedule_paused: bool = False
 
@@ -212,7 +219,7 @@ class EventKind(StrEnum):
     CIRCUIT_CHANGED = "circuit.changed"
 
 
-class Event(Model):
+class Event(Model, frozen=True, kw_only=True):
     """A change, as the in-process bus and the store's event log carry it.
 
     `id` is the store's event-log id; progress events that were not persisted
@@ -225,10 +232,10 @@ class Event(Model):
     service: str | None = None
     request_id: int | None = None
     run_id: int | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class Progress(Model):
+class Progress(Model, frozen=True, kw_only=True):
     phase: str = ""
     done: int = 0
     total: int | None = None
@@ -236,13 +243,13 @@ class Progress(Model):
     """Rows per second."""
 
 
-class ActiveRun(Model):
+class ActiveRun(Model, frozen=True, kw_only=True):
     request: SyncRequest
     run: RunRecord | None = None
     progress: Progress | None = None
 
 
-class ServiceView(Model):
+class ServiceView(Model, frozen=True, kw_only=True):
     """One row of the services pane / `status --json`."""
 
     name: str
@@ -250,7 +257,7 @@ class ServiceView(Model):
     """idle, queued, running, retry_wait or circuit_open."""
     priority: int
     health: HealthState
-    health_reasons: list[str] = Field(default_factory=list)
+    health_reasons: list[str] = msgspec.field(default_factory=list)
     circuit: CircuitState
     consecutive_failures: int
     last_run: RunRecord | None = None
@@ -261,14 +268,14 @@ class ServiceView(Model):
     schedule_enabled: bool
 
 
-class QueueEntry(Model):
+class QueueEntry(Model, frozen=True, kw_only=True):
     request: SyncRequest
     position: int
     effective_priority: float
     waited_s: float
 
 
-class Snapshot(Model):
+class Snapshot(Model, frozen=True, kw_only=True):
     """Everything a console shows, read in one go."""
 
     at: datetime

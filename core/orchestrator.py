@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
 from core import health as health_rules
 from core import policy
 from core.config import Settings
@@ -345,7 +347,7 @@ class Orchestrator:
                 if waiter is not None:
                     waiter.set()
             elif event.kind == EventKind.RUN_PROGRESS and event.run_id and self._active is None:
-                self._remote_progress[event.run_id] = Progress.model_validate(event.data)
+                self._remote_progress[event.run_id] = msgspec.convert(event.data, Progress)
                 while len(self._remote_progress) > 8:
                     self._remote_progress.popitem(last=False)
 
@@ -562,7 +564,7 @@ class Orchestrator:
             service=run.service,
             request_id=run.request_id,
             run_id=run.id,
-            data=progress.model_dump(),
+            data=msgspec.structs.asdict(progress),
         )
         self._bus.publish([event])
         now = time.monotonic()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from core.models import RunRecord, Snapshot, SyncRequest
 
 
@@ -26,7 +28,7 @@ def run_document(run: RunRecord) -> dict[str, Any]:
         "duration_s": run.duration,
         "error_class": run.error_class,
         "error": run.error,
-        "counts": run.counts.model_dump(),
+        "counts": msgspec.structs.asdict(run.counts),
         "holder": run.holder,
         "epoch": run.epoch,
     }
@@ -57,7 +59,7 @@ def status_document(snapshot: Snapshot) -> dict[str, Any]:
         active = request_document(snapshot.active.request)
         active["run"] = None if snapshot.active.run is None else run_document(snapshot.active.run)
         progress = snapshot.active.progress
-        active["progress"] = None if progress is None else progress.model_dump()
+        active["progress"] = None if progress is None else msgspec.structs.asdict(progress)
     runner = None
     if snapshot.runner is not None:
         runner = {

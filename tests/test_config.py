@@ -183,7 +183,7 @@ def test_missing_explicit_config_file(data_dir: Path) -> None:
 def test_settings_are_frozen(data_dir: Path) -> None:
     s = load_settings(data_dir=data_dir)
     assert isinstance(s, Settings)
-    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
+    with pytest.raises(AttributeError):
         s.profile = "demo"  # type: ignore[misc]
 
 

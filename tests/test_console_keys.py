@@ -118,7 +118,7 @@ def make_orchestrator(
     db: Path, *, runner: bool = True
 ) -> tuple[Orchestrator, dict[str, HeldService]]:
     services = {name: HeldService(name) for name in SERVICES}
-    settings = Settings(
+    settings = Settings.from_values(
         data_dir=db.parent,
         # Aging so slow that only base priorities order the queue during a test.
         orchestrator={"aging_step_s": 1e6, "retry": {"tries": 1}, "cancel_grace_s": 30},

@@ -332,7 +332,7 @@ def test_the_api_contract(erp: ErpServer) -> None:
 
 
 def http_settings(data_dir: Path, url: str, token: str | None = TOKEN, **extra: Any) -> Settings:
-    return Settings(
+    return Settings.from_values(
         data_dir=data_dir,
         source={"kind": "http", "url": url, "token": token, "timeout_s": 10},
         sync={"batch_size": 250},

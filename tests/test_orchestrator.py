@@ -142,7 +142,7 @@ def settings(data_dir: Path, schedule: bool = False, **orchestrator: Any) -> Set
         "retry": {"tries": 1, "backoff_s": [0.0]},
         "circuit": {"failure_threshold": 10, "cooldown_s": 300.0},
     }
-    return Settings(
+    return Settings.from_values(
         data_dir=data_dir,
         schedule={"enabled": schedule},
         orchestrator=deep_update(base, orchestrator),

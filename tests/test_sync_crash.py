@@ -88,6 +88,7 @@ COLUMNS = SPEC.columns
 
 RUNNER = """
 import asyncio, json, sys
+import msgspec
 from core.config import load_settings
 from core.models import EventKind
 from core.runtime import build_orchestrator
@@ -119,7 +120,7 @@ async def main(mode):
             "done",
             outcome=result.outcome.value,
             mode=None if run is None else run.mode.value,
-            counts=None if run is None else run.counts.model_dump(),
+            counts=None if run is None else msgspec.structs.asdict(run.counts),
             error=None if run is None else run.error,
         )
     finally:

@@ -732,7 +732,7 @@ async def test_verify_exits_0_in_sync_and_1_naming_the_drift(
         "SYNCDECK_DEMO__CHANGES_PER_MINUTE": "0",
         **{f"SYNCDECK_DEMO__SIZES__{k.upper()}": str(v) for k, v in VERIFY_SIZES.items()},
     }
-    config = Settings(
+    config = Settings.from_values(
         data_dir=data_dir,
         source={"kind": "demo"},
         demo={"sizes": VERIFY_SIZES, "changes_per_minute": 0},

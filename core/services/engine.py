@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
+
 from core.models import RunCounts, SyncMode
 from core.services.base import RunContext
 from core.services.entities import EntitySpec
@@ -58,7 +60,7 @@ def choose_mode(
 
 
 def add_counts(a: RunCounts, b: RunCounts) -> RunCounts:
-    return RunCounts(**{k: getattr(a, k) + getattr(b, k) for k in RunCounts.model_fields})
+    return RunCounts(**{k: getattr(a, k) + getattr(b, k) for k in RunCounts.__struct_fields__})
 
 
 class EntitySyncService:
@@ -142,7 +144,7 @@ class EntitySyncService:
                 live_before,
                 self.settings.full_threshold,
             )
-            counts = counts.model_copy(update={"deleted": deleted})
+            counts = msgspec.structs.replace(counts, deleted=deleted)
             if writer.keyless_rejected:
                 ctx.report(
                     f"deletions skipped: {writer.keyless_rejected} records had no key",

@@ -7,17 +7,20 @@ returning a `SyncService`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from core.config import STAGGER_ORDER, Settings
-from core.services.base import SyncService
-from core.services.engine import EngineSettings, EntitySyncService
-from core.services.entities import ENTITIES
+from core.models import RunCounts, SyncMode
+from core.services.base import RunContext, SyncService
 from core.services.simulated import SimulatedService
 from core.sources.base import Source
-from core.sources.demo import DEMO_FILENAME, DemoERP, DemoSource
 from core.store.sqlite import DB_FILENAME
+
+if TYPE_CHECKING:
+    from core.sources.demo import DemoERP
 
 ENTRY_POINT_GROUP = "syncdeck.services"
 
@@ -36,6 +39,8 @@ def source_factory(settings: Settings) -> Callable[[], Source]:
     erp: list[DemoERP] = []
 
     def demo() -> Source:
+        from core.sources.demo import DemoSource
+
         if not erp:
             erp.append(open_demo_erp(settings))
         return DemoSource(erp[0], settings.demo.faults)
@@ -44,6 +49,8 @@ def source_factory(settings: Settings) -> Callable[[], Source]:
 
 
 def open_demo_erp(settings: Settings) -> DemoERP:
+    from core.sources.demo import DEMO_FILENAME, DemoERP
+
     demo = settings.demo
     return DemoERP(
         settings.data_dir / DEMO_FILENAME,
@@ -62,15 +69,51 @@ def builtin_services(settings: Settings) -> dict[str, SyncService]:
             for name in STAGGER_ORDER
         }
     source = source_factory(settings)
-    engine = EngineSettings(
-        batch_size=settings.sync.batch_size,
-        full_threshold=settings.sync.full_threshold,
-        full_every_s=settings.sync.full_every_h * 3600,
-    )
     db_path = settings.data_dir / DB_FILENAME
-    return {
-        name: EntitySyncService(ENTITIES[name], source, db_path, engine) for name in STAGGER_ORDER
-    }
+
+    def entity_service(name: str) -> Callable[[], SyncService]:
+        def build() -> SyncService:
+            from core.services.engine import EngineSettings, EntitySyncService
+            from core.services.entities import ENTITIES
+
+            engine = EngineSettings(
+                batch_size=settings.sync.batch_size,
+                full_threshold=settings.sync.full_threshold,
+                full_every_s=settings.sync.full_every_h * 3600,
+            )
+            return EntitySyncService(ENTITIES[name], source, db_path, engine)
+
+        return build
+
+    return {name: DeferredService(name, entity_service(name)) for name in STAGGER_ORDER}
+
+
+class DeferredService:
+    """A service built on first use, in a worker thread.
+
+    The entity services bring the sync engine and the ERP record models (pydantic),
+    whose import and schema building cost about 100 ms: every `syncdeck` command
+    would pay that at start, and a console would pay it on its event loop, for
+    services it may not run for minutes."""
+
+    def __init__(self, name: str, build: Callable[[], SyncService]) -> None:
+        self.name = name
+        self._build = build
+        self._service: SyncService | None = None
+        self._lock = asyncio.Lock()
+
+    async def service(self) -> SyncService:
+        """The real service, built (once) if it was not yet."""
+        async with self._lock:
+            if self._service is None:
+                self._service = await asyncio.to_thread(self._build)
+            return self._service
+
+    async def resolve_mode(self, requested: SyncMode) -> tuple[SyncMode, str]:
+        return await (await self.service()).resolve_mode(requested)
+
+    async def run(self, ctx: RunContext) -> RunCounts:
+        return await (await self.service()).run(ctx)
 
 
 def load_services(settings: Settings) -> dict[str, SyncService]:

@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
 
+from core.config import DemoFaults, DemoSizes
 from core.sources.base import Page, SourceError, SourceInterrupted, SourceUnavailable
 
 DEMO_FILENAME = "demo-erp.db"
@@ -43,25 +44,6 @@ COUNTRIES = ["DE", "FR", "NL", "BE", "AT", "CH", "IT", "ES", "PL", "SE", "GB", "
 CATEGORIES = ["tools", "garden", "kitchen", "office", "toys", "sports", "auto", "bath"]
 STATUSES = ["open", "confirmed", "shipped", "invoiced", "cancelled"]
 CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
-
-
-class DemoSizes(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    customers: int = Field(2_000, ge=0, le=50_000_000)
-    products: int = Field(10_000, ge=0, le=50_000_000)
-    prices: int = Field(10_000, ge=0, le=50_000_000)
-    orders: int = Field(20_000, ge=0, le=50_000_000)
-
-
-class DemoFaults(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    error_rate: float = Field(0.0, ge=0, le=1, description="Share of pages that fail (like a 503).")
-    latency_s: float = Field(0.0, ge=0, description="Added to every page.")
-    hang_after_pages: int | None = Field(None, ge=0, description="Hang forever after N pages.")
-    malformed_rate: float = Field(0.0, ge=0, le=1, description="Share of records served broken.")
-    truncate_full: float | None = Field(
-        None, gt=0, le=1, description="A full listing stops after this share of the records."
-    )
 
 
 def iso(ts: float) -> str:
@@ -164,7 +146,7 @@ class DemoERP:
                 ).fetchone()
                 if generated is None:
                     self._generate()
-                    self._set_meta("generated", json.dumps(self.sizes.model_dump()))
+                    self._set_meta("generated", json.dumps(msgspec.structs.asdict(self.sizes)))
                     self._set_meta("layout", LAYOUT)
                     self._set_meta("seed", str(self.seed))
                     self._set_meta("last_tick", str(self._clock()))

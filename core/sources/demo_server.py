@@ -76,7 +76,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from core.config import Settings
+import msgspec
+
+from core.config import DemoFaults, Settings
 from core.services.entities import CURSOR_PATTERN
 from core.sources.base import SourceError, SourceUnavailable
 from core.sources.demo import KEYS, DemoSource
@@ -349,7 +351,11 @@ async def serve(settings: Settings, host: str, port: int, token: str | None) -> 
             handled.append(sig)
         try:
             print(f"demo ERP serving on {_url(server.server_address)}", flush=True)
-            faults = settings.demo.faults.model_dump(exclude_defaults=True)
+            faults = {
+                k: v
+                for k, v in msgspec.structs.asdict(settings.demo.faults).items()
+                if v != getattr(DemoFaults(), k)
+            }
             if faults:
                 print(f"demo ERP faults: {faults}", file=sys.stderr, flush=True)
             await stop.wait()

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
+
 from core.models import (
     MAX_PRIORITY,
     MIN_PRIORITY,
@@ -794,13 +796,12 @@ class SQLiteStore:
                     priority=merged.priority,
                     source=source.value,
                 )
-                updated = queued.model_copy(
-                    update={
-                        "mode": merged.mode,
-                        "priority": merged.priority,
-                        "merged": queued.merged + 1,
-                        "not_before": None if clear_backoff else queued.not_before,
-                    }
+                updated = msgspec.structs.replace(
+                    queued,
+                    mode=merged.mode,
+                    priority=merged.priority,
+                    merged=queued.merged + 1,
+                    not_before=None if clear_backoff else queued.not_before,
                 )
                 return EnqueueResult(updated, True, [event])
             cur = self._db.execute(
@@ -1133,8 +1134,8 @@ class SQLiteStore:
                 holder=start.holder,
                 started_at=started,
             )
-            running = request.model_copy(
-                update={"state": RequestState.RUNNING, "started_at": started}
+            running = msgspec.structs.replace(
+                request, state=RequestState.RUNNING, started_at=started
             )
             return run, running, events
 
@@ -1183,7 +1184,7 @@ class SQLiteStore:
                     outcome=finish.outcome.value,
                     mode=run.mode.value,
                     error=finish.error,
-                    counts=c.model_dump(),
+                    counts=msgspec.structs.asdict(c),
                     duration=now - run.started_at.timestamp(),
                 )
             ]
@@ -1216,26 +1217,24 @@ class SQLiteStore:
                         failures=breaker.consecutive_failures,
                     )
                 )
-            service = state.model_copy(
-                update={
-                    "consecutive_failures": breaker.consecutive_failures,
-                    "circuit": breaker.circuit,
-                    "circuit_opened_at": breaker.opened_at,
-                    "last_run_id": run.id,
-                    "last_success_at": to_datetime(now) if succeeded else state.last_success_at,
-                }
+            service = msgspec.structs.replace(
+                state,
+                consecutive_failures=breaker.consecutive_failures,
+                circuit=breaker.circuit,
+                circuit_opened_at=breaker.opened_at,
+                last_run_id=run.id,
+                last_success_at=to_datetime(now) if succeeded else state.last_success_at,
             )
             request = self._get_request(run.request_id)
             retry_at = None if finish.retry_in_s is None else now + finish.retry_in_s
             events += self._end_or_requeue(now, request, finish.outcome, retry_at)
-            finished = run.model_copy(
-                update={
-                    "finished_at": to_datetime(now),
-                    "outcome": finish.outcome,
-                    "error_class": finish.error_class,
-                    "error": finish.error,
-                    "counts": c,
-                }
+            finished = msgspec.structs.replace(
+                run,
+                finished_at=to_datetime(now),
+                outcome=finish.outcome,
+                error_class=finish.error_class,
+                error=finish.error,
+                counts=c,
             )
             return self._get_request(run.request_id), finished, service, events
 
