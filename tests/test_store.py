@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import stat
@@ -529,3 +530,27 @@ async def test_events_survive_reopen(data_dir: Path, clock: ManualClock) -> None
         await s.close()
     assert event == queued.events[0]
     assert event.data == {"mode": "full", "priority": 4, "source": "api"}
+
+
+async def test_checkpoint_copies_the_log_into_the_database_file(
+    store: SQLiteStore, data_dir: Path, tmp_path: Path
+) -> None:
+    """The heartbeat's checkpoint (on a connection of its own) copies the write-ahead log
+    into the database file: without it the log would only grow."""
+
+    def events_in_main_file() -> int:
+        """Events a reader of the database file alone (no log) would see."""
+        copy = tmp_path / "main-only.db"
+        copy.write_bytes((data_dir / "syncdeck.db").read_bytes())
+        with contextlib.closing(sqlite3.connect(copy)) as conn:
+            try:
+                return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+            except sqlite3.OperationalError:  # even the schema is still in the log only
+                return 0
+
+    for _ in range(20):
+        await store.enqueue("orders", SyncMode.FULL, None, RequestSource.MANUAL)
+    logged = await store.last_event_id()
+    assert events_in_main_file() < logged, "the writes should be in the log only"
+    await store.checkpoint()
+    assert events_in_main_file() == logged

@@ -369,6 +369,8 @@ class SQLiteStore:
         """Whoever holds it owns the connection: the loop (inline) or the store thread."""
         self._busy_now = -1
         self._data_version = 0
+        self._checkpointer: sqlite3.Connection | None = None
+        """A second connection, used only on the store thread, only to checkpoint."""
 
     # -- plumbing -----------------------------------------------------------
 
@@ -549,23 +551,39 @@ class SQLiteStore:
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
 
     async def checkpoint(self) -> None:
-        """Copy the write-ahead log into the database (passive: never waits for readers)."""
+        """Copy the write-ahead log into the database (passive: never waits for readers).
+
+        On a connection of its own: a checkpoint writes and syncs the database file,
+        which can take tens of milliseconds, and the main connection stays free for
+        the calls the loop makes meanwhile (a console's redraw, an operator's key)."""
         if self._executor is None:
             return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
-            self._executor,
-            self._locked,
-            lambda: self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall(),
-            (),
-        )
+        await loop.run_in_executor(self._executor, self._checkpoint_sync)
+
+    def _checkpoint_sync(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self.path, isolation_level=None, timeout=0, check_same_thread=False
+            )
+        try:
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):  # busy: another process is checkpointing; next time
+                raise
 
     async def close(self) -> None:
         if self._executor is None:
             return
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_checkpointer)
         await self._call(self._close_sync)
         self._executor.shutdown(wait=True)
         self._executor = None
+
+    def _close_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
 
     def _close_sync(self) -> None:
         if self._conn is not None:
