@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from console.keys import ACTIONS, MAIN_VIEW_ACTIONS, MUTATING_ACTIONS, bindings
 from console.screens.confirm import ConfirmScreen
@@ -25,6 +24,7 @@ from console.screens.history import HistoryScreen
 from console.startup import resume_gc
 from console.widgets.active import ActivePane
 from console.widgets.event_log import EventLog
+from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from console.widgets.status_header import StatusHeader
@@ -102,7 +102,7 @@ class SyncdeckApp(App[None]):
         log = EventLog(id="log")
         log.border_title = "Events"
         yield log
-        yield Footer(compact=True)
+        yield KeyBar()
 
     async def on_mount(self) -> None:
         self._subscription = self.orch.events()  # before start: see the lease being taken

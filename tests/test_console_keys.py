@@ -21,7 +21,6 @@ from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Static
-from textual.widgets._footer import FooterKey
 
 from console.app import SyncdeckApp
 from console.keys import ACTIONS, MUTATING_ACTIONS
@@ -30,6 +29,7 @@ from console.screens.filter import FilterScreen
 from console.screens.help import HelpScreen
 from console.screens.history import HistoryScreen
 from console.widgets.event_log import EventLog
+from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from core.clock import ManualClock
@@ -226,7 +226,8 @@ def screen_text(app: SyncdeckApp) -> str:
 
 
 def footer_actions(app: SyncdeckApp) -> set[str]:
-    return {key.action for key in app.screen.query(FooterKey)}
+    offers, palette = app.screen.query_one(KeyBar).offers()
+    return {offer.action for offer in offers} | ({palette.action} if palette else set())
 
 
 def help_rows(app: SyncdeckApp) -> list[str]:
@@ -471,6 +472,31 @@ async def test_priority_keys_need_a_queue_entry(tmp_path: Path) -> None:
 
 
 # -- p / s -------------------------------------------------------------------------------
+
+
+async def test_clicking_a_key_in_the_footer_does_what_the_key_does(tmp_path: Path) -> None:
+    """The footer is a key bar drawn from the bindings: its labels are where they say, and a
+    click on one acts like the key (here: p pauses dispatching in the core)."""
+    console = make_console(tmp_path)
+    async with running(console) as pilot:
+        app, orch = console.app, console.orch
+        bar = app.screen.query_one(KeyBar)
+        line = bar.render().plain
+        offers, palette = bar.offers()
+        assert [o.action for o in offers][:3] == [
+            "sync('full')",
+            "sync('incremental')",
+            "sync('auto')",
+        ]
+        assert palette is not None and line.rstrip().endswith(palette.description)
+        column = line.index("p Pause")
+        assert "p Pause" in screen_text(app).splitlines()[-1]
+        await pilot.click(KeyBar, offset=(column + 2, 0))
+
+        async def paused() -> bool:
+            return (await orch.snapshot()).controls.dispatch_paused
+
+        await until(pilot, paused, "a click on 'p Pause' to pause dispatching")
 
 
 async def test_pause_key_toggles_dispatching(tmp_path: Path) -> None:

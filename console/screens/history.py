@@ -6,9 +6,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 
 from console.format import clock, duration
+from console.widgets.key_bar import KeyBar
 from console.widgets.services import OUTCOME_STYLE
 from core.models import RunRecord
 
@@ -53,7 +54,7 @@ class HistoryScreen(Screen[None]):
             )
             yield Sparkline(durations or [0.0], summary_function=max)
             yield DataTable[object](id="runs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         from rich.text import Text
