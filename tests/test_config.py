@@ -105,6 +105,32 @@ def test_environment_overrides_toml_key_by_key(
     assert s.profile == "demo"
 
 
+def test_environment_lists_as_json_and_other_programs_variables_left_alone(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCDECK_ORCHESTRATOR__RETRY__BACKOFF_S", "[5, 7.5]")
+    monkeypatch.setenv("SYNCDECK_DEMO__FAULTS__TRUNCATE_FULL", "0.5")
+    monkeypatch.setenv("SYNCDECK_CRASH_SEED", "42")  # not a setting: somebody else's
+    s = load_settings(data_dir=data_dir)
+    assert s.orchestrator.retry.backoff_s == [5.0, 7.5]
+    assert s.demo.faults.truncate_full == 0.5
+    # a typo inside a known table is not ignored: it is named
+    monkeypatch.setenv("SYNCDECK_ORCHESTRATOR__LEASE_TTL", "5")
+    with pytest.raises(ConfigError, match=r"orchestrator\.lease_ttl: unknown key"):
+        load_settings(data_dir=data_dir)
+
+
+def test_settings_from_plain_values_are_validated(data_dir: Path) -> None:
+    s = Settings.from_values(data_dir=str(data_dir), schedule={"enabled": False})
+    assert s.data_dir == data_dir and isinstance(s.data_dir, Path)
+    assert s.schedule.enabled is False
+    with pytest.raises(ConfigError) as info:
+        Settings.from_values(data_dir=data_dir, sync={"batch_size": 0}, source={"kind": "ftp"})
+    message = str(info.value)
+    assert "sync.batch_size: must be greater than or equal to 1" in message
+    assert "source.kind: Invalid enum value 'ftp'" in message
+
+
 def test_explicit_overrides_beat_environment_and_file(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
