@@ -2,9 +2,9 @@
 
 The cyclic garbage collector is paused while the program imports and builds its
 first screen, then resumed with everything that exists by then frozen. Importing
-Textual, pydantic and the core allocates a few hundred thousand objects, almost
+Textual and the core allocates a few hundred thousand objects, almost
 none of them garbage, yet every allocation burst sets off collections that walk
-them all: about a sixth of the time to the console's first frame went there.
+them all: about a tenth of the time to the console's first frame went there.
 Frozen afterwards, they are never walked again, which also keeps later full
 collections (and the pauses they cause in the console) short. This is the use
 CPython's `gc.freeze()` documents.

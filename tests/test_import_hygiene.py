@@ -151,3 +151,34 @@ def test_the_wrapper_would_see_a_ui_import(cli_env: dict[str, str], tmp_path: Pa
     result = python(code, env)
     assert result.returncode == 0, result.stderr
     assert "rich.text" in json.loads(report_file.read_text())["ui"]
+
+
+CONSOLE_FIRST_FRAME = """
+import asyncio, json, sys
+from core.config import load_settings
+from core.runtime import build_orchestrator
+from console.app import SyncdeckApp
+
+async def main():
+    orch = build_orchestrator(load_settings(), runner=True)
+    await orch.start(defer_schedule=True)  # as `syncdeck` does
+    app = SyncdeckApp(orch)
+    try:
+        async with app.run_test() as pilot:
+            while app.frames < 1:
+                await pilot.pause(0.01)
+            print(json.dumps(sorted(n for n in sys.modules if n.split(".")[0] == "pydantic")))
+    finally:
+        await orch.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_the_console_draws_its_first_frame_without_pydantic(cli_env: dict[str, str]) -> None:
+    """pydantic (about 100 ms to import and build) validates ERP records only: it is loaded
+    when a sync first runs, never on the way to the console's first frame."""
+    env = {**cli_env, "SYNCDECK_SOURCE__KIND": "demo", "SYNCDECK_SCHEDULE__ENABLED": "false"}
+    result = python(CONSOLE_FIRST_FRAME, env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -819,6 +819,26 @@ async def test_scheduler_requests_a_sync_when_due(make: Factory, data_dir: Path)
     await wait_for(orders.started)
 
 
+async def test_a_deferred_schedule_requests_a_tick_that_fell_due_before_it_started(
+    make: Factory, data_dir: Path
+) -> None:
+    """A console starts the schedule only after its first frame (`start(defer_schedule=True)`,
+    then `start_schedule()`): a tick that fell due in between is requested then, not lost."""
+    clock = ManualClock(T0)
+    orch = make([Service("orders", gated=True)], settings(data_dir, schedule=True), clock=clock)
+    await orch.start(defer_schedule=True)
+    await until(lambda: orch.is_runner)
+    sub = orch.events()
+    clock.advance(30 * 60 + 1)  # orders: offset 0, every 30 min from when the store saw it
+    assert (await orch.snapshot()).queue == []  # no schedule yet, so nothing requested
+    await orch.start_schedule()
+    queued = await next_event(sub, EventKind.REQUEST_QUEUED)
+    assert (queued.service, queued.data["source"]) == ("orders", "schedule")
+    await orch.start_schedule()  # once started, again is a no-op: no second request
+    snap = await orch.snapshot()
+    assert len(snap.queue) + (snap.active is not None) == 1
+
+
 # -- stopping ---------------------------------------------------------------------------
 
 
