@@ -76,7 +76,7 @@ Key-to-screen latency (parts a and b), defined precisely:
     no subcommand, a data directory initialised by an untimed first run, schedule off)
     the header ("runner:"), all four service rows and the footer ("palette"); for hello
     world, "Hello, world". Each program is then told to quit (q / ctrl+q). Runs
-    alternate between the two; one untimed warm-up run each; median of 7 (--quick: 3).
+    alternate between the two; one untimed warm-up run each; median of 15 (--quick: 5).
     Bytecode is cached as on an installed system (PYTHONPYCACHEPREFIX in the temporary
     directory, filled by the warm-up runs; PYTHONDONTWRITEBYTECODE removed for the
     children). Target: syncdeck <= 1.5x hello world.
@@ -175,8 +175,8 @@ class Profile:
     paint_runs: int
 
 
-FULL = Profile(10.0, 30, 100_000, 1_000_000, 7)
-QUICK = Profile(4.0, 15, 20_000, 500_000, 3)
+FULL = Profile(10.0, 30, 100_000, 1_000_000, 15)
+QUICK = Profile(4.0, 15, 20_000, 500_000, 5)
 
 
 # -- measuring ------------------------------------------------------------------------

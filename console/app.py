@@ -17,10 +17,6 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
 
 from console.keys import ACTIONS, MAIN_VIEW_ACTIONS, MUTATING_ACTIONS, bindings
-from console.screens.confirm import ConfirmScreen
-from console.screens.filter import FilterScreen
-from console.screens.help import HelpScreen
-from console.screens.history import HistoryScreen
 from console.startup import resume_gc
 from console.widgets.active import ActivePane
 from console.widgets.event_log import EventLog
@@ -301,6 +297,8 @@ class SyncdeckApp(App[None]):
             if yes:
                 await self._call("Cancel", self.orch.cancel(request.id))
 
+        from console.screens.confirm import ConfirmScreen  # screens load when first opened
+
         self.push_screen(
             ConfirmScreen(
                 f"Cancel the running {request.service} sync (request #{request.id})?\n\n"
@@ -338,10 +336,14 @@ class SyncdeckApp(App[None]):
             await self.show_history(service)
 
     async def show_history(self, service: str) -> None:
+        from console.screens.history import HistoryScreen
+
         runs = await self.orch.history(service, limit=200)
         self.push_screen(HistoryScreen(service, runs))
 
     def action_filter_log(self) -> None:
+        from console.screens.filter import FilterScreen
+
         log = self.query_one(EventLog)
 
         def apply(text: str | None) -> None:
@@ -351,6 +353,8 @@ class SyncdeckApp(App[None]):
         self.push_screen(FilterScreen(log.filter_text), apply)
 
     def action_help(self) -> None:
+        from console.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.read_only))
 
     async def action_quit_console(self) -> None:
@@ -361,6 +365,8 @@ class SyncdeckApp(App[None]):
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.exit()
+
+            from console.screens.confirm import ConfirmScreen
 
             self.push_screen(
                 ConfirmScreen(

@@ -399,3 +399,49 @@ def test_cancel_a_running_sync_from_another_process(
     assert (document["state"], document["outcome"]) == ("cancelled", "cancelled")
     assert document["run"]["outcome"] == "cancelled"
     assert document["run"]["duration_s"] < 10  # stopped, not run to the end
+
+
+# -- services from other packages -----------------------------------------------------------
+
+PLUGIN = """
+from core.models import RunCounts, SyncMode
+
+
+class Invoices:
+    name = "invoices"
+
+    async def resolve_mode(self, requested):
+        return SyncMode.FULL, "the invoices plugin always runs full"
+
+    async def run(self, ctx):
+        ctx.report("listing invoices", 3, 3)
+        return RunCounts(fetched=3, inserted=3)
+
+
+def make(settings):
+    return Invoices()
+"""
+
+
+def test_a_service_from_an_installed_package_is_listed_and_runs(
+    env: dict[str, str], tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """The `syncdeck.services` entry point group, as the README documents it: a package
+    installed beside syncdeck (here: a module and its dist-info on PYTHONPATH)."""
+    site = tmp_path / "site"
+    dist = site / "syncdeck_invoices-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "syncdeck_invoices.py").write_text(PLUGIN)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: syncdeck-invoices\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[syncdeck.services]\ninvoices = syncdeck_invoices:make\n"
+    )
+    usage_error(env, "sync", "invoices")  # not installed: an unknown service
+
+    env = {**env, "PYTHONPATH": str(site)}
+    names = [s["name"] for s in as_json(env, "status")["services"]]
+    assert sorted(names) == sorted([*SERVICES, "invoices"])
+    start_daemon(env, tmp_path, daemons)
+    waited = as_json(env, "sync", "invoices", "--wait", "--timeout", "30")
+    assert (waited["outcome"], waited["run"]["counts"]["fetched"]) == ("succeeded", 3)
+    assert waited["run"]["mode_reason"] == "the invoices plugin always runs full"
