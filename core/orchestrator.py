@@ -168,9 +168,12 @@ class Orchestrator:
         of starting (about 40 ms): a console starts the schedule after its first frame.
         Nothing is missed meanwhile: a tick that came due while it was not running fires
         once when it starts, and "next run" is computed without it."""
-        if not self._wants_schedule or self._schedule is not None or not self._started:
-            return
-        if self._stopping:
+        if (
+            not self._wants_schedule
+            or self._schedule is not None
+            or not self._started
+            or self._stopping
+        ):
             return
         schedule = Schedule(self._scheduled_request, self.settings.schedule.misfire_grace_s)
         self._schedule = schedule

@@ -67,26 +67,19 @@ class KeyBar(Widget):
         """The keys shown, left to right (one per action), and the command palette's."""
         app = self.app
         active = self.screen.active_bindings
+
+        def offer(key: str) -> Offer:
+            _node, binding, enabled, _tooltip = active[key]
+            display = app.get_key_display(binding)
+            return Offer(key, display, binding.description, binding.action, enabled)
+
         shown: dict[str, Offer] = {}
-        for binding_key, (_node, binding, enabled, _tooltip) in active.items():
+        for key, (_node, binding, _enabled, _tooltip) in active.items():
             if binding.show and binding.action not in shown:
-                shown[binding.action] = Offer(
-                    binding_key,
-                    app.get_key_display(binding),
-                    binding.description,
-                    binding.action,
-                    enabled,
-                )
+                shown[binding.action] = offer(key)
         palette = None
         if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING in active:
-            _node, binding, enabled, _tooltip = active[app.COMMAND_PALETTE_BINDING]
-            palette = Offer(
-                app.COMMAND_PALETTE_BINDING,
-                app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                enabled,
-            )
+            palette = offer(app.COMMAND_PALETTE_BINDING)
         return list(shown.values()), palette
 
     def render(self) -> Text:

@@ -12,6 +12,7 @@ import importlib.machinery
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from core.config import STAGGER_ORDER, Settings
@@ -71,23 +72,22 @@ def builtin_services(settings: Settings) -> dict[str, SyncService]:
             for name in STAGGER_ORDER
         }
     source = source_factory(settings)
-    db_path = settings.data_dir / DB_FILENAME
+    return {
+        name: DeferredService(name, partial(_entity_service, name, source, settings))
+        for name in STAGGER_ORDER
+    }
 
-    def entity_service(name: str) -> Callable[[], SyncService]:
-        def build() -> SyncService:
-            from core.services.engine import EngineSettings, EntitySyncService
-            from core.services.entities import ENTITIES
 
-            engine = EngineSettings(
-                batch_size=settings.sync.batch_size,
-                full_threshold=settings.sync.full_threshold,
-                full_every_s=settings.sync.full_every_h * 3600,
-            )
-            return EntitySyncService(ENTITIES[name], source, db_path, engine)
+def _entity_service(name: str, source: Callable[[], Source], settings: Settings) -> SyncService:
+    from core.services.engine import EngineSettings, EntitySyncService
+    from core.services.entities import ENTITIES
 
-        return build
-
-    return {name: DeferredService(name, entity_service(name)) for name in STAGGER_ORDER}
+    engine = EngineSettings(
+        batch_size=settings.sync.batch_size,
+        full_threshold=settings.sync.full_threshold,
+        full_every_s=settings.sync.full_every_h * 3600,
+    )
+    return EntitySyncService(ENTITIES[name], source, settings.data_dir / DB_FILENAME, engine)
 
 
 class DeferredService:
