@@ -24,6 +24,7 @@ from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from console.widgets.status_header import StatusHeader
+from core.errors import StoreError
 from core.models import (
     MAX_PRIORITY,
     MIN_PRIORITY,
@@ -35,7 +36,6 @@ from core.models import (
     SyncMode,
 )
 from core.orchestrator import Orchestrator
-from core.store.base import StoreError
 
 MAX_FPS = 10
 """No more frames than this in any one second, whatever asks for them."""

@@ -20,11 +20,11 @@ from typing import Any
 
 from console.startup import resume_gc
 from core.config import ConfigError, Settings, load_settings
+from core.errors import StoreError
 from core.models import MAX_PRIORITY, MIN_PRIORITY, RunOutcome, RunRecord, Snapshot, SyncMode
 from core.orchestrator import Orchestrator
 from core.reports import run_document, status_document
 from core.runtime import build_orchestrator
-from core.store.base import StoreError
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -32,9 +32,10 @@ from core.config import (
     ScheduleSettings,
     Settings,
 )
+from core.errors import TransientError
 from core.models import EventKind, RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
-from core.services.base import RunContext, TransientError
+from core.services.base import RunContext
 from core.store import SQLiteStore
 
 FROZEN_AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC).timestamp()

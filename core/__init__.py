@@ -5,6 +5,15 @@ this API among others (the CLI, the daemon, your own code).
 """
 
 from core.config import ConfigError, Settings, load_settings
+from core.errors import (
+    InvalidTransition,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    SyncCancelled,
+    TransientError,
+    UnknownService,
+)
 from core.models import (
     Event,
     EventKind,
@@ -19,10 +28,10 @@ from core.models import (
     SyncMode,
     SyncRequest,
 )
-from core.orchestrator import Orchestrator, UnknownService
+from core.orchestrator import Orchestrator
 from core.runtime import build_orchestrator, open_store
-from core.services.base import RunContext, SyncCancelled, SyncService, TransientError
-from core.store import InvalidTransition, NotFound, SchemaTooNew, SQLiteStore, Store, StoreError
+from core.services.base import RunContext, SyncService
+from core.store import SQLiteStore, Store
 
 __all__ = [
     "ConfigError",

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.models import HEALTH_RANK, CircuitState, HealthState, RunOutcome, ServiceState
-from core.store.base import BreakerUpdate
+
+
+@dataclass(frozen=True)
+class BreakerUpdate:
+    """What the breaker decided: the state a run's end leaves the circuit in."""
+
+    circuit: CircuitState
+    consecutive_failures: int
+    opened_at: datetime | None
 
 
 @dataclass(frozen=True)

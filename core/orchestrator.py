@@ -30,6 +30,14 @@ import msgspec
 from core import health as health_rules
 from core import policy
 from core.config import Settings
+from core.errors import (
+    InvalidTransition,
+    LeaseLost,
+    NotFound,
+    SyncCancelled,
+    TransientError,
+    UnknownService,
+)
 from core.events import EventBus, Subscription
 from core.models import (
     ActiveRun,
@@ -52,26 +60,14 @@ from core.models import (
     SyncRequest,
 )
 from core.scheduler import Schedule, SchedulePlan, plan_for
-from core.services.base import RunContext, SyncCancelled, SyncService, TransientError
-from core.store.base import (
-    InvalidTransition,
-    LeaseLost,
-    NotFound,
-    RunFinish,
-    RunStart,
-    Store,
-    StoreView,
-)
+from core.services.base import RunContext, SyncService
+from core.store.base import RunFinish, RunStart, Store, StoreView
 
 log = logging.getLogger(__name__)
 
 RUNNER_TASK = "syncdeck-runner"
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientError, ConnectionError, TimeoutError)
-
-
-class UnknownService(NotFound):
-    """The named service is not registered."""
 
 
 def process_alive(pid: int) -> bool:

@@ -14,6 +14,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.config import Settings
+from core.errors import StoreError, SyncError, TransientError, UnknownService
 from core.models import (
     CircuitState,
     Event,
@@ -26,9 +27,9 @@ from core.models import (
     SyncMode,
     to_datetime,
 )
-from core.orchestrator import Orchestrator, UnknownService
-from core.services.base import RunContext, SyncError, TransientError
-from core.store import SQLiteStore, StoreError
+from core.orchestrator import Orchestrator
+from core.services.base import RunContext
+from core.store import SQLiteStore
 
 T0 = 1_800_000_000.0
 WAIT = 10.0

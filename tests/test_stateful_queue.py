@@ -34,6 +34,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from core import policy
 from core.clock import ManualClock
 from core.config import CircuitSettings, OrchestratorSettings, RetrySettings, Settings
+from core.errors import InvalidTransition, SyncCancelled, TransientError
 from core.events import Subscription
 from core.models import (
     BUILTIN_PRIORITIES,
@@ -46,8 +47,8 @@ from core.models import (
     SyncRequest,
 )
 from core.orchestrator import Orchestrator
-from core.services.base import RunContext, SyncCancelled, TransientError
-from core.store import DB_FILENAME, InvalidTransition, SQLiteStore, StoreView
+from core.services.base import RunContext
+from core.store import DB_FILENAME, SQLiteStore, StoreView
 
 T = TypeVar("T")
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from core.clock import ManualClock
+from core.errors import InvalidTransition, LeaseLost, NotFound, SchemaTooNew, StoreError
+from core.health import BreakerUpdate
 from core.models import (
     BUILTIN_PRIORITIES,
     CircuitState,
@@ -23,17 +25,8 @@ from core.models import (
     RunOutcome,
     SyncMode,
 )
-from core.store import (
-    InvalidTransition,
-    LeaseLost,
-    NotFound,
-    RunFinish,
-    RunStart,
-    SchemaTooNew,
-    SQLiteStore,
-    StoreError,
-)
-from core.store.base import Breaker, BreakerUpdate
+from core.store import RunFinish, RunStart, SQLiteStore
+from core.store.base import Breaker
 from core.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 
 T0 = 1_800_000_000.0

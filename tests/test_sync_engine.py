@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.config import Settings
+from core.errors import IncompleteListing
 from core.models import RunCounts, RunOutcome, RunRecord, SyncMode
 from core.orchestrator import Orchestrator
 from core.services.base import RunContext
@@ -49,7 +50,6 @@ from core.sources.demo import (
     iso,
 )
 from core.store import SQLiteStore
-from core.store.replica_sqlite import IncompleteListing
 
 NAMES = tuple(ENTITIES)
 FULL_THRESHOLD = EngineSettings().full_threshold

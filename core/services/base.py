@@ -15,19 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from core.errors import SyncCancelled
 from core.models import Progress, RunCounts, SyncMode
-
-
-class SyncError(Exception):
-    """A run failed; not worth retrying unless it is a TransientError."""
-
-
-class TransientError(SyncError):
-    """The source or network failed in a way that may pass: the run is retried with backoff."""
-
-
-class SyncCancelled(Exception):
-    """Raised by `RunContext.check_cancelled()` when an operator cancelled the run."""
 
 
 @dataclass

@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from core.errors import SourceInterrupted
 from core.models import RunCounts, SyncMode
 from core.services.base import RunContext
 from core.services.entities import EntitySpec
-from core.sources.base import BlockingSource, Source, SourceInterrupted
+from core.sources.base import BlockingSource, Source
 from core.store.replica_sqlite import ReplicaWriter, SyncState
 
 T = TypeVar("T")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import random
 
+from core.errors import TransientError
 from core.models import RunCounts, SyncMode
-from core.services.base import RunContext, TransientError
+from core.services.base import RunContext
 
 STEPS = 20
 

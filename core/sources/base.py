@@ -11,20 +11,6 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol, runtime_checkable
 
-from core.services.base import SyncError, TransientError
-
-
-class SourceError(SyncError):
-    """The source refused the request for good (bad token, unknown entity): not retried."""
-
-
-class SourceUnavailable(TransientError):
-    """The source failed in a way that may pass (timeout, connection, 5xx): retried."""
-
-
-class SourceInterrupted(SyncError):
-    """A blocking read was stopped because the run was cancelled or timed out."""
-
 
 class Page:
     """One page of a listing, as records (dicts), or as rows of column values.

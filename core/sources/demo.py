@@ -25,7 +25,8 @@ from typing import Any
 import msgspec
 
 from core.config import DemoFaults, DemoSizes
-from core.sources.base import Page, SourceError, SourceInterrupted, SourceUnavailable
+from core.errors import SourceError, SourceInterrupted, SourceUnavailable
+from core.sources.base import Page
 
 DEMO_FILENAME = "demo-erp.db"
 BASE_EPOCH = 1767225600  # 2026-01-01T00:00:00Z: initial data is timestamped from here

@@ -79,8 +79,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import msgspec
 
 from core.config import DemoFaults, Settings
+from core.errors import SourceError, SourceUnavailable
 from core.services.entities import CURSOR_PATTERN
-from core.sources.base import SourceError, SourceUnavailable
 from core.sources.demo import KEYS, DemoSource
 from core.sources.http import API_PREFIX, DEFAULT_LIMIT, MAX_LIMIT
 

@@ -26,7 +26,8 @@ from urllib.parse import quote
 
 import httpx
 
-from core.sources.base import Page, SourceError, SourceUnavailable
+from core.errors import SourceError, SourceUnavailable
+from core.sources.base import Page
 
 API_PREFIX = "/v1"
 DEFAULT_LIMIT = 1000

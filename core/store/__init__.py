@@ -1,18 +1,7 @@
 """Stores: where every process finds the same queue, history, state and lease."""
 
-from core.store.base import (
-    EnqueueResult,
-    InvalidTransition,
-    LeaseLost,
-    LeaseResult,
-    NotFound,
-    RunFinish,
-    RunStart,
-    SchemaTooNew,
-    Store,
-    StoreError,
-    StoreView,
-)
+from core.errors import InvalidTransition, LeaseLost, NotFound, SchemaTooNew, StoreError
+from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart, Store, StoreView
 from core.store.sqlite import DB_FILENAME, SQLiteStore
 
 __all__ = [

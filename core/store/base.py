@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from core.health import BreakerUpdate
 from core.models import (
-    CircuitState,
     Controls,
     Event,
     HealthState,
@@ -27,26 +27,6 @@ from core.models import (
     SyncMode,
     SyncRequest,
 )
-
-
-class StoreError(Exception):
-    """Base of the errors a store reports to its callers."""
-
-
-class SchemaTooNew(StoreError):
-    """The database was written by a newer syncdeck than this one."""
-
-
-class NotFound(StoreError):
-    """No request, run or service with that name or id."""
-
-
-class InvalidTransition(StoreError):
-    """The request is not in a state that allows this (for example already ended)."""
-
-
-class LeaseLost(StoreError):
-    """The caller's fencing epoch is no longer the lease's: another runner took over."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +53,6 @@ class RunStart:
     mode: SyncMode
     mode_reason: str
     half_open_probe: bool = False
-
-
-@dataclass(frozen=True)
-class BreakerUpdate:
-    circuit: CircuitState
-    consecutive_failures: int
-    opened_at: datetime | None
 
 
 Breaker = Callable[[ServiceState, datetime], BreakerUpdate]

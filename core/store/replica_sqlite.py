@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import IncompleteListing
 from core.models import RunCounts
-from core.services.base import SyncError
 from core.services.codec import codec_for
 from core.services.entities import EntitySpec
 from core.sources.base import Page
@@ -269,10 +269,6 @@ class ReplicaWriter:
         self._full = False
         self._empty_at_start = False
         return deleted
-
-
-class IncompleteListing(SyncError):
-    """A full pass returned too few records to trust it for deletions."""
 
 
 def read_state(db: sqlite3.Connection, entity: str) -> SyncState:

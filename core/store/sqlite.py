@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from core.errors import InvalidTransition, LeaseLost, NotFound, SchemaTooNew, StoreError
 from core.models import (
     MAX_PRIORITY,
     MIN_PRIORITY,
@@ -43,18 +44,7 @@ from core.models import (
     to_datetime,
 )
 from core.policy import merge
-from core.store.base import (
-    EnqueueResult,
-    InvalidTransition,
-    LeaseLost,
-    LeaseResult,
-    NotFound,
-    RunFinish,
-    RunStart,
-    SchemaTooNew,
-    StoreError,
-    StoreView,
-)
+from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart, StoreView
 
 T = TypeVar("T")
 
