@@ -216,7 +216,7 @@ async def durable_throughput(base: Path, prof: Profile, report: Report) -> None:
         t1 = time.time()
         chaining = False
         deadline = time.monotonic() + 10
-        while await orch.store.running() is not None or await orch.store.queued():
+        while (view := await orch.store.view(history=False)).running is not None or view.queued:
             if time.monotonic() > deadline:
                 raise RuntimeError("the queue never drained")
             await asyncio.sleep(0.01)

@@ -451,7 +451,7 @@ class Orchestrator:
             if self._schedule is not None:
                 self._schedule.apply(self._plans(states))
             await self.store.prune_events(self._cfg.event_retention)
-            await self.store.checkpoint()
+            await self.store.maintenance()
 
     def _lease_lost(self) -> None:
         """Another process took the lease: our run may no longer be recorded; stop it now."""

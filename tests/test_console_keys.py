@@ -1000,7 +1000,7 @@ async def test_palette_filter_help_and_quit(tmp_path: Path) -> None:
     await store.open()
     try:
         assert await lease_released(store)
-        assert len(await store.queued()) == 2  # quitting cancels nothing
+        assert len((await store.view(history=False)).queued) == 2  # quitting cancels nothing
     finally:
         await store.close()
 

@@ -27,7 +27,7 @@ from core.models import (
 )
 from core.store import RunFinish, RunStart, SQLiteStore
 from core.store.base import Breaker
-from core.store.sqlite import MIGRATIONS, SCHEMA_VERSION
+from core.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 T0 = 1_800_000_000.0
 
@@ -119,7 +119,7 @@ async def test_open_migrates_schema_and_reopen_keeps_data(data_dir: Path) -> Non
     again = SQLiteStore(path)
     await again.open()
     try:
-        assert [r.id for r in await again.queued()] == [queued.request.id]
+        assert [r.id for r in (await again.view(history=False)).queued] == [queued.request.id]
         assert (await again.get_request(queued.request.id)).priority == 7
     finally:
         await again.close()
@@ -173,7 +173,7 @@ async def test_schema_too_new_raises_a_clear_error(data_dir: Path) -> None:
     assert "upgrade" in message
     # not half-open: using it is refused, and a second attempt refuses again
     with pytest.raises(StoreError):
-        await s.queued()
+        await s.view(history=False)
     with pytest.raises(SchemaTooNew):
         await SQLiteStore(path).open()
     conn = raw(path)
@@ -225,7 +225,7 @@ async def test_enqueue_merges_into_the_one_queued_request(store: SQLiteStore) ->
     other = await store.enqueue("prices", SyncMode.AUTO, None, RequestSource.MANUAL)
     assert not other.merged
     assert other.request.id != first.request.id
-    queued = await store.queued()
+    queued = (await store.view(history=False)).queued
     assert sorted(r.service for r in queued) == ["orders", "prices"]
     stored = await store.get_request(first.request.id)
     assert (stored.mode, stored.priority, stored.merged) == (SyncMode.FULL, 9, len(steps))
@@ -238,7 +238,7 @@ async def test_enqueue_refuses_unknown_service_and_bad_priority(store: SQLiteSto
         await store.enqueue("orders", SyncMode.AUTO, 101, RequestSource.MANUAL)
     with pytest.raises(StoreError, match="between"):
         await store.enqueue("orders", SyncMode.AUTO, -1, RequestSource.MANUAL)
-    assert await store.queued() == []
+    assert (await store.view(history=False)).queued == []
 
 
 async def test_partial_unique_indexes_refuse_raw_sql(store: SQLiteStore) -> None:
@@ -286,7 +286,7 @@ async def test_cancel_queued_running_and_ended(store: SQLiteStore) -> None:
     assert cancelled.outcome == RunOutcome.CANCELLED
     assert cancelled.finished_at is not None
     assert [e.kind for e in events] == [EventKind.REQUEST_CANCELLED]
-    assert [r.id for r in await store.queued()] == [orders.id]
+    assert [r.id for r in (await store.view(history=False)).queued] == [orders.id]
 
     lease, run, running = await _lease_and_start(store, orders.id)
     assert running.state == RequestState.RUNNING
@@ -380,7 +380,7 @@ async def test_lease_acquire_renew_expiry_and_takeover(
     requeued = await store.get_request(orders.id)
     assert requeued.state == RequestState.QUEUED
     assert requeued.attempt == 1  # an interruption is not a failed try
-    assert await store.running() is None
+    assert (await store.view(history=False)).running is None
 
     # a holder known to be dead can be taken over before expiry
     stolen = await store.acquire_lease("C", "host-b", 33, 10.0, steal_from="B")
@@ -545,5 +545,5 @@ async def test_checkpoint_copies_the_log_into_the_database_file(
         await store.enqueue("orders", SyncMode.FULL, None, RequestSource.MANUAL)
     logged = await store.last_event_id()
     assert events_in_main_file() < logged, "the writes should be in the log only"
-    await store.checkpoint()
+    await store.maintenance()
     assert events_in_main_file() == logged

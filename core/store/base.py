@@ -2,8 +2,10 @@
 
 Each mutating method is one atomic transaction that also appends the events it
 causes to the store's event log, and returns them, so that the log never
-disagrees with the state. Nothing here names a SQL dialect, a lock or a clock
-source: those belong to the implementation (SQLite now, PostgreSQL next).
+disagrees with the state. The transitions themselves are decided once, in
+`core.store.rules`; a backend (SQLite now, PostgreSQL next) holds the SQL, the
+connections, its clock, its locking and change notification, and nothing else.
+`Store` below states what each backend must guarantee.
 """
 
 from __future__ import annotations
@@ -90,38 +92,76 @@ class StoreView:
 
 
 class Store(Protocol):
-    """Durable queue, history, per-service state, controls, events and the runner lease."""
+    """Durable queue, history, per-service state, controls, events and the runner lease.
+
+    What every backend guarantees (the contract suite in `tests/contract` checks it):
+
+    - **Atomic transitions.** Each mutating method is one transaction that also
+      appends the events it causes, decided by `core.store.rules`; it commits
+      whole or not at all, and returns those events with their ids.
+    - **Uniqueness.** At most one queued request per service and at most one
+      running request, enforced by the database itself (unique indexes), so that
+      no caller, however buggy or concurrent, can break them.
+    - **One clock.** `now()` and every timestamp the store writes come from the
+      store's clock, which every process sharing the store compares against.
+    - **Event order.** Event ids grow, and an id becomes visible to readers only
+      after every smaller id has: a reader that remembers the last id it saw and
+      asks `events_since(last)` misses nothing. Ids may have gaps (a rolled-back
+      append, pruning). A backend whose id sequence commits out of order must
+      serialize appends or hand out commit-ordered ids.
+    - **Fencing.** `start_run` and `finish_run` change nothing unless the given
+      epoch is the lease's.
+
+    Every method may raise `StoreError` when the store cannot be used (closed,
+    unreachable, corrupt, full); the `Raises:` lines name the subclasses a
+    caller is expected to handle.
+    """
 
     async def open(self) -> None:
-        """Create or migrate the schema. Raises SchemaTooNew for a newer database."""
+        """Create or migrate the schema and make the store ready.
 
-    async def close(self) -> None: ...
+        Raises: SchemaTooNew (a newer syncdeck wrote it; nothing is changed),
+        StoreError."""
 
-    async def checkpoint(self) -> None:
-        """Housekeeping the store needs now and then, off the event loop (SQLite: a WAL
-        checkpoint). The runner's heartbeat calls it."""
+    async def close(self) -> None:
+        """Release connections; a closed store refuses calls. Raises: nothing."""
+
+    async def maintenance(self) -> None:
+        """Housekeeping the backend needs now and then, off the event loop (SQLite: a WAL
+        checkpoint). The runner's heartbeat calls it. Raises: StoreError."""
 
     async def now(self) -> datetime:
-        """The store's clock: the one every process compares lease expiries against."""
+        """The store's clock: the one every process compares lease expiries against.
+
+        Raises: StoreError."""
         ...
 
     async def wait_for_change(self, timeout: float) -> bool:
-        """Return True as soon as another connection may have changed something,
-        or False after `timeout` seconds."""
+        """Return True as soon as another connection may have changed something, or
+        False after `timeout` seconds. A hint only: callers also poll, so a lost wake-up
+        costs latency, never correctness. Raises: StoreError."""
         ...
 
     async def view(self, history: bool = True) -> StoreView:
         """Controls, services, queue, running request and lease, read in one transaction;
-        `history=False` leaves out the last and running runs (the dispatcher's cheap read)."""
+        `history=False` leaves out the last and running runs (the dispatcher's cheap read).
+
+        Raises: StoreError."""
         ...
 
     # services and controls
     async def register_services(self, defaults: dict[str, int]) -> None:
-        """Make sure each service has a state row; `defaults` maps name to default priority."""
+        """Make sure each service has a state row; `defaults` maps name to default priority.
 
-    async def services(self) -> list[ServiceState]: ...
+        Raises: StoreError."""
 
-    async def set_default_priority(self, service: str, priority: int) -> list[Event]: ...
+    async def services(self) -> list[ServiceState]:
+        """Raises: StoreError."""
+        ...
+
+    async def set_default_priority(self, service: str, priority: int) -> list[Event]:
+        """Raises: NotFound (service), StoreError (priority out of range)."""
+        ...
 
     async def set_schedule(
         self,
@@ -129,38 +169,49 @@ class Store(Protocol):
         interval_s: float | None,
         offset_s: float | None,
         enabled: bool | None,
-    ) -> list[Event]: ...
+    ) -> list[Event]:
+        """Persist a schedule override; None returns a field to the configuration.
+
+        Raises: NotFound (service), StoreError."""
+        ...
 
     async def set_health(
         self, service: str, health: HealthState, reasons: list[str]
     ) -> list[Event]:
-        """Record a health change (only call when it changed)."""
+        """Record a health change (only call when it changed). Raises: NotFound, StoreError."""
         ...
 
-    async def controls(self) -> Controls: ...
+    async def controls(self) -> Controls:
+        """Raises: StoreError."""
+        ...
 
     async def set_controls(
         self, dispatch_paused: bool | None = None, schedule_paused: bool | None = None
-    ) -> list[Event]: ...
+    ) -> list[Event]:
+        """Change what changed (and announce only that). Raises: StoreError."""
+        ...
 
     # requests
     async def enqueue(
         self, service: str, mode: SyncMode, priority: int | None, source: RequestSource
     ) -> EnqueueResult:
-        """Queue a request, or merge it into the service's queued one (at most one queued
-        request per service, enforced by the store)."""
+        """Queue a request, or merge it into the service's queued one.
+
+        Raises: NotFound (service), StoreError (priority out of range)."""
         ...
 
-    async def get_request(self, request_id: int) -> SyncRequest: ...
+    async def get_request(self, request_id: int) -> SyncRequest:
+        """Raises: NotFound, StoreError."""
+        ...
 
-    async def queued(self) -> list[SyncRequest]: ...
-
-    async def running(self) -> SyncRequest | None: ...
-
-    async def set_priority(self, request_id: int, priority: int) -> list[Event]: ...
+    async def set_priority(self, request_id: int, priority: int) -> list[Event]:
+        """Raises: NotFound, InvalidTransition (not queued), StoreError (out of range)."""
+        ...
 
     async def cancel(self, request_id: int) -> tuple[SyncRequest, list[Event]]:
-        """Cancel a queued request at once, or ask a running one to stop."""
+        """Cancel a queued request at once, or ask a running one to stop.
+
+        Raises: NotFound, InvalidTransition (already ended), StoreError."""
         ...
 
     # lease and runs
@@ -169,39 +220,59 @@ class Store(Protocol):
     ) -> LeaseResult:
         """Take the lease if it is free, expired, or still held by `steal_from` (a holder
         the caller knows to be dead); renew it if `holder` has it. A takeover bumps the
-        fencing epoch and turns runs left running into `interrupted`, queuing them again."""
+        fencing epoch and turns runs left running into `interrupted`, queuing them again.
+
+        Raises: StoreError."""
         ...
 
-    async def release_lease(self, holder: str) -> list[Event]: ...
+    async def release_lease(self, holder: str) -> list[Event]:
+        """Expire `holder`'s lease now (nothing if it is not the holder). Raises: StoreError."""
+        ...
 
-    async def lease(self) -> Lease | None: ...
+    async def lease(self) -> Lease | None:
+        """Raises: StoreError."""
+        ...
 
     async def start_run(self, start: RunStart) -> tuple[RunRecord, SyncRequest, list[Event]]:
-        """Claim a queued request and open its run. Raises LeaseLost or InvalidTransition."""
+        """Claim a queued request and open its run.
+
+        Raises: LeaseLost (fenced), NotFound, InvalidTransition (not queued, or another
+        request is running), StoreError."""
         ...
 
     async def finish_run(
         self, finish: RunFinish
     ) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
         """Close a run, update its service's breaker and end or requeue its request.
-        Returns the request, the run and the service as they now are. Raises LeaseLost."""
+        Returns the request, the run and the service as they now are.
+
+        Raises: LeaseLost (fenced), NotFound, InvalidTransition (already ended), StoreError."""
         ...
 
     async def runs(
         self, service: str | None = None, limit: int = 50, request_id: int | None = None
     ) -> list[RunRecord]:
-        """Newest first."""
+        """Newest first. Raises: StoreError."""
         ...
 
     # events
     async def append_events(self, events: list[Event]) -> list[Event]:
-        """Persist events (progress, health) and return them with their ids."""
+        """Persist events (progress, health) and return them with their ids.
+
+        Raises: StoreError."""
         ...
 
-    async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]: ...
+    async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
+        """Events with an id above `after_id`, oldest first (see "Event order").
 
-    async def last_event_id(self) -> int: ...
+        Raises: StoreError."""
+        ...
+
+    async def last_event_id(self) -> int:
+        """The newest event's id, 0 for an empty log. Raises: StoreError."""
+        ...
 
     async def prune_events(self, keep: int) -> int:
-        """Keep the newest `keep` events; return how many were dropped."""
+        """Keep the newest `keep` events, counted as rows (ids may have gaps); return how
+        many were dropped. Raises: StoreError."""
         ...
