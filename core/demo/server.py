@@ -84,7 +84,6 @@ from core.config import DemoFaults, Settings
 from core.demo import params
 from core.demo.erp import open_demo_erp
 from core.demo.generation import KEYS
-from core.demo.params import BadRequest
 from core.demo.source import DemoSource, is_page_token
 from core.errors import SourceError, SourceUnavailable
 from core.sources.http import API_PREFIX
@@ -164,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         try:
             status, body = self._route()
-        except BadRequest as exc:
+        except params.BadRequest as exc:
             status, body = HTTPStatus.BAD_REQUEST, {"error": str(exc)}
         except SourceUnavailable as exc:
             status, body = HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)}
@@ -218,7 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         since, limit = params.since(given), params.limit(given)
         token = given.get("page_token")
         if token is not None and not is_page_token(token):
-            raise BadRequest("page_token is not one this server issued")
+            raise params.BadRequest("page_token is not one this server issued")
         page = self.app.call(source.page(entity, since, token, limit))
         return HTTPStatus.OK, {"records": page.records, "next_page_token": page.next}
 
