@@ -86,21 +86,14 @@ if str(REPO) not in sys.path:
 import msgspec  # noqa: E402
 from common import fs_type  # noqa: E402
 
-from core.config import SyncSettings  # noqa: E402
+from core.config import DemoSizes, SyncSettings  # noqa: E402
+from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
+from core.demo.generation import BASE_EPOCH, ROWS_PER_SECOND, iso  # noqa: E402
 from core.models import SyncMode  # noqa: E402
 from core.services.base import RunContext  # noqa: E402
 from core.services.codec import row_digest as row_hash  # noqa: E402
 from core.services.engine import EngineSettings, EntitySyncService  # noqa: E402
 from core.services.entities import ENTITIES  # noqa: E402
-from core.sources.demo import (  # noqa: E402
-    BASE_EPOCH,
-    DEMO_FILENAME,
-    ROWS_PER_SECOND,
-    DemoERP,
-    DemoSizes,
-    DemoSource,
-    iso,
-)
 from core.store import DB_FILENAME, SQLiteStore  # noqa: E402
 
 SPEC = ENTITIES["products"]

@@ -527,7 +527,7 @@ async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_demo_erp(settings: Settings, args: argparse.Namespace) -> int:
-    from core.sources.demo_server import serve
+    from core.demo.server import serve
 
     await serve(settings, args.host, args.port, args.token)
     return EXIT_OK

@@ -25,12 +25,12 @@ import pytest
 from conftest import REPO, SYNCDECK
 
 from core.config import Settings
+from core.demo import DEMO_FILENAME, DemoERP
 from core.errors import SourceError, SourceUnavailable, TransientError
 from core.models import RunOutcome, SyncMode
 from core.orchestrator import Orchestrator
 from core.services.entities import ENTITIES
 from core.services.registry import builtin_services
-from core.sources.demo import DEMO_FILENAME, DemoERP
 from core.sources.http import HttpSource
 
 pytestmark = pytest.mark.timeout(60)

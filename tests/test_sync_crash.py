@@ -63,8 +63,10 @@ from typing import IO, Any
 import pytest
 from conftest import REPO, SYNCDECK
 
+from core.config import DemoSizes
+from core.demo import DEMO_FILENAME, DemoERP
+from core.demo.generation import BASE_EPOCH, ROWS_PER_SECOND
 from core.services.entities import ENTITIES
-from core.sources.demo import BASE_EPOCH, DEMO_FILENAME, ROWS_PER_SECOND, DemoERP, DemoSizes
 from core.store import DB_FILENAME
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

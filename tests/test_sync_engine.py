@@ -27,7 +27,10 @@ from conftest import REPO, SYNCDECK, OrchestratorFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import Settings
+from core.config import DemoFaults, DemoSizes, Settings
+from core.demo import DEMO_FILENAME, DemoERP, DemoSource
+from core.demo.faults import corrupt, is_malformed
+from core.demo.generation import BASE_EPOCH, COLUMNS, KEYS, LINE_COLUMNS, iso
 from core.errors import IncompleteListing
 from core.models import RunCounts, RunOutcome, RunRecord, SyncMode
 from core.orchestrator import Orchestrator
@@ -35,20 +38,6 @@ from core.services.base import RunContext
 from core.services.engine import EngineSettings, EntitySyncService
 from core.services.entities import ENTITIES, EntitySpec, replica_ddl
 from core.services.registry import builtin_services
-from core.sources.demo import (
-    BASE_EPOCH,
-    COLUMNS,
-    DEMO_FILENAME,
-    KEYS,
-    LINE_COLUMNS,
-    DemoERP,
-    DemoFaults,
-    DemoSizes,
-    DemoSource,
-    corrupt,
-    is_malformed,
-    iso,
-)
 from core.store import SQLiteStore
 
 NAMES = tuple(ENTITIES)
@@ -59,7 +48,7 @@ MALFORMED_FIELD = {
     "prices": "amount",
     "orders": "total",
 }
-"""The field `core.sources.demo.corrupt` breaks when it keeps the key."""
+"""The field `core.demo.faults.corrupt` breaks when it keeps the key."""
 
 
 # -- helpers --------------------------------------------------------------------

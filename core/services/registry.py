@@ -23,7 +23,7 @@ from core.sources.base import Source
 from core.store.sqlite import DB_FILENAME
 
 if TYPE_CHECKING:
-    from core.sources.demo import DemoERP
+    from core.demo import DemoERP
 
 ENTRY_POINT_GROUP = "syncdeck.services"
 
@@ -42,25 +42,13 @@ def source_factory(settings: Settings) -> Callable[[], Source]:
     erp: list[DemoERP] = []
 
     def demo() -> Source:
-        from core.sources.demo import DemoSource
+        from core.demo import DemoSource, open_demo_erp
 
         if not erp:
             erp.append(open_demo_erp(settings))
         return DemoSource(erp[0], settings.demo.faults)
 
     return demo
-
-
-def open_demo_erp(settings: Settings) -> DemoERP:
-    from core.sources.demo import DEMO_FILENAME, DemoERP
-
-    demo = settings.demo
-    return DemoERP(
-        settings.data_dir / DEMO_FILENAME,
-        seed=demo.seed,
-        sizes=demo.sizes,
-        changes_per_minute=demo.changes_per_minute,
-    )
 
 
 def builtin_services(settings: Settings) -> dict[str, SyncService]:

@@ -1,7 +1,7 @@
 """An ERP's REST JSON API as a `Source` (source.kind = "http").
 
 The API it reads is the one `syncdeck demo-erp serve` implements and documents
-(see `core.sources.demo_server`): `GET /v1/{entity}` for pages chained by an
+(see `core.demo.server`): `GET /v1/{entity}` for pages chained by an
 opaque `next_page_token`, `GET /v1/{entity}/count` for progress estimates,
 bearer-token authentication.
 

@@ -56,6 +56,9 @@ Errors, all as `{"error": "message"}`
 The server listens until cancelled, SIGINT or SIGTERM. When it listens, it
 prints one line to stdout, `demo ERP serving on http://HOST:PORT` (with the
 real port when asked for port 0).
+
+Query parameters are checked in `core.demo.params`; pages come from a
+`core.demo.source.DemoSource` over the ERP file of the settings given.
 """
 
 from __future__ import annotations
@@ -65,7 +68,6 @@ import concurrent.futures
 import hmac
 import json
 import logging
-import re
 import signal
 import socket
 import sys
@@ -74,77 +76,24 @@ from collections.abc import Coroutine
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar, cast
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
 from core.config import DemoFaults, Settings
+from core.demo import params
+from core.demo.erp import open_demo_erp
+from core.demo.generation import KEYS
+from core.demo.source import DemoSource, is_page_token
 from core.errors import SourceError, SourceUnavailable
-from core.services.entities import CURSOR_PATTERN
-from core.sources.demo import KEYS, DemoSource
-from core.sources.http import API_PREFIX, DEFAULT_LIMIT, MAX_LIMIT
+from core.sources.http import API_PREFIX
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Reply = tuple[int, dict[str, Any]]
 
-_CURSOR = re.compile(CURSOR_PATTERN)
 _POLL_INTERVAL_S = 0.2
-
-
-class BadRequest(Exception):
-    """A request parameter is invalid: answered 400 with this message."""
-
-
-def _valid_page_token(text: str) -> bool:
-    """The demo's tokens are JSON `[cursor, key, served, pages]` (see DemoSource.page)."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return False
-    if not isinstance(value, list) or len(value) != 4:
-        return False
-    cursor, key, served, pages = value
-    counts_ok = all(
-        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (served, pages)
-    )
-    return isinstance(cursor, str) and isinstance(key, str) and counts_ok
-
-
-def _query(query: str, allowed: tuple[str, ...]) -> dict[str, str]:
-    """Single-valued query parameters, empty ones dropped; unknown or repeated ones refused."""
-    try:
-        parsed = parse_qs(query, keep_blank_values=True, strict_parsing=False, errors="strict")
-    except UnicodeDecodeError as exc:
-        raise BadRequest("query string is not valid UTF-8") from exc
-    params: dict[str, str] = {}
-    for name, values in parsed.items():
-        if name not in allowed:
-            raise BadRequest(f"unknown query parameter {name!r}; allowed: {', '.join(allowed)}")
-        if len(values) > 1:
-            raise BadRequest(f"query parameter {name!r} given more than once")
-        if values[0] != "":
-            params[name] = values[0]
-    return params
-
-
-def _since(params: dict[str, str]) -> str | None:
-    since = params.get("since")
-    if since is not None and not _CURSOR.match(since):
-        raise BadRequest(
-            f"since {since!r} is not a cursor (UTC ISO-8601 ending in Z, e.g. 2026-01-01T00:00:00Z)"
-        )
-    return since
-
-
-def _limit(params: dict[str, str]) -> int:
-    text = params.get("limit")
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {text!r}")
-    return int(text)
 
 
 class _DemoServer(ThreadingHTTPServer):
@@ -214,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         try:
             status, body = self._route()
-        except BadRequest as exc:
+        except params.BadRequest as exc:
             status, body = HTTPStatus.BAD_REQUEST, {"error": str(exc)}
         except SourceUnavailable as exc:
             status, body = HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)}
@@ -261,14 +210,14 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) == 4:
             if parts[3] != "count":
                 return HTTPStatus.NOT_FOUND, {"error": f"no such path {split.path!r}"}
-            since = _since(_query(split.query, ("since",)))
+            since = params.since(params.query(split.query, ("since",)))
             count = self.app.call(source.estimate(entity, since))
             return HTTPStatus.OK, {"count": count}
-        params = _query(split.query, ("since", "page_token", "limit"))
-        since, limit = _since(params), _limit(params)
-        token = params.get("page_token")
-        if token is not None and not _valid_page_token(token):
-            raise BadRequest("page_token is not one this server issued")
+        given = params.query(split.query, ("since", "page_token", "limit"))
+        since, limit = params.since(given), params.limit(given)
+        token = given.get("page_token")
+        if token is not None and not is_page_token(token):
+            raise params.BadRequest("page_token is not one this server issued")
         page = self.app.call(source.page(entity, since, token, limit))
         return HTTPStatus.OK, {"records": page.records, "next_page_token": page.next}
 
@@ -323,8 +272,6 @@ async def serve(settings: Settings, host: str, port: int, token: str | None) -> 
     """Serve the demo ERP of `settings` on `host`:`port` until cancelled, SIGINT or SIGTERM.
 
     Requires `token` as a bearer token when given. Raises OSError if it cannot listen."""
-    from core.services.registry import open_demo_erp
-
     loop = asyncio.get_running_loop()
     erp = await asyncio.to_thread(open_demo_erp, settings)  # generated on first use
     try:
