@@ -1,7 +1,8 @@
 """syncdeck's headless core: the orchestrator, its store, schedule and services.
 
 Importing `core` never imports Textual or Rich: the console is one client of
-this API among others (the CLI, the daemon, your own code).
+this API among others (the CLI, the daemon, your own code). Docstrings that
+cite "principle N" mean the numbered rules in `docs/design.md`.
 """
 
 from core.config import ConfigError, Settings, load_settings
