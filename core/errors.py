@@ -5,7 +5,8 @@ can raise and catch them without importing the layer that defines the rest of
 a concept (a source needs `TransientError`, not the service protocol). Callers
 branch on these classes, never on messages:
 
-- `StoreError` and its children: the store refused or could not do something;
+- `StoreError` and its children: the store refused or could not do something
+  (`StoreUnwritable`: for now; `StoreBroken`: for good, stop using it);
 - `SyncError` and its children: a run failed (`TransientError`: worth a retry);
 - `SyncCancelled`: a run noticed that it was cancelled.
 """
@@ -15,6 +16,24 @@ from __future__ import annotations
 
 class StoreError(Exception):
     """Base of the errors a store reports to its callers."""
+
+
+class StoreUnwritable(StoreError):
+    """The store refuses writes for now (disk full, I/O error, read-only file): it may pass,
+    so a runner keeps trying to record with backoff and starts nothing meanwhile."""
+
+
+class StoreBroken(StoreError):
+    """The store cannot be trusted any more: this process must stop using it."""
+
+
+class StoreCorrupt(StoreBroken):
+    """The database is damaged or is not a syncdeck store; it is left exactly as it is."""
+
+
+class StoreReplaced(StoreBroken):
+    """The database file was deleted or replaced under a running process. Carrying on
+    against the old file while another process opens the new one would make two runners."""
 
 
 class SchemaTooNew(StoreError):

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from core.errors import StoreError
 from core.models import to_datetime
+from core.store.sqlite.faults import FileIdentity, classify
 from core.store.sqlite.schema import migrate
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ class SQLiteConnection:
         self._busy_now = -1
         self._data_version = 0
         self._checkpointer: sqlite3.Connection | None = None
+        self._identity: FileIdentity | None = None
 
     @property
     def is_open(self) -> bool:
@@ -62,6 +64,10 @@ class SQLiteConnection:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="syncdeck-store")
         try:
             await self._on_thread(self._locked, self._open_sync, ())
+        except sqlite3.Error as exc:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise classify(exc, self.path) from exc
         except BaseException:
             self._executor.shutdown(wait=False)
             self._executor = None
@@ -84,6 +90,7 @@ class SQLiteConnection:
             conn.execute("PRAGMA foreign_keys = ON")
             # Checkpoints are `checkpoint()`'s job, on the store thread.
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._identity = FileIdentity(self.path)
             migrate(conn, self.path)
             self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         except BaseException:
@@ -95,7 +102,7 @@ class SQLiteConnection:
         if self._executor is None:
             return
         await self._on_thread(self._close_checkpointer)
-        await self.call(self._close_sync)
+        await self._call(self._close_sync, ())  # no identity check: closing is always allowed
         self._executor.shutdown(wait=True)
         self._executor = None
 
@@ -113,11 +120,14 @@ class SQLiteConnection:
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` with the connection: inline when that cannot wait, else on the
-        store thread. SQLite's own errors come out as `StoreError`, naming the file."""
+        store thread. SQLite's own errors come out as `core.errors` classes (`faults`), and
+        a file replaced under us fails every call, before it can touch the new file."""
+        if self._identity is not None:
+            self._identity.check()
         try:
             return await self._call(fn, args)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            raise classify(exc, self.path) from exc
 
     async def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         if self._executor is None:

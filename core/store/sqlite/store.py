@@ -13,6 +13,7 @@ Raises: what `core.store.base.Store` says, per method.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -34,6 +35,7 @@ from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart, Sto
 from core.store.rules import queue, runs, services
 from core.store.sqlite import reads
 from core.store.sqlite.connection import SQLiteConnection
+from core.store.sqlite.faults import classify
 from core.store.sqlite.schema import prepare_private_path, refuse_newer_schema
 from core.store.sqlite.tx import SQLiteTx, read_controls, read_lease
 
@@ -66,7 +68,10 @@ class SQLiteStore:
 
     async def open(self) -> None:
         if self.path.exists():
-            await asyncio.to_thread(refuse_newer_schema, self.path)  # before touching the file
+            try:  # before touching the file
+                await asyncio.to_thread(refuse_newer_schema, self.path)
+            except sqlite3.Error as exc:
+                raise classify(exc, self.path) from exc
         prepare_private_path(self.path)
         await self._conn.open()
 

@@ -1,0 +1,59 @@
+"""What a failing SQLite call means for syncdeck, in the words an operator acts on.
+
+`classify` turns an `sqlite3.Error` into the `core.errors` class that says what
+to do: `StoreUnwritable` for a full disk, an I/O error or a read-only file
+(it may pass: keep trying, start nothing); `StoreCorrupt` for a damaged file
+or one that is not a database (stop; the file is left as it is); `StoreError`
+for anything else. `FileIdentity` notices that the file at the store's path is
+no longer the one this process opened (deleted, or replaced by a copy or a
+restore): a process that carried on against the old inode while another
+opened the new file would make two runners, so this is `StoreReplaced`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from core.errors import StoreCorrupt, StoreError, StoreReplaced, StoreUnwritable
+
+_UNWRITABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY}
+_CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+
+def classify(exc: sqlite3.Error, path: Path) -> StoreError:
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    if primary in _CORRUPT:
+        return StoreCorrupt(
+            f"{path} is damaged or is not a syncdeck store ({exc}); syncdeck left it "
+            "unchanged: move it aside or restore a backup, then start again"
+        )
+    if primary in _UNWRITABLE:
+        return StoreUnwritable(f"store unwritable: {exc} ({path})")
+    return StoreError(f"{path}: {exc}")
+
+
+class FileIdentity:
+    """The device and inode of the file a connection opened, to compare with the path's."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        stat = os.stat(path)
+        self._identity = (stat.st_dev, stat.st_ino)
+
+    def check(self) -> None:
+        """Raises StoreReplaced when the path no longer leads to the file opened."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            raise StoreReplaced(
+                f"{self.path} was deleted while syncdeck had it open; this process stopped "
+                "using it so that no second runner can start on a new file"
+            ) from None
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            raise StoreReplaced(
+                f"{self.path} was replaced by another file while syncdeck had it open; this "
+                "process stopped using it so that no second runner can start on the new one"
+            )
