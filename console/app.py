@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
 
+from console.gc_pause import resume_gc
 from console.keys import ACTIONS, MAIN_VIEW_ACTIONS, MUTATING_ACTIONS, bindings
-from console.startup import resume_gc
 from console.widgets.active import ActivePane
 from console.widgets.event_log import EventLog
 from console.widgets.key_bar import KeyBar
@@ -206,7 +206,7 @@ class SyncdeckApp(App[None]):
             self.request_redraw()
 
     def _after_first_frame(self) -> None:
-        """What the first frame need not wait for (see `console.startup`): the garbage
+        """What the first frame need not wait for (see `console.gc_pause`): the garbage
         collector, and the schedule (`Orchestrator.start_schedule`; a no-op if started)."""
         resume_gc()
         self.run_worker(self._call("Schedule", self.orch.start_schedule()), group="start")
