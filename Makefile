@@ -35,7 +35,7 @@ bench: setup
 	$(BIN)/python bench/console.py
 
 screenshots: setup
-	$(BIN)/python -m console.scenes screenshots
+	$(BIN)/python tests/support/scenes.py screenshots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 The same table feeds the app's bindings (and so the footer), the help screen,
 and read-only mode (which hides every action marked `mutating`). Palette
-commands are built in `console.commands` from the same actions.
+commands are built in `console.palette` from the same actions.
 """
 
 from __future__ import annotations

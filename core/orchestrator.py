@@ -42,6 +42,7 @@ from core.events import EventBus, Subscription
 from core.models import (
     ActiveRun,
     CircuitState,
+    Controls,
     Event,
     EventKind,
     Lease,
@@ -755,6 +756,17 @@ class Orchestrator:
             health=health_rules.worst(s.health for s in services),
             is_runner=self.is_runner,
         )
+
+    # -- added for the console (the orchestrator split provides these) --
+
+    async def get_request(self, request_id: int) -> SyncRequest:
+        return await self.store.get_request(request_id)
+
+    async def services(self) -> list[ServiceState]:
+        return await self.store.services()
+
+    async def controls(self) -> Controls:
+        return await self.store.controls()
 
 
 __all__ = ["Orchestrator", "UnknownService", "process_alive"]

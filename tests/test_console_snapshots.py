@@ -1,4 +1,4 @@
-"""Pictures of every console scene (console.scenes) at 80x24 and 120x40.
+"""Pictures of every console scene (tests/support/scenes.py) at 80x24 and 120x40.
 
 The scenes run on a frozen store clock with fixed host, pid, durations and
 counts, and their apps are not live: nothing is drawn while a scene sets itself
@@ -22,8 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from console.scenes import build_scenes
+from support.scenes import build_scenes
 
 SCENES = ("idle", "running", "queued", "circuit-open", "help", "history", "read-only")
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}

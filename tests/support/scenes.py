@@ -1,11 +1,16 @@
 """Deterministic states of the console, for screenshots and snapshot tests.
 
+Test and tool support, not part of the product: `make screenshots` and
+`tests/test_console_snapshots.py` use it; nothing under `console/` or `core/`
+imports it.
+
 Each scene builds a real store (SQLite file, frozen clock) and a real
 orchestrator with stand-in services whose durations, counts and progress are
 fixed, then drives it through the public API into a state an operator would
 recognise. Nothing on screen depends on the wall clock, the host or the pid.
+A scene that does not reach its state within five seconds raises TimeoutError.
 
-    python -m console.scenes screenshots/     # writes one SVG per scene
+    python tests/support/scenes.py screenshots/     # writes one SVG per scene
 """
 
 from __future__ import annotations
@@ -238,8 +243,11 @@ async def _read_only(w: World) -> None:
     await store.acquire_lease("sync-daemon:311", "sync-daemon", 311, 3600)
     await store.close()
 
+    log = w.app.query_one(EventLog)
+
     async def relayed() -> bool:  # the viewer has tailed the log to its last event
-        return any(e.kind == EventKind.LEASE_LOST for e in w.app.pending_events)
+        await w.app.redraw()  # a frame logs what the viewer received since the last one
+        return any(f" {EventKind.LEASE_LOST.value}" in line for line in log.lines_kept)
 
     await _until(relayed)
 

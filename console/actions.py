@@ -1,0 +1,156 @@
+"""What the console's keys do: each action is one call of the orchestrator's public API.
+
+The keys themselves are in `console.keys`; this is the other half of each entry
+there. An action acts on the main view's selection (a service, a queue entry)
+or asks first (cancel a running sync, quit while this console runs one). The
+core's refusals (`StoreError`, an unknown service, a bad value) become a toast,
+never a crash; after every accepted call the screen is redrawn at once.
+Read-only consoles refuse every mutating action (`check_action`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from console.frames import FramedApp
+from console.keys import MAIN_VIEW_ACTIONS, MUTATING_ACTIONS
+from console.widgets.event_log import EventLog
+from console.widgets.queue import QueueTable
+from console.widgets.services import ServicesTable
+from core.errors import StoreError
+from core.models import MAX_PRIORITY, MIN_PRIORITY, SyncMode
+
+
+class ConsoleActions(FramedApp):
+    """The action handlers of the console app (its shell is `console.app.SyncdeckApp`)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.read_only and action in MUTATING_ACTIONS:
+            return False
+        # Over another screen (history), keys that act on the main view's selection are off.
+        return not (action in MAIN_VIEW_ACTIONS and len(self.screen_stack) > 1)
+
+    def _selected_service(self) -> str | None:
+        return self.query_one(ServicesTable).selected
+
+    def _queue_focused(self) -> bool:
+        return self.focused is self.query_one(QueueTable)
+
+    async def _call(self, what: str, coro: Awaitable[object]) -> bool:
+        """Run one core call; a refusal becomes a toast, never a crash."""
+        try:
+            await coro
+        except (StoreError, LookupError, ValueError) as exc:
+            self.notify(str(exc.args[0] if exc.args else exc), title=what, severity="warning")
+            return False
+        self.redraw_now()
+        return True
+
+    async def action_sync(self, mode: str) -> None:
+        service = self._selected_service()
+        if service is None:
+            return
+        await self.sync(service, SyncMode(mode))
+
+    async def sync(self, service: str, mode: SyncMode) -> None:
+        await self._call("Sync", self.orch.request(service, mode, source="manual"))
+
+    async def action_cancel(self) -> None:
+        queue = self.query_one(QueueTable)
+        if self._queue_focused() and queue.selected is not None:
+            await self._call("Cancel", self.orch.cancel(queue.selected))
+            return
+        await self.cancel_running()
+
+    async def cancel_running(self) -> None:
+        snap = self.snapshot
+        if snap is None or snap.active is None:
+            self.notify("No sync is running.", title="Cancel")
+            return
+        request = snap.active.request
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self._call("Cancel", self.orch.cancel(request.id))
+
+        from console.screens.confirm import ConfirmScreen  # screens load when first opened
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Cancel the running {request.service} sync (request #{request.id})?\n\n"
+                "It stops after its current batch; rows already written stay."
+            ),
+            answered,
+        )
+
+    async def action_priority(self, delta: int) -> None:
+        queue = self.query_one(QueueTable)
+        request_id = queue.selected
+        snap = self.snapshot
+        if request_id is None or snap is None:
+            self.notify("Select a queue entry first (tab to the queue).", title="Priority")
+            return
+        entry = next((e for e in snap.queue if e.request.id == request_id), None)
+        if entry is None:
+            return
+        new = min(MAX_PRIORITY, max(MIN_PRIORITY, entry.request.priority + delta))
+        await self._call("Priority", self.orch.set_priority(request_id, new))
+
+    async def action_toggle_dispatch(self) -> None:
+        paused = (await self.orch.controls()).dispatch_paused  # not the last frame's
+        await self._call("Dispatch", self.orch.resume() if paused else self.orch.pause())
+
+    async def action_toggle_schedule(self) -> None:
+        paused = (await self.orch.controls()).schedule_paused
+        await self._call(
+            "Schedule", self.orch.resume_schedule() if paused else self.orch.pause_schedule()
+        )
+
+    async def action_history(self) -> None:
+        service = self._selected_service()
+        if service is not None:
+            await self.show_history(service)
+
+    async def show_history(self, service: str) -> None:
+        from console.screens.history import HistoryScreen
+
+        runs = await self.orch.history(service, limit=200)
+        self.push_screen(HistoryScreen(service, runs))
+
+    def action_filter_log(self) -> None:
+        from console.screens.filter import FilterScreen
+
+        log = self.query_one(EventLog)
+
+        def apply(text: str | None) -> None:
+            if text is not None:
+                log.set_filter(text)
+
+        self.push_screen(FilterScreen(log.filter_text), apply)
+
+    def action_help(self) -> None:
+        from console.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.read_only))
+
+    async def action_quit_console(self) -> None:
+        snap = self.snapshot
+        if self.orch.is_runner and snap is not None and snap.active is not None:
+            service = snap.active.request.service
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.exit()
+
+            from console.screens.confirm import ConfirmScreen
+
+            self.push_screen(
+                ConfirmScreen(
+                    f"This console is running a {service} sync. Quitting interrupts it: it is "
+                    "recorded as interrupted and queued again, and another syncdeck process "
+                    "(or this console, next time) runs it.\n\nQuit?"
+                ),
+                answered,
+            )
+            return
+        self.exit()

@@ -1,0 +1,274 @@
+"""The command line's subcommands: one coroutine each, a thin client of the orchestrator.
+
+Each takes the loaded settings and the parsed arguments and returns the exit
+code: 0 done, 1 a waited sync (or a verify) did not succeed. Bad input raises
+`UsageError`; the store's refusals raise `StoreError` or `LookupError` (an
+unknown service); `console.cli.main` turns all three into one line and exit
+code 2. Every command but `daemon` opens a client that never runs syncs, so it
+can be used beside a running console or daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from console.cli.parser import EXIT_FAILED, EXIT_OK, UsageError, check_schedule_args
+from console.cli.render import (
+    describe_result,
+    print_json,
+    render_cancelled,
+    render_event,
+    render_queued,
+    render_run,
+    render_status,
+    result_document,
+    when,
+)
+from core.config import Settings
+from core.models import RunOutcome
+from core.orchestrator import Orchestrator
+from core.reports import request_document, run_document, status_document
+from core.runtime import build_orchestrator
+
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+async def _client(settings: Settings, work: Callable[[Orchestrator], Awaitable[int]]) -> int:
+    orchestrator = build_orchestrator(settings, runner=False)
+    await orchestrator.start()
+    try:
+        return await work(orchestrator)
+    finally:
+        await orchestrator.stop()
+
+
+async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
+    """Run syncs and the schedule (or stand by for the lease) until SIGINT or SIGTERM,
+    printing every event but progress; stopping records a sync under way as interrupted."""
+    orchestrator = build_orchestrator(settings, runner=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await orchestrator.start()
+    print(
+        f"syncdeck daemon {orchestrator.holder_id} on {settings.data_dir} "
+        f"(profile {settings.profile})",
+        file=sys.stderr,
+        flush=True,
+    )
+    subscription = orchestrator.events()
+
+    async def log_events() -> None:
+        async for event in subscription:
+            if event.kind.value != "run.progress":
+                print(render_event(event), flush=True)
+
+    printer = asyncio.create_task(log_events())
+    try:
+        await stop.wait()
+    finally:
+        printer.cancel()
+        subscription.close()
+        await orchestrator.stop()
+    return EXIT_OK
+
+
+async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(orch: Orchestrator) -> int:
+        snapshot = await orch.snapshot()
+        if args.json:
+            print_json(status_document(snapshot))
+        else:
+            print(render_status(snapshot))
+        return EXIT_OK
+
+    return await _client(settings, work)
+
+
+async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(orch: Orchestrator) -> int:
+        request = await orch.request(args.service, args.mode, args.priority, source="cli")
+        if not args.wait:
+            if args.json:
+                print_json(request_document(request))
+            else:
+                print(render_queued(args.service, request))
+            return EXIT_OK
+        snapshot = await orch.snapshot()
+        if snapshot.runner is None:
+            print(
+                "syncdeck: no runner is alive; waiting for one (start `syncdeck daemon`)",
+                file=sys.stderr,
+            )
+        try:
+            result = await orch.wait(request.id, timeout=args.timeout)
+        except TimeoutError:
+            print(
+                f"syncdeck: request #{request.id} did not end within {args.timeout}s",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        if args.json:
+            print_json(result_document(result))
+        else:
+            print(describe_result(result.request.id, result.outcome, result.run))
+        return EXIT_OK if result.outcome == RunOutcome.SUCCEEDED else EXIT_FAILED
+
+    return await _client(settings, work)
+
+
+async def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(orch: Orchestrator) -> int:
+        print(render_cancelled(await orch.cancel(args.request_id)))
+        return EXIT_OK
+
+    return await _client(settings, work)
+
+
+async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(orch: Orchestrator) -> int:
+        runs = await orch.history(args.service, args.limit)
+        if args.json:
+            print_json([run_document(run) for run in runs])
+            return EXIT_OK
+        if not runs:
+            print("no runs yet")
+        for run in runs:
+            print(render_run(run))
+        return EXIT_OK
+
+    return await _client(settings, work)
+
+
+def _switch(pause: bool) -> Command:
+    """`pause` and `resume`: of dispatching, or with --schedule of the schedule."""
+
+    async def command(settings: Settings, args: argparse.Namespace) -> int:
+        async def work(orch: Orchestrator) -> int:
+            if args.schedule:
+                await (orch.pause_schedule() if pause else orch.resume_schedule())
+                print(f"schedule {'paused' if pause else 'resumed'}")
+            elif pause:
+                await orch.pause()
+                print("dispatching paused: requests queue up until `syncdeck resume`")
+            else:
+                await orch.resume()
+                print("dispatching resumed")
+            return EXIT_OK
+
+        return await _client(settings, work)
+
+    return command
+
+
+async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(orch: Orchestrator) -> int:
+        if args.request is not None:
+            request = await orch.get_request(args.request)
+            if request.service != args.service:
+                raise UsageError(
+                    f"request #{args.request} is for {request.service}, not {args.service}"
+                )
+            await orch.set_priority(args.request, args.priority)
+            print(f"request #{args.request}: priority {args.priority}")
+        else:
+            await orch.set_default_priority(args.service, args.priority)
+            print(f"{args.service}: default priority {args.priority}")
+        return EXIT_OK
+
+    return await _client(settings, work)
+
+
+async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:
+    check_schedule_args(args)
+
+    async def work(orch: Orchestrator) -> int:
+        current = next((s for s in await orch.services() if s.name == args.service), None)
+        if current is None:
+            raise UsageError(
+                f"unknown service {args.service!r}; known: {', '.join(orch.service_names)}"
+            )
+        if args.reset:
+            interval, offset, enabled = None, None, None
+        else:
+            interval = args.interval if args.interval is not None else current.interval_s
+            offset = args.offset if args.offset is not None else current.offset_s
+            enabled = args.enabled if args.enabled is not None else current.schedule_enabled
+        await orch.set_schedule(args.service, interval, offset, enabled)
+        view = next(s for s in (await orch.snapshot()).services if s.name == args.service)
+        state = "enabled" if view.schedule_enabled else "disabled"
+        print(
+            f"{args.service}: every {view.interval_s:g}s, offset {view.offset_s:g}s, {state}; "
+            f"next run {when(view.next_run)}"
+        )
+        return EXIT_OK
+
+    return await _client(settings, work)
+
+
+async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from core.services.entities import ENTITIES
+    from core.services.registry import source_factory
+    from core.services.verify import verify_entity
+    from core.store.sqlite import DB_FILENAME, SQLiteStore
+
+    if settings.source.kind == "simulated":
+        raise UsageError("verify needs a real source (source.kind demo or http)")
+    names = [args.service] if args.service else list(ENTITIES)
+    unknown = [n for n in names if n not in ENTITIES]
+    if unknown:
+        raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(ENTITIES)}")
+    store = SQLiteStore(settings.data_dir / DB_FILENAME)
+    await store.open()  # creates or migrates the replica tables
+    await store.close()
+    make_source = source_factory(settings)
+    reports = []
+    for name in names:
+        source = make_source()
+        try:
+            reports.append(
+                await verify_entity(ENTITIES[name], source, settings.data_dir / DB_FILENAME)
+            )
+        finally:
+            await source.close()
+    if args.json:
+        print_json([vars(r) | {"clean": r.clean} for r in reports])
+    else:
+        for r in reports:
+            verdict = "in sync" if r.clean else "DRIFT"
+            print(
+                f"{r.entity:<10} {verdict:<8} source {r.source_rows} rows, missing {r.missing}, "
+                f"extra {r.extra}, different {r.different}, invalid in source {r.invalid_in_source}"
+            )
+            for kind, keys in (r.examples or {}).items():
+                if keys:
+                    print(f"{'':<10} {kind}: {', '.join(keys)}")
+    return EXIT_OK if all(r.clean for r in reports) else EXIT_FAILED
+
+
+async def cmd_demo_erp(settings: Settings, args: argparse.Namespace) -> int:
+    from core.sources.demo_server import serve
+
+    await serve(settings, args.host, args.port, args.token)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Command] = {
+    "daemon": cmd_daemon,
+    "status": cmd_status,
+    "sync": cmd_sync,
+    "cancel": cmd_cancel,
+    "history": cmd_history,
+    "pause": _switch(pause=True),
+    "resume": _switch(pause=False),
+    "priority": cmd_priority,
+    "schedule": cmd_schedule,
+    "verify": cmd_verify,
+    "demo-erp": cmd_demo_erp,
+}

@@ -1,0 +1,181 @@
+"""The `syncdeck` command line's grammar: options, subcommands and argument checks.
+
+Everything an operator can type is declared here, and every argument that can
+be checked without the store is checked here. A bad value becomes argparse's
+usage message (exit 2) or a `UsageError`, which `console.cli.main` prints in
+one line with exit code 2. Nothing here imports the orchestrator or Textual,
+so `syncdeck COMMAND --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from core.models import MAX_PRIORITY, MIN_PRIORITY, SyncMode
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the operator: reported in one line, exit code 2."""
+
+
+def _priority(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def check_schedule_args(args: argparse.Namespace) -> None:
+    """`schedule --interval/--offset`: an interval must be positive, an offset >= 0.
+
+    Raises UsageError naming the first bad option."""
+    for name in ("interval", "offset"):
+        value = getattr(args, name)
+        if value is not None and (value < 0 or (name == "interval" and value == 0)):
+            raise UsageError(f"--{name} must be {'positive' if name == 'interval' else '>= 0'}")
+
+
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the command. After it they default to
+    SUPPRESS, so `syncdeck --data-dir X status` keeps X."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default,
+        help="directory of the store and syncdeck.toml (default: $SYNCDECK_DATA_DIR or the "
+        "platform's user data directory)",
+    )
+    common.add_argument("--config", type=Path, default=default, help="TOML configuration file")
+    common.add_argument(
+        "--profile",
+        choices=["default", "demo"],
+        default=default,
+        help="demo: schedule compressed to seconds",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="log debug detail to stderr",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top = _common_options(suppress=False)
+    common = _common_options(suppress=True)
+
+    parser = argparse.ArgumentParser(
+        prog="syncdeck",
+        description="Keep a replica of ERP data in sync: one orchestrator, one sync at a time. "
+        "With no command, opens the operations console.",
+        parents=[top],
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="console: observe without changing anything"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser(
+        "daemon",
+        parents=[common],
+        help="run the orchestrator and schedule with no UI",
+        description="Run the orchestrator and the schedule headless until SIGINT or SIGTERM. "
+        "Several daemons may share a data directory: one runs syncs, the others stand by.",
+    )
+
+    status = sub.add_parser("status", parents=[common], help="services, queue, active sync, runner")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sync = sub.add_parser("sync", parents=[common], help="request a sync of one service")
+    sync.add_argument("service")
+    sync.add_argument("--mode", choices=[m.value for m in SyncMode], default=SyncMode.AUTO.value)
+    sync.add_argument("--priority", type=_priority, help="priority for this request")
+    sync.add_argument(
+        "--wait", action="store_true", help="wait until it ends; exit 1 if it did not succeed"
+    )
+    sync.add_argument("--timeout", type=float, help="with --wait: give up after this many seconds")
+    sync.add_argument("--json", action="store_true", help="machine-readable output")
+
+    cancel = sub.add_parser("cancel", parents=[common], help="cancel a queued or running request")
+    cancel.add_argument("request_id", type=_positive_int, metavar="REQUEST_ID")
+
+    history = sub.add_parser("history", parents=[common], help="finished runs, newest first")
+    history.add_argument("service", nargs="?")
+    history.add_argument("--limit", type=_positive_int, default=20)
+    history.add_argument("--json", action="store_true", help="machine-readable output")
+
+    pause = sub.add_parser(
+        "pause", parents=[common], help="stop starting syncs (queue still fills)"
+    )
+    pause.add_argument("--schedule", action="store_true", help="pause the schedule instead")
+    resume = sub.add_parser("resume", parents=[common], help="start syncs again")
+    resume.add_argument("--schedule", action="store_true", help="resume the schedule instead")
+
+    prio = sub.add_parser("priority", parents=[common], help="set a service's default priority")
+    prio.add_argument("service")
+    prio.add_argument("priority", type=_priority, metavar="N")
+    prio.add_argument(
+        "--request",
+        type=_positive_int,
+        metavar="REQUEST_ID",
+        help="change this queued request's priority instead of the default",
+    )
+    sched = sub.add_parser(
+        "schedule",
+        parents=[common],
+        help="override a service's schedule (persisted in the store)",
+        description="Change when the schedule requests a service's sync. Overrides persist "
+        "in the store and win over the configuration; --reset returns to the configuration.",
+    )
+    sched.add_argument("service")
+    sched.add_argument("--interval", type=float, metavar="SECONDS")
+    sched.add_argument("--offset", type=float, metavar="SECONDS")
+    toggle = sched.add_mutually_exclusive_group()
+    toggle.add_argument("--enable", dest="enabled", action="store_true", default=None)
+    toggle.add_argument("--disable", dest="enabled", action="store_false")
+    sched.add_argument("--reset", action="store_true", help="drop every override")
+
+    verify = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="compare the replica with the source; exit 1 on drift",
+        description="List every record of the source and compare it with the replica by key: "
+        "missing, extra and different rows. Exit 0 when they match, 1 on drift.",
+    )
+    verify.add_argument("service", nargs="?", help="one service (default: all four)")
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+
+    demo = sub.add_parser("demo-erp", parents=[common], help="the embedded demo ERP")
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", required=True)
+    serve = demo_sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the demo ERP over HTTP (the REST JSON API the http source reads)",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", help="require this bearer token")
+    return parser

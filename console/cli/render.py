@@ -1,0 +1,130 @@
+"""What the command line prints: status, history, requests and events, as text or JSON.
+
+Pure functions of the core's values (`Snapshot`, `RunRecord`, `SyncRequest`,
+`Event`): they read nothing and fail on nothing. Times are shown in the local
+time zone, to the second. The JSON documents come from `core.reports`, the
+shapes every front end shares.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from core.models import Event, RequestResult, RunOutcome, RunRecord, Snapshot, SyncRequest
+from core.reports import request_document, run_document
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def when(value: datetime | None) -> str:
+    return "-" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def render_status(snap: Snapshot) -> str:
+    lines = []
+    runner = (
+        f"{snap.runner.holder} since {when(snap.runner.acquired_at)}"
+        if snap.runner
+        else "none (start `syncdeck daemon` or the console)"
+    )
+    lines.append(f"runner:   {runner}")
+    lines.append(
+        f"dispatch: {'paused' if snap.controls.dispatch_paused else 'running'}   "
+        f"schedule: {'paused' if snap.controls.schedule_paused else 'running'}   "
+        f"health: {snap.health.value}"
+    )
+    if snap.active is not None:
+        req = snap.active.request
+        progress = snap.active.progress
+        done = f" {progress.done}/{progress.total or '?'}" if progress else ""
+        lines.append(f"active:   #{req.id} {req.service} ({req.mode.value}){done}")
+    else:
+        lines.append("active:   none")
+    lines.append("")
+    lines.append(f"{'SERVICE':<11}{'STATE':<14}{'PRIO':>4}  {'HEALTH':<10}{'LAST RUN':<32}NEXT RUN")
+    for s in snap.services:
+        last = "-"
+        if s.last_run is not None:
+            outcome = s.last_run.outcome.value if s.last_run.outcome else "running"
+            last = f"{outcome} {when(s.last_run.finished_at)}"
+        lines.append(
+            f"{s.name:<11}{s.state:<14}{s.priority:>4}  {s.health.value:<10}{last:<32}"
+            f"{when(s.next_run)}"
+        )
+        for reason in s.health_reasons:
+            lines.append(f"{'':<11}! {reason}")
+    lines.append("")
+    if not snap.queue:
+        lines.append("queue:    empty")
+    else:
+        lines.append(
+            f"{'#':<3}{'ID':>6}  {'SERVICE':<11}{'MODE':<13}{'PRIO':>6}  {'WAITED':>8}  SOURCE"
+        )
+        for entry in snap.queue:
+            r = entry.request
+            lines.append(
+                f"{entry.position:<3}{r.id:>6}  {r.service:<11}{r.mode.value:<13}"
+                f"{entry.effective_priority:>6.1f}  {entry.waited_s:>7.0f}s  {r.source.value}"
+            )
+    return "\n".join(lines)
+
+
+def render_queued(service: str, request: SyncRequest) -> str:
+    """A request just made: queued anew, or merged into the one already queued."""
+    verb = "merged into" if request.merged else "queued as"
+    return f"{service}: {verb} request #{request.id} ({request.mode.value})"
+
+
+def result_document(result: RequestResult) -> dict[str, Any]:
+    """A waited request as JSON: the request, with its run (or null) under "run"."""
+    doc = request_document(result.request)
+    doc["run"] = None if result.run is None else run_document(result.run)
+    return doc
+
+
+def describe_result(request_id: int, outcome: RunOutcome, run: RunRecord | None) -> str:
+    text = f"request #{request_id}: {outcome.value}"
+    if run is not None:
+        c = run.counts
+        text += (
+            f" ({run.service} {run.mode.value}, {run.duration or 0:.1f}s, fetched {c.fetched}, "
+            f"inserted {c.inserted}, updated {c.updated}, deleted {c.deleted}, "
+            f"rejected {c.rejected})"
+        )
+        if run.error:
+            text += f": {run.error}"
+    return text
+
+
+def render_cancelled(request: SyncRequest) -> str:
+    """A cancel's answer: a queued request is gone at once, a running one is asked to stop."""
+    if request.state.value == "running":
+        return f"request #{request.id}: asked the running {request.service} sync to stop"
+    return f"request #{request.id}: cancelled"
+
+
+def render_run(run: RunRecord) -> str:
+    """One line of `syncdeck history`."""
+    outcome = run.outcome.value if run.outcome else "running"
+    duration = f"{run.duration:.1f}s" if run.duration is not None else "-"
+    c = run.counts
+    line = (
+        f"{run.id:>6} #{run.request_id:<6} {when(run.started_at)} {run.service:<10} "
+        f"{run.mode.value:<12}{outcome:<12}{duration:>8}  "
+        f"f{c.fetched} i{c.inserted} u{c.updated} d{c.deleted} r{c.rejected}"
+    )
+    if run.error:
+        line += f"  {run.error_class}: {run.error}"
+    return line
+
+
+def render_event(event: Event) -> str:
+    """One line of the daemon's log: time, kind, service#request and the event's data."""
+    detail = " ".join(f"{k}={v}" for k, v in event.data.items() if v is not None)
+    target = event.service or ""
+    rid = f"#{event.request_id}" if event.request_id else ""
+    return f"{when(event.at)} {event.kind.value} {target}{rid} {detail}"

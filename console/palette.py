@@ -1,0 +1,61 @@
+"""The command palette (ctrl+p): the same actions as the keys, plus one per service.
+
+Each command runs one of `ConsoleActions`' handlers in a worker, so a refusal
+is the same toast a key would give. A read-only console offers only the
+commands that change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import SystemCommand
+
+from console.actions import ConsoleActions
+from console.keys import ACTIONS
+from core.models import SyncMode
+
+
+def palette_commands(app: ConsoleActions) -> Iterable[SystemCommand]:
+    """Palette commands from the same actions as the keys, plus one per service."""
+    services = app.orch.service_names
+    if not app.read_only:
+        for service in services:
+            for mode in SyncMode:
+                yield SystemCommand(
+                    f"Sync {service} ({mode.value})",
+                    f"Request a {mode.value} sync of {service}",
+                    lambda s=service, m=mode: app.run_worker(app.sync(s, m)),
+                )
+        paused = app.snapshot is not None and app.snapshot.controls.dispatch_paused
+        sched = app.snapshot is not None and app.snapshot.controls.schedule_paused
+        yield SystemCommand(
+            "Resume dispatching" if paused else "Pause dispatching",
+            _help("toggle_dispatch"),
+            lambda: app.run_worker(app.action_toggle_dispatch()),
+        )
+        yield SystemCommand(
+            "Resume schedule" if sched else "Pause schedule",
+            _help("toggle_schedule"),
+            lambda: app.run_worker(app.action_toggle_schedule()),
+        )
+        yield SystemCommand(
+            "Cancel running sync",
+            "Cancel the sync that is running now (asks first)",
+            lambda: app.run_worker(app.cancel_running()),
+        )
+    for service in services:
+        yield SystemCommand(
+            f"History of {service}",
+            f"Runs of {service}: outcome, counts, duration, error",
+            lambda s=service: app.run_worker(app.show_history(s)),
+        )
+    yield SystemCommand("Filter event log", _help("filter_log"), app.action_filter_log)
+    yield SystemCommand("Help", _help("help"), app.action_help)
+    yield SystemCommand(
+        "Quit", _help("quit_console"), lambda: app.run_worker(app.action_quit_console())
+    )
+
+
+def _help(action: str) -> str:
+    return next(a.help for a in ACTIONS if a.action == action)
