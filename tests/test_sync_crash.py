@@ -63,9 +63,9 @@ from typing import IO, Any
 import pytest
 from conftest import REPO, SYNCDECK
 
-from core.services.entities import ENTITIES
 from core.sources.demo import BASE_EPOCH, DEMO_FILENAME, ROWS_PER_SECOND, DemoERP, DemoSizes
 from core.store import DB_FILENAME
+from core.sync.entities import ENTITIES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -29,7 +29,7 @@ Authentication
     - `next_page_token` is null on the last page only.
     - An empty `since` or `page_token` counts as absent.
 
-    A record is a flat JSON object of its fields (see `core.services.entities`);
+    A record is a flat JSON object of its fields (see `core.sync.entities`);
     an order also carries `lines`, a list of `{line_no, sku, quantity,
     unit_price}`. Records that do not validate are the client's problem: it
     quarantines them, so one bad record never breaks paging.
@@ -80,9 +80,9 @@ import msgspec
 
 from core.config import DemoFaults, Settings
 from core.errors import SourceError, SourceUnavailable
-from core.services.entities import CURSOR_PATTERN
 from core.sources.demo import KEYS, DemoSource
 from core.sources.http import API_PREFIX, DEFAULT_LIMIT, MAX_LIMIT
+from core.sync.entities import CURSOR_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ async def serve(settings: Settings, host: str, port: int, token: str | None) -> 
     """Serve the demo ERP of `settings` on `host`:`port` until cancelled, SIGINT or SIGTERM.
 
     Requires `token` as a bearer token when given. Raises OSError if it cannot listen."""
-    from core.services.registry import open_demo_erp
+    from core.runtime.services import open_demo_erp
 
     loop = asyncio.get_running_loop()
     erp = await asyncio.to_thread(open_demo_erp, settings)  # generated on first use

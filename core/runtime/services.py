@@ -1,31 +1,28 @@
-"""Which services exist: the built-in four, plus any a package registers.
+"""The built-in services: the four entity services (or their simulated stand-ins).
 
-A third-party package adds a service by declaring an entry point in the
-`syncdeck.services` group whose object is a callable taking the `Settings` and
-returning a `SyncService`.
+An entity service is built on first use, in a worker thread (`DeferredService`):
+the sync engine and the record models (pydantic) are not imported on the way to
+a console's first frame or a CLI command that never syncs. Building one raises
+nothing the settings did not already validate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.machinery
-import os
-import sys
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from core.config import STAGGER_ORDER, Settings
+from core.config import Settings
 from core.models import RunCounts, SyncMode
-from core.services.base import RunContext, SyncService
-from core.services.simulated import SimulatedService
+from core.replica.base import Replica
 from core.sources.base import Source
-from core.store.sqlite import DB_FILENAME
+from core.sync.entities import STAGGER_ORDER
+from core.sync.service import RunContext, SyncService
+from core.sync.simulated import SimulatedService
 
 if TYPE_CHECKING:
     from core.sources.demo import DemoERP
-
-ENTRY_POINT_GROUP = "syncdeck.services"
 
 
 def source_factory(settings: Settings) -> Callable[[], Source]:
@@ -63,8 +60,9 @@ def open_demo_erp(settings: Settings) -> DemoERP:
     )
 
 
-def builtin_services(settings: Settings) -> dict[str, SyncService]:
-    """The four entity services (or their simulated stand-ins, with source.kind = simulated)."""
+def builtin_services(settings: Settings, replica: Replica) -> dict[str, SyncService]:
+    """The four entity services writing into `replica` (or their simulated stand-ins, with
+    source.kind = simulated, which write nothing)."""
     if settings.source.kind == "simulated":
         sim = settings.simulation
         return {
@@ -73,21 +71,23 @@ def builtin_services(settings: Settings) -> dict[str, SyncService]:
         }
     source = source_factory(settings)
     return {
-        name: DeferredService(name, partial(_entity_service, name, source, settings))
+        name: DeferredService(name, partial(_entity_service, name, source, replica, settings))
         for name in STAGGER_ORDER
     }
 
 
-def _entity_service(name: str, source: Callable[[], Source], settings: Settings) -> SyncService:
-    from core.services.engine import EngineSettings, EntitySyncService
-    from core.services.entities import ENTITIES
+def _entity_service(
+    name: str, source: Callable[[], Source], replica: Replica, settings: Settings
+) -> SyncService:
+    from core.sync.engine import EngineSettings, EntitySyncService
+    from core.sync.entities import ENTITIES
 
     engine = EngineSettings(
         batch_size=settings.sync.batch_size,
         full_threshold=settings.sync.full_threshold,
         full_every_s=settings.sync.full_every_h * 3600,
     )
-    return EntitySyncService(ENTITIES[name], source, settings.data_dir / DB_FILENAME, engine)
+    return EntitySyncService(ENTITIES[name], source, replica, engine)
 
 
 class DeferredService:
@@ -116,48 +116,3 @@ class DeferredService:
 
     async def run(self, ctx: RunContext) -> RunCounts:
         return await (await self.service()).run(ctx)
-
-
-def load_services(settings: Settings) -> dict[str, SyncService]:
-    services = builtin_services(settings)
-    if may_declare_entry_points(ENTRY_POINT_GROUP):
-        from importlib.metadata import entry_points
-
-        for entry in entry_points(group=ENTRY_POINT_GROUP):
-            service = entry.load()(settings)
-            services[service.name] = service
-    return services
-
-
-def may_declare_entry_points(group: str) -> bool:
-    """False only when no installed distribution can declare an entry point in `group`.
-
-    `importlib.metadata` costs about 12 ms to import, which every `syncdeck` start would
-    pay to find, nearly always, no plugin at all; reading the few dozen entry_points.txt
-    files it would read costs about 1 ms. Whatever this cannot look into (a zip file on
-    the path, a finder with distributions of its own) counts as a yes, and then
-    `importlib.metadata` decides."""
-    if any(
-        hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder
-        for finder in sys.meta_path
-    ):
-        return True
-    needle = f"[{group}]".encode()
-    for entry in sys.path:
-        directory = entry or "."
-        if os.path.isfile(directory):
-            return True
-        try:
-            names = os.listdir(directory)
-        except OSError:
-            continue
-        for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
-                continue
-            try:
-                with open(os.path.join(directory, name, "entry_points.txt"), "rb") as file:
-                    if needle in file.read():
-                        return True
-            except OSError:
-                continue
-    return False
