@@ -136,8 +136,8 @@ from core.demo import open_demo_erp  # noqa: E402
 from core.models import RunCounts, SyncMode  # noqa: E402
 from core.orchestrator import Orchestrator  # noqa: E402
 from core.runtime import build_orchestrator  # noqa: E402
-from core.services.base import RunContext  # noqa: E402
 from core.store import DB_FILENAME, SQLiteStore  # noqa: E402
+from core.sync.service import RunContext  # noqa: E402
 
 SYNCDECK = [sys.executable, "-m", "console"]
 SIZE = (100, 30)

@@ -89,8 +89,8 @@ from common import fs_type  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.models import EventKind, RunCounts, SyncMode  # noqa: E402
 from core.orchestrator import Orchestrator  # noqa: E402
-from core.services.base import RunContext  # noqa: E402
 from core.store import DB_FILENAME, SQLiteStore  # noqa: E402
+from core.sync.service import RunContext  # noqa: E402
 
 SYNCDECK = [sys.executable, "-m", "console"]
 DAEMON_SERVICES = ["orders", "customers", "products", "prices"]

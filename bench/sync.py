@@ -90,11 +90,12 @@ from core.config import DemoSizes, SyncSettings  # noqa: E402
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
 from core.demo.generation import BASE_EPOCH, ROWS_PER_SECOND, iso  # noqa: E402
 from core.models import SyncMode  # noqa: E402
-from core.services.base import RunContext  # noqa: E402
-from core.services.codec import row_digest as row_hash  # noqa: E402
-from core.services.engine import EngineSettings, EntitySyncService  # noqa: E402
-from core.services.entities import ENTITIES  # noqa: E402
+from core.replica.sqlite import SQLiteReplica  # noqa: E402
 from core.store import DB_FILENAME, SQLiteStore  # noqa: E402
+from core.sync.codec import row_digest as row_hash  # noqa: E402
+from core.sync.engine import EngineSettings, EntitySyncService  # noqa: E402
+from core.sync.entities import ENTITIES  # noqa: E402
+from core.sync.service import RunContext  # noqa: E402
 
 SPEC = ENTITIES["products"]
 CHANGED_SHARE = 0.001
@@ -171,7 +172,7 @@ async def sync_child(data_dir: Path, rows: int, profile: bool) -> dict[str, Any]
     db_path = data_dir / DB_FILENAME
     await create_store(db_path)
     settings = engine_settings()
-    service = EntitySyncService(SPEC, lambda: DemoSource(erp), db_path, settings)
+    service = EntitySyncService(SPEC, lambda: DemoSource(erp), SQLiteReplica(db_path), settings)
     out: dict[str, Any] = {"rss_start_mb": rss_start, "batch_size": settings.batch_size}
 
     mode, reason = await service.resolve_mode(SyncMode.AUTO)
@@ -236,7 +237,7 @@ async def profiled_full_sync(erp: DemoERP, db_path: Path, settings: EngineSettin
             profiler.disable()
 
     threading.Thread.run = profiled_run  # type: ignore[method-assign,assignment]
-    service = EntitySyncService(SPEC, lambda: DemoSource(erp), db_path, settings)
+    service = EntitySyncService(SPEC, lambda: DemoSource(erp), SQLiteReplica(db_path), settings)
 
     def run_in_fresh_loop() -> float:
         # A fresh thread and loop, so every executor thread is created (and profiled) anew.

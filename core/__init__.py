@@ -31,8 +31,8 @@ from core.models import (
 )
 from core.orchestrator import Orchestrator
 from core.runtime import build_orchestrator, open_store
-from core.services.base import RunContext, SyncService
 from core.store import SQLiteStore, Store
+from core.sync.service import RunContext, SyncService
 
 __all__ = [
     "ConfigError",

@@ -25,24 +25,12 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import msgspec
 from msgspec import Meta
 
-from core.models import BUILTIN_PRIORITIES, MAX_PRIORITY, MIN_PRIORITY
+from core.models import MAX_PRIORITY, MIN_PRIORITY
+from core.sync.entities import ENTITIES, MINUTE, STAGGER_ORDER
 
 CONFIG_FILENAME = "syncdeck.toml"
 ENV_PREFIX = "SYNCDECK_"
 ENV_NESTING = "__"
-MINUTE = 60.0
-
-DEFAULT_INTERVALS_S: dict[str, float] = {
-    "orders": 30 * MINUTE,
-    "customers": 30 * MINUTE,
-    "products": 30 * MINUTE,
-    "prices": 60 * MINUTE,
-}
-"""Orders and customers change all day and matter most; products every half hour;
-prices change in batches, so hourly is enough."""
-
-STAGGER_ORDER = ["orders", "customers", "products", "prices"]
-
 DEMO_TIME_SCALE = 1 / 60
 """The demo profile turns every scheduled minute into a second."""
 
@@ -179,13 +167,16 @@ class Settings(Section, frozen=True, kw_only=True):
 
     def default_priority(self, name: str) -> int:
         configured = self.service(name).priority
-        return configured if configured is not None else BUILTIN_PRIORITIES.get(name, 1)
+        if configured is not None:
+            return configured
+        return ENTITIES[name].default_priority if name in ENTITIES else 1
 
     def interval_s(self, name: str) -> float:
         configured = self.service(name).interval_s
         if configured is not None:
             return configured
-        return DEFAULT_INTERVALS_S.get(name, 30 * MINUTE) * self._scale
+        default = ENTITIES[name].default_interval_s if name in ENTITIES else 30 * MINUTE
+        return default * self._scale
 
     def offset_s(self, name: str) -> float:
         configured = self.service(name).offset_s

@@ -9,7 +9,7 @@ code (the store, the orchestrator) from data already checked at the edge, so
 they validate nothing on construction, and defining them costs next to nothing
 at import, which every `syncdeck` command pays (see `console.startup`).
 Untrusted data is validated where it enters: configuration in `core.config`,
-ERP records in `core.services.codec` (pydantic).
+ERP records in `core.sync.codec` (pydantic).
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from enum import StrEnum
 from typing import Any, overload
 
 import msgspec
-
-BUILTIN_PRIORITIES: dict[str, int] = {"orders": 4, "customers": 3, "products": 2, "prices": 1}
-"""Default base priority per built-in service: orders first, prices last."""
 
 MIN_PRIORITY = 0
 MAX_PRIORITY = 100

@@ -61,8 +61,8 @@ from core.models import (
     SyncRequest,
 )
 from core.scheduler import Schedule, SchedulePlan, plan_for
-from core.services.base import RunContext, SyncService
 from core.store.base import RunFinish, RunStart, Store, StoreView
+from core.sync.service import RunContext, SyncService
 
 log = logging.getLogger(__name__)
 

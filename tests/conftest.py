@@ -11,8 +11,8 @@ import pytest
 
 from core.config import Settings
 from core.orchestrator import Orchestrator
-from core.services.base import SyncService
 from core.store import SQLiteStore
+from core.sync.service import SyncService
 
 REPO = Path(__file__).resolve().parent.parent
 SYNCDECK = [sys.executable, "-m", "console"]

@@ -43,8 +43,8 @@ from core.models import (
     SyncMode,
 )
 from core.orchestrator import Orchestrator
-from core.services.base import RunContext
 from core.store import SQLiteStore
+from core.sync.service import RunContext
 
 SIZE = (100, 30)
 WAIT = 10.0

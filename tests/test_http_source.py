@@ -29,9 +29,10 @@ from core.demo import DEMO_FILENAME, DemoERP
 from core.errors import SourceError, SourceUnavailable, TransientError
 from core.models import RunOutcome, SyncMode
 from core.orchestrator import Orchestrator
-from core.services.entities import ENTITIES
-from core.services.registry import builtin_services
+from core.runtime import open_replica
+from core.runtime.services import builtin_services
 from core.sources.http import HttpSource
+from core.sync.entities import ENTITIES
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -342,7 +343,9 @@ def http_settings(data_dir: Path, url: str, token: str | None = TOKEN, **extra: 
 async def started(
     settings: Settings, make_orchestrator: Callable[..., Orchestrator]
 ) -> Orchestrator:
-    orch = make_orchestrator(builtin_services(settings), settings, schedule=False)
+    orch = make_orchestrator(
+        builtin_services(settings, open_replica(settings)), settings, schedule=False
+    )
     await orch.start()
     return orch
 

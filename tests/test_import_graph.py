@@ -25,12 +25,7 @@ KNOWN_CORE_EDGES: frozenset[tuple[str, str]] = frozenset()
 `# removed by the merge of <branch>`; the check below ignores them. Empty: core has
 no circle on this branch."""
 
-KNOWN_CONSOLE_STORE_IMPORTS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # removed by the merge of wt-replica (cmd_verify calls core.runtime.verify_replica)
-        ("console.cli.commands", "core.store.sqlite"),
-    }
-)
+KNOWN_CONSOLE_STORE_IMPORTS: frozenset[tuple[str, str]] = frozenset()
 """Imports of `core.store` left in `console/` until another branch's rewrite lands."""
 
 Graph = dict[str, set[str]]

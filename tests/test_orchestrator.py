@@ -28,8 +28,8 @@ from core.models import (
     to_datetime,
 )
 from core.orchestrator import Orchestrator
-from core.services.base import RunContext
 from core.store import SQLiteStore
+from core.sync.service import RunContext
 
 T0 = 1_800_000_000.0
 WAIT = 10.0

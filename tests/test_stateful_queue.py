@@ -37,7 +37,6 @@ from core.config import CircuitSettings, OrchestratorSettings, RetrySettings, Se
 from core.errors import InvalidTransition, SyncCancelled, TransientError
 from core.events import Subscription
 from core.models import (
-    BUILTIN_PRIORITIES,
     CircuitState,
     EventKind,
     RequestState,
@@ -47,8 +46,9 @@ from core.models import (
     SyncRequest,
 )
 from core.orchestrator import Orchestrator
-from core.services.base import RunContext
 from core.store import DB_FILENAME, SQLiteStore, StoreView
+from core.sync.entities import BUILTIN_PRIORITIES
+from core.sync.service import RunContext
 
 T = TypeVar("T")
 

@@ -16,7 +16,6 @@ from core.clock import ManualClock
 from core.errors import InvalidTransition, LeaseLost, NotFound, SchemaTooNew, StoreError
 from core.health import BreakerUpdate
 from core.models import (
-    BUILTIN_PRIORITIES,
     CircuitState,
     EventKind,
     RequestSource,
@@ -28,6 +27,7 @@ from core.models import (
 from core.store import RunFinish, RunStart, SQLiteStore
 from core.store.base import Breaker
 from core.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from core.sync.entities import BUILTIN_PRIORITIES
 
 T0 = 1_800_000_000.0
 

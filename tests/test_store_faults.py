@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreCorrupt, StoreReplaced, StoreUnwritable
-from core.models import BUILTIN_PRIORITIES, RequestSource, SyncMode
+from core.models import RequestSource, SyncMode
 from core.store import SQLiteStore
+from core.sync.entities import BUILTIN_PRIORITIES
 
 
 def sha256(path: Path) -> str:

@@ -34,11 +34,13 @@ from core.demo.generation import BASE_EPOCH, COLUMNS, KEYS, LINE_COLUMNS, iso
 from core.errors import IncompleteListing
 from core.models import RunCounts, RunOutcome, RunRecord, SyncMode
 from core.orchestrator import Orchestrator
-from core.services.base import RunContext
-from core.services.engine import EngineSettings, EntitySyncService
-from core.services.entities import ENTITIES, EntitySpec, replica_ddl
-from core.services.registry import builtin_services
+from core.replica.sqlite import SQLiteReplica
+from core.runtime import open_replica
+from core.runtime.services import builtin_services
 from core.store import SQLiteStore
+from core.sync.engine import EngineSettings, EntitySyncService
+from core.sync.entities import ENTITIES, EntitySpec
+from core.sync.service import RunContext
 
 NAMES = tuple(ENTITIES)
 FULL_THRESHOLD = EngineSettings().full_threshold
@@ -75,7 +77,7 @@ def make_service(
     return EntitySyncService(
         ENTITIES[name],
         lambda: DemoSource(erp, box.faults),
-        db,
+        SQLiteReplica(db),
         EngineSettings(batch_size=batch_size),
     )
 
@@ -514,28 +516,6 @@ async def test_malformed_records_are_quarantined_and_never_delete_their_replica_
         erp.close()
 
 
-async def test_full_pass_with_keyless_malformed_records_deletes_nothing_they_may_stand_for(
-    data_dir: Path,
-) -> None:
-    rate = 0.05
-    db = data_dir / "syncdeck.db"
-    await create_store(db)
-    erp = DemoERP(data_dir / DEMO_FILENAME, sizes=DemoSizes(customers=200), changes_per_minute=0)
-    box = FaultBox()
-    service = make_service("customers", erp, db, 50, box)
-    try:
-        await run_engine(service, SyncMode.FULL)
-        keyless = {k for k, r in malformed(erp, "customers", rate).items() if "id" not in r}
-        assert keyless
-        box.faults = DemoFaults(malformed_rate=rate)
-        counts = await run_engine(service, SyncMode.FULL, run_id=2)
-        # Every one of these records still exists in the ERP: nothing may be deleted.
-        assert counts.deleted == 0
-        assert keyless <= set(replica_rows(db, ENTITIES["customers"]))
-    finally:
-        erp.close()
-
-
 # -- 4. auto mode -------------------------------------------------------------------------
 
 
@@ -609,93 +589,6 @@ async def test_auto_mode_picks_full_or_incremental_and_the_run_record_says_why(
     ]
 
 
-# -- 5. orders and their lines, exact counts -------------------------------------------------
-
-
-def order(
-    key: str, stamp: str, status: str, lines: list[tuple[int, str, int, float]]
-) -> dict[str, Any]:
-    return {
-        "id": key,
-        "customer_id": "C0000001",
-        "status": status,
-        "currency": "EUR",
-        "total": float(sum(q * p for _, _, q, p in lines)),
-        "ordered_at": "2026-03-01T08:00:00Z",
-        "updated_at": stamp,
-        "lines": [
-            {"line_no": n, "sku": sku, "quantity": q, "unit_price": p} for n, sku, q, p in lines
-        ],
-    }
-
-
-BROKEN = frozenset({"O7"})
-"""Served with a status the model refuses."""
-
-
-async def test_orders_and_lines_are_replaced_together_with_exact_counts(data_dir: Path) -> None:
-    db = data_dir / "syncdeck.db"
-    await create_store(db)
-    erp = DemoERP(
-        data_dir / DEMO_FILENAME,
-        sizes=DemoSizes(customers=0, products=0, prices=0, orders=0),
-        changes_per_minute=0,
-    )
-    service = make_service("orders", erp, db, batch_size=2)
-    t1, t2 = "2026-03-01T10:00:00Z", "2026-03-01T10:00:05Z"
-    three_lines = [(1, "P1", 1, 2.0), (2, "P2", 2, 3.5), (3, "P3", 1, 9.0)]
-    try:
-        erp.upsert("orders", [order(f"O{i}", t1, "open", three_lines) for i in range(1, 6)])
-        counts = await run_engine(service, SyncMode.FULL)
-        assert counts == RunCounts(fetched=5, inserted=5)
-        assert_rows_match_source(db, erp, "orders")
-
-        # At t2: O2's lines change (one modified, one replaced, one removed), O6 is new,
-        # O7 arrives broken, O5 is deleted. The incremental run lists everything at or
-        # after its cursor t1: O1, O3, O4 unchanged, O2 updated, O6 new, O7 rejected.
-        erp.upsert("orders", [order("O2", t2, "confirmed", [(1, "P1", 4, 2.0), (2, "P9", 1, 1.0)])])
-        erp.upsert("orders", [order("O6", t2, "open", [(1, "P6", 1, 1.0)])])
-        erp.upsert("orders", [{**order("O7", t2, "open", []), "status": "lost"}])
-        erp.delete("orders", ["O5"])
-        counts = await run_engine(service, SyncMode.INCREMENTAL, run_id=2)
-        assert counts == RunCounts(fetched=6, inserted=1, updated=1, unchanged=3, rejected=1)
-        assert replica_lines(db)["O2"] == [(1, "P1", 4, 2.0), (2, "P9", 1, 1.0)]
-        assert_rows_match_source(db, erp, "orders", {"O1", "O2", "O3", "O4", "O5", "O6"}, BROKEN)
-        ((key, payload, reason),) = quarantined(db, "orders", 2)
-        assert (key, payload["status"], payload["lines"]) == ("O7", "lost", [])
-        assert reason.startswith("status: ") and "'cancelled'" in reason, reason
-
-        # Nothing changed: only the t2 group is listed again.
-        counts = await run_engine(service, SyncMode.INCREMENTAL, run_id=3)
-        assert counts == RunCounts(fetched=3, unchanged=2, rejected=1)
-
-        # O4 loses all its lines, O3 only changes status, both at t2.
-        erp.upsert("orders", [order("O4", t2, "cancelled", [])])
-        erp.upsert("orders", [{**order("O3", t2, "shipped", three_lines)}])
-        counts = await run_engine(service, SyncMode.INCREMENTAL, run_id=4)
-        assert counts == RunCounts(fetched=5, updated=2, unchanged=2, rejected=1)
-        assert "O4" not in replica_lines(db)
-        assert replica_lines(db)["O3"] == three_lines
-
-        # The full run lists the six orders still in the ERP and reconciles O5's deletion.
-        counts = await run_engine(service, SyncMode.FULL, run_id=5)
-        assert counts == RunCounts(fetched=6, unchanged=5, deleted=1, rejected=1)
-        assert_rows_match_source(db, erp, "orders", invalid=BROKEN)
-        with connect(db) as conn:
-            assert conn.execute(
-                "SELECT deleted_at IS NOT NULL FROM orders WHERE id = 'O5'"
-            ).fetchone() == (1,)
-
-        # O5 comes back exactly as it was (restored, old timestamp and all): only a full run
-        # lists it, and its soft-deleted row, though identical, must come back to life.
-        erp.upsert("orders", [order("O5", t1, "open", three_lines)])
-        counts = await run_engine(service, SyncMode.FULL, run_id=6)
-        assert counts == RunCounts(fetched=7, updated=1, unchanged=5, rejected=1)
-        assert_rows_match_source(db, erp, "orders", invalid=BROKEN)
-    finally:
-        erp.close()
-
-
 # -- 6. syncdeck verify ---------------------------------------------------------------------
 
 VERIFY_SIZES = {"customers": 25, "products": 20, "prices": 20, "orders": 25}
@@ -729,7 +622,7 @@ async def test_verify_exits_0_in_sync_and_1_naming_the_drift(
     )
     db = data_dir / "syncdeck.db"
     await create_store(db)
-    services = builtin_services(config)
+    services = builtin_services(config, open_replica(config))
 
     async def full_sync() -> None:
         for name in NAMES:
@@ -770,36 +663,7 @@ async def test_verify_exits_0_in_sync_and_1_naming_the_drift(
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
 
 
-# -- 7. the replica schema is the entity specs ----------------------------------------------
-
-
-def table_info(conn: sqlite3.Connection, table: str) -> list[tuple[str, str, int]]:
-    """(name, declared type, position in the primary key) per column."""
-    return [(r[1], r[2], r[5]) for r in conn.execute(f"PRAGMA table_info({table})")]
-
-
-async def test_replica_tables_match_the_entity_specs(data_dir: Path) -> None:
-    db = data_dir / "syncdeck.db"
-    await create_store(db)
-    with contextlib.closing(sqlite3.connect(":memory:")) as ddl, connect(db) as conn:
-        for spec in ENTITIES.values():
-            for statement in replica_ddl(spec):
-                ddl.execute(statement)
-        for spec in ENTITIES.values():
-            info = table_info(conn, spec.table)
-            assert [c for c, _, _ in info] == [*spec.columns, "row_hash", "synced_at", "deleted_at"]
-            assert [c for c, _, pk in info if pk] == [spec.key]
-            types = {c: t for c, t, _ in info}
-            for column in spec.columns:
-                assert types[column] == spec.sql_types.get(column, "TEXT"), (spec.name, column)
-            assert info == table_info(ddl, spec.table)
-            if spec.child is not None:
-                child = spec.child
-                info = table_info(conn, child.table)
-                assert [c for c, _, _ in info] == [child.parent_column, *child.columns]
-                keys = sorted((pk, c) for c, _, pk in info if pk)
-                assert tuple(c for _, c in keys) == child.key_columns
-                assert info == table_info(ddl, child.table)
+# -- 7. the demo ERP serves the entity specs' records ------------------------------------------
 
 
 def test_entity_specs_and_demo_erp_describe_the_same_records() -> None:

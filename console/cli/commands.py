@@ -213,10 +213,8 @@ async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    from core.services.entities import ENTITIES
-    from core.services.registry import source_factory
-    from core.services.verify import verify_entity
-    from core.store.sqlite import DB_FILENAME, SQLiteStore
+    from core.runtime import verify_replica
+    from core.sync.entities import ENTITIES
 
     if settings.source.kind == "simulated":
         raise UsageError("verify needs a real source (source.kind demo or http)")
@@ -224,19 +222,7 @@ async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in ENTITIES]
     if unknown:
         raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(ENTITIES)}")
-    store = SQLiteStore(settings.data_dir / DB_FILENAME)
-    await store.open()  # creates or migrates the replica tables
-    await store.close()
-    make_source = source_factory(settings)
-    reports = []
-    for name in names:
-        source = make_source()
-        try:
-            reports.append(
-                await verify_entity(ENTITIES[name], source, settings.data_dir / DB_FILENAME)
-            )
-        finally:
-            await source.close()
+    reports = await verify_replica(settings, names)
     if args.json:
         print_json([vars(r) | {"clean": r.clean} for r in reports])
     else:
@@ -253,7 +239,7 @@ async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_demo_erp(settings: Settings, args: argparse.Namespace) -> int:
-    from core.sources.demo_server import serve
+    from core.demo.server import serve
 
     await serve(settings, args.host, args.port, args.token)
     return EXIT_OK

@@ -54,7 +54,7 @@ def _error_detail(response: httpx.Response) -> str:
 
 
 class HttpSource:
-    """Reads one ERP over HTTP. Made per run (see `core.services.registry.source_factory`);
+    """Reads one ERP over HTTP. Made per run (see `core.runtime.services.source_factory`);
     `close()` releases its connections."""
 
     def __init__(

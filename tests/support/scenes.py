@@ -40,8 +40,8 @@ from core.config import (
 from core.errors import TransientError
 from core.models import EventKind, RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
-from core.services.base import RunContext
 from core.store import SQLiteStore
+from core.sync.service import RunContext
 
 FROZEN_AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC).timestamp()
 SERVICES = ("orders", "customers", "products", "prices")

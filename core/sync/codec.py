@@ -1,9 +1,11 @@
 """Turning a page of raw source records into replica rows: validate, extract, hash.
 
-One codec per entity, shared by the sync engine's writer and by `verify`, so a
-row is judged and hashed the same way wherever it is compared. A page is
+One codec per entity, shared by the sync engine and by `verify`, so a row is
+judged and hashed the same way wherever it is compared; the replica receives
+the result (`core.replica.base.Batch`) and never sees a raw record. A page is
 validated in one pydantic call (fast); only when that fails is each record
 validated alone, so the bad ones can be quarantined with their reasons.
+Invalid records never raise: they come back in `Batch.rejected`.
 """
 
 from __future__ import annotations
@@ -11,33 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from core.services.entities import EntitySpec
+from core.replica.base import Batch
 from core.sources.base import Page
-
-
-@dataclass
-class DecodedPage:
-    """A page's valid rows as parallel lists (cheap to build, cheap to write), and its rejects."""
-
-    keys: list[str] = field(default_factory=list)
-    values: list[tuple[Any, ...]] = field(default_factory=list)
-    """The replica columns of each valid row, in `EntitySpec.columns` order (key first)."""
-    digests: list[bytes] = field(default_factory=list)
-    children: list[list[tuple[Any, ...]]] = field(default_factory=list)
-    """Per row, its child rows (order lines); empty lists for entities without children."""
-    top_cursor: str | None = None
-    rejected: list[tuple[str | None, str, str]] = field(default_factory=list)
-    """(key if any, raw payload as JSON, reason) per invalid record."""
-    keys_seen: list[str] = field(default_factory=list)
-    """With `want_seen`: every key the source listed, valid or not (a malformed record
-    still exists in the source)."""
+from core.sync.entities import EntitySpec
+from core.sync.records import MODELS
 
 
 def row_digest(values: tuple[Any, ...], children: list[tuple[Any, ...]]) -> bytes:
@@ -62,12 +47,14 @@ three times faster than building model instances, with the same constraints."""
 
 
 class RecordCodec:
-    def __init__(self, spec: EntitySpec) -> None:
+    def __init__(self, spec: EntitySpec, model: type[BaseModel] | None = None) -> None:
+        """`model` validates the records; by default the built-in model of `spec.name`."""
         self.spec = spec
+        model = model or MODELS[spec.name]
         fields = {
-            name: Annotated[info.annotation, info] for name, info in spec.model.model_fields.items()
+            name: Annotated[info.annotation, info] for name, info in model.model_fields.items()
         }
-        record_type: Any = _typed_dict(f"{spec.model.__name__}Record", fields)
+        record_type: Any = _typed_dict(f"{model.__name__}Record", fields)
         record_type.__pydantic_config__ = ConfigDict(extra="ignore")
         self._one: TypeAdapter[Any] = TypeAdapter(record_type)
         self._page: TypeAdapter[Any] = TypeAdapter(list[record_type])
@@ -83,15 +70,17 @@ class RecordCodec:
         self._child_field = child.record_field if child else None
         self._child_columns = child.columns if child else ()
 
-    def decode_page(self, page: Page, want_seen: bool = False) -> DecodedPage:
-        """A page in whichever form its source gave it."""
+    def decode_page(self, page: Page | list[dict[str, Any]], want_seen: bool = False) -> Batch:
+        """A page in whichever form its source gave it (records alone are a list of dicts)."""
+        if isinstance(page, list):
+            return self.decode(page, want_seen)
         if page.rows is not None and page.columns == self.spec.columns and not self._child_field:
             return self.decode_rows(page.rows, want_seen)
         return self.decode(page.records, want_seen)
 
-    def decode_rows(self, rows: list[tuple[Any, ...]], want_seen: bool = False) -> DecodedPage:
+    def decode_rows(self, rows: list[tuple[Any, ...]], want_seen: bool = False) -> Batch:
         """Rows of values in `spec.columns` order (key first, cursor last)."""
-        page = DecodedPage()
+        page = Batch(fetched=len(rows))
         if want_seen:
             page.keys_seen = [str(row[0]) for row in rows if row and row[0] is not None]
         try:
@@ -116,8 +105,8 @@ class RecordCodec:
         page.digests = [blake(m, digest_size=8).digest() for m in map(marshal.dumps, values)]
         return page
 
-    def decode(self, records: list[Any], want_seen: bool = False) -> DecodedPage:
-        page = DecodedPage()
+    def decode(self, records: list[Any], want_seen: bool = False) -> Batch:
+        page = Batch(fetched=len(records))
         key = self._key
         if want_seen:
             page.keys_seen = [

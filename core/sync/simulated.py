@@ -11,7 +11,7 @@ import random
 
 from core.errors import TransientError
 from core.models import RunCounts, SyncMode
-from core.services.base import RunContext
+from core.sync.service import RunContext
 
 STEPS = 20
 

@@ -1,8 +1,13 @@
 """The one sync engine behind every entity service: full, incremental and auto.
 
-The engine pulls pages from a `Source` on the event loop and hands each page
-to a `ReplicaWriter` on its own worker thread, so validation and writes never
-hold up the loop (principle 11). Cancellation is checked between pages.
+The engine pulls pages from a `Source` on the event loop and hands each page to
+a worker thread of its run, which decodes it (`core.sync.codec`) and writes it
+to the run's `ReplicaTarget`, so validation and writes never hold up the loop
+(principle 11). Cancellation is checked between pages. The engine knows the
+replica only by its protocol (`core.replica.base`), and it decides, once for
+every backend, whether a full pass may reconcile deletions: never when the
+listing looks truncated (it raises `IncompleteListing`, deleting nothing), and
+never when a record came without its key (it could stand for any row).
 """
 
 from __future__ import annotations
@@ -14,17 +19,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
-from core.errors import SourceInterrupted
+from core.errors import IncompleteListing, SourceInterrupted
 from core.models import RunCounts, SyncMode
-from core.services.base import RunContext
-from core.services.entities import EntitySpec
-from core.sources.base import BlockingSource, Source
-from core.store.replica_sqlite import ReplicaWriter, SyncState
+from core.replica.base import BatchResult, Replica, ReplicaTarget, SyncState
+from core.sources.base import BlockingSource, Page, Source
+from core.sync.codec import codec_for
+from core.sync.entities import EntitySpec
+from core.sync.modes import choose_mode
+from core.sync.service import RunContext
 
 T = TypeVar("T")
 
@@ -39,57 +45,83 @@ class EngineSettings:
     full_every_s: float = 24 * 3600
 
 
-def choose_mode(
-    requested: SyncMode, state: SyncState, spec: EntitySpec, now: float, settings: EngineSettings
-) -> tuple[SyncMode, str]:
-    """Auto picks full when incremental could be wrong or stale, else incremental."""
-    if requested != SyncMode.AUTO:
-        return requested, f"{requested.value} requested"
-    if state.cursor is None:
-        return SyncMode.FULL, "no cursor yet"
-    if state.needs_full:
-        return SyncMode.FULL, state.needs_full
-    if state.mapping_version != spec.mapping_version:
-        return (
-            SyncMode.FULL,
-            f"mapping version changed ({state.mapping_version} -> {spec.mapping_version})",
-        )
-    if state.last_full_at is None or now - state.last_full_at > settings.full_every_s:
-        hours = settings.full_every_s / 3600
-        return SyncMode.FULL, f"last full run older than {hours:g} h"
-    return SyncMode.INCREMENTAL, f"cursor {state.cursor}"
-
-
 def add_counts(a: RunCounts, b: RunCounts) -> RunCounts:
     return RunCounts(**{k: getattr(a, k) + getattr(b, k) for k in RunCounts.__struct_fields__})
 
 
+def check_listing_complete(fetched: int, live_before: int, threshold: float) -> None:
+    """Raises IncompleteListing when a full pass listed fewer than `threshold` of the rows
+    the replica held live before it: a truncated listing must delete nothing."""
+    if live_before and fetched < threshold * live_before:
+        raise IncompleteListing(
+            f"the full listing returned {fetched} records, fewer than "
+            f"{threshold:.0%} of the {live_before} live rows in the replica; "
+            "deleted nothing (is the source truncating its listing?)"
+        )
+
+
+class RunWriter:
+    """A run's side of the replica, on the run's worker thread: decode, count, write."""
+
+    def __init__(self, target: ReplicaTarget, spec: EntitySpec) -> None:
+        self.target = target
+        self._codec = codec_for(spec)  # built here: building the validators is slow
+        self._full = False
+        self._want_seen = False
+        self.keyless_rejected = 0
+        """Invalid records without a key seen in this full pass."""
+
+    def begin_full(self) -> None:
+        self._full = True
+        self.keyless_rejected = 0
+        self._want_seen = self.target.begin_full()
+
+    def write(self, page: Page | list[dict[str, Any]], run_id: int) -> BatchResult:
+        """Validate, classify and write one page with its cursor, atomically."""
+        batch = self._codec.decode_page(page, want_seen=self._want_seen)
+        if self._full:
+            self.keyless_rejected += sum(1 for key, _, _ in batch.rejected if key is None)
+        return self.target.write(batch, run_id)
+
+    def finish_full(
+        self, mapping_version: int, fetched: int, live_before: int, threshold: float
+    ) -> int:
+        """Reconcile deletions if the pass may (see the module's docstring); returns how many.
+        Raises IncompleteListing (the pass stays unfinished, `needs_full` set)."""
+        check_listing_complete(fetched, live_before, threshold)
+        # A record served without its key could stand for any row: deleting "unseen"
+        # rows would delete it. Such a pass reconciles nothing (its rows still landed).
+        deleted = self.target.finish_full(mapping_version, reconcile=not self.keyless_rejected)
+        self._full = self._want_seen = False
+        return deleted
+
+
 class EntitySyncService:
-    """Syncs one entity from `source` into the replica in the store database at `db_path`."""
+    """Syncs one entity from `source` into `replica`."""
 
     def __init__(
         self,
         spec: EntitySpec,
         source: Callable[[], Source],
-        db_path: Path,
+        replica: Replica,
         settings: EngineSettings | None = None,
     ) -> None:
         self.name = spec.name
         self.spec = spec
         self._source_factory = source
-        self._db_path = db_path
+        self._replica = replica
         self.settings = settings or EngineSettings()
 
     async def resolve_mode(self, requested: SyncMode) -> tuple[SyncMode, str]:
         def read() -> SyncState:
-            writer = ReplicaWriter(self._db_path, self.spec)
+            target = self._replica.target(self.spec)
             try:
-                return writer.state()
+                return target.state()
             finally:
-                writer.close()
+                target.close()
 
         state = await asyncio.to_thread(read)
-        return choose_mode(requested, state, self.spec, time.time(), self.settings)
+        return choose_mode(requested, state, self.spec, time.time(), self.settings.full_every_s)
 
     async def run(self, ctx: RunContext) -> RunCounts:
         executor = ThreadPoolExecutor(1, thread_name_prefix=f"sync-{self.name}")
@@ -98,7 +130,15 @@ class EntitySyncService:
         async def call(fn: Callable[..., T], *args: Any) -> T:
             return await loop.run_in_executor(executor, fn, *args)
 
-        writer = await call(ReplicaWriter, self._db_path, self.spec)
+        def open_writer() -> RunWriter:
+            target = self._replica.target(self.spec)
+            try:
+                return RunWriter(target, self.spec)
+            except BaseException:
+                target.close()
+                raise
+
+        writer = await call(open_writer)
         source = self._source_factory()
         try:
             return await self._run(ctx, writer, source, call)
@@ -106,22 +146,22 @@ class EntitySyncService:
             await source.close()
             # The writer's thread may still be finishing a batch if we were cancelled hard:
             # closing through the same thread waits for it, and that batch is atomic anyway.
-            executor.submit(writer.close)
+            executor.submit(writer.target.close)
             executor.shutdown(wait=False)
 
     async def _run(
         self,
         ctx: RunContext,
-        writer: ReplicaWriter,
+        writer: RunWriter,
         source: Source,
         call: Callable[..., Any],
     ) -> RunCounts:
         full = ctx.mode == SyncMode.FULL
-        state: SyncState = await call(writer.state)
+        state: SyncState = await call(writer.target.state)
         since = None if full else state.cursor
         live_before = 0
         if full:
-            live_before = await call(writer.live_rows)
+            live_before = await call(writer.target.live_rows)
             await call(writer.begin_full)
         total = await source.estimate(self.name, since)
         phase = "full listing" if full else f"changes since {since}"
@@ -157,7 +197,7 @@ class EntitySyncService:
     def _pump(
         self,
         ctx: RunContext,
-        writer: ReplicaWriter,
+        writer: RunWriter,
         source: BlockingSource,
         since: str | None,
         total: int | None,
@@ -173,7 +213,7 @@ class EntitySyncService:
             if stop.is_set():
                 raise SourceInterrupted("the run was stopped")
             page = source.page_blocking(self.name, since, token, self.settings.batch_size, stop)
-            result = writer.apply(page, ctx.run_id)
+            result = writer.write(page, ctx.run_id)
             counts = add_counts(counts, result.counts)
             now = time.monotonic()
             if page.next is None or now - reported >= PROGRESS_EVERY_S:
@@ -186,7 +226,7 @@ class EntitySyncService:
     async def _pull(
         self,
         ctx: RunContext,
-        writer: ReplicaWriter,
+        writer: RunWriter,
         source: Source,
         since: str | None,
         total: int | None,
@@ -204,7 +244,7 @@ class EntitySyncService:
                 if page.next is not None:
                     fetching = asyncio.ensure_future(source.page(self.name, since, page.next, size))
                 ctx.check_cancelled()
-                result = await call(writer.apply, page.records, ctx.run_id)
+                result = await call(writer.write, page.records, ctx.run_id)
                 counts = add_counts(counts, result.counts)
                 ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
                 if page.next is None:

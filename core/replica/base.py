@@ -1,0 +1,181 @@
+"""The replica protocol: what a backend that holds the replica tables must guarantee.
+
+The replica is the tables of ERP rows that other programs read (a public
+contract), plus the sync engine's bookkeeping beside them: `sync_state` (the
+cursor and the last full pass per entity) and `quarantine` (invalid records).
+The engine and `verify` (`core.sync`) talk to it only through `Replica` and
+`ReplicaTarget`; `core.runtime` picks the backend from the settings.
+
+What a backend executes, and what it does not decide: records arrive already
+validated, hashed and split into rows (`Batch`, built by `core.sync.codec`);
+the rules that say when deletions may be reconciled (the completeness guard,
+the keyless-record rule) run in the engine, which tells the target whether to
+reconcile. A target keeps each promise below inside its own transactions.
+
+Threading: `Replica.target` may be called from any thread; a target is then
+used from the one thread that opened it (a worker thread, off the event loop),
+and closed there.
+
+Errors: a target raises `SchemaTooNew` when the replica was written by a newer
+syncdeck; its database's own errors (for SQLite, `sqlite3.Error`: locked, disk
+full) propagate unchanged, and a run that meets one fails with that error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.models import RunCounts
+from core.sync.entities import EntitySpec
+
+
+@dataclass
+class Batch:
+    """One page of a listing, decoded: valid rows as parallel lists, and the rejects."""
+
+    fetched: int = 0
+    """Records the source listed on this page, valid or not."""
+    keys: list[str] = field(default_factory=list)
+    values: list[tuple[Any, ...]] = field(default_factory=list)
+    """The replica columns of each valid row, in `EntitySpec.columns` order (key first)."""
+    digests: list[bytes] = field(default_factory=list)
+    """Per row, the fingerprint of its values and children (`core.sync.codec.row_digest`)."""
+    children: list[list[tuple[Any, ...]]] = field(default_factory=list)
+    """Per row, its child rows (parent key first, then `ChildTable.columns`); empty lists
+    for entities without children."""
+    top_cursor: str | None = None
+    """The highest cursor among the valid rows: where the entity's cursor moves to."""
+    rejected: list[tuple[str | None, str, str]] = field(default_factory=list)
+    """(key if any, raw payload as JSON, reason) per invalid record."""
+    keys_seen: list[str] = field(default_factory=list)
+    """When asked for: every key the source listed, valid or not (a malformed record
+    still exists in the source, so reconciliation must not delete its row)."""
+
+
+@dataclass
+class SyncState:
+    """An entity's bookkeeping: where incremental runs resume, and when a full one is due."""
+
+    cursor: str | None
+    last_full_at: float | None
+    """Epoch seconds of the last completed full pass."""
+    mapping_version: int
+    """The entity's `mapping_version` when its last full pass completed (0: never)."""
+    needs_full: str | None
+    """Why the next auto run must be full (a full pass began and did not complete)."""
+
+
+@dataclass
+class BatchResult:
+    counts: RunCounts
+    cursor: str | None
+
+
+@dataclass
+class Drift:
+    """How a replica table differs from its source, by key."""
+
+    entity: str
+    source_rows: int = 0
+    invalid_in_source: int = 0
+    missing: int = 0
+    extra: int = 0
+    different: int = 0
+    examples: dict[str, list[str]] | None = None
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.extra or self.different)
+
+
+class ReplicaTarget(Protocol):
+    """One entity's replica tables, opened for one run (a sync or a `verify`)."""
+
+    def state(self) -> SyncState:
+        """The entity's sync state; `SyncState(None, None, 0, None)` before its first batch.
+
+        Raises: the backend's database errors."""
+        ...
+
+    def live_rows(self) -> int:
+        """How many rows the replica holds that are not soft-deleted.
+
+        Raises: the backend's database errors."""
+        ...
+
+    def mark_needs_full(self, reason: str) -> None:
+        """Make the next auto run a full one, citing `reason`, in one commit.
+
+        Raises: the backend's database errors."""
+        ...
+
+    def begin_full(self) -> bool:
+        """Start a full pass: commit `needs_full` (so a crash from here on makes the next auto
+        run full again) and start recording the keys the pass sees.
+
+        Returns whether the batches of this pass must carry `keys_seen`: False when the
+        table holds no row, so there is nothing to reconcile and nothing to record.
+        Raises: the backend's database errors (then no pass began)."""
+        ...
+
+    def write(self, batch: Batch, run_id: int) -> BatchResult:
+        """Write one batch atomically: its rows (inserted, updated, or revived when
+        soft-deleted, and unchanged ones left alone, by digest), each row's children
+        replacing its old ones, its rejects into quarantine under `run_id`, the keys it saw
+        (in a full pass), and the cursor moved up to `batch.top_cursor` (never down). A
+        crash at any instant leaves all of it committed or none of it.
+
+        A key listed twice in one batch is written once, with its later values.
+        Returns the counts (fetched, inserted, updated, unchanged, rejected) and the cursor.
+        Raises: the backend's database errors (the batch is then rolled back entirely)."""
+        ...
+
+    def finish_full(self, mapping_version: int, reconcile: bool) -> int:
+        """End the full pass begun by `begin_full`, in one commit: when `reconcile`, soft-delete
+        (set `deleted_at`) every live row whose key the pass did not see; then record
+        the pass as complete (`last_full_at` now, `mapping_version`, `needs_full` cleared).
+
+        The engine decides `reconcile` (`core.sync.engine`): False when the pass may be
+        incomplete. Returns how many rows were soft-deleted.
+        Raises: the backend's database errors (then nothing was deleted or recorded)."""
+        ...
+
+    def begin_verify(self) -> None:
+        """Start comparing the replica with a full listing of the source (no writes to the
+        replica; the listed keys and digests may be kept in temporary storage).
+
+        Raises: the backend's database errors."""
+        ...
+
+    def verify(self, batch: Batch) -> None:
+        """Add one decoded page of the listing to the comparison.
+
+        Raises: the backend's database errors."""
+        ...
+
+    def finish_verify(self, examples: int = 5) -> Drift:
+        """The keys listed and missing from the live rows, the live rows not listed, and those
+        whose digest differs: counts and up to `examples` keys of each. `source_rows` and
+        `invalid_in_source` are left at 0 for the caller, which saw the listing.
+
+        Raises: the backend's database errors."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection. A write that did not commit is rolled back."""
+        ...
+
+
+class Replica(Protocol):
+    """The replica database, which opens one `ReplicaTarget` per entity and run.
+
+    It manages its own schema (generated from the entity list by `core.replica.schema`)
+    and creates it, if missing, when the first target is opened."""
+
+    def target(self, spec: EntitySpec) -> ReplicaTarget:
+        """A target for `spec`'s tables, to be used from the calling thread only.
+
+        Raises: `SchemaTooNew` if the replica's schema is newer than this syncdeck's;
+        the backend's database errors."""
+        ...

@@ -1,0 +1,104 @@
+"""The replica's DDL, generated from the one entity list for a given SQL dialect.
+
+One generator for every backend: a dialect only names its types (the column
+kinds of `core.sync.entities`, plus the digest's bytes and the quarantine's
+generated id). Every statement is `IF NOT EXISTS`, so creating the schema over
+tables an older syncdeck made (the store's migration 2, same definitions) is a
+no-op. The tables are a public contract (other programs read them): a change
+here is a new `SCHEMA_VERSION` with a migration, never an edit of the tables.
+
+Per entity: its table (the key `NOT NULL PRIMARY KEY`, the other columns
+nullable but the cursor, then `row_hash`, `synced_at`, `deleted_at`), an index
+on its cursor, and its child table (every column `NOT NULL`, a composite key).
+Beside them: `sync_state`, `quarantine`, and `replica_meta`, which holds the
+replica's own schema version (independent of the coordination store's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.sync.entities import ENTITIES, ColumnKind, EntitySpec
+
+SCHEMA_VERSION = 1
+"""The replica schema's version, kept in `replica_meta`."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one SQL dialect spells the replica's types."""
+
+    name: str
+    types: dict[ColumnKind, str]
+    blob: str
+    real_seconds: str
+    """Epoch seconds in `sync_state`."""
+    identity_key: str
+    """A generated integer primary key that never reuses a value."""
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    types={"text": "TEXT", "real": "REAL", "integer": "INTEGER"},
+    blob="BLOB",
+    real_seconds="REAL",
+    identity_key="INTEGER PRIMARY KEY AUTOINCREMENT",
+)
+
+
+def entity_ddl(spec: EntitySpec, dialect: Dialect) -> list[str]:
+    """CREATE statements for an entity's replica table, its cursor index and its child table."""
+    cols = []
+    for name, kind in spec.fields:
+        sql_type = dialect.types[kind]
+        if name == spec.key:
+            cols.append(f"{name} {sql_type} NOT NULL PRIMARY KEY")
+        elif name == spec.cursor:
+            cols.append(f"{name} {sql_type} NOT NULL")
+        else:
+            cols.append(f"{name} {sql_type}")
+    text = dialect.types["text"]
+    cols += [
+        f"row_hash {dialect.blob} NOT NULL",
+        f"synced_at {text} NOT NULL",
+        f"deleted_at {text}",
+    ]
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {spec.table} ({', '.join(cols)})",
+        f"CREATE INDEX IF NOT EXISTS {spec.table}_by_cursor ON {spec.table}({spec.cursor})",
+    ]
+    child = spec.child
+    if child is not None:
+        child_cols = [f"{child.parent_column} {text} NOT NULL"] + [
+            f"{name} {dialect.types[kind]} NOT NULL" for name, kind in child.fields
+        ]
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {child.table} ({', '.join(child_cols)}, "
+            f"PRIMARY KEY ({', '.join(child.key_columns)}))"
+        )
+    return statements
+
+
+def bookkeeping_ddl(dialect: Dialect) -> list[str]:
+    """`sync_state`, `quarantine` and `replica_meta`."""
+    text, integer, seconds = dialect.types["text"], dialect.types["integer"], dialect.real_seconds
+    return [
+        f"CREATE TABLE IF NOT EXISTS sync_state (entity {text} PRIMARY KEY, cursor {text}, "
+        f"last_full_at {seconds}, mapping_version {integer} NOT NULL DEFAULT 0, "
+        f"needs_full {text}, updated_at {seconds} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS quarantine (id {dialect.identity_key}, "
+        f"entity {text} NOT NULL, record_key {text}, payload {text} NOT NULL, "
+        f"reason {text} NOT NULL, run_id {integer}, at {text} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS quarantine_by_entity ON quarantine(entity, id)",
+        f"CREATE TABLE IF NOT EXISTS replica_meta (id {integer} PRIMARY KEY CHECK (id = 1), "
+        f"schema_version {integer} NOT NULL)",
+    ]
+
+
+def replica_ddl(dialect: Dialect, specs: Iterable[EntitySpec] | None = None) -> list[str]:
+    """Every statement that creates the replica schema (the built-in entities by default)."""
+    statements = []
+    for spec in ENTITIES.values() if specs is None else specs:
+        statements += entity_ddl(spec, dialect)
+    return statements + bookkeeping_ddl(dialect)

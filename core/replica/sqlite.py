@@ -1,0 +1,330 @@
+"""The replica on SQLite: crash-safe batches on a file of its own or the store's.
+
+Each batch is one `BEGIN IMMEDIATE` transaction holding its rows, its
+quarantined records and the cursor that covers them (principle 7): a crash at
+any instant leaves the cursor behind or at the rows that committed, never ahead
+of them. A target owns its own connection and is used from the one thread that
+opened it (sqlite3 refuses any other).
+
+The schema is this module's own: created if missing (every statement `IF NOT
+EXISTS`, so the tables the store's migration 2 made are adopted as they are)
+when the first target is opened, and versioned in `replica_meta`, apart from
+the store's `PRAGMA user_version`. A newer version than this syncdeck knows
+raises `SchemaTooNew`; SQLite's own errors propagate as `sqlite3.Error`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from core.errors import SchemaTooNew
+from core.models import RunCounts
+from core.replica.base import Batch, BatchResult, Drift, SyncState
+from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
+from core.sync.entities import ENTITIES, EntitySpec
+
+PARAM_CHUNK = 900
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class SQLiteReplica:
+    """The replica tables in the SQLite file at `path` (in practice the store's file, so
+    other programs find the replica and the run history side by side)."""
+
+    def __init__(self, path: Path, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._lock = threading.Lock()
+        self._ready: set[str] = set()
+        """Entities whose tables this process has made sure of ("" for the shared tables)."""
+
+    def target(self, spec: EntitySpec) -> SQLiteTarget:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA temp_store = FILE")
+            with self._lock:
+                if "" not in self._ready:
+                    self._create_schema(db, replica_ddl(SQLITE))
+                    self._ready.update(("", *ENTITIES))
+                if spec.name not in self._ready:  # an entity a plugin defines
+                    self._create_schema(db, entity_ddl(spec, SQLITE))
+                    self._ready.add(spec.name)
+        except BaseException:
+            db.close()
+            raise
+        return SQLiteTarget(db, spec)
+
+    def _create_schema(self, db: sqlite3.Connection, statements: list[str]) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = _schema_version(db)
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"the replica in {self.path} has schema version {version}, but this "
+                    f"syncdeck knows only up to {SCHEMA_VERSION}: upgrade syncdeck"
+                )
+            for statement in statements:
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO replica_meta (id, schema_version) VALUES (1, ?) "
+                "ON CONFLICT (id) DO NOTHING",
+                (SCHEMA_VERSION,),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _schema_version(db: sqlite3.Connection) -> int:
+    """0 when the replica has no marker yet (a new file, or tables the store made)."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'replica_meta'").fetchone():
+        return 0
+    row = db.execute("SELECT schema_version FROM replica_meta WHERE id = 1").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+class SQLiteTarget:
+    """One entity's replica tables on one connection (see `ReplicaTarget`)."""
+
+    def __init__(self, db: sqlite3.Connection, spec: EntitySpec) -> None:
+        self.spec = spec
+        self._db = db
+        cols = spec.columns
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+        self._upsert = (
+            f"INSERT INTO {spec.table} ({', '.join(cols)}, row_hash, synced_at, deleted_at) "
+            f"VALUES ({', '.join('?' for _ in cols)}, ?, ?, NULL) "
+            f"ON CONFLICT ({spec.key}) DO UPDATE SET {updates}, row_hash = excluded.row_hash, "
+            "synced_at = excluded.synced_at, deleted_at = NULL"
+        )
+        self._full = False
+        self._empty_at_start = False
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- state ----------------------------------------------------------------
+
+    def state(self) -> SyncState:
+        row = self._db.execute(
+            "SELECT cursor, last_full_at, mapping_version, needs_full FROM sync_state "
+            "WHERE entity = ?",
+            (self.spec.name,),
+        ).fetchone()
+        if row is None:
+            return SyncState(None, None, 0, None)
+        return SyncState(row[0], row[1], row[2], row[3])
+
+    def live_rows(self) -> int:
+        row = self._db.execute(
+            f"SELECT COUNT(*) FROM {self.spec.table} WHERE deleted_at IS NULL"
+        ).fetchone()
+        return int(row[0])
+
+    def mark_needs_full(self, reason: str) -> None:
+        self._set_state(needs_full=reason)
+
+    def _set_state(self, **values: Any) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._ensure_state_row()
+            sets = ", ".join(f"{k} = ?" for k in values)
+            self._db.execute(
+                f"UPDATE sync_state SET {sets}, updated_at = ? WHERE entity = ?",
+                (*values.values(), time.time(), self.spec.name),
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _ensure_state_row(self) -> None:
+        self._db.execute(
+            "INSERT INTO sync_state (entity, updated_at) VALUES (?, ?) "
+            "ON CONFLICT (entity) DO NOTHING",
+            (self.spec.name, time.time()),
+        )
+
+    # -- batches ----------------------------------------------------------------
+
+    def begin_full(self) -> bool:
+        self._set_state(needs_full="the last full run did not complete")
+        self._full = True
+        # Into an empty table nothing can be deleted or unchanged: skip the bookkeeping.
+        self._empty_at_start = (
+            self._db.execute(f"SELECT 1 FROM {self.spec.table} LIMIT 1").fetchone() is None
+        )
+        self._db.execute("DROP TABLE IF EXISTS temp.seen")
+        self._db.execute("CREATE TEMP TABLE seen (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        return not self._empty_at_start
+
+    def write(self, batch: Batch, run_id: int) -> BatchResult:
+        spec = self.spec
+        stamp = _now_iso()
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            inserted = updated = unchanged = 0
+            child_parents: list[tuple[str, list[tuple[Any, ...]]]] = []
+            if self._empty_at_start and len(set(batch.keys)) == len(batch.keys):
+                # Into an empty table every row is new: no lookup, no classification.
+                writes = [(*v, d, stamp) for v, d in zip(batch.values, batch.digests, strict=True)]
+                inserted = len(writes)
+                if spec.child is not None:
+                    child_parents = list(zip(batch.keys, batch.children, strict=True))
+            else:
+                writes = []
+                latest = {k: i for i, k in enumerate(batch.keys)}  # listed twice: the later wins
+                existing = self._existing(list(latest))
+                for key, i in latest.items():
+                    digest = batch.digests[i]
+                    before = existing.get(key)
+                    if before is None:
+                        inserted += 1
+                    elif before[0] == digest and not before[1]:
+                        unchanged += 1
+                        continue
+                    else:
+                        updated += 1
+                    writes.append((*batch.values[i], digest, stamp))
+                    if spec.child is not None:
+                        child_parents.append((key, batch.children[i]))
+            if writes:
+                db.executemany(self._upsert, writes)
+            if child_parents:
+                self._replace_children(child_parents)
+            if batch.keys_seen and self._full:
+                db.executemany(
+                    "INSERT OR IGNORE INTO temp.seen (key) VALUES (?)",
+                    [(k,) for k in batch.keys_seen],
+                )
+            if batch.rejected:
+                db.executemany(
+                    "INSERT INTO quarantine (entity, record_key, payload, reason, run_id, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(spec.name, k, p, r, run_id, stamp) for k, p, r in batch.rejected],
+                )
+            if batch.top_cursor is not None:
+                self._ensure_state_row()
+                db.execute(
+                    "UPDATE sync_state SET cursor = ?, updated_at = ? WHERE entity = ? "
+                    "AND (cursor IS NULL OR cursor < ?)",
+                    (batch.top_cursor, time.time(), spec.name, batch.top_cursor),
+                )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        counts = RunCounts(
+            fetched=batch.fetched,
+            rejected=len(batch.rejected),
+            inserted=inserted,
+            updated=updated,
+            unchanged=unchanged,
+        )
+        return BatchResult(counts, batch.top_cursor)
+
+    def _existing(self, keys: list[str]) -> dict[str, tuple[bytes, bool]]:
+        found: dict[str, tuple[bytes, bool]] = {}
+        spec = self.spec
+        for start in range(0, len(keys), PARAM_CHUNK):
+            chunk = keys[start : start + PARAM_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for key, digest, deleted in self._db.execute(
+                f"SELECT {spec.key}, row_hash, deleted_at IS NOT NULL FROM {spec.table} "
+                f"WHERE {spec.key} IN ({marks})",
+                chunk,
+            ):
+                found[key] = (digest, bool(deleted))
+        return found
+
+    def _replace_children(self, parents: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        child = self.spec.child
+        assert child is not None
+        self._db.executemany(
+            f"DELETE FROM {child.table} WHERE {child.parent_column} = ?",
+            [(key,) for key, _ in parents],
+        )
+        rows = [row for _, children in parents for row in children]
+        if rows:
+            cols = (child.parent_column, *child.columns)
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO {child.table} ({', '.join(cols)}) "
+                f"VALUES ({', '.join('?' for _ in cols)})",
+                rows,
+            )
+
+    # -- the end of a full pass ---------------------------------------------------
+
+    def finish_full(self, mapping_version: int, reconcile: bool) -> int:
+        spec = self.spec
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = 0
+            if reconcile and not self._empty_at_start:
+                cur = db.execute(
+                    f"UPDATE {spec.table} SET deleted_at = ? WHERE deleted_at IS NULL "
+                    f"AND {spec.key} NOT IN (SELECT key FROM temp.seen)",
+                    (_now_iso(),),
+                )
+                deleted = cur.rowcount
+            self._ensure_state_row()
+            db.execute(
+                "UPDATE sync_state SET last_full_at = ?, mapping_version = ?, needs_full = NULL, "
+                "updated_at = ? WHERE entity = ?",
+                (time.time(), mapping_version, time.time(), spec.name),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        db.execute("DROP TABLE IF EXISTS temp.seen")
+        self._full = False
+        self._empty_at_start = False
+        return deleted
+
+    # -- verify -------------------------------------------------------------------
+
+    def begin_verify(self) -> None:
+        """The listing's keys and digests go to a temporary table and SQL does the comparison,
+        so neither side is held in memory."""
+        self._db.execute("DROP TABLE IF EXISTS temp.listed")
+        self._db.execute(
+            "CREATE TEMP TABLE listed (key TEXT PRIMARY KEY, row_hash BLOB) WITHOUT ROWID"
+        )
+
+    def verify(self, batch: Batch) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO temp.listed VALUES (?, ?)",
+            list(zip(batch.keys, batch.digests, strict=True)),
+        )
+
+    def finish_verify(self, examples: int = 5) -> Drift:
+        t, k = self.spec.table, self.spec.key
+        queries = {
+            "missing": f"SELECT l.key FROM temp.listed l LEFT JOIN {t} r ON r.{k} = l.key "
+            f"WHERE r.{k} IS NULL OR r.deleted_at IS NOT NULL",
+            "extra": f"SELECT r.{k} FROM {t} r WHERE r.deleted_at IS NULL "
+            f"AND r.{k} NOT IN (SELECT key FROM temp.listed)",
+            "different": f"SELECT l.key FROM temp.listed l JOIN {t} r ON r.{k} = l.key "
+            "WHERE r.deleted_at IS NULL AND r.row_hash != l.row_hash",
+        }
+        drift = Drift(self.spec.name, examples={})
+        assert drift.examples is not None
+        for name, sql in queries.items():
+            count = self._db.execute(f"SELECT COUNT(*) FROM ({sql})").fetchone()[0]
+            setattr(drift, name, int(count))
+            drift.examples[name] = [str(r[0]) for r in self._db.execute(f"{sql} LIMIT {examples}")]
+        self._db.execute("DROP TABLE IF EXISTS temp.listed")
+        return drift

@@ -1,0 +1,73 @@
+"""Assembling the core from settings: the one place that picks the store, the replica,
+the source and the services.
+
+Everything else receives what it needs (a `Store`, a `Replica`, a source
+factory) and never looks at a path or a backend's name. Today every backend is
+SQLite in the data directory: the store and the replica share `syncdeck.db`, so
+other programs find the replica tables beside the run history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.config import Settings
+from core.orchestrator import Orchestrator
+from core.replica.base import Drift, Replica
+from core.replica.sqlite import SQLiteReplica
+from core.runtime.plugins import plugin_services
+from core.runtime.services import builtin_services, source_factory
+from core.store import DB_FILENAME, SQLiteStore, Store
+from core.sync.service import SyncService
+
+
+def open_store(settings: Settings) -> Store:
+    return SQLiteStore(settings.data_dir / DB_FILENAME)
+
+
+def open_replica(settings: Settings) -> Replica:
+    """The replica; nothing is opened until a sync or `verify` opens a target."""
+    return SQLiteReplica(settings.data_dir / DB_FILENAME)
+
+
+def load_services(settings: Settings) -> dict[str, SyncService]:
+    """The built-in services, then the plugins' (a plugin may replace a built-in one)."""
+    return {**builtin_services(settings, open_replica(settings)), **plugin_services(settings)}
+
+
+def build_orchestrator(
+    settings: Settings, *, runner: bool, schedule: bool | None = None
+) -> Orchestrator:
+    """An orchestrator on the configured store; `runner=False` for clients such as the CLI."""
+    return Orchestrator(
+        open_store(settings),
+        load_services(settings),
+        settings,
+        runner=runner,
+        schedule=runner if schedule is None else schedule,
+    )
+
+
+async def verify_replica(settings: Settings, names: Iterable[str]) -> list[Drift]:
+    """Compare each named built-in entity's replica with a full listing of the configured
+    source. Raises KeyError for a name that is not a built-in entity; source errors and the
+    replica's database errors propagate."""
+    from core.sync.entities import ENTITIES
+    from core.sync.verify import verify_entity
+
+    specs = [ENTITIES[name] for name in names]
+    # The store's migrations still create the replica tables (without IF NOT EXISTS): the
+    # store must make its file first, or its next open would fail on tables that exist.
+    store = open_store(settings)
+    await store.open()
+    await store.close()
+    replica = open_replica(settings)
+    make_source = source_factory(settings)
+    reports = []
+    for spec in specs:
+        source = make_source()
+        try:
+            reports.append(await verify_entity(spec, source, replica))
+        finally:
+            await source.close()
+    return reports

@@ -1,0 +1,169 @@
+"""THE entity list: what syncdeck copies, and the defaults every other part derives from it.
+
+An entity is data, not code: the one sync engine, the replica's DDL, the record
+models' shape and the configuration's defaults (priority, interval, stagger
+order) all read these specs. The replica tables they describe are a public
+contract (other programs read them), so a change to an entity's columns bumps
+its `mapping_version`, which makes the next auto run a full one.
+
+This module imports nothing but the standard library (no pydantic): the
+configuration reads it on every start, and the console's first frame must not
+pay for the record models (`core.sync.records`), which are checked against the
+columns here by a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
+"""Cursors are UTC ISO-8601 timestamps ending in Z: they sort as text."""
+
+ColumnKind = Literal["text", "real", "integer"]
+"""A replica column's kind; each SQL dialect maps it to its own type (`core.replica.schema`)."""
+
+MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    """Rows owned by a parent record, replaced together with it (order lines).
+
+    Every child column is NOT NULL; the child table's primary key is `key_columns`."""
+
+    table: str
+    record_field: str
+    """The parent record's field that holds the child records."""
+    parent_column: str
+    fields: tuple[tuple[str, ColumnKind], ...]
+    key_columns: tuple[str, ...]
+
+    @cached_property
+    def columns(self) -> tuple[str, ...]:
+        """The child columns taken from each child record (the parent column excluded)."""
+        return tuple(name for name, _ in self.fields)
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str
+    """Also the service name and the replica table."""
+    key: str
+    fields: tuple[tuple[str, ColumnKind], ...]
+    """The replica columns and their kinds, in table order: key first, cursor last."""
+    default_priority: int
+    """The service's base priority unless configured (higher runs first); the built-in
+    entities' stagger order is this order too."""
+    default_interval_s: float
+    """How often the schedule requests a sync unless configured."""
+    cursor: str = "updated_at"
+    mapping_version: int = 1
+    child: ChildTable | None = None
+
+    def __post_init__(self) -> None:
+        names = [name for name, _ in self.fields]
+        if not names or names[0] != self.key or names[-1] != self.cursor:
+            raise ValueError(f"{self.name}: columns must run from the key to the cursor")
+
+    @property
+    def table(self) -> str:
+        return self.name
+
+    @cached_property
+    def columns(self) -> tuple[str, ...]:
+        """Replica column names: key first, cursor last."""
+        return tuple(name for name, _ in self.fields)
+
+    @cached_property
+    def kinds(self) -> dict[str, ColumnKind]:
+        return dict(self.fields)
+
+
+ENTITIES: dict[str, EntitySpec] = {
+    spec.name: spec
+    for spec in (
+        EntitySpec(
+            "customers",
+            key="id",
+            fields=(
+                ("id", "text"),
+                ("name", "text"),
+                ("email", "text"),
+                ("country", "text"),
+                ("credit_limit", "real"),
+                ("updated_at", "text"),
+            ),
+            default_priority=3,
+            default_interval_s=30 * MINUTE,
+        ),
+        EntitySpec(
+            "products",
+            key="sku",
+            fields=(
+                ("sku", "text"),
+                ("name", "text"),
+                ("category", "text"),
+                ("unit", "text"),
+                ("active", "integer"),
+                ("weight_kg", "real"),
+                ("updated_at", "text"),
+            ),
+            default_priority=2,
+            default_interval_s=30 * MINUTE,
+        ),
+        EntitySpec(
+            "prices",
+            key="id",
+            fields=(
+                ("id", "text"),
+                ("sku", "text"),
+                ("currency", "text"),
+                ("amount", "real"),
+                ("valid_from", "text"),
+                ("updated_at", "text"),
+            ),
+            default_priority=1,
+            # Prices change in batches: hourly is enough.
+            default_interval_s=60 * MINUTE,
+        ),
+        EntitySpec(
+            "orders",
+            key="id",
+            fields=(
+                ("id", "text"),
+                ("customer_id", "text"),
+                ("status", "text"),
+                ("currency", "text"),
+                ("total", "real"),
+                ("ordered_at", "text"),
+                ("updated_at", "text"),
+            ),
+            # Orders and customers change all day and matter most.
+            default_priority=4,
+            default_interval_s=30 * MINUTE,
+            child=ChildTable(
+                table="order_lines",
+                record_field="lines",
+                parent_column="order_id",
+                fields=(
+                    ("line_no", "integer"),
+                    ("sku", "text"),
+                    ("quantity", "integer"),
+                    ("unit_price", "real"),
+                ),
+                key_columns=("order_id", "line_no"),
+            ),
+        ),
+    )
+}
+"""In the order `syncdeck verify` reports them."""
+
+STAGGER_ORDER: list[str] = sorted(ENTITIES, key=lambda name: -ENTITIES[name].default_priority)
+"""Orders first, prices last: the schedule's start offsets follow the priorities."""
+
+BUILTIN_PRIORITIES: dict[str, int] = {
+    name: ENTITIES[name].default_priority for name in STAGGER_ORDER
+}
+"""Default base priority per built-in service: orders first, prices last."""
