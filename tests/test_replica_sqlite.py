@@ -131,6 +131,7 @@ async def test_a_store_made_by_migration_2_is_adopted_with_its_rows(tmp_path: Pa
     await store.open()
     await store.close()
     with connect(path) as db:
+        db.executescript(MIGRATION_2)  # what the store's migration 2 created before 0.2
         db.execute(
             "INSERT INTO customers VALUES ('C1', 'Ann', NULL, 'DE', 5.0, "
             "'2026-01-01T00:00:00Z', x'00', '2026-01-01T00:00:00Z', NULL)"

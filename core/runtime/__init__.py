@@ -56,11 +56,6 @@ async def verify_replica(settings: Settings, names: Iterable[str]) -> list[Drift
     from core.sync.verify import verify_entity
 
     specs = [ENTITIES[name] for name in names]
-    # The store's migrations still create the replica tables (without IF NOT EXISTS): the
-    # store must make its file first, or its next open would fail on tables that exist.
-    store = open_store(settings)
-    await store.open()
-    await store.close()
     replica = open_replica(settings)
     make_source = source_factory(settings)
     reports = []

@@ -108,85 +108,10 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL DEFAULT '{}'
     );
     """,
-    # 2: the replica (a public contract: see the README) and the sync engine's state
-    """
-    CREATE TABLE customers (
-        id TEXT NOT NULL PRIMARY KEY,
-        name TEXT,
-        email TEXT,
-        country TEXT,
-        credit_limit REAL,
-        updated_at TEXT NOT NULL,
-        row_hash BLOB NOT NULL,
-        synced_at TEXT NOT NULL,
-        deleted_at TEXT
-    );
-    CREATE INDEX customers_by_cursor ON customers(updated_at);
-    CREATE TABLE products (
-        sku TEXT NOT NULL PRIMARY KEY,
-        name TEXT,
-        category TEXT,
-        unit TEXT,
-        active INTEGER,
-        weight_kg REAL,
-        updated_at TEXT NOT NULL,
-        row_hash BLOB NOT NULL,
-        synced_at TEXT NOT NULL,
-        deleted_at TEXT
-    );
-    CREATE INDEX products_by_cursor ON products(updated_at);
-    CREATE TABLE prices (
-        id TEXT NOT NULL PRIMARY KEY,
-        sku TEXT,
-        currency TEXT,
-        amount REAL,
-        valid_from TEXT,
-        updated_at TEXT NOT NULL,
-        row_hash BLOB NOT NULL,
-        synced_at TEXT NOT NULL,
-        deleted_at TEXT
-    );
-    CREATE INDEX prices_by_cursor ON prices(updated_at);
-    CREATE TABLE orders (
-        id TEXT NOT NULL PRIMARY KEY,
-        customer_id TEXT,
-        status TEXT,
-        currency TEXT,
-        total REAL,
-        ordered_at TEXT,
-        updated_at TEXT NOT NULL,
-        row_hash BLOB NOT NULL,
-        synced_at TEXT NOT NULL,
-        deleted_at TEXT
-    );
-    CREATE INDEX orders_by_cursor ON orders(updated_at);
-    CREATE TABLE order_lines (
-        order_id TEXT NOT NULL,
-        line_no INTEGER NOT NULL,
-        sku TEXT NOT NULL,
-        quantity INTEGER NOT NULL,
-        unit_price REAL NOT NULL,
-        PRIMARY KEY (order_id, line_no)
-    );
-    CREATE TABLE sync_state (
-        entity TEXT PRIMARY KEY,
-        cursor TEXT,
-        last_full_at REAL,
-        mapping_version INTEGER NOT NULL DEFAULT 0,
-        needs_full TEXT,
-        updated_at REAL NOT NULL
-    );
-    CREATE TABLE quarantine (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        entity TEXT NOT NULL,
-        record_key TEXT,
-        payload TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        run_id INTEGER,
-        at TEXT NOT NULL
-    );
-    CREATE INDEX quarantine_by_entity ON quarantine(entity, id);
-    """,
+    # 2: the replica's tables used to be created here. The replica manages its own schema
+    # now (`core.replica.schema`, adopting the tables this made), so the version stays
+    # and creates nothing: databases at 2 are current either way.
+    "",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
