@@ -321,11 +321,11 @@ class SyncdeckApp(App[None]):
         await self._call("Priority", self.orch.set_priority(request_id, new))
 
     async def action_toggle_dispatch(self) -> None:
-        paused = (await self.orch.store.controls()).dispatch_paused  # not the last frame's
+        paused = (await self.orch.controls()).dispatch_paused  # not the last frame's
         await self._call("Dispatch", self.orch.resume() if paused else self.orch.pause())
 
     async def action_toggle_schedule(self) -> None:
-        paused = (await self.orch.store.controls()).schedule_paused
+        paused = (await self.orch.controls()).schedule_paused
         await self._call(
             "Schedule", self.orch.resume_schedule() if paused else self.orch.pause_schedule()
         )

@@ -441,7 +441,7 @@ def _switch(pause: bool) -> Callable[[Settings, argparse.Namespace], Coroutine[A
 async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
     async def work(orch: Orchestrator) -> int:
         if args.request is not None:
-            request = await orch.store.get_request(args.request)
+            request = await orch.get_request(args.request)
             if request.service != args.service:
                 raise UsageError(
                     f"request #{args.request} is for {request.service}, not {args.service}"
@@ -463,7 +463,7 @@ async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:
             raise UsageError(f"--{name} must be {'positive' if name == 'interval' else '>= 0'}")
 
     async def work(orch: Orchestrator) -> int:
-        current = next((s for s in await orch.store.services() if s.name == args.service), None)
+        current = next((s for s in await orch.services() if s.name == args.service), None)
         if current is None:
             raise UsageError(
                 f"unknown service {args.service!r}; known: {', '.join(orch.service_names)}"

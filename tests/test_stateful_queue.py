@@ -181,6 +181,7 @@ class Harness:
         )
         self.gate = Gate()
         self._orch: Orchestrator | None = None
+        self._store: SQLiteStore | None = None
         self._sub: Subscription | None = None
 
     @property
@@ -190,8 +191,8 @@ class Harness:
 
     async def start(self) -> None:
         services = {name: ControlledService(name, self.gate) for name in SERVICES}
-        store = SQLiteStore(self.db_path, clock=self.clock)
-        self._orch = Orchestrator(store, services, self.settings, schedule=False)
+        self._store = SQLiteStore(self.db_path, clock=self.clock)
+        self._orch = Orchestrator(self._store, services, self.settings, schedule=False)
         self._sub = self._orch.events()
         await self._orch.start()
 
@@ -250,11 +251,11 @@ class Harness:
         calls; the timeout is only a backstop for the runner's own timer."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_TIMEOUT_S
-        assert self._sub is not None
+        assert self._sub is not None and self._store is not None
         while True:
             self.gate.changed.clear()
             self._sub.pending()
-            view = await self.orch.store.view()
+            view = await self._store.view()  # the store's own view: what the runner reads
             if self.settled(view):
                 return view
             remaining = deadline - loop.time()
@@ -373,7 +374,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.view = self.run(self.h.settle())
 
     def get(self, request_id: int) -> SyncRequest:
-        return self.run(self.h.orch.store.get_request(request_id))
+        return self.run(self.h.orch.get_request(request_id))
 
     def queued_for(self, service: str) -> SyncRequest | None:
         return next((r for r in self.view.queued if r.service == service), None)
@@ -699,7 +700,7 @@ async def test_low_priority_request_is_not_starved(
             h.clock.advance(run_s)
             await h.complete(success=True)
             orders_runs += 1
-        started = await h.orch.store.get_request(prices.id)
+        started = await h.orch.get_request(prices.id)
         assert started.started_at is not None
         waited = (started.started_at - started.requested_at).total_seconds()
         assert orders_runs >= 1
