@@ -31,7 +31,6 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from core import policy
 from core.clock import ManualClock
 from core.config import CircuitSettings, OrchestratorSettings, RetrySettings, Settings
 from core.errors import InvalidTransition, SyncCancelled, TransientError
@@ -657,6 +656,15 @@ TestQueueStateMachine.settings = settings(
 # -- starvation -------------------------------------------------------------------------------
 
 
+def starvation_bound_s(
+    max_priority: int, priority: int, aging_step_s: float, run_s: float = 0.0
+) -> float:
+    """How long a request of `priority` can wait, at most, behind a constant stream of
+    `max_priority` requests whose runs last `run_s`: the competing request has itself aged
+    up to one run when the choice is made, and one run is in progress when it is."""
+    return max(0, max_priority - priority) * aging_step_s + 2 * run_s
+
+
 @pytest.mark.parametrize(
     ("aging_step_s", "run_s"),
     [(10, 4), (10, 25), (3, 2), (5, 5), (1, 3), (7, 7)],
@@ -668,7 +676,7 @@ async def test_low_priority_request_is_not_starved(
     (priority 4, a new one requested as soon as each orders run starts, every run taking
     `run_s` fake seconds), within
 
-        bound = policy.starvation_bound_s(4, 1, aging_step_s, run_s)
+        bound = starvation_bound_s(4, 1, aging_step_s, run_s)
               = 3 * aging_step_s + 2 * run_s            (fake seconds after it was requested)
 
     The competitor is never fresh when the runner chooses: it was requested when the
@@ -686,7 +694,7 @@ async def test_low_priority_request_is_not_starved(
         await h.orch.request("orders")
         assert (prices.priority, BUILTIN_PRIORITIES["orders"]) == (1, 4)
         await h.orch.resume()
-        bound = policy.starvation_bound_s(4, 1, aging_step_s, run_s)
+        bound = starvation_bound_s(4, 1, aging_step_s, run_s)
         orders_runs = 0
         while True:
             view = await h.settle()
