@@ -14,7 +14,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.config import Settings
-from core.errors import StoreError, SyncError, TransientError, UnknownService
+from core.errors import NotFound, StoreError, SyncError, TransientError, UnknownService
 from core.models import (
     CircuitState,
     Event,
@@ -315,6 +315,29 @@ async def test_unknown_service_is_refused(make: Factory) -> None:
     with pytest.raises(UnknownService):
         await orch.history("nope")
     assert (await orch.snapshot()).queue == []
+
+
+async def test_clients_read_the_store_through_the_public_api(make: Factory) -> None:
+    """What a console, the CLI or an HTTP API needs, without reaching for the store."""
+    orders = Service("orders", gated=True)
+    orch = await started(make([orders, Service("prices")]))
+    with pytest.raises(NotFound):
+        await orch.get_request(999)
+    before = await orch.last_event_id()
+    request = await orch.request("orders")
+    assert (await orch.get_request(request.id)).service == "orders"
+    await orch.pause_schedule()
+    assert (await orch.controls()).schedule_paused
+    await orch.set_schedule("prices", interval_s=120)
+    by_name = {s.name: s for s in await orch.services()}
+    assert set(by_name) == {"orders", "prices"} and by_name["prices"].interval_s == 120
+    after = await orch.events_since(before)
+    assert after and [e.id for e in after] == sorted(e.id for e in after)
+    assert all(e.id > before for e in after)
+    assert await orch.last_event_id() >= after[-1].id  # the runner may have appended more
+    assert [e.id for e in await orch.events_since(before, limit=1)] == [after[0].id]
+    orders.gate.set()
+    assert (await orch.wait(request.id, timeout=WAIT)).outcome == RunOutcome.SUCCEEDED
 
 
 # -- ordering -----------------------------------------------------------------------
