@@ -216,7 +216,7 @@ async def durable_throughput(base: Path, prof: Profile, report: Report) -> None:
         t1 = time.time()
         chaining = False
         deadline = time.monotonic() + 10
-        while (view := await orch.store.view(history=False)).running is not None or view.queued:
+        while (snap := await orch.snapshot()).active is not None or snap.queue:
             if time.monotonic() > deadline:
                 raise RuntimeError("the queue never drained")
             await asyncio.sleep(0.01)
@@ -466,15 +466,15 @@ async def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 async def _request_ended(orch: Orchestrator, request_id: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not (await orch.store.get_request(request_id)).state.ended:
+    while not (await orch.get_request(request_id)).state.ended:
         if time.monotonic() > deadline:
             raise RuntimeError(f"request #{request_id} did not end within {timeout}s")
         await asyncio.sleep(0.01)
 
 
-async def _store_latency_ms(orch: Orchestrator, request_id: int) -> float:
-    request = await orch.store.get_request(request_id)
-    runs = await orch.store.runs(request_id=request_id, limit=10)
+async def _store_latency_ms(store: SQLiteStore, request_id: int) -> float:
+    request = await store.get_request(request_id)
+    runs = await store.runs(request_id=request_id, limit=10)
     if not runs:
         raise RuntimeError(f"request #{request_id} ended without a run")
     first = min(runs, key=lambda r: r.id)
@@ -486,8 +486,9 @@ async def cross_process(base: Path, prof: Profile, report: Report) -> None:
     data_dir.mkdir(mode=0o700)
     daemon = Daemon(data_dir, base / "daemon.log")
     try:
+        store = SQLiteStore(data_dir / DB_FILENAME)  # read directly for the latency figures
         client = Orchestrator(
-            SQLiteStore(data_dir / DB_FILENAME),
+            store,
             {name: NoopService(name) for name in DAEMON_SERVICES},
             settings_for(data_dir),
             runner=False,
@@ -507,7 +508,7 @@ async def cross_process(base: Path, prof: Profile, report: Report) -> None:
                 await asyncio.sleep(random.uniform(0.0, 0.1))
                 request = await client.request(DAEMON_SERVICES[i % 4], SyncMode.FULL)
                 await _request_ended(client, request.id)
-                lat.append(await _store_latency_ms(client, request.id))
+                lat.append(await _store_latency_ms(store, request.id))
             print(f"    ({time.monotonic() - started:.1f} s with daemon start-up)", flush=True)
             p50, p95 = percentile(lat, 50), percentile(lat, 95)
             report.add(
@@ -537,7 +538,7 @@ async def cross_process(base: Path, prof: Profile, report: Report) -> None:
                 cli_wall.append((time.perf_counter() - t0) * 1000)
                 request_id = int(json.loads(out.stdout)["id"])
                 await _request_ended(client, request_id)
-                cli_lat.append(await _store_latency_ms(client, request_id))
+                cli_lat.append(await _store_latency_ms(store, request_id))
             if cli_lat:
                 report.add(
                     "Cross-process request -> run start, p50 / max "
@@ -574,12 +575,8 @@ async def _wait_for_daemon_lease(client: Orchestrator, daemon: Daemon) -> None:
     while True:
         if daemon.proc.poll() is not None:
             raise RuntimeError(f"the daemon exited ({daemon.proc.returncode}); see its log")
-        lease = await client.store.lease()
-        if (
-            lease is not None
-            and lease.pid == daemon.pid
-            and lease.expires_at > await client.store.now()
-        ):
+        lease = (await client.snapshot()).runner  # None unless alive
+        if lease is not None and lease.pid == daemon.pid:
             return
         if time.monotonic() > deadline:
             raise RuntimeError("the daemon never took the runner lease")

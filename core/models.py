@@ -280,7 +280,7 @@ class Snapshot(Model, frozen=True, kw_only=True):
     queue: list[QueueEntry]
     active: ActiveRun | None = None
     runner: Lease | None = None
-    runner_alive: bool = False
+    """The lease, while its holder is alive (not expired, not a dead process on this host)."""
     controls: Controls
     health: HealthState
     is_runner: bool = False

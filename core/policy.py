@@ -71,15 +71,6 @@ def choose_next(
     return None
 
 
-def starvation_bound_s(
-    max_priority: int, priority: int, aging_step_s: float, run_s: float = 0.0
-) -> float:
-    """How long a request of `priority` can wait, at most, behind a constant stream of
-    `max_priority` requests whose runs last `run_s`: the competing request has itself aged
-    up to one run when the choice is made, and one run is in progress when it is."""
-    return max(0, max_priority - priority) * aging_step_s + 2 * run_s
-
-
 def retry_delay(attempt: int, backoff_s: list[float]) -> float:
     """Delay before try `attempt + 1`; the last step repeats if there are more tries than steps."""
     if not backoff_s:

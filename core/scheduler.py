@@ -107,10 +107,3 @@ class Schedule:
             log.debug(
                 "scheduled %s every %ss from %s", plan.service, plan.interval_s, plan.first_fire
             )
-
-    def next_fire_times(self) -> dict[str, datetime | None]:
-        times: dict[str, datetime | None] = {}
-        for service in self._plans:
-            job = self._scheduler.get_job(f"sync:{service}")
-            times[service] = None if job is None else job.next_run_time
-        return times

@@ -243,11 +243,11 @@ async def lease_released(store: SQLiteStore) -> bool:
 
 
 async def request_cancel_asked(orch: Orchestrator, request_id: int) -> bool:
-    return (await orch.store.get_request(request_id)).cancel_requested
+    return (await orch.get_request(request_id)).cancel_requested
 
 
 async def state_of(orch: Orchestrator, request_id: int) -> RequestState:
-    return (await orch.store.get_request(request_id)).state
+    return (await orch.get_request(request_id)).state
 
 
 async def start_held_run(pilot: Pilot[None], console: Console, service: str = "orders") -> int:
@@ -390,7 +390,7 @@ async def test_cancel_key_on_a_running_sync_asks_first(tmp_path: Path) -> None:
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
 
         async def still_running() -> bool:
-            req = await orch.store.get_request(request_id)
+            req = await orch.get_request(request_id)
             return req.state == RequestState.RUNNING and not req.cancel_requested
 
         await stays(pilot, still_running, "n must leave the sync running")
@@ -442,7 +442,7 @@ async def test_priority_keys_reorder_the_queue_and_keep_the_selection(tmp_path: 
                 return queue_order(await orch.snapshot()) == order
 
             await until(pilot, done, f"{key} to reorder the queue to {order}")
-            assert (await orch.store.get_request(products)).priority == priority
+            assert (await orch.get_request(products)).priority == priority
             await until(
                 pilot, lambda: app_queue_order(app) == order, f"the queue pane to show {order}"
             )
@@ -457,7 +457,7 @@ async def test_priority_keys_reorder_the_queue_and_keep_the_selection(tmp_path: 
         await check(3, ["orders", "products", "customers"], "=")
         await pilot.press("plus")
         await check(4, ["products", "orders", "customers"], "+")
-        assert (await orch.store.get_request(products)).state == RequestState.QUEUED
+        assert (await orch.get_request(products)).state == RequestState.QUEUED
 
 
 async def test_priority_keys_need_a_queue_entry(tmp_path: Path) -> None:

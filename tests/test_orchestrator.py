@@ -14,7 +14,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.config import Settings
-from core.errors import StoreError, SyncError, TransientError, UnknownService
+from core.errors import NotFound, StoreError, SyncError, TransientError, UnknownService
 from core.models import (
     CircuitState,
     Event,
@@ -317,6 +317,29 @@ async def test_unknown_service_is_refused(make: Factory) -> None:
     assert (await orch.snapshot()).queue == []
 
 
+async def test_clients_read_the_store_through_the_public_api(make: Factory) -> None:
+    """What a console, the CLI or an HTTP API needs, without reaching for the store."""
+    orders = Service("orders", gated=True)
+    orch = await started(make([orders, Service("prices")]))
+    with pytest.raises(NotFound):
+        await orch.get_request(999)
+    before = await orch.last_event_id()
+    request = await orch.request("orders")
+    assert (await orch.get_request(request.id)).service == "orders"
+    await orch.pause_schedule()
+    assert (await orch.controls()).schedule_paused
+    await orch.set_schedule("prices", interval_s=120)
+    by_name = {s.name: s for s in await orch.services()}
+    assert set(by_name) == {"orders", "prices"} and by_name["prices"].interval_s == 120
+    after = await orch.events_since(before)
+    assert after and [e.id for e in after] == sorted(e.id for e in after)
+    assert all(e.id > before for e in after)
+    assert await orch.last_event_id() >= after[-1].id  # the runner may have appended more
+    assert [e.id for e in await orch.events_since(before, limit=1)] == [after[0].id]
+    orders.gate.set()
+    assert (await orch.wait(request.id, timeout=WAIT)).outcome == RunOutcome.SUCCEEDED
+
+
 # -- ordering -----------------------------------------------------------------------
 
 
@@ -423,7 +446,7 @@ async def test_pause_accepts_requests_but_starts_nothing_until_resume(make: Fact
     # a bounded negative check: several runner heartbeats (0.2 s) pass without a start
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(orders.started.wait(), 0.7)
-    assert (await orch.store.get_request(request.id)).state == RequestState.QUEUED
+    assert (await orch.get_request(request.id)).state == RequestState.QUEUED
 
     await orch.resume()
     await wait_for(orders.started)
@@ -604,7 +627,7 @@ async def test_circuit_opens_waits_out_cooldown_probes_once_and_closes(
     held = await orch.request("orders")
     sentinel = await orch.request("prices")
     assert (await orch.wait(sentinel.id, timeout=WAIT)).outcome == RunOutcome.SUCCEEDED
-    assert (await orch.store.get_request(held.id)).state == RequestState.QUEUED
+    assert (await orch.get_request(held.id)).state == RequestState.QUEUED
     assert orders.runs == 3
 
     # after the cooldown: one half-open probe, which fails and opens the circuit again
@@ -625,7 +648,7 @@ async def test_circuit_opens_waits_out_cooldown_probes_once_and_closes(
     held = await orch.request("orders")
     sentinel = await orch.request("prices")
     assert (await orch.wait(sentinel.id, timeout=WAIT)).outcome == RunOutcome.SUCCEEDED
-    assert (await orch.store.get_request(held.id)).state == RequestState.QUEUED
+    assert (await orch.get_request(held.id)).state == RequestState.QUEUED
 
     orders.fail = False
     clock.advance(1001)
@@ -639,9 +662,7 @@ async def test_circuit_opens_waits_out_cooldown_probes_once_and_closes(
     assert snap.health == HealthState.HEALTHY
 
     circuits = [
-        e.data["circuit"]
-        for e in await orch.store.events_since(0)
-        if e.kind == EventKind.CIRCUIT_CHANGED
+        e.data["circuit"] for e in await orch.events_since(0) if e.kind == EventKind.CIRCUIT_CHANGED
     ]
     assert circuits == ["open", "half_open", "open", "half_open", "closed"]
 
@@ -667,7 +688,7 @@ async def test_health_degraded_and_unhealthy_with_reasons(make: Factory, data_di
     assert snap.health == HealthState.DEGRADED
     changed = await next_event(sub, EventKind.HEALTH_CHANGED)
     assert (changed.service, changed.data["new"]) == ("orders", "degraded")
-    assert changed.id in {e.id for e in await orch.store.events_since(0)}
+    assert changed.id in {e.id for e in await orch.events_since(0)}
 
     # a success clears it; staleness degrades again (orders every 30 min, prices hourly)
     await orch.wait((await orch.request("orders")).id, timeout=WAIT)
@@ -729,7 +750,7 @@ async def test_events_reach_subscribers_and_the_store_log(make: Factory) -> None
             assert event.request_id == request.id
             assert event.service == "orders"
 
-    stored = {e.id: e for e in await orch.store.events_since(0)}
+    stored = {e.id: e for e in await orch.events_since(0)}
     for event in seen:
         if event.kind in wanted:
             assert event.id > 0
@@ -763,7 +784,7 @@ async def test_progress_reaches_subscribers_and_is_persisted_at_a_bounded_rate(
     assert [e.data["done"] for e in live] == list(range(1, reports + 1))
     assert all(e.run_id == result.run.id and e.data["total"] == reports for e in live)
 
-    persisted = [e for e in await orch.store.events_since(0) if e.kind == EventKind.RUN_PROGRESS]
+    persisted = [e for e in await orch.events_since(0) if e.kind == EventKind.RUN_PROGRESS]
     duration = result.run.duration or 0.0
     assert duration >= 0.3
     assert 1 <= len(persisted) <= math.ceil(duration / persist_s) + 1, (len(persisted), duration)
@@ -804,7 +825,7 @@ async def test_schedule_overrides_persist_and_drive_next_run(make: Factory, data
     assert next_run(await again.snapshot()) == to_datetime(T0 + 1800)
     await again.pause_schedule()
     assert next_run(await again.snapshot()) is None
-    changes = [e for e in await again.store.events_since(0) if e.kind == EventKind.SCHEDULE_CHANGED]
+    changes = [e for e in await again.events_since(0) if e.kind == EventKind.SCHEDULE_CHANGED]
     assert [e.data["interval_s"] for e in changes] == [100, 100, None]
     with pytest.raises(UnknownService):
         await again.set_schedule("nope", interval_s=10)

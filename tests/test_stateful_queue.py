@@ -31,7 +31,6 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from core import policy
 from core.clock import ManualClock
 from core.config import CircuitSettings, OrchestratorSettings, RetrySettings, Settings
 from core.errors import InvalidTransition, SyncCancelled, TransientError
@@ -181,6 +180,7 @@ class Harness:
         )
         self.gate = Gate()
         self._orch: Orchestrator | None = None
+        self._store: SQLiteStore | None = None
         self._sub: Subscription | None = None
 
     @property
@@ -190,8 +190,8 @@ class Harness:
 
     async def start(self) -> None:
         services = {name: ControlledService(name, self.gate) for name in SERVICES}
-        store = SQLiteStore(self.db_path, clock=self.clock)
-        self._orch = Orchestrator(store, services, self.settings, schedule=False)
+        self._store = SQLiteStore(self.db_path, clock=self.clock)
+        self._orch = Orchestrator(self._store, services, self.settings, schedule=False)
         self._sub = self._orch.events()
         await self._orch.start()
 
@@ -250,11 +250,11 @@ class Harness:
         calls; the timeout is only a backstop for the runner's own timer."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_TIMEOUT_S
-        assert self._sub is not None
+        assert self._sub is not None and self._store is not None
         while True:
             self.gate.changed.clear()
             self._sub.pending()
-            view = await self.orch.store.view()
+            view = await self._store.view()  # the store's own view: what the runner reads
             if self.settled(view):
                 return view
             remaining = deadline - loop.time()
@@ -373,7 +373,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.view = self.run(self.h.settle())
 
     def get(self, request_id: int) -> SyncRequest:
-        return self.run(self.h.orch.store.get_request(request_id))
+        return self.run(self.h.orch.get_request(request_id))
 
     def queued_for(self, service: str) -> SyncRequest | None:
         return next((r for r in self.view.queued if r.service == service), None)
@@ -656,6 +656,15 @@ TestQueueStateMachine.settings = settings(
 # -- starvation -------------------------------------------------------------------------------
 
 
+def starvation_bound_s(
+    max_priority: int, priority: int, aging_step_s: float, run_s: float = 0.0
+) -> float:
+    """How long a request of `priority` can wait, at most, behind a constant stream of
+    `max_priority` requests whose runs last `run_s`: the competing request has itself aged
+    up to one run when the choice is made, and one run is in progress when it is."""
+    return max(0, max_priority - priority) * aging_step_s + 2 * run_s
+
+
 @pytest.mark.parametrize(
     ("aging_step_s", "run_s"),
     [(10, 4), (10, 25), (3, 2), (5, 5), (1, 3), (7, 7)],
@@ -667,7 +676,7 @@ async def test_low_priority_request_is_not_starved(
     (priority 4, a new one requested as soon as each orders run starts, every run taking
     `run_s` fake seconds), within
 
-        bound = policy.starvation_bound_s(4, 1, aging_step_s, run_s)
+        bound = starvation_bound_s(4, 1, aging_step_s, run_s)
               = 3 * aging_step_s + 2 * run_s            (fake seconds after it was requested)
 
     The competitor is never fresh when the runner chooses: it was requested when the
@@ -685,7 +694,7 @@ async def test_low_priority_request_is_not_starved(
         await h.orch.request("orders")
         assert (prices.priority, BUILTIN_PRIORITIES["orders"]) == (1, 4)
         await h.orch.resume()
-        bound = policy.starvation_bound_s(4, 1, aging_step_s, run_s)
+        bound = starvation_bound_s(4, 1, aging_step_s, run_s)
         orders_runs = 0
         while True:
             view = await h.settle()
@@ -699,7 +708,7 @@ async def test_low_priority_request_is_not_starved(
             h.clock.advance(run_s)
             await h.complete(success=True)
             orders_runs += 1
-        started = await h.orch.store.get_request(prices.id)
+        started = await h.orch.get_request(prices.id)
         assert started.started_at is not None
         waited = (started.started_at - started.requested_at).total_seconds()
         assert orders_runs >= 1

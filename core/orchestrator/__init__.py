@@ -1,0 +1,10 @@
+"""The orchestrator package: the public `Orchestrator` and the parts it delegates to.
+
+`facade` is the API; `runner` (lease, dispatch, schedule) with `supervise`
+(one run's end), `relay` (other processes' events) and `snapshot` (the pure
+projection) sit below it and never import it. Import `Orchestrator` from here.
+"""
+
+from core.orchestrator.facade import Orchestrator
+
+__all__ = ["Orchestrator"]

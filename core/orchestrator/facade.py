@@ -1,0 +1,337 @@
+"""The orchestrator's public API: what the console, the CLI, the daemon and your code call.
+
+Every process that opens the store gets an `Orchestrator`. All of them accept
+requests, cancels, priority changes and pauses, which go straight to the store
+and return at once (principle 3). Only the process that holds the runner lease
+starts syncs, one at a time (principle 2); the others watch the store and
+relay its event log to their own subscribers. Clients read the store through
+the methods here too (`get_request`, `controls`, `services`, `events_since`),
+never through the store object, so that a front end works on any backend.
+
+    async with Orchestrator(store, services, settings) as orch:
+        request = await orch.request("orders", mode="full")
+        result = await orch.wait(request.id)
+
+This class is thin: the `Runner` (lease, dispatch, supervision, schedule), the
+`Relay` (other processes' events) and `project` (the snapshot) do the work.
+
+Failures: methods raise `core.errors` exceptions: `UnknownService` for a
+service this orchestrator does not know, `NotFound` for an unknown request,
+`InvalidTransition` for a change the request's state forbids (the store says
+which), `StoreError` and its kin when the store fails; `wait` raises
+`TimeoutError` when its timeout passes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+
+from core import health as health_rules
+from core.config import Settings
+from core.errors import NotFound, UnknownService
+from core.events import EventBus, Subscription
+from core.models import (
+    Controls,
+    Event,
+    RequestResult,
+    RequestSource,
+    RequestState,
+    RunRecord,
+    ServiceState,
+    Snapshot,
+    SyncMode,
+    SyncRequest,
+)
+from core.orchestrator.relay import Relay
+from core.orchestrator.runner import Runner
+from core.orchestrator.snapshot import project
+from core.store.base import Store
+from core.sync.service import SyncService
+
+RUNNER_TASK = "syncdeck-runner"
+
+
+class Orchestrator:
+    """One sync at a time across every process sharing `store`."""
+
+    def __init__(
+        self,
+        store: Store,
+        services: Mapping[str, SyncService],
+        settings: Settings | None = None,
+        *,
+        runner: bool = True,
+        schedule: bool = True,
+    ) -> None:
+        self._store = store
+        self.settings = settings or Settings()
+        self._services = dict(services)
+        cfg = self.settings.orchestrator
+        self._circuit_policy = health_rules.CircuitPolicy(
+            cfg.circuit.failure_threshold, cfg.circuit.cooldown_s
+        )
+        self._wants_runner = runner
+        self._bus = EventBus()
+        self._relay = Relay(
+            store,
+            self._bus,
+            cancel_asked=lambda request_id: self._runner.cancel_active_if(request_id),
+            running_here=lambda: self._runner.active is not None,
+        )
+        self._runner = Runner(
+            store,
+            self._services,
+            self.settings,
+            self._circuit_policy,
+            schedule=schedule and runner,
+            publish=self._relay.publish,
+            note_local=self._relay.note_local,
+            catch_up=self._relay.catch_up,
+            request=lambda service, mode, source: self.request(service, mode, source=source),
+        )
+        self._loops: list[asyncio.Task[None]] = []
+        self._started = False
+
+    # -- identity: settable, so that a scene's pictures do not depend on the machine --
+
+    @property
+    def host(self) -> str:
+        return self._runner.identity.host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        self._runner.identity.host = value
+
+    @property
+    def pid(self) -> int:
+        return self._runner.identity.pid
+
+    @pid.setter
+    def pid(self, value: int) -> None:
+        self._runner.identity.pid = value
+
+    @property
+    def holder_id(self) -> str:
+        """This process's name in the lease (host:pid:random)."""
+        return self._runner.identity.holder_id
+
+    @holder_id.setter
+    def holder_id(self, value: str) -> None:
+        self._runner.identity.holder_id = value
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def __aenter__(self) -> Orchestrator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self, *, defer_schedule: bool = False) -> None:
+        """Open the store, register services, and start watching (and running, if a runner),
+        then the schedule, unless `defer_schedule` leaves that to `start_schedule()`."""
+        await self._store.open()
+        await self._store.register_services(
+            {name: self.settings.default_priority(name) for name in self._services}
+        )
+        await self._relay.open()
+        self._runner.started_at = await self._store.now()
+        self._started = True
+        runner = self._runner
+        watch = self._relay.watch(lambda: runner.stopping, runner.wake)
+        self._loops.append(asyncio.create_task(watch, name="syncdeck-watch"))
+        if self._wants_runner:
+            self._loops.append(asyncio.create_task(runner.loop(), name=RUNNER_TASK))
+        if not defer_schedule:
+            await self.start_schedule()
+
+    async def start_schedule(self) -> None:
+        """Start the periodic schedule, if this orchestrator keeps one and it is not running.
+
+        Separate from `start()` because importing APScheduler is the largest single cost
+        of starting (about 40 ms): a console starts the schedule after its first frame.
+        Nothing is missed meanwhile: a tick that came due while it was not running fires
+        once when it starts, and "next run" is computed without it."""
+        if self._started:
+            await self._runner.start_schedule()
+
+    async def stop(self) -> None:
+        """Stop watching and running. A run in progress is interrupted, recorded as such and
+        queued again; the lease is released so another process takes over at once."""
+        if not self._started:
+            return
+        self._runner.begin_stop()
+        # The runner loop is never cancelled mid-call (a lease or a run the store committed
+        # would go unseen): woken, it ends its step and returns. The watcher only reads.
+        for loop_task in self._loops:
+            if loop_task.get_name() != RUNNER_TASK:
+                loop_task.cancel()
+        for loop_task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+        self._loops.clear()
+        await self._runner.finish_stop()
+        await self._store.close()
+        self._started = False
+
+    # -- state ------------------------------------------------------------------
+
+    @property
+    def is_runner(self) -> bool:
+        """Whether this process holds the runner lease (and so starts syncs) now."""
+        return self._runner.is_runner
+
+    @property
+    def service_names(self) -> list[str]:
+        return sorted(self._services)
+
+    def events(self, maxsize: int = 10_000) -> Subscription:
+        """Every event from now on, from this process and (via the store) all others."""
+        return self._bus.subscribe(maxsize)
+
+    async def snapshot(self) -> Snapshot:
+        """Services, queue, active run, runner and controls, from one read of the store."""
+        view = await self._store.view()
+        active = self._runner.active
+        return project(
+            view,
+            self.settings,
+            self._circuit_policy,
+            local_run=None if active is None else (active.request.id, active.progress),
+            remote_progress=self._relay.remote_progress,
+            holder_dead=view.lease is not None and self._runner.holder_dead(view.lease),
+            is_runner=self.is_runner,
+        )
+
+    async def get_request(self, request_id: int) -> SyncRequest:
+        """One request as the store has it now. Raises NotFound."""
+        return await self._store.get_request(request_id)
+
+    async def controls(self) -> Controls:
+        """Whether dispatch and the schedule are paused, as stored (not a frame's copy)."""
+        return await self._store.controls()
+
+    async def services(self) -> list[ServiceState]:
+        """Every service's stored state: default priority, schedule overrides, circuit,
+        health, cursor and last runs, including services other processes registered."""
+        return await self._store.services()
+
+    async def history(self, service: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Runs, newest first, of one service or all. Raises UnknownService."""
+        if service is not None:
+            self._check_service(service)
+        return await self._store.runs(service=service, limit=limit)
+
+    async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
+        """The store's event log after `after_id`, oldest first, at most `limit`: every
+        process's events, for a console's first log lines or a stream resuming from an id."""
+        return await self._store.events_since(after_id, limit)
+
+    async def last_event_id(self) -> int:
+        """The id of the newest event in the store's log (0 if it is empty)."""
+        return await self._store.last_event_id()
+
+    # -- requests ---------------------------------------------------------------
+
+    async def request(
+        self,
+        service: str,
+        mode: SyncMode | str = SyncMode.AUTO,
+        priority: int | None = None,
+        source: RequestSource | str = RequestSource.MANUAL,
+    ) -> SyncRequest:
+        """Queue a sync and return at once: the new request, or the queued one it merged into.
+        Raises UnknownService, and ValueError for a mode or source that does not exist."""
+        try:
+            result = await self._store.enqueue(
+                service, SyncMode(mode), priority, RequestSource(source)
+            )
+        except NotFound as exc:
+            raise UnknownService(f"unknown service {service!r}; known: {self._known()}") from exc
+        self._relay.publish(result.events)
+        self._runner.wake()
+        return result.request
+
+    async def wait(self, request_id: int, timeout: float | None = None) -> RequestResult:
+        """Wait until the request ends (finished or cancelled) and return it with its last run.
+        Raises NotFound, and TimeoutError if `timeout` passes first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ended = self._relay.waiter(request_id)
+        try:
+            while True:
+                request = await self._store.get_request(request_id)
+                if request.state.ended:
+                    runs = await self._store.runs(request_id=request_id, limit=1)
+                    return RequestResult(request=request, run=runs[0] if runs else None)
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"request #{request_id} still {request.state.value}")
+                ended.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        ended.wait(), 1.0 if remaining is None else min(1.0, remaining)
+                    )
+        finally:
+            self._relay.forget(request_id)
+
+    async def cancel(self, request_id: int) -> SyncRequest:
+        """Cancel a queued request at once, or ask the running one to stop (cooperatively,
+        then by force after `cancel_grace_s`). Raises NotFound or InvalidTransition."""
+        request, events = await self._store.cancel(request_id)
+        self._relay.publish(events)
+        if request.state == RequestState.RUNNING:
+            self._runner.cancel_active_if(request.id)
+        return request
+
+    async def set_priority(self, request_id: int, priority: int) -> None:
+        """Change a queued request's priority. Raises NotFound or InvalidTransition."""
+        self._relay.publish(await self._store.set_priority(request_id, priority))
+        self._runner.wake()
+
+    async def set_default_priority(self, service: str, priority: int) -> None:
+        """Change the priority new requests of `service` get. Raises UnknownService."""
+        self._check_service(service)
+        self._relay.publish(await self._store.set_default_priority(service, priority))
+
+    # -- controls and the schedule ----------------------------------------------
+
+    async def pause(self) -> None:
+        """Stop starting runs; requests are still accepted and queued."""
+        self._relay.publish(await self._store.set_controls(dispatch_paused=True))
+
+    async def resume(self) -> None:
+        self._relay.publish(await self._store.set_controls(dispatch_paused=False))
+        self._runner.wake()
+
+    async def pause_schedule(self) -> None:
+        """Scheduled ticks request nothing until `resume_schedule()`; manual requests still run."""
+        self._relay.publish(await self._store.set_controls(schedule_paused=True))
+
+    async def resume_schedule(self) -> None:
+        self._relay.publish(await self._store.set_controls(schedule_paused=False))
+
+    async def set_schedule(
+        self,
+        service: str,
+        interval_s: float | None = None,
+        offset_s: float | None = None,
+        enabled: bool | None = None,
+    ) -> None:
+        """Override a service's schedule (persisted); None returns a field to the configuration.
+        Raises UnknownService."""
+        self._check_service(service)
+        self._relay.publish(await self._store.set_schedule(service, interval_s, offset_s, enabled))
+        await self._runner.reapply_schedule()
+
+    # -- internals ----------------------------------------------------------------
+
+    def _known(self) -> str:
+        return ", ".join(self.service_names) or "none"
+
+    def _check_service(self, service: str) -> None:
+        if service not in self._services:
+            raise UnknownService(f"unknown service {service!r}; known: {self._known()}")

@@ -1,0 +1,400 @@
+"""The runner: the one process that starts syncs (principle 2), and how it does it.
+
+Every orchestrator has a `Runner`, but only one that holds the store's lease
+dispatches. Its loop heartbeats the lease (acquire, renew, or steal it from a
+holder on this host whose process is gone), picks the next request with
+`core.policy`, resolves its mode, starts it, and supervises it (`supervise`:
+timeout, cancel, outcome) until the result is recorded, fenced by the lease's
+epoch. It persists progress now and then, keeps each service's health, and,
+while it holds the lease, requests what the schedule says and prunes the log.
+
+It imports nothing of the façade, which hands in `publish` (events out),
+`catch_up` (the store's log in) and `request` (for scheduled ticks).
+
+Failures: a loop step that raises is logged and retried after a second, so the
+loop itself never dies of a store error. Losing the lease (a takeover seen at
+heartbeat, or `LeaseLost` from the store) stops the active run and records
+nothing more under the old epoch. A run whose result cannot be recorded is
+logged; the store interrupts and queues it again when the next holder takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from core import health as health_rules
+from core import policy
+from core.config import Settings
+from core.errors import InvalidTransition, LeaseLost
+from core.models import (
+    CircuitState,
+    Event,
+    EventKind,
+    Lease,
+    Progress,
+    RequestSource,
+    RunCounts,
+    RunRecord,
+    ServiceState,
+    SyncMode,
+    SyncRequest,
+)
+from core.orchestrator.supervise import ActiveRun, await_ending, finish_for
+from core.scheduler import Schedule, SchedulePlan, plan_for
+from core.store.base import RunStart, Store, StoreView
+from core.sync.service import RunContext, SyncService
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[list[Event]], None]
+Requester = Callable[[str, SyncMode, RequestSource], Awaitable[SyncRequest]]
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Identity:
+    """Who this process is to the lease; settable so a scene can fix it for its pictures."""
+
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    holder_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.holder_id:
+            self.holder_id = f"{self.host}:{self.pid}:{secrets.token_hex(3)}"
+
+
+class Runner:
+    """The lease, dispatch and supervision of one orchestrator (idle unless it holds the lease)."""
+
+    def __init__(
+        self,
+        store: Store,
+        services: Mapping[str, SyncService],
+        settings: Settings,
+        circuit_policy: health_rules.CircuitPolicy,
+        *,
+        schedule: bool,
+        publish: Publish,
+        note_local: Publish,
+        catch_up: Callable[[], Awaitable[None]],
+        request: Requester,
+    ) -> None:
+        self._store = store
+        self._services = services
+        self._settings = settings
+        self._cfg = settings.orchestrator
+        self._circuit_policy = circuit_policy
+        self._wants_schedule = schedule
+        self._publish = publish
+        self._note_local = note_local
+        self._catch_up = catch_up
+        self._request = request
+        self.identity = Identity()
+        self.lease: Lease | None = None
+        self.active: ActiveRun | None = None
+        self.stopping = False
+        self.started_at = datetime.min.replace(tzinfo=UTC)
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._schedule: Schedule | None = None
+
+    @property
+    def is_runner(self) -> bool:
+        return self.lease is not None
+
+    def wake(self) -> None:
+        """Look at the queue again now (a request, a resume, a run that ended)."""
+        self._wake.set()
+
+    # -- the schedule ---------------------------------------------------------
+
+    async def start_schedule(self) -> None:
+        if not self._wants_schedule or self._schedule is not None or self.stopping:
+            return
+        schedule = Schedule(self._scheduled_request, self._settings.schedule.misfire_grace_s)
+        self._schedule = schedule
+        plans = self._plans(await self._store.services())
+        schedule.apply(plans)
+        schedule.start()
+        now = await self._store.now()
+        for plan in plans:  # APScheduler fires only ticks after now: catch up since start()
+            if plan.enabled and plan.next_fire(self.started_at) <= now:
+                await self._scheduled_request(plan.service)
+
+    async def reapply_schedule(self) -> None:
+        """An override changed: bring the running schedule's jobs in line with the store."""
+        if self._schedule is not None:
+            self._schedule.apply(self._plans(await self._store.services()))
+
+    async def _scheduled_request(self, service: str) -> None:
+        """An APScheduler tick: only the runner requests, and only while the schedule runs."""
+        if not self.is_runner or self.stopping:
+            return
+        try:
+            if (await self._store.controls()).schedule_paused:
+                return
+            await self._request(service, SyncMode.AUTO, RequestSource.SCHEDULE)
+        except Exception:
+            log.exception("scheduled request for %s failed", service)
+
+    def _plans(self, states: list[ServiceState]) -> list[SchedulePlan]:
+        return [plan_for(s, self._settings) for s in states if s.name in self._services]
+
+    # -- stopping ---------------------------------------------------------------
+
+    def begin_stop(self) -> None:
+        """Start no more runs or ticks; the loop, woken, ends its step and returns."""
+        self.stopping = True
+        if self._schedule is not None:
+            self._schedule.shutdown()
+        self._wake.set()
+
+    async def finish_stop(self) -> None:
+        """Interrupt the active run, let every run record itself, and release the lease."""
+        if self.active is not None:
+            self.active.interrupt()
+        # Runs being stopped record themselves (interrupted, queued again) before the store closes.
+        while self._tasks:
+            task = self._tasks.pop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.lease is not None:
+            with contextlib.suppress(Exception):
+                self._publish(await self._store.release_lease(self.identity.holder_id))
+            self.lease = None
+
+    # -- the loop and the lease -------------------------------------------------
+
+    async def loop(self) -> None:
+        next_heartbeat = 0.0
+        while not self.stopping:
+            timeout = self._cfg.heartbeat_s
+            try:
+                if time.monotonic() >= next_heartbeat:
+                    await self._heartbeat()
+                    next_heartbeat = time.monotonic() + self._heartbeat_interval()
+                if self.is_runner and self.active is None:
+                    wake_in = await self._dispatch()
+                    if wake_in is not None:
+                        timeout = min(timeout, wake_in)
+                timeout = max(0.0, min(timeout, next_heartbeat - time.monotonic()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("runner loop step failed; retrying")
+                timeout = 1.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+
+    def _heartbeat_interval(self) -> float:
+        if self.is_runner:
+            return self._cfg.heartbeat_s
+        # Followers poll for a free lease a little more often than the holder renews it.
+        return min(self._cfg.heartbeat_s, max(0.2, self._cfg.lease_ttl_s / 10))
+
+    def holder_dead(self, lease: Lease) -> bool:
+        """A holder on this host whose process is gone is dead before its lease expires."""
+        me = self.identity
+        return lease.host == me.host and lease.pid != me.pid and not process_alive(lease.pid)
+
+    async def _heartbeat(self) -> None:
+        me = self.identity
+        steal_from = None
+        if not self.is_runner:
+            current = await self._store.lease()
+            if current is not None and self.holder_dead(current):
+                steal_from = current.holder
+        result = await self._store.acquire_lease(
+            me.holder_id, me.host, me.pid, self._cfg.lease_ttl_s, steal_from
+        )
+        had = self.is_runner
+        self.lease = result.lease
+        self._publish(result.events)
+        if had and not self.is_runner:
+            self._lease_lost()
+        # Catch up with the event log even if no change was signalled: this also trims the
+        # set of ids published locally, which would otherwise only grow.
+        await self._catch_up()
+        if self.is_runner:
+            states = await self._store.services()
+            now = await self._store.now()
+            for state in states:
+                await self._update_health(state, now)
+            if self._schedule is not None:
+                self._schedule.apply(self._plans(states))
+            await self._store.prune_events(self._cfg.event_retention)
+            await self._store.maintenance()
+
+    def _lease_lost(self) -> None:
+        """Another process took the lease: our run may no longer be recorded; stop it now."""
+        log.warning("runner lease lost; stopping the active run")
+        self._publish(
+            [
+                Event(
+                    at=datetime.now().astimezone(),
+                    kind=EventKind.LEASE_LOST,
+                    data={"holder": self.identity.holder_id, "reason": "taken over"},
+                )
+            ]
+        )
+        if self.active is not None:
+            self.active.interrupt()
+
+    # -- dispatch -----------------------------------------------------------------
+
+    async def _dispatch(self) -> float | None:
+        """Start the best eligible request, if any. Returns seconds until the next one may
+        become eligible (backoff or circuit cooldown), if that is what blocks it."""
+        if self.stopping:
+            return None
+        view = await self._store.view(history=False)
+        if view.controls.dispatch_paused or view.running is not None or not view.queued:
+            return None
+        states = {s.name: s for s in view.services}
+        circuits = {name: s.circuit for name, s in states.items()}
+        cooled = {
+            name: health_rules.cooldown_over(s, view.now, self._circuit_policy)
+            for name, s in states.items()
+        }
+        pick = policy.choose_next(view.queued, view.now, self._cfg.aging_step_s, circuits, cooled)
+        if pick is None:
+            return self._seconds_until_eligible(view)
+        assert self.lease is not None
+        service = self._services.get(pick.service)
+        if service is None:
+            mode, reason = pick.mode, "service not registered in this runner"
+        else:
+            try:
+                mode, reason = await service.resolve_mode(pick.mode)
+            except Exception as exc:  # the run record will say why
+                mode, reason = pick.mode, f"mode not resolved: {exc}"
+        probe = circuits.get(pick.service) == CircuitState.OPEN
+        try:
+            run, request, events = await self._store.start_run(
+                RunStart(pick.id, self.lease.epoch, self.identity.holder_id, mode, reason, probe)
+            )
+        except InvalidTransition:
+            return 0.0  # cancelled or merged meanwhile: look again
+        except LeaseLost:
+            self.lease = None
+            return None
+        self._publish(events)
+        ctx = RunContext(
+            request_id=request.id,
+            run_id=run.id,
+            mode=mode,
+            mode_reason=reason,
+            attempt=request.attempt,
+            _loop=asyncio.get_running_loop(),
+        )
+        ctx._on_progress = lambda progress: self._on_progress(run, progress)
+        if service is None:
+            task: asyncio.Task[RunCounts] = asyncio.create_task(self._missing_service(pick.service))
+        else:
+            task = asyncio.create_task(service.run(ctx), name=f"sync-{pick.service}-{run.id}")
+        self.active = ActiveRun(request=request, run=run, ctx=ctx, task=task)
+        if request.cancel_requested:
+            self.cancel_active_if(request.id)
+        self._tasks.append(asyncio.create_task(self._supervise(self.active)))
+        return None
+
+    async def _missing_service(self, name: str) -> RunCounts:
+        holder = self.identity.holder_id
+        raise LookupError(f"service {name!r} is not registered in the runner {holder}")
+
+    def _seconds_until_eligible(self, view: StoreView) -> float | None:
+        waits = []
+        for request in view.queued:
+            if request.not_before is not None and request.not_before > view.now:
+                waits.append((request.not_before - view.now).total_seconds())
+        for state in view.services:
+            if state.circuit == CircuitState.OPEN and state.circuit_opened_at is not None:
+                reopen = state.circuit_opened_at + timedelta(
+                    seconds=self._circuit_policy.cooldown_s
+                )
+                waits.append(max(0.0, (reopen - view.now).total_seconds()))
+        return min(waits) if waits else None
+
+    # -- the active run: cancel, progress, supervision ---------------------------
+
+    def cancel_active_if(self, request_id: int) -> None:
+        """Ask the active run to stop if it serves `request_id`; force it after the grace."""
+        if self.active is not None and self.active.request.id == request_id:
+            self.active.ask_cancel(self._cfg.cancel_grace_s)
+
+    def _on_progress(self, run: RunRecord, progress: Progress) -> None:
+        active = self.active
+        if active is None or active.run.id != run.id:
+            return
+        active.progress = progress
+        event = Event(
+            at=datetime.now().astimezone(),
+            kind=EventKind.RUN_PROGRESS,
+            service=run.service,
+            request_id=run.request_id,
+            run_id=run.id,
+            data=msgspec.structs.asdict(progress),
+        )
+        self._publish([event])
+        now = time.monotonic()
+        if now - active.last_persisted >= self._cfg.progress_persist_s:
+            active.last_persisted = now
+            self._tasks.append(asyncio.create_task(self._persist_progress(event)))
+
+    async def _persist_progress(self, event: Event) -> None:
+        with contextlib.suppress(Exception):
+            self._note_local(await self._store.append_events([event]))
+
+    async def _supervise(self, active: ActiveRun) -> None:
+        """Wait for a run, classify how it ended, and record it (fenced by our epoch)."""
+        ending = await await_ending(active, self._cfg.run_timeout_s)
+        try:
+            if self.lease is None:
+                raise LeaseLost("no lease")
+            finish = finish_for(
+                active, ending, self.lease.epoch, self._cfg.retry, self._circuit_policy
+            )
+            _, _, service, events = await self._store.finish_run(finish)
+            self._publish(events)
+            now = events[0].at if events else await self._store.now()
+            await self._update_health(service, now)
+        except LeaseLost:
+            log.warning(
+                "run #%s ended after this runner lost its lease; not recorded", active.run.id
+            )
+            self.lease = None
+        except Exception:
+            log.exception("recording run #%s failed", active.run.id)
+        finally:
+            self.active = None
+            self._wake.set()
+            self._tasks = [t for t in self._tasks if not t.done()]
+
+    async def _update_health(self, state: ServiceState, now: datetime) -> None:
+        """Record a service's health when it changed (the only store call it may make)."""
+        plan = plan_for(state, self._settings)
+        health, reasons = health_rules.evaluate(state, plan.interval_s, now, self._circuit_policy)
+        if health != state.health:
+            self._publish(await self._store.set_health(state.name, health, reasons))

@@ -1,0 +1,128 @@
+"""The snapshot: what a console shows, projected from one read of the store.
+
+A pure function: one `StoreView` (read in one transaction, so its parts agree)
+and the little that only this process knows (the progress of its own run and
+the last progress relayed from others', whether the lease's holder is known to
+be dead, whether this process holds the lease) go in; a `Snapshot` comes out.
+It does no I/O and reads no clock but the view's, so every process projecting
+the same view shows the same queue order, statuses, health and next runs.
+
+Failures: none; it raises nothing for any view the store can return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core import health as health_rules
+from core import policy
+from core.config import Settings
+from core.models import (
+    ActiveRun,
+    CircuitState,
+    Progress,
+    QueueEntry,
+    ServiceView,
+    Snapshot,
+    SyncRequest,
+)
+from core.scheduler import plan_for
+from core.store.base import StoreView
+
+
+def project(
+    view: StoreView,
+    settings: Settings,
+    circuit_policy: health_rules.CircuitPolicy,
+    *,
+    local_run: tuple[int, Progress | None] | None,
+    remote_progress: Mapping[int, Progress],
+    holder_dead: bool,
+    is_runner: bool,
+) -> Snapshot:
+    """`local_run` is (request id, progress) of the run this process supervises, if any;
+    `remote_progress` the last progress of other processes' runs, by run id."""
+    now = view.now
+    active: ActiveRun | None = None
+    if view.running is not None:
+        progress = None
+        if local_run is not None and local_run[0] == view.running.id:
+            progress = local_run[1]
+        elif view.running_run is not None:
+            progress = remote_progress.get(view.running_run.id)
+        active = ActiveRun(request=view.running, run=view.running_run, progress=progress)
+    services = _services(view, settings, circuit_policy)
+    lease = view.lease
+    alive = lease is not None and lease.expires_at > now and not holder_dead
+    return Snapshot(
+        at=now,
+        services=services,
+        queue=_queue(view, settings.orchestrator.aging_step_s),
+        active=active,
+        runner=lease if alive else None,
+        controls=view.controls,
+        health=health_rules.worst(s.health for s in services),
+        is_runner=is_runner,
+    )
+
+
+def _queue(view: StoreView, aging_step_s: float) -> list[QueueEntry]:
+    now = view.now
+    return [
+        QueueEntry(
+            request=request,
+            position=position,
+            effective_priority=round(score, 3),
+            waited_s=max(0.0, (now - request.requested_at).total_seconds()),
+        )
+        for position, (request, score) in enumerate(
+            policy.queue_order(view.queued, now, aging_step_s), start=1
+        )
+    ]
+
+
+def _services(
+    view: StoreView, settings: Settings, circuit_policy: health_rules.CircuitPolicy
+) -> list[ServiceView]:
+    now = view.now
+    queued_by_service = {r.service: r for r in view.queued}
+    services = []
+    for state in sorted(view.services, key=lambda s: (-s.default_priority, s.name)):
+        plan = plan_for(state, settings)
+        health, reasons = health_rules.evaluate(state, plan.interval_s, now, circuit_policy)
+        next_run = None
+        if plan.enabled and not view.controls.schedule_paused:
+            next_run = plan.next_fire(now)
+        services.append(
+            ServiceView(
+                name=state.name,
+                state=_status(view, state.name, state.circuit, queued_by_service.get(state.name)),
+                priority=state.default_priority,
+                health=health,
+                health_reasons=reasons,
+                circuit=state.circuit,
+                consecutive_failures=state.consecutive_failures,
+                last_run=view.last_runs.get(state.name),
+                last_success_at=state.last_success_at,
+                next_run=next_run,
+                interval_s=plan.interval_s,
+                offset_s=plan.offset_s,
+                schedule_enabled=plan.enabled,
+            )
+        )
+    return services
+
+
+def _status(
+    view: StoreView, service: str, circuit: CircuitState, queued: SyncRequest | None
+) -> str:
+    """idle, queued, running, retry_wait or circuit_open (the first that holds)."""
+    if view.running is not None and view.running.service == service:
+        return "running"
+    if queued is not None and queued.not_before is not None and queued.not_before > view.now:
+        return "retry_wait"
+    if queued is not None:
+        return "queued"
+    if circuit == CircuitState.OPEN:
+        return "circuit_open"
+    return "idle"

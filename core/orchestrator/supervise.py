@@ -1,0 +1,135 @@
+"""One run's supervision: its cancel, its timeout, how it ended, and what to record.
+
+The runner starts a sync task and wraps it in an `ActiveRun`. From then on a
+run stops in one of three ways: an operator's cancel (`ask_cancel`: cooperative
+first, the task cancelled by force `cancel_grace_s` later), the runner stopping
+or losing its lease (`interrupt`: at once), or its own end, success, failure or
+the run timeout. `await_ending` waits for it and turns every way a task can end
+into an `Ending`; `finish_for` turns that into the `RunFinish` the store applies
+in one transaction: the retry decision, and the breaker decision injected as a
+function of the state the store reads inside it.
+
+Failures: none of these raise for a failing sync (that is what `Ending` is
+for); `await_ending` always leaves the sync task finished, even one that
+ignores cancellation, before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from core import health as health_rules
+from core import policy
+from core.config import RetrySettings
+from core.errors import SyncCancelled, TransientError
+from core.models import Progress, RunCounts, RunOutcome, RunRecord, SyncRequest
+from core.store.base import RunFinish
+from core.sync.service import RunContext
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientError, ConnectionError, TimeoutError)
+
+
+@dataclass
+class ActiveRun:
+    """The run this process started and still supervises."""
+
+    request: SyncRequest
+    run: RunRecord
+    ctx: RunContext
+    task: asyncio.Task[RunCounts]
+    progress: Progress | None = None
+    hard_cancel: asyncio.TimerHandle | None = None
+    stop_reason: RunOutcome | None = None
+    last_persisted: float = field(default=0.0)
+
+    def ask_cancel(self, grace_s: float) -> None:
+        """An operator's cancel: ask the sync to stop, and cancel its task after `grace_s`."""
+        if self.ctx.cancelled:
+            return
+        self.ctx.request_cancel()
+        if self.stop_reason is None:
+            self.stop_reason = RunOutcome.CANCELLED
+        loop = asyncio.get_running_loop()
+        self.hard_cancel = loop.call_later(grace_s, self.task.cancel)
+
+    def interrupt(self) -> None:
+        """The runner stops or lost its lease: stop now; the run is recorded as interrupted."""
+        self.stop_reason = RunOutcome.INTERRUPTED
+        self.ctx.request_cancel()
+        self.task.cancel()
+
+
+@dataclass(frozen=True)
+class Ending:
+    outcome: RunOutcome
+    counts: RunCounts = field(default_factory=RunCounts)
+    transient: bool = False
+    """Worth another try (the retry budget permitting)."""
+    error_class: str | None = None
+    error: str | None = None
+
+
+async def await_ending(active: ActiveRun, timeout_s: float) -> Ending:
+    """Wait for the sync task (at most `timeout_s`) and say how it ended."""
+    try:
+        counts = await asyncio.wait_for(asyncio.shield(active.task), timeout_s)
+        ending = Ending(RunOutcome.SUCCEEDED, counts)
+    except (TimeoutError, asyncio.CancelledError, Exception) as exc:
+        ending = classify(active, exc, timeout_s)
+    finally:
+        if active.hard_cancel is not None:
+            active.hard_cancel.cancel()
+        if not active.task.done():
+            active.task.cancel()
+            with contextlib.suppress(BaseException):
+                await active.task
+    return ending
+
+
+def classify(active: ActiveRun, exc: BaseException, timeout_s: float) -> Ending:
+    """How a run that raised `exc` ended: who stopped it, or whether to retry it."""
+    if active.stop_reason is not None and (
+        isinstance(exc, (asyncio.CancelledError, SyncCancelled)) or active.ctx.cancelled
+    ):
+        if active.stop_reason == RunOutcome.INTERRUPTED:
+            why = "runner stopped while the sync ran"
+            return Ending(RunOutcome.INTERRUPTED, error_class="Interrupted", error=why)
+        why = "cancelled by an operator"
+        return Ending(RunOutcome.CANCELLED, error_class="Cancelled", error=why)
+    if isinstance(exc, TimeoutError) and not active.task.done():
+        why = f"run exceeded its {timeout_s:g}s timeout"
+        return Ending(RunOutcome.TIMED_OUT, transient=True, error_class="Timeout", error=why)
+    if isinstance(exc, asyncio.CancelledError):
+        why = "the sync task was cancelled"
+        return Ending(RunOutcome.FAILED, error_class="Cancelled", error=why)
+    transient = isinstance(exc, TRANSIENT_ERRORS)
+    return Ending(RunOutcome.FAILED, RunCounts(), transient, type(exc).__name__, str(exc))
+
+
+def finish_for(
+    active: ActiveRun,
+    ending: Ending,
+    epoch: int,
+    retry: RetrySettings,
+    circuit_policy: health_rules.CircuitPolicy,
+) -> RunFinish:
+    """What the store records for `ending`, fenced by `epoch`."""
+    attempt = active.request.attempt
+    retry_in_s: float | None = None
+    if ending.outcome == RunOutcome.INTERRUPTED:
+        retry_in_s = 0.0  # interrupted by us stopping: run again as soon as someone can
+    elif ending.transient and attempt < retry.tries:
+        retry_in_s = policy.retry_delay(attempt, retry.backoff_s)
+    outcome = ending.outcome
+    return RunFinish(
+        run_id=active.run.id,
+        epoch=epoch,
+        outcome=outcome,
+        counts=ending.counts,
+        error_class=ending.error_class,
+        error=ending.error,
+        retry_in_s=retry_in_s,
+        breaker=lambda state, now: health_rules.after_run(state, outcome, now, circuit_policy),
+    )
