@@ -9,6 +9,14 @@ from core.store import DB_FILENAME, SQLiteStore, Store
 
 
 def open_store(settings: Settings) -> Store:
+    if settings.store.url:  # only then is psycopg imported
+        from core.store.postgres import PostgresStore
+
+        return PostgresStore(
+            settings.store.url,
+            schema=settings.store.schema,
+            password_file=settings.store.password_file,
+        )
     return SQLiteStore(settings.data_dir / DB_FILENAME)
 
 
