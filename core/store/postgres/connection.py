@@ -20,7 +20,9 @@ schema's write lock (`pg_advisory_xact_lock`, held until commit), bumps the
 on commit) and reads the clock. Holding that one lock, writes commit one after
 another, so event ids (an identity column) become visible in id order and a
 reader following `events_since(last)` never skips one: with concurrent
-transactions, sequence values would otherwise commit out of order. The clock
+transactions, sequence values would otherwise commit out of order. (The
+counter's row lock would serialize them too; the advisory lock states it, and
+is what a frozen client's timeout releases along with its rows.) The clock
 is `clock_timestamp()` taken once the lock is held (not `now()`, the
 transaction's start, which may predate the previous writer's commit), or the
 test seam `clock` when one is given.
