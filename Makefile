@@ -16,10 +16,14 @@ setup: $(BIN)/syncdeck
 run: setup
 	$(BIN)/syncdeck --profile demo $(ARGS)
 
-# The end-to-end console test drives the real program in tmux (a Debian package).
+# The end-to-end console test drives the real program in tmux (a Debian package); the
+# PostgreSQL store tests want the local server running (they skip, saying so, without one).
 tools:
 	@command -v tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux) \
 		|| echo "tmux could not be installed: the tmux end-to-end tests will be skipped"
+	@pg_isready -q -h 127.0.0.1 2>/dev/null \
+		|| pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql 2>/dev/null | tail -1) main start 2>/dev/null \
+		|| echo "PostgreSQL is not running here: the PostgreSQL store tests will be skipped"
 
 lint: setup
 	$(BIN)/ruff check core console tests bench

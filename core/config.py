@@ -151,6 +151,22 @@ class SimulationSettings(Section, frozen=True, kw_only=True):
     failure_rate: Share = 0.0
 
 
+class StoreSettings(Section, frozen=True, kw_only=True):
+    """Where the coordination store lives: SQLite in the data directory unless `url` is set."""
+
+    url: str | None = None
+    """postgresql://user@host:port/dbname selects PostgreSQL (a password in it is never
+    shown); libpq's PGPASSWORD and .pgpass work too."""
+    schema: Annotated[str, Meta(pattern=r"^[a-z_][a-z0-9_]{0,47}$")] = "syncdeck"
+    """PostgreSQL: the schema that holds syncdeck's tables (lower-case letters, digits, _)."""
+    password_file: Path | None = None
+    """PostgreSQL: a file holding the password (read when the store opens)."""
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("store.url must be a postgresql:// URL")
+
+
 class Settings(Section, frozen=True, kw_only=True):
     data_dir: Path = msgspec.field(default_factory=lambda: default_data_dir())
     profile: Literal["default", "demo"] = "default"
@@ -161,6 +177,7 @@ class Settings(Section, frozen=True, kw_only=True):
     source: SourceSettings = msgspec.field(default_factory=SourceSettings)
     demo: DemoSettings = msgspec.field(default_factory=DemoSettings)
     sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
 
     def service(self, name: str) -> ServiceSettings:
         return self.services.get(name, ServiceSettings())

@@ -1,4 +1,5 @@
-"""The headless core and CLI never import Textual or Rich (checked in fresh interpreters)."""
+"""The headless core and CLI never import Textual or Rich, and nothing imports the PostgreSQL
+driver unless the store is PostgreSQL (checked in fresh interpreters)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from conftest import REPO, SYNCDECK
 
 UI_PACKAGES = ("textual", "rich")
+POSTGRES_PACKAGES = ("psycopg", "psycopg_pool")
+"""Loaded only by `core.store.postgres`, which only the runtime imports, when it selects it."""
 
 WALK_CORE = """
 import importlib, json, pkgutil, sys
@@ -47,7 +50,8 @@ import atexit, json, os, runpy, sys
 def report():
     loaded = sorted(n for n in sys.modules if n.split(".")[0] in {ui!r})
     with open(os.environ["IMPORT_REPORT"], "w") as f:
-        json.dump({{"ui": loaded, "cli": "console.cli" in sys.modules}}, f)
+        driver = sorted(n for n in sys.modules if n.split(".")[0] in {pg!r})
+        json.dump({{"ui": loaded, "cli": "console.cli" in sys.modules, "pg": driver}}, f)
 
 atexit.register(report)
 sys.argv = ["syncdeck", *{args!r}]
@@ -136,21 +140,44 @@ def test_headless_commands_import_no_ui(
 ) -> None:
     report_file = tmp_path / "report.json"
     env = {**cli_env, "IMPORT_REPORT": str(report_file), "SYNCDECK_SCHEDULE__ENABLED": "false"}
-    result = python(AT_EXIT.format(ui=UI_PACKAGES, args=args), env)
+    result = python(AT_EXIT.format(ui=UI_PACKAGES, pg=POSTGRES_PACKAGES, args=args), env)
     assert result.returncode == 0, result.stderr
     report = json.loads(report_file.read_text())
     assert report["cli"] is True
     assert report["ui"] == []
+    assert report["pg"] == []
 
 
 def test_the_wrapper_would_see_a_ui_import(cli_env: dict[str, str], tmp_path: Path) -> None:
     """Control: the at-exit report does see Rich when something imports it."""
     report_file = tmp_path / "report.json"
     env = {**cli_env, "IMPORT_REPORT": str(report_file)}
-    code = "import rich.text\n" + AT_EXIT.format(ui=UI_PACKAGES, args=["status", "--help"])
+    code = "import rich.text\n" + AT_EXIT.format(
+        ui=UI_PACKAGES, pg=POSTGRES_PACKAGES, args=["status", "--help"]
+    )
     result = python(code, env)
     assert result.returncode == 0, result.stderr
     assert "rich.text" in json.loads(report_file.read_text())["ui"]
+
+
+def test_core_imports_no_postgres_driver_until_postgres_is_chosen() -> None:
+    code = (
+        "import json, sys\n"
+        "import core, core.config, core.store, core.runtime, core.orchestrator\n"
+        "from core.runtime import open_store\n"
+        "from core.config import Settings\n"
+        "open_store(Settings())\n"
+        f"pg = {POSTGRES_PACKAGES!r}\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in pg)))"
+    )
+    result = python(code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    # control: choosing PostgreSQL does load it
+    url = "postgresql://x@127.0.0.1/x"
+    result = python(code.replace("Settings()", f"Settings.from_values(store={{'url': {url!r}}})"))
+    assert result.returncode == 0, result.stderr
+    assert "psycopg" in json.loads(result.stdout)
 
 
 CONSOLE_FIRST_FRAME = """

@@ -22,6 +22,15 @@ from core.sync.service import SyncService
 
 
 def open_store(settings: Settings) -> Store:
+    """PostgreSQL when `[store] url` is set (only then is psycopg imported), else SQLite."""
+    if settings.store.url:
+        from core.store.postgres import PostgresStore
+
+        return PostgresStore(
+            settings.store.url,
+            schema=settings.store.schema,
+            password_file=settings.store.password_file,
+        )
     return SQLiteStore(settings.data_dir / DB_FILENAME)
 
 

@@ -1,17 +1,18 @@
-"""SQLiteStore against real database files: permissions, schema, queue rules, lease fencing."""
+"""The store contract: what every backend guarantees (`core.store.base.Store`), tested once.
+
+Each test runs on every backend in `contract.backends.BACKENDS` through the
+`store_factory` and `store` fixtures (a manual clock, the built-in services);
+what only one backend promises (SQLite's files, PostgreSQL's sessions) is tested
+beside it, in `tests/test_store_sqlite.py` and `tests/contract/test_store_postgres.py`.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import sqlite3
-import stat
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
+from contract.backends import T0, Backend, StoreFactory
 from core.clock import ManualClock
 from core.errors import InvalidTransition, LeaseLost, NotFound, SchemaTooNew, StoreError
 from core.health import BreakerUpdate
@@ -24,12 +25,9 @@ from core.models import (
     RunOutcome,
     SyncMode,
 )
-from core.store import RunFinish, RunStart, SQLiteStore
+from core.store import RunFinish, RunStart, Store
 from core.store.base import Breaker
-from core.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from core.sync.entities import BUILTIN_PRIORITIES
-
-T0 = 1_800_000_000.0
 
 
 def fixed_breaker(failures: int) -> Breaker:
@@ -37,170 +35,50 @@ def fixed_breaker(failures: int) -> Breaker:
     return lambda state, now: BreakerUpdate(CircuitState.CLOSED, failures, None)
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
+# -- schema -------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def store(data_dir: Path, clock: ManualClock) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(data_dir / "syncdeck.db", clock=clock)
-    await s.open()
-    await s.register_services(dict(BUILTIN_PRIORITIES))
-    yield s
-    await s.close()
-
-
-def mode_of(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def raw(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-    return conn
-
-
-# -- files and schema ---------------------------------------------------------
-
-
-async def test_new_data_dir_is_0700_and_db_files_are_0600(tmp_path: Path) -> None:
-    path = tmp_path / "fresh" / "syncdeck.db"
-    s = SQLiteStore(path)
-    await s.open()
-    try:
-        await s.register_services({"orders": 4})
-        await s.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)
-        assert mode_of(path.parent) == 0o700
-        assert mode_of(path) == 0o600
-        # the WAL holds the same business data as the database file
-        wal = path.with_name(path.name + "-wal")
-        assert wal.exists()
-        assert mode_of(wal) == 0o600
-    finally:
-        await s.close()
-
-
-async def test_open_tightens_a_lax_existing_dir_and_file(tmp_path: Path) -> None:
-    directory = tmp_path / "lax"
-    directory.mkdir(mode=0o755)
-    directory.chmod(0o755)
-    path = directory / "syncdeck.db"
-    path.touch()
-    path.chmod(0o644)
-    s = SQLiteStore(path)
-    await s.open()
-    await s.close()
-    assert mode_of(directory) == 0o700
-    assert mode_of(path) == 0o600
-
-
-async def test_open_migrates_schema_and_reopen_keeps_data(data_dir: Path) -> None:
-    path = data_dir / "syncdeck.db"
-    s = SQLiteStore(path)
+async def test_reopen_keeps_data(store_factory: StoreFactory) -> None:
+    s = store_factory()
     await s.open()
     await s.register_services({"orders": 4})
     queued = await s.enqueue("orders", SyncMode.FULL, 7, RequestSource.MANUAL)
     await s.close()
 
-    conn = raw(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    finally:
-        conn.close()
-    assert {"services", "requests", "runs", "controls", "lease", "events"} == tables - {
-        "sqlite_sequence"
-    }  # the replica's tables are the replica's business (core.replica.schema)
-    assert {"requests_one_queued_per_service", "requests_one_running"} <= indexes
-
-    again = SQLiteStore(path)
+    again = store_factory()
     await again.open()
-    try:
-        assert [r.id for r in (await again.view(history=False)).queued] == [queued.request.id]
-        assert (await again.get_request(queued.request.id)).priority == 7
-    finally:
-        await again.close()
+    assert [r.id for r in (await again.view(history=False)).queued] == [queued.request.id]
+    assert (await again.get_request(queued.request.id)).priority == 7
 
 
-async def test_open_migrates_a_version_1_database_without_losing_rows(data_dir: Path) -> None:
-    if SCHEMA_VERSION < 2:
-        pytest.skip("only one schema version exists")
-    path = data_dir / "syncdeck.db"
-    conn = raw(path)
-    conn.executescript(MIGRATIONS[0])
-    conn.execute(
-        "INSERT INTO services (name, default_priority, registered_at) VALUES ('orders', 9, ?)",
-        (T0,),
-    )
-    conn.execute("PRAGMA user_version = 1")
-    conn.close()
-
-    s = SQLiteStore(path)
-    await s.open()
-    try:
-        [orders] = await s.services()
-        assert (orders.name, orders.default_priority) == ("orders", 9)
-    finally:
-        await s.close()
-    conn = raw(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    finally:
-        conn.close()
-
-
-def _newer_database(path: Path) -> None:
-    conn = raw(path)
-    conn.execute("CREATE TABLE future (x)")
-    conn.execute("INSERT INTO future VALUES (1)")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 7}")
-    conn.close()
-
-
-async def test_schema_too_new_raises_a_clear_error(data_dir: Path) -> None:
-    path = data_dir / "syncdeck.db"
-    _newer_database(path)
-    s = SQLiteStore(path)
+async def test_schema_too_new_raises_a_clear_error(
+    backend: Backend, store_factory: StoreFactory
+) -> None:
+    newer = backend.schema_version + 7
+    backend.make_newer(newer)
+    s = store_factory()
     with pytest.raises(SchemaTooNew) as info:
         await s.open()
     message = str(info.value)
-    assert str(path) in message
-    assert str(SCHEMA_VERSION + 7) in message
-    assert str(SCHEMA_VERSION) in message
+    assert backend.where in message
+    assert str(newer) in message
+    assert str(backend.schema_version) in message
     assert "upgrade" in message
     # not half-open: using it is refused, and a second attempt refuses again
     with pytest.raises(StoreError):
         await s.view(history=False)
     with pytest.raises(SchemaTooNew):
-        await SQLiteStore(path).open()
-    conn = raw(path)
-    try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 7
-        assert conn.execute("SELECT x FROM future").fetchall() == [(1,)]
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    finally:
-        conn.close()
-    assert "requests" not in tables
-
-
-async def test_schema_too_new_leaves_the_file_byte_for_byte_untouched(data_dir: Path) -> None:
-    path = data_dir / "syncdeck.db"
-    _newer_database(path)
-    before = sha256(path)
-    with pytest.raises(SchemaTooNew):
-        await SQLiteStore(path).open()
-    assert sha256(path) == before
+        await store_factory().open()
+    # nothing was changed
+    assert backend.stored_version() == newer
+    assert backend.future_rows() == [(1,)]
+    assert "requests" not in backend.tables()
 
 
 # -- enqueue and merging ----------------------------------------------------------
 
 
-async def test_enqueue_merges_into_the_one_queued_request(store: SQLiteStore) -> None:
+async def test_enqueue_merges_into_the_one_queued_request(store: Store) -> None:
     first = await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)
     assert not first.merged
     assert first.request.state == RequestState.QUEUED
@@ -233,7 +111,7 @@ async def test_enqueue_merges_into_the_one_queued_request(store: SQLiteStore) ->
     assert (stored.mode, stored.priority, stored.merged) == (SyncMode.FULL, 9, len(steps))
 
 
-async def test_enqueue_refuses_unknown_service_and_bad_priority(store: SQLiteStore) -> None:
+async def test_enqueue_refuses_unknown_service_and_bad_priority(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.enqueue("nope", SyncMode.AUTO, None, RequestSource.MANUAL)
     with pytest.raises(StoreError, match="between"):
@@ -243,34 +121,10 @@ async def test_enqueue_refuses_unknown_service_and_bad_priority(store: SQLiteSto
     assert (await store.view(history=False)).queued == []
 
 
-async def test_partial_unique_indexes_refuse_raw_sql(store: SQLiteStore) -> None:
-    queued = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
-    conn = raw(store.path)
-    insert = (
-        "INSERT INTO requests (service, mode, priority, state, source, requested_at) "
-        "VALUES (?, 'auto', 1, ?, 'manual', 0)"
-    )
-    try:
-        with pytest.raises(sqlite3.IntegrityError):
-            conn.execute(insert, ("orders", "queued"))
-        # other services and ended rows are fine (so the index is partial, not total)
-        conn.execute(insert, ("prices", "queued"))
-        conn.execute(insert, ("orders", "cancelled"))
-        conn.execute(insert, ("orders", "finished"))
-        conn.execute(insert, ("customers", "running"))
-        with pytest.raises(sqlite3.IntegrityError):
-            conn.execute(insert, ("products", "running"))
-        with pytest.raises(sqlite3.IntegrityError):
-            conn.execute("UPDATE requests SET state = 'running' WHERE id = ?", (queued.id,))
-    finally:
-        conn.close()
-    assert (await store.get_request(queued.id)).state == RequestState.QUEUED
-
-
 # -- cancel -----------------------------------------------------------------------
 
 
-async def _lease_and_start(store: SQLiteStore, request_id: int, holder: str = "A") -> tuple:
+async def _lease_and_start(store: Store, request_id: int, holder: str = "A") -> tuple:
     lease = (await store.acquire_lease(holder, "host", 1, 30.0)).lease
     assert lease is not None
     run, request, _ = await store.start_run(
@@ -279,7 +133,7 @@ async def _lease_and_start(store: SQLiteStore, request_id: int, holder: str = "A
     return lease, run, request
 
 
-async def test_cancel_queued_running_and_ended(store: SQLiteStore) -> None:
+async def test_cancel_queued_running_and_ended(store: Store) -> None:
     orders = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
     prices = (await store.enqueue("prices", SyncMode.AUTO, None, RequestSource.MANUAL)).request
 
@@ -322,7 +176,7 @@ async def test_cancel_queued_running_and_ended(store: SQLiteStore) -> None:
         await store.cancel(9999)
 
 
-async def test_set_priority_only_on_queued(store: SQLiteStore) -> None:
+async def test_set_priority_only_on_queued(store: Store) -> None:
     orders = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
     events = await store.set_priority(orders.id, 55)
     assert [(e.kind, e.data) for e in events] == [
@@ -339,9 +193,7 @@ async def test_set_priority_only_on_queued(store: SQLiteStore) -> None:
 # -- lease ------------------------------------------------------------------------
 
 
-async def test_lease_acquire_renew_expiry_and_takeover(
-    store: SQLiteStore, clock: ManualClock
-) -> None:
+async def test_lease_acquire_renew_expiry_and_takeover(store: Store, clock: ManualClock) -> None:
     first = await store.acquire_lease("A", "host-a", 11, 10.0)
     assert first.lease is not None and first.taken_over
     assert (first.lease.holder, first.lease.epoch) == ("A", 1)
@@ -396,7 +248,7 @@ async def test_lease_acquire_renew_expiry_and_takeover(
 
 
 async def test_stale_epoch_cannot_finish_or_start_and_changes_nothing(
-    store: SQLiteStore, clock: ManualClock
+    store: Store, clock: ManualClock
 ) -> None:
     await store.acquire_lease("A", "host", 1, 10.0)
     orders = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
@@ -440,7 +292,7 @@ async def test_stale_epoch_cannot_finish_or_start_and_changes_nothing(
 
 
 async def test_finish_run_with_retry_requeues_with_next_attempt(
-    store: SQLiteStore, clock: ManualClock
+    store: Store, clock: ManualClock
 ) -> None:
     await store.acquire_lease("A", "host", 1, 100.0)
     orders = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
@@ -487,7 +339,7 @@ async def test_finish_run_with_retry_requeues_with_next_attempt(
 # -- events -------------------------------------------------------------------------
 
 
-async def test_events_are_logged_in_order_and_pruned_to_the_newest(store: SQLiteStore) -> None:
+async def test_events_are_logged_in_order_and_pruned_to_the_newest(store: Store) -> None:
     assert await store.last_event_id() == 0
     for _ in range(3):
         await store.set_controls(dispatch_paused=True)
@@ -510,42 +362,14 @@ async def test_events_are_logged_in_order_and_pruned_to_the_newest(store: SQLite
     assert more[0].id > ids[-1]
 
 
-async def test_events_survive_reopen(data_dir: Path, clock: ManualClock) -> None:
-    path = data_dir / "syncdeck.db"
-    s = SQLiteStore(path, clock=clock)
+async def test_events_survive_reopen(store_factory: StoreFactory, clock: ManualClock) -> None:
+    s = store_factory(clock)
     await s.open()
     await s.register_services({"orders": 4})
     queued = await s.enqueue("orders", SyncMode.FULL, None, RequestSource.API)
     await s.close()
-    s = SQLiteStore(path, clock=clock)
+    s = store_factory(clock)
     await s.open()
-    try:
-        [event] = await s.events_since(0)
-    finally:
-        await s.close()
+    [event] = await s.events_since(0)
     assert event == queued.events[0]
     assert event.data == {"mode": "full", "priority": 4, "source": "api"}
-
-
-async def test_checkpoint_copies_the_log_into_the_database_file(
-    store: SQLiteStore, data_dir: Path, tmp_path: Path
-) -> None:
-    """The heartbeat's checkpoint (on a connection of its own) copies the write-ahead log
-    into the database file: without it the log would only grow."""
-
-    def events_in_main_file() -> int:
-        """Events a reader of the database file alone (no log) would see."""
-        copy = tmp_path / "main-only.db"
-        copy.write_bytes((data_dir / "syncdeck.db").read_bytes())
-        with contextlib.closing(sqlite3.connect(copy)) as conn:
-            try:
-                return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-            except sqlite3.OperationalError:  # even the schema is still in the log only
-                return 0
-
-    for _ in range(20):
-        await store.enqueue("orders", SyncMode.FULL, None, RequestSource.MANUAL)
-    logged = await store.last_event_id()
-    assert events_in_main_file() < logged, "the writes should be in the log only"
-    await store.maintenance()
-    assert events_in_main_file() == logged

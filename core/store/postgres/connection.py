@@ -1,0 +1,271 @@
+"""The PostgreSQL store's connections: a pool, the threads that use it, the write lock.
+
+The store's rules are plain functions over a synchronous `Tx`, so the store
+runs them on psycopg's synchronous connections, from a `psycopg_pool` pool,
+on a few worker threads of its own: the event loop never waits for the
+server. (Only the LISTEN connection, in `core.store.postgres.changes`, is
+asynchronous.)
+
+**Sessions.** Every connection sets, at connect time, its role's
+`idle_in_transaction_session_timeout`, `lock_timeout` and `statement_timeout`,
+the schema as its `search_path`, and UTC. The idle-in-transaction timeout is
+what lets a frozen client (a process stopped inside a transaction) lose its
+transaction, and with it its locks, so another process can take the lease
+over; the lock timeout is longer than it, so a writer waiting behind a frozen
+client outlasts it.
+
+**Writes.** Every write transaction begins with one statement that takes the
+schema's write lock (`pg_advisory_xact_lock`, held until commit), bumps the
+`changes` counter, queues a NOTIFY with the counter's value (delivered only
+on commit) and reads the clock. Holding that one lock, writes commit one after
+another, so event ids (an identity column) become visible in id order and a
+reader following `events_since(last)` never skips one: with concurrent
+transactions, sequence values would otherwise commit out of order. (The
+counter's row lock would serialize them too; the advisory lock states it, and
+is what a frozen client's timeout releases along with its rows.) The clock
+is `clock_timestamp()` taken once the lock is held (not `now()`, the
+transaction's start, which may predate the previous writer's commit), or the
+test seam `clock` when one is given.
+
+**Secrets.** A password comes from the URL, libpq's own `PGPASSWORD` and
+`.pgpass`, or `password_file`; no error message carries it: URLs are shown
+without it, and it is scrubbed from the server's and driver's messages.
+
+Raises: `StoreError` for every psycopg error, for use before `open()` or after
+`close()`, and for an unreadable password file; `SchemaTooNew` from `open()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import pq, sql
+from psycopg_pool import ConnectionPool
+
+from core.errors import StoreError
+from core.models import to_datetime
+from core.store.postgres.rows import Conn
+from core.store.postgres.schema import lock_key, migrate
+
+T = TypeVar("T")
+Role = Literal["store", "listener"]
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Session timeouts of the store's connections, in seconds (0: none)."""
+
+    idle_in_transaction_s: float = 5.0
+    lock_s: float = 10.0
+    statement_s: float = 30.0
+    connect_s: float = 10.0
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit for a log line or an error."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresConnection:
+    """The store's pool of connections to one database, its threads, and its write lock."""
+
+    def __init__(
+        self,
+        url: str,
+        schema: str,
+        *,
+        password_file: Path | None,
+        clock: Callable[[], float] | None,
+        timeouts: Timeouts,
+        pool_size: int,
+    ) -> None:
+        self.url = url
+        self.schema = schema
+        self.channel = f"{schema}_changes"
+        self.where = f"PostgreSQL {redact(url)}"
+        self._password_file = password_file
+        self._clock = clock
+        self.timeouts = timeouts
+        self._pool_size = pool_size
+        self._password: str | None = None
+        self._secrets = [s for s in (urlsplit(url).password,) if s]
+        self._pool: ConnectionPool[Conn] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        key = lock_key(schema, "write")
+        self.begin_write_sql = sql.SQL(
+            "BEGIN; SELECT pg_advisory_xact_lock({key}); "
+            "UPDATE changes SET seq = seq + 1 "
+            "RETURNING seq, clock_timestamp(), pg_notify({channel}, seq::text)"
+        ).format(key=sql.Literal(key), channel=sql.Literal(self.channel))
+
+    # -- sessions -------------------------------------------------------------------
+
+    def kwargs(self, role: Role) -> dict[str, Any]:
+        """Connection parameters for a role's sessions (passed to psycopg beside the URL)."""
+        t = self.timeouts
+        settings = {"search_path": self.schema, "TimeZone": "UTC"}
+        if role == "store":
+            settings |= {
+                "idle_in_transaction_session_timeout": f"{int(t.idle_in_transaction_s * 1000)}",
+                "lock_timeout": f"{int(t.lock_s * 1000)}",
+                "statement_timeout": f"{int(t.statement_s * 1000)}",
+            }
+        else:  # LISTEN only: never in a transaction, waits forever by design
+            settings |= {"statement_timeout": "0", "idle_session_timeout": "0"}
+        found: dict[str, Any] = {
+            "options": " ".join(f"-c {k}={v}" for k, v in settings.items()),
+            "application_name": f"syncdeck-{role}",
+            "connect_timeout": max(1, int(t.connect_s)),
+            "autocommit": True,
+        }
+        if self._password is not None:
+            found["password"] = self._password
+        return found
+
+    def error(self, exc: BaseException) -> StoreError:
+        """`StoreError` naming the database (never the password) for a psycopg error."""
+        message = str(exc).strip() or type(exc).__name__
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return StoreError(f"{self.where}: {message}")
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    async def open(self) -> None:
+        """Migrate on a connection of its own (its errors are the clearest), then fill the
+        pool. Raises SchemaTooNew, StoreError."""
+        if self._password_file is not None:
+            try:
+                self._password = self._password_file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise StoreError(f"store password file {self._password_file}: {exc}") from None
+            self._secrets.append(self._password)
+        executor = ThreadPoolExecutor(self._pool_size, thread_name_prefix="syncdeck-pg")
+        loop = asyncio.get_running_loop()
+        try:
+            self._pool = await loop.run_in_executor(executor, self._open_sync)
+        except psycopg.Error as exc:
+            executor.shutdown(wait=False)
+            raise self.error(exc) from None
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        self._executor = executor
+
+    def _open_sync(self) -> ConnectionPool[Conn]:
+        with psycopg.connect(self.url, **self.kwargs("store")) as conn:
+            migrate(conn, self.schema, self.where)
+        pool: ConnectionPool[Conn] = ConnectionPool(
+            self.url,
+            kwargs=self.kwargs("store"),
+            min_size=1,
+            max_size=self._pool_size,
+            open=False,
+            name=f"syncdeck-{self.schema}",
+            timeout=self.timeouts.connect_s,
+            num_workers=1,
+        )
+        pool.open(wait=True, timeout=self.timeouts.connect_s)
+        return pool
+
+    async def close(self) -> None:
+        pool, executor = self._pool, self._executor
+        self._pool = self._executor = None
+        if pool is not None:
+            await asyncio.to_thread(pool.close)
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    # -- calls ----------------------------------------------------------------------
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` on a pooled connection (autocommit: each statement is its
+        own transaction unless `fn` opens one), on a store thread."""
+        return await self._on_thread(self._with_conn, fn, args)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> tuple[T, int]:
+        """Run `fn(conn, now, *args)` in one write transaction (see the module docstring);
+        return its result and the change number the transaction took."""
+        return await self._on_thread(self._with_conn, self._write_tx, (fn, args))
+
+    async def _on_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise StoreError("store is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+
+    def _with_conn(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        pool = self._pool
+        if pool is None:
+            raise StoreError("store is not open")
+        with pool.connection() as conn:
+            return fn(conn, *args)
+
+    def _write_tx(self, conn: Conn, fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, int]:
+        try:
+            seq, now = begin_write(conn, self.begin_write_sql)
+            if self._clock is not None:
+                now = to_datetime(self._clock())
+            result = fn(conn, now, *args)
+            if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+                raise StoreError("a statement failed inside the transaction")
+            conn.execute("COMMIT")
+        except BaseException:
+            if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            raise
+        return result, seq
+
+    def now_sync(self, conn: Conn) -> datetime:
+        """The store's clock, read on `conn` (the database's, unless a test clock is set)."""
+        if self._clock is not None:
+            return to_datetime(self._clock())
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+        assert row is not None
+        when: datetime = row[0]
+        return when
+
+    async def now(self) -> datetime:
+        if self._clock is not None:
+            return to_datetime(self._clock())
+        return await self.call(self.now_sync)
+
+    def change_seq_sync(self, conn: Conn) -> int:
+        row = conn.execute("SELECT seq FROM changes WHERE id = 1").fetchone()
+        return 0 if row is None else int(row[0])
+
+    async def change_seq(self) -> int:
+        """The number of write transactions committed so far (the polling fallback's look)."""
+        return await self.call(self.change_seq_sync)
+
+
+def begin_write(conn: Conn, statement: sql.Composed) -> tuple[int, datetime]:
+    """BEGIN, take the write lock, count the change, queue its NOTIFY, read the clock:
+    one round trip. Returns the change number and the database's time."""
+    cur = conn.execute(statement)
+    while cur.nextset():
+        pass
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0]), row[1]

@@ -1,0 +1,115 @@
+"""The PostgreSQL store's reads: the view, history and the event log.
+
+Each function takes a pooled connection in autocommit mode and runs on a store
+thread. A single statement reads one snapshot; the view, which must agree
+with itself across several statements, reads inside one REPEATABLE READ READ
+ONLY transaction. Reads take no locks and never wait for a writer.
+
+Raises: `psycopg.Error`, which the connection maps to `StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from core.models import Event, EventKind, RequestState, RunRecord, ServiceState
+from core.store.base import StoreView
+from core.store.postgres import rows
+from core.store.postgres.rows import REQUEST_COLS, RUN_COLS, SERVICE_COLS, Conn
+from core.store.postgres.tx import read_controls, read_lease
+
+_LAST_RUNS = (
+    f"SELECT {', '.join('r.' + c for c in RUN_COLS.split(', '))} "
+    "FROM runs r JOIN services s ON r.id = s.last_run_id"
+)
+
+
+def view(conn: Conn, now: Callable[[Conn], datetime], history: bool) -> StoreView:
+    """Everything in one snapshot; `now` is read first, inside it."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        at = now(conn)
+        controls = read_controls(conn)
+        service_states = services(conn)
+        requests = [
+            rows.request(r)
+            for r in conn.execute(
+                f"SELECT {REQUEST_COLS} FROM requests "
+                "WHERE state IN ('queued', 'running') ORDER BY id"
+            )
+        ]
+        running = next((r for r in requests if r.state == RequestState.RUNNING), None)
+        running_run = None
+        if running is not None and history:
+            row = conn.execute(
+                f"SELECT {RUN_COLS} FROM runs WHERE request_id = %s AND outcome IS NULL "
+                "ORDER BY id DESC LIMIT 1",
+                (running.id,),
+            ).fetchone()
+            running_run = None if row is None else rows.run(row)
+        last_runs = {}
+        if history:
+            last_runs = {run.service: run for run in map(rows.run, conn.execute(_LAST_RUNS))}
+        lease = read_lease(conn)
+    return StoreView(
+        now=at,
+        controls=controls,
+        services=service_states,
+        queued=[r for r in requests if r.state == RequestState.QUEUED],
+        running=running,
+        running_run=running_run,
+        lease=lease,
+        last_runs=last_runs,
+    )
+
+
+def services(conn: Conn) -> list[ServiceState]:
+    cur = conn.execute(f"SELECT {SERVICE_COLS} FROM services ORDER BY name")
+    return [rows.service(r) for r in cur]
+
+
+def runs(conn: Conn, service: str | None, limit: int, request_id: int | None) -> list[RunRecord]:
+    where: list[str] = []
+    args: list[object] = []
+    if service is not None:
+        where.append("service = %s")
+        args.append(service)
+    if request_id is not None:
+        where.append("request_id = %s")
+        args.append(request_id)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    cur = conn.execute(
+        f"SELECT {RUN_COLS} FROM runs {clause} ORDER BY id DESC LIMIT %s", (*args, limit)
+    )
+    return [rows.run(row) for row in cur]
+
+
+def events_since(conn: Conn, after_id: int, limit: int) -> list[Event]:
+    cur = conn.execute(
+        "SELECT id, at, kind, service, request_id, run_id, data FROM events "
+        "WHERE id > %s ORDER BY id LIMIT %s",
+        (after_id, limit),
+    )
+    return [
+        Event(
+            id=r[0],
+            at=r[1],
+            kind=EventKind(r[2]),
+            service=r[3],
+            request_id=r[4],
+            run_id=r[5],
+            data=_data(r[6]),
+        )
+        for r in cur
+    ]
+
+
+def _data(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def last_event_id(conn: Conn) -> int:
+    row = conn.execute("SELECT COALESCE(max(id), 0) FROM events").fetchone()
+    return 0 if row is None else int(row[0])
