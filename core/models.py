@@ -284,3 +284,6 @@ class Snapshot(Model, frozen=True, kw_only=True):
     controls: Controls
     health: HealthState
     is_runner: bool = False
+    store_problem: str | None = None
+    """Why the store refuses writes now ("store unwritable: ..."), else None. While it is
+    set, the runner starts nothing and keeps trying to record what it ran."""

@@ -39,9 +39,12 @@ def project(
     remote_progress: Mapping[int, Progress],
     holder_dead: bool,
     is_runner: bool,
+    store_problem: str | None = None,
 ) -> Snapshot:
     """`local_run` is (request id, progress) of the run this process supervises, if any;
-    `remote_progress` the last progress of other processes' runs, by run id."""
+    `remote_progress` the last progress of other processes' runs, by run id;
+    `store_problem` what this process last saw a write fail with, if it has not since
+    seen one succeed (the view's own `problem` counts too)."""
     now = view.now
     active: ActiveRun | None = None
     if view.running is not None:
@@ -63,6 +66,7 @@ def project(
         controls=view.controls,
         health=health_rules.worst(s.health for s in services),
         is_runner=is_runner,
+        store_problem=store_problem or view.problem,
     )
 
 

@@ -89,6 +89,9 @@ class StoreView:
     running_run: RunRecord | None
     lease: Lease | None
     last_runs: dict[str, RunRecord]
+    problem: str | None = None
+    """Why the store cannot take writes now, as far as the backend can tell without
+    writing (SQLite: no space left, a read-only file), else None."""
 
 
 class Store(Protocol):
