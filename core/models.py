@@ -97,6 +97,16 @@ class RunCounts(Model, frozen=True, kw_only=True):
     deleted: int = 0
     rejected: int = 0
 
+    def __add__(self, other: RunCounts) -> RunCounts:
+        return RunCounts(
+            fetched=self.fetched + other.fetched,
+            inserted=self.inserted + other.inserted,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            deleted=self.deleted + other.deleted,
+            rejected=self.rejected + other.rejected,
+        )
+
 
 class SyncRequest(Model, frozen=True, kw_only=True):
     """One operator's, schedule's or retry's wish that a service be synced."""

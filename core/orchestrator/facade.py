@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 from core import health as health_rules
 from core.config import Settings
-from core.errors import NotFound, UnknownService
+from core.errors import NotFound, StoreBroken, UnknownService
 from core.events import EventBus, Subscription
 from core.models import (
     Controls,
@@ -45,6 +45,7 @@ from core.models import (
     SyncMode,
     SyncRequest,
 )
+from core.orchestrator.faults import StoreHealth
 from core.orchestrator.relay import Relay
 from core.orchestrator.runner import Runner
 from core.orchestrator.snapshot import project
@@ -75,6 +76,7 @@ class Orchestrator:
         )
         self._wants_runner = runner
         self._bus = EventBus()
+        self._store_health = StoreHealth()
         self._relay = Relay(
             store,
             self._bus,
@@ -91,6 +93,7 @@ class Orchestrator:
             note_local=self._relay.note_local,
             catch_up=self._relay.catch_up,
             request=lambda service, mode, source: self.request(service, mode, source=source),
+            store_health=self._store_health,
         )
         self._loops: list[asyncio.Task[None]] = []
         self._started = False
@@ -142,7 +145,7 @@ class Orchestrator:
         self._runner.started_at = await self._store.now()
         self._started = True
         runner = self._runner
-        watch = self._relay.watch(lambda: runner.stopping, runner.wake)
+        watch = self._relay.watch(lambda: runner.stopping, runner.wake, self._store_health)
         self._loops.append(asyncio.create_task(watch, name="syncdeck-watch"))
         if self._wants_runner:
             self._loops.append(asyncio.create_task(runner.loop(), name=RUNNER_TASK))
@@ -186,6 +189,18 @@ class Orchestrator:
         return self._runner.is_runner
 
     @property
+    def fault(self) -> StoreBroken | None:
+        """The store broke under this process (corrupt, deleted or replaced): it stopped
+        running and watching, and every call will fail. None while all is well."""
+        return self._store_health.fault
+
+    async def wait_for_fault(self) -> StoreBroken:
+        """Return when the store breaks under this process (a daemon exits on it)."""
+        await self._store_health.broken.wait()
+        assert self._store_health.fault is not None
+        return self._store_health.fault
+
+    @property
     def service_names(self) -> list[str]:
         return sorted(self._services)
 
@@ -205,6 +220,7 @@ class Orchestrator:
             remote_progress=self._relay.remote_progress,
             holder_dead=view.lease is not None and self._runner.holder_dead(view.lease),
             is_runner=self.is_runner,
+            store_problem=self._store_health.problem,
         )
 
     async def get_request(self, request_id: int) -> SyncRequest:

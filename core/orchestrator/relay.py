@@ -25,8 +25,10 @@ from collections.abc import Callable
 
 import msgspec
 
+from core.errors import StoreError
 from core.events import EventBus
 from core.models import Event, EventKind, Progress
+from core.orchestrator.faults import StoreHealth
 from core.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -92,9 +94,12 @@ class Relay:
                 while len(self.remote_progress) > REMOTE_PROGRESS_KEPT:
                     self.remote_progress.popitem(last=False)
 
-    async def watch(self, stopping: Callable[[], bool], changed: Callable[[], None]) -> None:
-        """Relay other processes' events as the store signals them; call `changed` after."""
-        while not stopping():
+    async def watch(
+        self, stopping: Callable[[], bool], changed: Callable[[], None], health: StoreHealth
+    ) -> None:
+        """Relay other processes' events as the store signals them; call `changed` after.
+        A store that broke under us (`StoreBroken`) ends the watch; `health` has it."""
+        while not stopping() and health.fault is None:
             try:
                 signalled = await self._store.wait_for_change(1.0)
                 if not signalled or stopping():
@@ -103,6 +108,10 @@ class Relay:
                 changed()
             except asyncio.CancelledError:
                 raise
+            except StoreError as exc:  # one line per change of state, no traceback
+                health.failed(exc)
+                if health.fault is None:
+                    await asyncio.sleep(1.0)
             except Exception:
                 log.exception("watching the store failed; retrying")
                 await asyncio.sleep(1.0)

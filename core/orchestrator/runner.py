@@ -11,11 +11,19 @@ while it holds the lease, requests what the schedule says and prunes the log.
 It imports nothing of the façade, which hands in `publish` (events out),
 `catch_up` (the store's log in) and `request` (for scheduled ticks).
 
-Failures: a loop step that raises is logged and retried after a second, so the
-loop itself never dies of a store error. Losing the lease (a takeover seen at
-heartbeat, or `LeaseLost` from the store) stops the active run and records
-nothing more under the old epoch. A run whose result cannot be recorded is
-logged; the store interrupts and queues it again when the next holder takes over.
+Failures, and what the runner does about them (`faults.StoreHealth` keeps the
+state and logs one line per change):
+- a store that refuses writes for now (`StoreUnwritable`: a full disk): start
+  nothing, keep heartbeating, and retry the active run's record with backoff;
+  once a write goes through, the run is recorded and the queue moves on;
+- a store that cannot be trusted (`StoreBroken`: corrupt, deleted or replaced
+  under us): interrupt the run and stop the loop; the façade reports the fault;
+- the lease lost, or possibly lost: a takeover seen at heartbeat, `LeaseLost`
+  from the store, or this process's own deadline passing (last renewal + TTL -
+  a margin, by the monotonic clock, so a process frozen past its lease knows it
+  when it wakes): the active run stops at once, and every replica commit is
+  fenced by the run's epoch and that deadline (`core.replica.base.Fence`);
+- any other exception in a loop step is logged and retried after a second.
 """
 
 from __future__ import annotations
@@ -23,12 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -36,52 +40,29 @@ import msgspec
 from core import health as health_rules
 from core import policy
 from core.config import Settings
-from core.errors import InvalidTransition, LeaseLost
+from core.errors import InvalidTransition, LeaseLost, StoreBroken, StoreError
 from core.models import (
     CircuitState,
     Event,
     EventKind,
     Lease,
     Progress,
-    RequestSource,
     RunCounts,
     RunRecord,
     ServiceState,
-    SyncMode,
-    SyncRequest,
 )
-from core.orchestrator.supervise import ActiveRun, await_ending, finish_for
-from core.scheduler import Schedule, SchedulePlan, plan_for
+from core.orchestrator.faults import StoreHealth
+from core.orchestrator.identity import Identity, process_alive
+from core.orchestrator.supervise import ActiveRun, await_ending, record
+from core.orchestrator.ticks import Requester, Ticks
+from core.replica.base import Fence
+from core.scheduler import plan_for
 from core.store.base import RunStart, Store, StoreView
 from core.sync.service import RunContext, SyncService
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[list[Event]], None]
-Requester = Callable[[str, SyncMode, RequestSource], Awaitable[SyncRequest]]
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@dataclass
-class Identity:
-    """Who this process is to the lease; settable so a scene can fix it for its pictures."""
-
-    host: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
-    holder_id: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.holder_id:
-            self.holder_id = f"{self.host}:{self.pid}:{secrets.token_hex(3)}"
 
 
 class Runner:
@@ -99,17 +80,16 @@ class Runner:
         note_local: Publish,
         catch_up: Callable[[], Awaitable[None]],
         request: Requester,
+        store_health: StoreHealth,
     ) -> None:
         self._store = store
         self._services = services
         self._settings = settings
         self._cfg = settings.orchestrator
         self._circuit_policy = circuit_policy
-        self._wants_schedule = schedule
         self._publish = publish
         self._note_local = note_local
         self._catch_up = catch_up
-        self._request = request
         self.identity = Identity()
         self.lease: Lease | None = None
         self.active: ActiveRun | None = None
@@ -117,7 +97,17 @@ class Runner:
         self.started_at = datetime.min.replace(tzinfo=UTC)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._schedule: Schedule | None = None
+        self.ticks = Ticks(
+            store,
+            services,
+            settings,
+            wanted=schedule,
+            may_request=lambda: self.is_runner and not self.stopping,
+            request=request,
+        )
+        self.store_health = store_health
+        self._renewed_at = 0.0
+        """Monotonic time of the last successful renewal: the lease's deadline counts from it."""
 
     @property
     def is_runner(self) -> bool:
@@ -130,44 +120,19 @@ class Runner:
     # -- the schedule ---------------------------------------------------------
 
     async def start_schedule(self) -> None:
-        if not self._wants_schedule or self._schedule is not None or self.stopping:
-            return
-        schedule = Schedule(self._scheduled_request, self._settings.schedule.misfire_grace_s)
-        self._schedule = schedule
-        plans = self._plans(await self._store.services())
-        schedule.apply(plans)
-        schedule.start()
-        now = await self._store.now()
-        for plan in plans:  # APScheduler fires only ticks after now: catch up since start()
-            if plan.enabled and plan.next_fire(self.started_at) <= now:
-                await self._scheduled_request(plan.service)
+        if not self.stopping:
+            await self.ticks.start(self.started_at)
 
     async def reapply_schedule(self) -> None:
         """An override changed: bring the running schedule's jobs in line with the store."""
-        if self._schedule is not None:
-            self._schedule.apply(self._plans(await self._store.services()))
-
-    async def _scheduled_request(self, service: str) -> None:
-        """An APScheduler tick: only the runner requests, and only while the schedule runs."""
-        if not self.is_runner or self.stopping:
-            return
-        try:
-            if (await self._store.controls()).schedule_paused:
-                return
-            await self._request(service, SyncMode.AUTO, RequestSource.SCHEDULE)
-        except Exception:
-            log.exception("scheduled request for %s failed", service)
-
-    def _plans(self, states: list[ServiceState]) -> list[SchedulePlan]:
-        return [plan_for(s, self._settings) for s in states if s.name in self._services]
+        await self.ticks.reapply()
 
     # -- stopping ---------------------------------------------------------------
 
     def begin_stop(self) -> None:
         """Start no more runs or ticks; the loop, woken, ends its step and returns."""
         self.stopping = True
-        if self._schedule is not None:
-            self._schedule.shutdown()
+        self.ticks.shutdown()
         self._wake.set()
 
     async def finish_stop(self) -> None:
@@ -186,21 +151,40 @@ class Runner:
 
     # -- the loop and the lease -------------------------------------------------
 
+    def lease_deadline(self) -> float:
+        """Monotonic time by which the lease could have expired, as far as this process
+        knows: past it, it must act as if another process had taken over. Safe to call
+        from a worker thread (the replica's fence does)."""
+        ttl = self._cfg.lease_ttl_s
+        return self._renewed_at + ttl - min(2.0, ttl / 5) if self.lease is not None else 0.0
+
     async def loop(self) -> None:
         next_heartbeat = 0.0
-        while not self.stopping:
+        while not self.stopping and self.store_health.fault is None:
             timeout = self._cfg.heartbeat_s
             try:
                 if time.monotonic() >= next_heartbeat:
-                    await self._heartbeat()
                     next_heartbeat = time.monotonic() + self._heartbeat_interval()
-                if self.is_runner and self.active is None:
+                    await self._heartbeat()
+                if self.is_runner and time.monotonic() > self.lease_deadline():
+                    self._lease_lost("its renewal is overdue")
+                if self.is_runner and self.active is None and self.store_health.problem is None:
                     wake_in = await self._dispatch()
                     if wake_in is not None:
                         timeout = min(timeout, wake_in)
+                if self.is_runner:
+                    timeout = min(timeout, self.lease_deadline() - time.monotonic())
                 timeout = max(0.0, min(timeout, next_heartbeat - time.monotonic()))
             except asyncio.CancelledError:
                 raise
+            except StoreBroken as exc:
+                self.store_health.failed(exc)
+                if self.active is not None:
+                    self.active.interrupt()
+                return
+            except StoreError as exc:  # it may pass: one line per change, no traceback
+                self.store_health.failed(exc)
+                timeout = 1.0
             except Exception:
                 log.exception("runner loop step failed; retrying")
                 timeout = 1.0
@@ -226,14 +210,18 @@ class Runner:
             current = await self._store.lease()
             if current is not None and self.holder_dead(current):
                 steal_from = current.holder
+        asked = time.monotonic()
         result = await self._store.acquire_lease(
             me.holder_id, me.host, me.pid, self._cfg.lease_ttl_s, steal_from
         )
+        self.store_health.succeeded()
         had = self.is_runner
         self.lease = result.lease
+        if result.lease is not None:
+            self._renewed_at = asked  # the store's expiry counts from a moment after this
         self._publish(result.events)
         if had and not self.is_runner:
-            self._lease_lost()
+            self._lease_lost("another process took it over")
         # Catch up with the event log even if no change was signalled: this also trims the
         # set of ids published locally, which would otherwise only grow.
         await self._catch_up()
@@ -242,20 +230,20 @@ class Runner:
             now = await self._store.now()
             for state in states:
                 await self._update_health(state, now)
-            if self._schedule is not None:
-                self._schedule.apply(self._plans(states))
+            self.ticks.apply(states)
             await self._store.prune_events(self._cfg.event_retention)
             await self._store.maintenance()
 
-    def _lease_lost(self) -> None:
-        """Another process took the lease: our run may no longer be recorded; stop it now."""
-        log.warning("runner lease lost; stopping the active run")
+    def _lease_lost(self, why: str) -> None:
+        """The lease is gone, or may be: our run may no longer be recorded; stop it now."""
+        log.warning("runner lease lost (%s); stopping the active run", why)
+        self.lease = None
         self._publish(
             [
                 Event(
                     at=datetime.now().astimezone(),
                     kind=EventKind.LEASE_LOST,
-                    data={"holder": self.identity.holder_id, "reason": "taken over"},
+                    data={"holder": self.identity.holder_id, "reason": why},
                 )
             ]
         )
@@ -307,6 +295,7 @@ class Runner:
             mode=mode,
             mode_reason=reason,
             attempt=request.attempt,
+            fence=Fence(self.identity.holder_id, run.epoch, self.lease_deadline),
             _loop=asyncio.get_running_loop(),
         )
         ctx._on_progress = lambda progress: self._on_progress(run, progress)
@@ -368,18 +357,22 @@ class Runner:
             self._note_local(await self._store.append_events([event]))
 
     async def _supervise(self, active: ActiveRun) -> None:
-        """Wait for a run, classify how it ended, and record it (fenced by our epoch)."""
+        """Wait for a run, classify how it ended, and record it (fenced by its epoch)."""
         ending = await await_ending(active, self._cfg.run_timeout_s)
         try:
-            if self.lease is None:
-                raise LeaseLost("no lease")
-            finish = finish_for(
-                active, ending, self.lease.epoch, self._cfg.retry, self._circuit_policy
+            service, events = await record(
+                self._store,
+                active,
+                ending,
+                self._cfg.retry,
+                self._circuit_policy,
+                self.store_health,
+                giving_up=lambda: self.stopping or self.store_health.fault is not None,
             )
-            _, _, service, events = await self._store.finish_run(finish)
-            self._publish(events)
-            now = events[0].at if events else await self._store.now()
-            await self._update_health(service, now)
+            if events:
+                self._publish(events)
+            if service is not None:
+                await self._update_health(service, events[0].at if events else None)
         except LeaseLost:
             log.warning(
                 "run #%s ended after this runner lost its lease; not recorded", active.run.id
@@ -392,8 +385,9 @@ class Runner:
             self._wake.set()
             self._tasks = [t for t in self._tasks if not t.done()]
 
-    async def _update_health(self, state: ServiceState, now: datetime) -> None:
+    async def _update_health(self, state: ServiceState, now: datetime | None = None) -> None:
         """Record a service's health when it changed (the only store call it may make)."""
+        now = now or await self._store.now()
         plan = plan_for(state, self._settings)
         health, reasons = health_rules.evaluate(state, plan.interval_s, now, self._circuit_policy)
         if health != state.health:

@@ -18,17 +18,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core import health as health_rules
 from core import policy
 from core.config import RetrySettings
-from core.errors import SyncCancelled, TransientError
-from core.models import Progress, RunCounts, RunOutcome, RunRecord, SyncRequest
-from core.store.base import RunFinish
+from core.errors import LeaseLost, StoreUnwritable, SyncCancelled, TransientError
+from core.models import Event, Progress, RunCounts, RunOutcome, RunRecord, ServiceState, SyncRequest
+from core.orchestrator.faults import StoreHealth
+from core.store.base import RunFinish, Store
 from core.sync.service import RunContext
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TransientError, ConnectionError, TimeoutError)
+log = logging.getLogger("core.orchestrator")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientError,
+    ConnectionError,
+    TimeoutError,
+    StoreUnwritable,
+)
+RECORD_BACKOFF_S = (0.2, 5.0)
+"""Retrying a record the store refused: the first wait, and the longest."""
 
 
 @dataclass
@@ -78,6 +90,10 @@ async def await_ending(active: ActiveRun, timeout_s: float) -> Ending:
         ending = Ending(RunOutcome.SUCCEEDED, counts)
     except (TimeoutError, asyncio.CancelledError, Exception) as exc:
         ending = classify(active, exc, timeout_s)
+        # What the committed batches wrote stays written: the record says so.
+        ending = Ending(
+            ending.outcome, active.ctx.committed, ending.transient, ending.error_class, ending.error
+        )
     finally:
         if active.hard_cancel is not None:
             active.hard_cancel.cancel()
@@ -90,6 +106,8 @@ async def await_ending(active: ActiveRun, timeout_s: float) -> Ending:
 
 def classify(active: ActiveRun, exc: BaseException, timeout_s: float) -> Ending:
     """How a run that raised `exc` ended: who stopped it, or whether to retry it."""
+    if isinstance(exc, LeaseLost):  # a fenced commit refused: another runner may be on
+        return Ending(RunOutcome.INTERRUPTED, error_class="Interrupted", error=str(exc))
     if active.stop_reason is not None and (
         isinstance(exc, (asyncio.CancelledError, SyncCancelled)) or active.ctx.cancelled
     ):
@@ -133,3 +151,37 @@ def finish_for(
         retry_in_s=retry_in_s,
         breaker=lambda state, now: health_rules.after_run(state, outcome, now, circuit_policy),
     )
+
+
+async def record(
+    store: Store,
+    active: ActiveRun,
+    ending: Ending,
+    retry: RetrySettings,
+    circuit_policy: health_rules.CircuitPolicy,
+    store_health: StoreHealth,
+    giving_up: Callable[[], bool],
+) -> tuple[ServiceState | None, list[Event]]:
+    """Record how the run ended, fenced by the epoch it started under.
+
+    While the store refuses writes (`StoreUnwritable`: a full disk), try again with
+    backoff until it takes the record or `giving_up()` says to stop; the run stays
+    this runner's meanwhile, so nothing else starts. Giving up loses nothing: the next
+    holder's takeover records the run interrupted and queues it again. Returns the
+    service as it now is and the events, or (None, []) when it gave up.
+    Raises LeaseLost (another runner took over), StoreBroken, other StoreErrors."""
+    finish = finish_for(active, ending, active.run.epoch, retry, circuit_policy)
+    delay, longest = RECORD_BACKOFF_S
+    while True:
+        try:
+            _, _, service, events = await store.finish_run(finish)
+        except StoreUnwritable as exc:
+            store_health.failed(exc)
+            if giving_up():
+                log.warning("run #%s not recorded (%s); the next runner will", active.run.id, exc)
+                return None, []
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+            continue
+        store_health.succeeded()
+        return service, events

@@ -23,11 +23,29 @@ full) propagate unchanged, and a run that meets one fails with that error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.models import RunCounts
 from core.sync.entities import EntitySpec
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Who may commit to the replica: the runner `holder` at lease `epoch`, until `deadline()`.
+
+    A target opened with a fence commits a batch (or a full pass's end) only if, inside
+    that same transaction, the store's lease still names `holder` at `epoch` (where the
+    replica shares the store's database, as it does by default), and only while
+    `time.monotonic()` is before `deadline()`: the runner's own estimate of when its lease
+    could expire (last renewal + TTL - a margin), so that a runner frozen past its lease
+    knows it the moment it wakes, before any row lands. Otherwise it raises `LeaseLost`
+    and commits nothing."""
+
+    holder: str
+    epoch: int
+    deadline: Callable[[], float]
 
 
 @dataclass
@@ -128,7 +146,8 @@ class ReplicaTarget(Protocol):
 
         A key listed twice in one batch is written once, with its later values.
         Returns the counts (fetched, inserted, updated, unchanged, rejected) and the cursor.
-        Raises: the backend's database errors (the batch is then rolled back entirely)."""
+        Raises: `LeaseLost` when the target's fence no longer holds; the backend's database
+        errors (the batch is then rolled back entirely)."""
         ...
 
     def finish_full(self, mapping_version: int, reconcile: bool) -> int:
@@ -138,7 +157,8 @@ class ReplicaTarget(Protocol):
 
         The engine decides `reconcile` (`core.sync.engine`): False when the pass may be
         incomplete. Returns how many rows were soft-deleted.
-        Raises: the backend's database errors (then nothing was deleted or recorded)."""
+        Raises: `LeaseLost` (fence), the backend's database errors (then nothing was deleted
+        or recorded)."""
         ...
 
     def begin_verify(self) -> None:
@@ -173,8 +193,9 @@ class Replica(Protocol):
     It manages its own schema (generated from the entity list by `core.replica.schema`)
     and creates it, if missing, when the first target is opened."""
 
-    def target(self, spec: EntitySpec) -> ReplicaTarget:
-        """A target for `spec`'s tables, to be used from the calling thread only.
+    def target(self, spec: EntitySpec, fence: Fence | None = None) -> ReplicaTarget:
+        """A target for `spec`'s tables, to be used from the calling thread only; with a
+        `fence`, its commits are fenced by the runner's lease (see `Fence`).
 
         Raises: `SchemaTooNew` if the replica's schema is newer than this syncdeck's;
         the backend's database errors."""

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.errors import SchemaTooNew
+from core.errors import LeaseLost, SchemaTooNew
 from core.models import RunCounts
-from core.replica.base import Batch, BatchResult, Drift, SyncState
+from core.replica.base import Batch, BatchResult, Drift, Fence, SyncState
 from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
 from core.sync.entities import ENTITIES, EntitySpec
 
@@ -38,14 +38,18 @@ class SQLiteReplica:
     """The replica tables in the SQLite file at `path` (in practice the store's file, so
     other programs find the replica and the run history side by side)."""
 
-    def __init__(self, path: Path, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self, path: Path, busy_timeout_ms: int = 30_000, *, shares_store: bool = False
+    ) -> None:
         self.path = Path(path)
+        self._shares_store = shares_store
+        """Whether the store's lease table is in this file, so that fences check it."""
         self._busy_timeout_ms = busy_timeout_ms
         self._lock = threading.Lock()
         self._ready: set[str] = set()
         """Entities whose tables this process has made sure of ("" for the shared tables)."""
 
-    def target(self, spec: EntitySpec) -> SQLiteTarget:
+    def target(self, spec: EntitySpec, fence: Fence | None = None) -> SQLiteTarget:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
         try:
             db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
@@ -61,7 +65,7 @@ class SQLiteReplica:
         except BaseException:
             db.close()
             raise
-        return SQLiteTarget(db, spec)
+        return SQLiteTarget(db, spec, fence, self._shares_store)
 
     def _create_schema(self, db: sqlite3.Connection, statements: list[str]) -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -96,9 +100,17 @@ def _schema_version(db: sqlite3.Connection) -> int:
 class SQLiteTarget:
     """One entity's replica tables on one connection (see `ReplicaTarget`)."""
 
-    def __init__(self, db: sqlite3.Connection, spec: EntitySpec) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        spec: EntitySpec,
+        fence: Fence | None = None,
+        fence_with_lease: bool = False,
+    ) -> None:
         self.spec = spec
         self._db = db
+        self._fence = fence
+        self._fence_with_lease = fence_with_lease
         cols = spec.columns
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
         self._upsert = (
@@ -221,6 +233,7 @@ class SQLiteTarget:
                     "AND (cursor IS NULL OR cursor < ?)",
                     (batch.top_cursor, time.time(), spec.name, batch.top_cursor),
                 )
+            self._check_fence()
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -233,6 +246,19 @@ class SQLiteTarget:
             unchanged=unchanged,
         )
         return BatchResult(counts, batch.top_cursor)
+
+    def _check_fence(self) -> None:
+        """Inside the open transaction, just before COMMIT: is the writer still the runner?"""
+        fence = self._fence
+        if fence is None:
+            return
+        if self._fence_with_lease:
+            row = self._db.execute("SELECT holder, epoch FROM lease WHERE id = 1").fetchone()
+            if row is None or (row[0], row[1]) != (fence.holder, fence.epoch):
+                now = "no lease" if row is None else f"epoch {row[1]}, held by {row[0]}"
+                raise LeaseLost(f"runner lease epoch {fence.epoch} is stale ({now})")
+        if time.monotonic() > fence.deadline():
+            raise LeaseLost(f"runner lease epoch {fence.epoch} may have expired (renewal overdue)")
 
     def _existing(self, keys: list[str]) -> dict[str, tuple[bytes, bool]]:
         found: dict[str, tuple[bytes, bool]] = {}
@@ -285,6 +311,7 @@ class SQLiteTarget:
                 "updated_at = ? WHERE entity = ?",
                 (time.time(), mapping_version, time.time(), spec.name),
             )
+            self._check_fence()
         except BaseException:
             db.execute("ROLLBACK")
             raise

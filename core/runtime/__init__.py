@@ -36,7 +36,7 @@ def open_store(settings: Settings) -> Store:
 
 def open_replica(settings: Settings) -> Replica:
     """The replica; nothing is opened until a sync or `verify` opens a target."""
-    return SQLiteReplica(settings.data_dir / DB_FILENAME)
+    return SQLiteReplica(settings.data_dir / DB_FILENAME, shares_store=not settings.store.url)
 
 
 def load_services(settings: Settings) -> dict[str, SyncService]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +36,11 @@ from core.sync.service import RunContext
 
 T = TypeVar("T")
 
+FREEZE_BEFORE_BATCH = int(os.environ.get("SYNCDECK_TEST_FREEZE_BEFORE_BATCH", "0") or 0)
+"""A test seam, off unless set: the process stops itself (SIGSTOP) right before writing
+its Nth batch of a run, outside any transaction, so a test can force the race between
+a frozen runner and a takeover."""
+
 PROGRESS_EVERY_S = 0.05
 """A worker thread reports progress at most this often (each report wakes the event loop)."""
 
@@ -43,10 +50,6 @@ class EngineSettings:
     batch_size: int = 2000
     full_threshold: float = 0.7
     full_every_s: float = 24 * 3600
-
-
-def add_counts(a: RunCounts, b: RunCounts) -> RunCounts:
-    return RunCounts(**{k: getattr(a, k) + getattr(b, k) for k in RunCounts.__struct_fields__})
 
 
 def check_listing_complete(fetched: int, live_before: int, threshold: float) -> None:
@@ -63,8 +66,15 @@ def check_listing_complete(fetched: int, live_before: int, threshold: float) -> 
 class RunWriter:
     """A run's side of the replica, on the run's worker thread: decode, count, write."""
 
-    def __init__(self, target: ReplicaTarget, spec: EntitySpec) -> None:
+    def __init__(
+        self,
+        target: ReplicaTarget,
+        spec: EntitySpec,
+        on_commit: Callable[[RunCounts], None] = lambda counts: None,
+    ) -> None:
         self.target = target
+        self._on_commit = on_commit
+        self._batches = 0
         self._codec = codec_for(spec)  # built here: building the validators is slow
         self._full = False
         self._want_seen = False
@@ -81,7 +91,12 @@ class RunWriter:
         batch = self._codec.decode_page(page, want_seen=self._want_seen)
         if self._full:
             self.keyless_rejected += sum(1 for key, _, _ in batch.rejected if key is None)
-        return self.target.write(batch, run_id)
+        self._batches += 1
+        if self._batches == FREEZE_BEFORE_BATCH:
+            os.kill(os.getpid(), signal.SIGSTOP)
+        result = self.target.write(batch, run_id)
+        self._on_commit(result.counts)
+        return result
 
     def finish_full(
         self, mapping_version: int, fetched: int, live_before: int, threshold: float
@@ -131,9 +146,9 @@ class EntitySyncService:
             return await loop.run_in_executor(executor, fn, *args)
 
         def open_writer() -> RunWriter:
-            target = self._replica.target(self.spec)
+            target = self._replica.target(self.spec, ctx.fence)
             try:
-                return RunWriter(target, self.spec)
+                return RunWriter(target, self.spec, ctx.add_committed)
             except BaseException:
                 target.close()
                 raise
@@ -214,7 +229,7 @@ class EntitySyncService:
                 raise SourceInterrupted("the run was stopped")
             page = source.page_blocking(self.name, since, token, self.settings.batch_size, stop)
             result = writer.write(page, ctx.run_id)
-            counts = add_counts(counts, result.counts)
+            counts = counts + result.counts
             now = time.monotonic()
             if page.next is None or now - reported >= PROGRESS_EVERY_S:
                 reported = now
@@ -244,8 +259,8 @@ class EntitySyncService:
                 if page.next is not None:
                     fetching = asyncio.ensure_future(source.page(self.name, since, page.next, size))
                 ctx.check_cancelled()
-                result = await call(writer.write, page.records, ctx.run_id)
-                counts = add_counts(counts, result.counts)
+                result: BatchResult = await call(writer.write, page.records, ctx.run_id)
+                counts = counts + result.counts
                 ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
                 if page.next is None:
                     break

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from core.errors import SyncCancelled
 from core.models import Progress, RunCounts, SyncMode
+from core.replica.base import Fence
 
 
 @dataclass
@@ -32,6 +33,10 @@ class RunContext:
     mode: SyncMode
     mode_reason: str
     attempt: int
+    fence: Fence | None = None
+    """The runner's lease, which every replica commit of this run is fenced by."""
+    committed: RunCounts = field(default_factory=RunCounts)
+    """What the run's committed batches wrote so far: the run's counts even if it fails."""
     _cancel: threading.Event = field(default_factory=threading.Event)
     _on_progress: Callable[[Progress], None] = lambda progress: None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -58,6 +63,10 @@ class RunContext:
             loop.call_soon_threadsafe(self._on_progress, progress)
         else:
             self._on_progress(progress)
+
+    def add_committed(self, counts: RunCounts) -> None:
+        """A batch committed (called from the writer's thread; one writer per run)."""
+        self.committed = self.committed + counts
 
     def request_cancel(self) -> None:
         self._cancel.set()

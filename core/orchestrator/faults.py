@@ -1,0 +1,55 @@
+"""What this process knows about its store's health, and what it does about it.
+
+Two kinds of trouble, told apart by `core.errors`:
+
+- `StoreUnwritable` (and any other `StoreError` of a call that may pass: a full
+  disk, an I/O error, an unreachable server): the process goes on, the runner
+  starts nothing and retries what it must record; `problem` says why, for the
+  snapshot, `status` and the log. The log gets one line when the trouble starts
+  or changes and one when it ends, never one per retry.
+- `StoreBroken` (corrupt, deleted or replaced under us): the process must stop
+  using the store, because carrying on could make a second runner. `fault` holds
+  it and `broken` is set, for the daemon to exit non-zero and the console to say
+  so; the loops stop.
+
+Failures: none; this only records and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from core.errors import StoreBroken, StoreError
+
+log = logging.getLogger("core.orchestrator")
+
+
+class StoreHealth:
+    """The store's trouble as this process has met it."""
+
+    def __init__(self) -> None:
+        self.problem: str | None = None
+        self.fault: StoreBroken | None = None
+        self.broken = asyncio.Event()
+
+    def failed(self, exc: StoreError) -> None:
+        """A store call failed with `exc`."""
+        if isinstance(exc, StoreBroken):
+            if self.fault is None:
+                log.error("%s", exc)
+                self.fault = exc
+                self.problem = str(exc)
+                self.broken.set()
+            return
+        text = str(exc)
+        problem = text if text.startswith("store ") else f"store unavailable: {text}"
+        if problem != self.problem:
+            log.warning("%s; starting nothing until it passes", problem)
+            self.problem = problem
+
+    def succeeded(self) -> None:
+        """A write went through: whatever the trouble was, it passed."""
+        if self.problem is not None and self.fault is None:
+            log.warning("store writable again: %s is over", self.problem)
+            self.problem = None

@@ -1,0 +1,37 @@
+"""Who this process is to the runner lease, and whether another holder is still alive.
+
+A lease names its holder by host, pid and a random suffix (a restarted process
+with a recycled pid is someone else). On the same host, a holder whose process is
+gone is known dead before its lease expires, so another process takes over at
+once instead of waiting out the TTL. Failures: none.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Identity:
+    """Who this process is to the lease; settable so a scene can fix it for its pictures."""
+
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    holder_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.holder_id:
+            self.holder_id = f"{self.host}:{self.pid}:{secrets.token_hex(3)}"

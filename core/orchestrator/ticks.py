@@ -1,0 +1,90 @@
+"""The runner's periodic schedule: APScheduler jobs that only request (principle 6).
+
+A tick asks for an auto sync of its service through the same `request()` every
+client uses, so the store's coalescing is what stops duplicates, even when
+several processes keep a schedule. Only the lease holder's ticks request
+(`may_request`), and not while the schedule is paused in the store.
+
+APScheduler is imported when the schedule first starts (`core.scheduler`), which
+a console does after its first frame.
+
+Failures: a tick whose request fails is logged and skipped (the next tick comes);
+`start` and `reapply` raise the store's errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+
+from core.config import Settings
+from core.models import RequestSource, ServiceState, SyncMode, SyncRequest
+from core.scheduler import Schedule, SchedulePlan, plan_for
+from core.store.base import Store
+from core.sync.service import SyncService
+
+log = logging.getLogger("core.orchestrator")
+
+Requester = Callable[[str, SyncMode, RequestSource], Awaitable[SyncRequest]]
+
+
+class Ticks:
+    """The schedule of one orchestrator, if it keeps one."""
+
+    def __init__(
+        self,
+        store: Store,
+        services: Mapping[str, SyncService],
+        settings: Settings,
+        *,
+        wanted: bool,
+        may_request: Callable[[], bool],
+        request: Requester,
+    ) -> None:
+        self._store = store
+        self._services = services
+        self._settings = settings
+        self._wanted = wanted
+        self._may_request = may_request
+        self._request = request
+        self._schedule: Schedule | None = None
+
+    async def start(self, since: datetime) -> None:
+        """Start the jobs, and request once what fell due between `since` and now."""
+        if not self._wanted or self._schedule is not None:
+            return
+        schedule = Schedule(self._tick, self._settings.schedule.misfire_grace_s)
+        self._schedule = schedule
+        plans = self._plans(await self._store.services())
+        schedule.apply(plans)
+        schedule.start()
+        now = await self._store.now()
+        for plan in plans:  # APScheduler fires only ticks after now: catch up since start()
+            if plan.enabled and plan.next_fire(since) <= now:
+                await self._tick(plan.service)
+
+    async def reapply(self) -> None:
+        if self._schedule is not None:
+            self._schedule.apply(self._plans(await self._store.services()))
+
+    def apply(self, states: list[ServiceState]) -> None:
+        if self._schedule is not None:
+            self._schedule.apply(self._plans(states))
+
+    def shutdown(self) -> None:
+        if self._schedule is not None:
+            self._schedule.shutdown()
+
+    async def _tick(self, service: str) -> None:
+        if not self._may_request():
+            return
+        try:
+            if (await self._store.controls()).schedule_paused:
+                return
+            await self._request(service, SyncMode.AUTO, RequestSource.SCHEDULE)
+        except Exception:
+            log.exception("scheduled request for %s failed", service)
+
+    def _plans(self, states: list[ServiceState]) -> list[SchedulePlan]:
+        return [plan_for(s, self._settings) for s in states if s.name in self._services]
