@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from console.api.commands import API_COMMANDS, add_commands
 from console.startup import resume_gc
 from core.config import ConfigError, Settings, load_settings
 from core.errors import StoreError
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--token", help="require this bearer token")
+    add_commands(sub, common)
     return parser
 
 
@@ -545,4 +547,5 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "schedule": cmd_schedule,
     "verify": cmd_verify,
     "demo-erp": cmd_demo_erp,
+    **API_COMMANDS,
 }

@@ -42,6 +42,7 @@ from core.events import EventBus, Subscription
 from core.models import (
     ActiveRun,
     CircuitState,
+    Controls,
     Event,
     EventKind,
     Lease,
@@ -61,7 +62,7 @@ from core.models import (
 )
 from core.scheduler import Schedule, SchedulePlan, plan_for
 from core.services.base import RunContext, SyncService
-from core.store.base import RunFinish, RunStart, Store, StoreView
+from core.store.base import RunFinish, RunStart, RunStats, Store, StoreView
 
 log = logging.getLogger(__name__)
 
@@ -755,6 +756,28 @@ class Orchestrator:
             health=health_rules.worst(s.health for s in services),
             is_runner=self.is_runner,
         )
+
+    # -- added for the API (the orchestrator split provides these) --
+
+    async def get_request(self, request_id: int) -> SyncRequest:
+        return await self.store.get_request(request_id)
+
+    async def controls(self) -> Controls:
+        return await self.store.controls()
+
+    async def services(self) -> list[ServiceState]:
+        return await self.store.services()
+
+    async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
+        return await self.store.events_since(after_id, limit)
+
+    async def last_event_id(self) -> int:
+        return await self.store.last_event_id()
+
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        return await self.store.run_stats(duration_buckets, wait_buckets)
 
 
 __all__ = ["Orchestrator", "UnknownService", "process_alive"]

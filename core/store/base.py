@@ -89,6 +89,36 @@ class StoreView:
     last_runs: dict[str, RunRecord]
 
 
+@dataclass(frozen=True)
+class Histogram:
+    """Counts of values at or under each bound (cumulative, as Prometheus wants them),
+    with the total count and sum."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    count: int
+    total: float
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """Aggregates over the whole run history, for metrics that every process reports alike.
+
+    Runs count once they have an outcome. Queue wait is from a request's `requested_at` to
+    the start of its first attempt (retries wait by design and are left out)."""
+
+    runs: dict[tuple[str, str], int]
+    """(service, outcome) -> finished runs."""
+    durations: dict[str, Histogram]
+    """service -> run durations in seconds."""
+    queue_wait: Histogram
+    rows: dict[tuple[str, str], int]
+    """(service, kind) -> rows, kind one of RunCounts' fields."""
+    last_success: dict[str, datetime]
+    lease_epoch: int
+    """The lease's fencing epoch; 0 before any process held it."""
+
+
 class Store(Protocol):
     """Durable queue, history, per-service state, controls, events and the runner lease."""
 
@@ -204,4 +234,15 @@ class Store(Protocol):
 
     async def prune_events(self, keep: int) -> int:
         """Keep the newest `keep` events; return how many were dropped."""
+        ...
+
+    # metrics
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        """Aggregate the run history, histograms cut at the given upper bounds (ascending).
+
+        Raises:
+            StoreError: the store is not open or cannot be read.
+        """
         ...

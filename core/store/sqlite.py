@@ -44,7 +44,15 @@ from core.models import (
     to_datetime,
 )
 from core.policy import merge
-from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart, StoreView
+from core.store.base import (
+    EnqueueResult,
+    Histogram,
+    LeaseResult,
+    RunFinish,
+    RunStart,
+    RunStats,
+    StoreView,
+)
 
 T = TypeVar("T")
 
@@ -1317,3 +1325,72 @@ class SQLiteStore:
             return cur.rowcount
 
         return await self._call(self._tx, tx)
+
+    # -- added for the API metrics --
+
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        kinds = tuple(RunCounts.__struct_fields__)
+
+        def histogram(rows: list[sqlite3.Row], bounds: tuple[float, ...]) -> Histogram:
+            row = rows[0] if rows else None
+            if row is None or row[0] is None:
+                return Histogram(bounds, tuple(0 for _ in bounds), 0, 0.0)
+            return Histogram(bounds, tuple(int(v) for v in row[2:]), int(row[0]), float(row[1]))
+
+        def buckets(value: str, bounds: tuple[float, ...]) -> str:
+            return "".join(f", SUM(CASE WHEN {value} <= ? THEN 1 ELSE 0 END)" for _ in bounds)
+
+        def read() -> RunStats:
+            db = self._db
+            db.execute("BEGIN")  # one snapshot for every aggregate below
+            try:
+                runs = {
+                    (r[0], r[1]): int(r[2])
+                    for r in db.execute(
+                        "SELECT service, outcome, COUNT(*) FROM runs "
+                        "WHERE outcome IS NOT NULL GROUP BY service, outcome"
+                    )
+                }
+                duration = "finished_at - started_at"
+                durations: dict[str, Histogram] = {}
+                for row in db.execute(
+                    f"SELECT service, COUNT(*), SUM({duration})"
+                    f"{buckets(duration, duration_buckets)} FROM runs "
+                    "WHERE outcome IS NOT NULL GROUP BY service",
+                    duration_buckets,
+                ):
+                    durations[row[0]] = histogram([row[1:]], duration_buckets)
+                wait = "MAX(0, runs.started_at - requests.requested_at)"
+                wait_rows = db.execute(
+                    f"SELECT COUNT(*), SUM({wait}){buckets(wait, wait_buckets)} FROM runs "
+                    "JOIN requests ON requests.id = runs.request_id WHERE runs.attempt = 1",
+                    wait_buckets,
+                ).fetchall()
+                sums = ", ".join(f"COALESCE(SUM({kind}), 0)" for kind in kinds)
+                rows = {
+                    (r[0], kind): int(value)
+                    for r in db.execute(f"SELECT service, {sums} FROM runs GROUP BY service")
+                    for kind, value in zip(kinds, r[1:], strict=True)
+                }
+                last_success = {
+                    r[0]: to_datetime(r[1])
+                    for r in db.execute(
+                        "SELECT name, last_success_at FROM services "
+                        "WHERE last_success_at IS NOT NULL"
+                    )
+                }
+                epoch = db.execute("SELECT COALESCE(MAX(epoch), 0) FROM lease").fetchone()[0]
+            finally:
+                db.execute("COMMIT")
+            return RunStats(
+                runs=runs,
+                durations=durations,
+                queue_wait=histogram(wait_rows, wait_buckets),
+                rows=rows,
+                last_success=last_success,
+                lease_epoch=int(epoch),
+            )
+
+        return await self._call(read)
