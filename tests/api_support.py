@@ -95,6 +95,8 @@ class ApiServer:
     """`syncdeck serve --port 0` in the background; `url` once it listens."""
 
     def __init__(self, env: dict[str, str], logs: Path, *args: str, name: str = "serve") -> None:
+        self.env = env
+        self.data_dir = Path(env["SYNCDECK_DATA_DIR"])
         self.err = logs / f"{name}.err"
         self.out = logs / f"{name}.out"
         with self.out.open("w") as out, self.err.open("w") as err:
