@@ -153,7 +153,7 @@ def test_bad_configuration_and_arguments_exit_2_in_one_line(tmp_path: Path) -> N
     assert result.returncode == 2 and "cannot listen on 127.0.0.1" in result.stderr
 
 
-def test_es256_public_key_and_no_key_confusion(tmp_path: Path) -> None:
+def test_es256_public_key_no_key_confusion_and_open_metrics(tmp_path: Path) -> None:
     private = ec.generate_private_key(ec.SECP256R1())
     pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -164,6 +164,7 @@ def test_es256_public_key_and_no_key_confusion(tmp_path: Path) -> None:
     env = {k: v for k, v in api_env(tmp_path / "data").items() if k != "SYNCDECK_API__JWT_SECRET"}
     env["SYNCDECK_API__JWT_PUBLIC_KEY_FILE"] = str(key_file)
     env["SYNCDECK_API__JWT_PUBLIC_KEY_ALGORITHM"] = "ES256"
+    env["SYNCDECK_API__METRICS_AUTH"] = "none"
     minted = cli(env, "token", "--scope", "read")
     assert minted.returncode == 2 and "only jwt_public_key_file" in minted.stderr
     server = ApiServer(env, tmp_path, "--no-runner")
@@ -175,6 +176,8 @@ def test_es256_public_key_and_no_key_confusion(tmp_path: Path) -> None:
         answer = server.request("GET", "/api/services", forged)
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert server.request("GET", "/metrics").status_code == 200  # metrics_auth = none
+        assert server.request("GET", "/api/services").status_code == 401
     finally:
         assert server.stop() == 0
 
