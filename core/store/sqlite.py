@@ -1335,7 +1335,7 @@ class SQLiteStore:
 
         def histogram(rows: list[sqlite3.Row], bounds: tuple[float, ...]) -> Histogram:
             row = rows[0] if rows else None
-            if row is None or row[0] is None:
+            if row is None or not row[0]:  # no runs: COUNT 0, every SUM NULL
                 return Histogram(bounds, tuple(0 for _ in bounds), 0, 0.0)
             return Histogram(bounds, tuple(int(v) for v in row[2:]), int(row[0]), float(row[1]))
 
