@@ -8,9 +8,9 @@ The documents themselves are built by `core.reports` (the same keys as
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.models import MAX_PRIORITY, MIN_PRIORITY
 
@@ -19,7 +19,15 @@ MAX_ID = 2**63 - 1
 MAX_SCHEDULE_S = 366 * 24 * 3600.0
 """A year: a longer interval or offset is a typo, not a schedule."""
 
-Priority = Field(ge=MIN_PRIORITY, le=MAX_PRIORITY)
+
+def _integral(value: Any) -> Any:
+    """JSON does not tell 3 from 3.0, and JSON Schema calls both integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY), BeforeValidator(_integral)]
 
 
 class Body(BaseModel):
@@ -27,18 +35,18 @@ class Body(BaseModel):
 
 
 class SyncBody(Body):
-    priority: int | None = Field(default=None, ge=MIN_PRIORITY, le=MAX_PRIORITY)
+    priority: Priority | None = None
 
 
 class PriorityBody(Body):
-    priority: int = Priority
+    priority: Priority
 
 
 class ScheduleBody(Body):
     """A service's schedule override; a field left out returns to the configuration."""
 
-    interval_s: float | None = Field(default=None, gt=0, le=MAX_SCHEDULE_S)
-    offset_s: float | None = Field(default=None, ge=0, le=MAX_SCHEDULE_S)
+    interval_s: Annotated[float, Field(gt=0, le=MAX_SCHEDULE_S)] | None = None
+    offset_s: Annotated[float, Field(ge=0, le=MAX_SCHEDULE_S)] | None = None
     enabled: bool | None = None
 
 

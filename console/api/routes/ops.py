@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 
 from console.api import metrics
 from console.api.auth import Credentials, Role
@@ -48,13 +48,16 @@ async def _metrics_role(request: Request, credentials: Credentials) -> None:
 
 @router.get(
     "/metrics",
-    response_class=PlainTextResponse,
+    response_class=Response,
     responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        200: {
+            "description": "Prometheus text format 0.0.4",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
         **errors(401, 403, 503),
     },
     dependencies=[Depends(_metrics_role)],
     summary="Prometheus metrics, the same from every process on the store",
 )
-async def prometheus(orch: Orch) -> PlainTextResponse:
-    return PlainTextResponse(await metrics.render(orch), media_type=metrics.CONTENT_TYPE)
+async def prometheus(orch: Orch) -> Response:
+    return Response(await metrics.render(orch), media_type=metrics.CONTENT_TYPE)
