@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from console.api.auth import Authenticator
 from console.api.errors import install_error_handlers
 from console.api.routes import controls, events, ops, requests, runs, services, sync
+from console.api.snapshots import SnapshotCache
 from console.api.state import ApiState
 from core.config import Settings
 from core.orchestrator import Orchestrator
@@ -39,6 +40,7 @@ def create_app(
         auth=Authenticator(settings.api),
         settings=settings,
         stopping=stopping or asyncio.Event(),
+        snapshots=SnapshotCache(orch),
     )
     install_error_handlers(app)
     for module in (sync, requests, services, controls, runs, events, ops):

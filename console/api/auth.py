@@ -9,6 +9,7 @@ on a loopback address only, see `console.api.serve`) every caller has every role
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +24,7 @@ from console.api.token import OPERATE_SCOPE, READ_SCOPE, Keys, decode, load_keys
 from core.config import ApiSettings
 
 REALM = 'Bearer realm="syncdeck"'
+VERIFIED_CACHE = 1024
 
 bearer = HTTPBearer(auto_error=False, description="A JWT, e.g. from `syncdeck token`")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
@@ -54,6 +56,9 @@ class Authenticator:
     def __init__(self, api: ApiSettings) -> None:
         self._api = api
         self._keys: Keys | None = load_keys(api)
+        self._verified: dict[str, tuple[Principal, float]] = {}
+        """Tokens that verified, with their `exp`: a client sends the same token again and
+        again, and checking a signature costs more than the rest of a small request."""
 
     @property
     def enabled(self) -> bool:
@@ -67,14 +72,7 @@ class Authenticator:
             raise ApiError(
                 401, "unauthorized", "a bearer token is required", {"WWW-Authenticate": REALM}
             )
-        try:
-            claims = decode(self._api, self._keys, token)
-        except jwt.ExpiredSignatureError:
-            raise _invalid("the token has expired") from None
-        except jwt.PyJWTError as exc:
-            raise _invalid(f"invalid token: {exc}") from None
-        subject = claims.get("sub")
-        principal = Principal(subject if isinstance(subject, str) else None, scopes(claims))
+        principal = self._principal(token)
         if not principal.has(role):
             needed = OPERATE_SCOPE if role == Role.OPERATE else READ_SCOPE
             raise ApiError(
@@ -83,6 +81,26 @@ class Authenticator:
                 f"this needs the {needed} scope",
                 {"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{needed}"'},
             )
+        return principal
+
+    def _principal(self, token: str) -> Principal:
+        assert self._keys is not None
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() <= cached[1] + self._api.leeway_s:
+                return cached[0]
+            del self._verified[token]
+        try:
+            claims = decode(self._api, self._keys, token)
+        except jwt.ExpiredSignatureError:
+            raise _invalid("the token has expired") from None
+        except jwt.PyJWTError as exc:
+            raise _invalid(f"invalid token: {exc}") from None
+        subject = claims.get("sub")
+        principal = Principal(subject if isinstance(subject, str) else None, scopes(claims))
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified[token] = (principal, float(claims["exp"]))
         return principal
 
 

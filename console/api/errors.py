@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 from http import HTTPStatus
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.routing import Match
 
+from console.api.responses import error_response
 from core.errors import InvalidTransition, LeaseLost, NotFound, StoreError
 
 log = logging.getLogger(__name__)
@@ -37,16 +37,6 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers
-
-
-def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"success": False, "error": {"code": code, "message": message}}
-
-
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 def _code(status: int) -> str:
@@ -79,32 +69,32 @@ def _message(exc: BaseException) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+    async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         headers = dict(exc.headers) if exc.headers else None
         if exc.status_code == 405:  # Starlette names only the first route's method
             headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
         return error_response(exc.status_code, _code(exc.status_code), str(exc.detail), headers)
 
-    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+    async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         return error_response(422, "invalid_request", _validation_message(exc))
 
-    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+    async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(404, "not_found", _message(exc))
 
-    async def conflict(request: Request, exc: Exception) -> JSONResponse:
+    async def conflict(request: Request, exc: Exception) -> Response:
         return error_response(409, "conflict", _message(exc))
 
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    async def unavailable(request: Request, exc: Exception) -> Response:
         log.warning("store unavailable: %s", exc)
         return error_response(503, "store_unavailable", f"the store cannot be reached: {exc}")
 
-    async def internal(request: Request, exc: Exception) -> JSONResponse:
+    async def internal(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, "internal_error", "internal error (logged by the server)")
 

@@ -1,5 +1,6 @@
 """What every route reaches through its request: the orchestrator, the authenticator,
-the settings, and the event that tells long-lived streams that the server is stopping."""
+the settings, the shared snapshot, and the event that tells long-lived streams that the
+server is stopping."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from console.api.auth import Authenticator
+from console.api.snapshots import SnapshotCache
 from core.config import Settings
 from core.orchestrator import Orchestrator
 
@@ -19,6 +21,7 @@ class ApiState:
     auth: Authenticator
     settings: Settings
     stopping: asyncio.Event
+    snapshots: SnapshotCache
 
 
 def api_state(request: Request) -> ApiState:
@@ -26,5 +29,10 @@ def api_state(request: Request) -> ApiState:
     return state
 
 
-def orchestrator(request: Request) -> Orchestrator:
+async def orchestrator(request: Request) -> Orchestrator:
+    """A dependency (async: FastAPI would run a plain function on a worker thread)."""
     return api_state(request).orch
+
+
+async def snapshots(request: Request) -> SnapshotCache:
+    return api_state(request).snapshots

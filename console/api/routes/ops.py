@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from console.api import metrics
 from console.api.auth import Credentials, Role
-from console.api.errors import error_response
+from console.api.responses import error_response
 from console.api.schemas import Health, errors
 from console.api.state import api_state, orchestrator
 from core.orchestrator import Orchestrator

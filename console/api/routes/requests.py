@@ -4,11 +4,12 @@ Unknown id 404; cancelling or reprioritising an ended request 409."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 
 from console.api.auth import operate, read
+from console.api.responses import success
 from console.api.schemas import MAX_ID, READ_ERRORS, PriorityBody, RequestAnswer, errors
 from console.api.state import orchestrator
 from core.models import RequestState
@@ -28,9 +29,9 @@ CHANGE_ERRORS = errors(401, 403, 404, 409, 422, 503)
     responses={**READ_ERRORS, **errors(404)},
     dependencies=[Depends(read)],
 )
-async def get_request(orch: Orch, request_id: RequestId) -> dict[str, Any]:
+async def get_request(orch: Orch, request_id: RequestId) -> Response:
     request = await orch.get_request(request_id)
-    return {"success": True, "data": {"request": request_document(request)}}
+    return success({"request": request_document(request)})
 
 
 @router.patch(
@@ -40,14 +41,11 @@ async def get_request(orch: Orch, request_id: RequestId) -> dict[str, Any]:
     dependencies=[Depends(operate)],
     summary="Change a queued request's priority",
 )
-async def change_request(orch: Orch, request_id: RequestId, body: PriorityBody) -> dict[str, Any]:
+async def change_request(orch: Orch, request_id: RequestId, body: PriorityBody) -> Response:
     await orch.set_priority(request_id, body.priority)
     request = await orch.get_request(request_id)
-    return {
-        "success": True,
-        "message": f"request #{request_id}: priority {body.priority}",
-        "data": {"request": request_document(request)},
-    }
+    message = f"request #{request_id}: priority {body.priority}"
+    return success({"request": request_document(request)}, message)
 
 
 @router.delete(
@@ -57,11 +55,11 @@ async def change_request(orch: Orch, request_id: RequestId, body: PriorityBody) 
     dependencies=[Depends(operate)],
     summary="Cancel a queued request, or ask the running one to stop",
 )
-async def cancel_request(orch: Orch, request_id: RequestId) -> dict[str, Any]:
+async def cancel_request(orch: Orch, request_id: RequestId) -> Response:
     request = await orch.cancel(request_id)
     message = (
         f"request #{request_id}: asked the running {request.service} sync to stop"
         if request.state == RequestState.RUNNING
         else f"request #{request_id}: cancelled"
     )
-    return {"success": True, "message": message, "data": {"request": request_document(request)}}
+    return success({"request": request_document(request)}, message)

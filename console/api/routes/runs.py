@@ -5,12 +5,13 @@ reads runs by service or request, not by id), so an old run costs a longer read.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from console.api.auth import read
 from console.api.errors import ApiError
+from console.api.responses import success
 from console.api.schemas import MAX_ID, READ_ERRORS, RunAnswer, RunsAnswer, errors
 from console.api.state import orchestrator
 from core.orchestrator import Orchestrator
@@ -33,9 +34,9 @@ async def list_runs(
     orch: Orch,
     service: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> dict[str, Any]:
+) -> Response:
     runs = await orch.history(service, limit)
-    return {"success": True, "data": [run_document(run) for run in runs]}
+    return success([run_document(run) for run in runs])
 
 
 @router.get(
@@ -44,10 +45,10 @@ async def list_runs(
     responses={**READ_ERRORS, **errors(404)},
     dependencies=[Depends(read)],
 )
-async def get_run(orch: Orch, run_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict[str, Any]:
+async def get_run(orch: Orch, run_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
     newest = await orch.history(limit=1)
     if newest and run_id <= newest[0].id:
         runs = await orch.history(limit=newest[0].id - run_id + 1)
         if runs and runs[-1].id == run_id:
-            return {"success": True, "data": run_document(runs[-1])}
+            return success(run_document(runs[-1]))
     raise ApiError(404, "not_found", f"no run #{run_id}")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path
+from fastapi import APIRouter, Body, Depends, Path, Response
 
 from console.api.auth import operate, read
+from console.api.responses import Json, success, success_body
 from console.api.schemas import (
     READ_ERRORS,
     WRITE_ERRORS,
@@ -19,7 +20,8 @@ from console.api.schemas import (
     StatusAnswer,
     SyncBody,
 )
-from console.api.state import orchestrator
+from console.api.snapshots import SnapshotCache
+from console.api.state import orchestrator, snapshots
 from core.models import HealthState, RequestSource, RunOutcome, ServiceView, Snapshot, SyncMode
 from core.orchestrator import Orchestrator
 from core.reports import request_document, status_document
@@ -44,13 +46,13 @@ async def request_sync(
     service: Annotated[str, Path(description="customers, products, prices, orders, ...")],
     mode: SyncMode,
     body: Annotated[SyncBody | None, Body()] = None,
-) -> dict[str, Any]:
+) -> Response:
     priority = None if body is None else body.priority
     request = await orch.request(service, mode, priority, source=RequestSource.API)
     message = (
         f"merged into queued request #{request.id}" if request.merged else f"{service} sync queued"
     )
-    return {"success": True, "message": message, "data": {"request": request_document(request)}}
+    return success({"request": request_document(request)}, message, status=202)
 
 
 @router.get(
@@ -60,9 +62,9 @@ async def request_sync(
     dependencies=[Depends(read)],
     summary="Every service's status and health, the queue, the active run and the runner",
 )
-async def sync_status(orch: Orch) -> dict[str, Any]:
-    snapshot = await orch.snapshot()
-    return {"success": True, "data": status_data(snapshot)}
+async def sync_status(cache: Annotated[SnapshotCache, Depends(snapshots)]) -> Response:
+    body = await cache.derive("status", lambda snapshot: success_body(status_data(snapshot)))
+    return Json.raw(body)
 
 
 def status_data(snapshot: Snapshot) -> dict[str, Any]:
