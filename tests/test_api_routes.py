@@ -295,6 +295,7 @@ def test_runs_have_the_fields_of_history_json(world: World) -> None:
     error_of(call(world, "GET", "/api/runs/999999", token(READ)), 404)
     error_of(call(world, "GET", "/api/runs?limit=0", token(READ)), 422)
     error_of(call(world, "GET", "/api/runs?limit=1001", token(READ)), 422)
+    error_of(call(world, "GET", "/api/runs?limt=5", token(READ)), 422)  # a typo is not ignored
 
 
 def test_healthz_and_readyz(world: World, tmp_path: Path) -> None:

@@ -54,6 +54,24 @@ class ControlBody(Body):
     target: Literal["dispatch", "schedule"] = "dispatch"
 
 
+class Params(BaseModel):
+    """A route's query parameters: an unknown one (a typo such as `limt`) is a 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunsQuery(Params):
+    service: str | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+
+
+class EventsQuery(Params):
+    after: int | None = Field(default=None, ge=0, le=MAX_ID, description="start after this id")
+    follow: bool = Field(
+        default=True, description="false: send the events already logged, then close"
+    )
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(extra="allow")
 

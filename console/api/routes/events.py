@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from console.api.auth import read
 from console.api.errors import ApiError
-from console.api.schemas import MAX_ID, READ_ERRORS
+from console.api.schemas import READ_ERRORS, EventsQuery
 from console.api.sse import event_stream
 from console.api.state import api_state
 
@@ -48,21 +48,16 @@ SSE_EVENT = {
 )
 async def events(
     request: Request,
-    after: Annotated[
-        int | None, Query(ge=0, le=MAX_ID, description="start after this event id")
-    ] = None,
-    follow: Annotated[
-        bool, Query(description="false: send the events already logged, then close")
-    ] = True,
+    query: Annotated[EventsQuery, Query()],
     last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> StreamingResponse:
     """A `Last-Event-ID` header (an event id, as the browser's EventSource sends it on a
     reconnect) wins over `after`."""
-    cursor = after
+    cursor = query.after
     if last_event_id is not None:
         if not LAST_ID.fullmatch(last_event_id.strip()):
             raise ApiError(422, "invalid_request", "Last-Event-ID: not an event id")
         cursor = int(last_event_id)
     state = api_state(request)
-    stream = event_stream(state.orch, cursor, follow=follow, stopping=state.stopping)
+    stream = event_stream(state.orch, cursor, follow=query.follow, stopping=state.stopping)
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

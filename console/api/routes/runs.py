@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from console.api.auth import read
 from console.api.errors import ApiError
 from console.api.responses import success
-from console.api.schemas import MAX_ID, READ_ERRORS, RunAnswer, RunsAnswer, errors
+from console.api.schemas import MAX_ID, READ_ERRORS, RunAnswer, RunsAnswer, RunsQuery, errors
 from console.api.state import orchestrator
 from core.orchestrator import Orchestrator
 from core.reports import run_document
@@ -20,7 +20,6 @@ from core.reports import run_document
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 Orch = Annotated[Orchestrator, Depends(orchestrator)]
-MAX_LIMIT = 1000
 
 
 @router.get(
@@ -30,12 +29,8 @@ MAX_LIMIT = 1000
     dependencies=[Depends(read)],
     summary="Finished and running runs, newest first",
 )
-async def list_runs(
-    orch: Orch,
-    service: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> Response:
-    runs = await orch.history(service, limit)
+async def list_runs(orch: Orch, query: Annotated[RunsQuery, Query()]) -> Response:
+    runs = await orch.history(query.service, query.limit)
     return success([run_document(run) for run in runs])
 
 
