@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python bench/orchestrator.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/api.py
 
 screenshots: setup
 	$(BIN)/python tests/support/scenes.py screenshots

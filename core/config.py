@@ -167,6 +167,44 @@ class StoreSettings(Section, frozen=True, kw_only=True):
             raise ValueError("store.url must be a postgresql:// URL")
 
 
+MIN_SECRET_BYTES = 32
+"""A shorter JWT secret is refused: HS256 with less is guessable offline."""
+
+
+class ApiSettings(Section, frozen=True, kw_only=True):
+    """The HTTP API (`syncdeck serve`). Tokens are HS256 with a shared secret (inline, in a
+    file, or `SYNCDECK_API__JWT_SECRET`), or RS256/ES256 checked with a public key; the
+    accepted algorithm is fixed here, never taken from a token. Secrets never appear in a
+    repr or an error message."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 8787
+    """0: any free port (the one taken is printed)."""
+    jwt_secret: str | None = None
+    jwt_secret_file: Path | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_public_key_algorithm: Literal["RS256", "ES256"] = "RS256"
+    audience: str | None = None
+    """When set, a token's `aud` must name it."""
+    issuer: str | None = None
+    """When set, a token's `iss` must be it."""
+    leeway_s: Annotated[float, Meta(ge=0, le=300)] = 30.0
+    """Clock skew tolerated on `exp`, `nbf` and `iat`."""
+    metrics_auth: Literal["none", "read", "operate"] = "read"
+    """The role /metrics asks for; none: no token."""
+
+    def __post_init__(self) -> None:
+        sources = [self.jwt_secret, self.jwt_secret_file, self.jwt_public_key_file]
+        if sum(source is not None for source in sources) > 1:
+            raise ValueError("set only one of jwt_secret, jwt_secret_file and jwt_public_key_file")
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"jwt_secret must be at least {MIN_SECRET_BYTES} bytes")
+
+    def __repr__(self) -> str:  # keeps the secret out of logs and tracebacks
+        shown = msgspec.structs.asdict(self) | ({"jwt_secret": "***"} if self.jwt_secret else {})
+        return f"ApiSettings({shown})"
+
+
 class Settings(Section, frozen=True, kw_only=True):
     data_dir: Path = msgspec.field(default_factory=lambda: default_data_dir())
     profile: Literal["default", "demo"] = "default"
@@ -178,6 +216,7 @@ class Settings(Section, frozen=True, kw_only=True):
     demo: DemoSettings = msgspec.field(default_factory=DemoSettings)
     sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    api: ApiSettings = msgspec.field(default_factory=ApiSettings)
 
     def service(self, name: str) -> ServiceSettings:
         return self.services.get(name, ServiceSettings())

@@ -1,4 +1,5 @@
-"""The headless core and CLI never import Textual or Rich, and nothing imports the PostgreSQL
+"""The headless core and CLI never import Textual or Rich, nor the HTTP API's web framework,
+server and JWT library (only `syncdeck serve` loads those), and nothing imports the PostgreSQL
 driver unless the store is PostgreSQL (checked in fresh interpreters)."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from conftest import REPO, SYNCDECK
 UI_PACKAGES = ("textual", "rich")
 POSTGRES_PACKAGES = ("psycopg", "psycopg_pool")
 """Loaded only by `core.store.postgres`, which only the runtime imports, when it selects it."""
+WEB_PACKAGES = ("fastapi", "starlette", "uvicorn", "jwt")
+FORBIDDEN = UI_PACKAGES + WEB_PACKAGES
+"""What neither `import core` nor a headless command other than `serve` may load."""
 
 WALK_CORE = """
 import importlib, json, pkgutil, sys
@@ -82,10 +86,10 @@ def imported_by_importtime(stderr: str) -> list[str]:
 
 
 def test_ui_packages_are_installed() -> None:
-    """The checks below can only fail if Textual and Rich are there to be imported."""
+    """The checks below can only fail if Textual, Rich and the web packages are there."""
     result = python(
         "import importlib.util, sys; "
-        f"sys.exit(0 if all(importlib.util.find_spec(n) for n in {UI_PACKAGES!r}) else 1)"
+        f"sys.exit(0 if all(importlib.util.find_spec(n) for n in {FORBIDDEN!r}) else 1)"
     )
     assert result.returncode == 0, result.stderr
 
@@ -104,7 +108,7 @@ def core_module_names() -> list[str]:
 
 def test_core_and_every_module_under_it_import_no_ui() -> None:
     files = core_module_names()
-    result = python(WALK_CORE.format(ui=UI_PACKAGES, files=files))
+    result = python(WALK_CORE.format(ui=FORBIDDEN, files=files))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert set(files) <= set(report["imported"]), set(files) - set(report["imported"])
@@ -127,12 +131,12 @@ def test_cli_help_imports_no_ui(cli_env: dict[str, str]) -> None:
     assert "usage: syncdeck status" in result.stdout
     names = imported_by_importtime(result.stderr)
     assert "console.cli" in names and "core.orchestrator" in names  # the parse works
-    assert [n for n in names if n.split(".")[0] in UI_PACKAGES] == []
+    assert [n for n in names if n.split(".")[0] in FORBIDDEN] == []
 
 
 @pytest.mark.parametrize(
     "args",
-    [["status"], ["sync", "orders", "--json"], ["history", "--json"]],
+    [["status"], ["sync", "orders", "--json"], ["history", "--json"], ["serve", "--help"]],
     ids=lambda a: " ".join(a),
 )
 def test_headless_commands_import_no_ui(
@@ -140,12 +144,27 @@ def test_headless_commands_import_no_ui(
 ) -> None:
     report_file = tmp_path / "report.json"
     env = {**cli_env, "IMPORT_REPORT": str(report_file), "SYNCDECK_SCHEDULE__ENABLED": "false"}
-    result = python(AT_EXIT.format(ui=UI_PACKAGES, pg=POSTGRES_PACKAGES, args=args), env)
+    result = python(AT_EXIT.format(ui=FORBIDDEN, pg=POSTGRES_PACKAGES, args=args), env)
     assert result.returncode == 0, result.stderr
     report = json.loads(report_file.read_text())
     assert report["cli"] is True
     assert report["ui"] == []
     assert report["pg"] == []
+
+
+def test_the_wrapper_would_see_the_web_framework(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """Control: `token` does load pyjwt (and `serve` FastAPI), and the report sees it."""
+    report_file = tmp_path / "report.json"
+    env = {
+        **cli_env,
+        "IMPORT_REPORT": str(report_file),
+        "SYNCDECK_API__JWT_SECRET": "x" * 32,
+    }
+    result = python(
+        AT_EXIT.format(ui=FORBIDDEN, pg=POSTGRES_PACKAGES, args=["token", "--scope", "read"]), env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "jwt" in json.loads(report_file.read_text())["ui"]
 
 
 def test_the_wrapper_would_see_a_ui_import(cli_env: dict[str, str], tmp_path: Path) -> None:

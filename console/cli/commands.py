@@ -17,6 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from console.api.commands import API_COMMANDS
 from console.cli.parser import EXIT_FAILED, EXIT_OK, UsageError, check_schedule_args
 from console.cli.render import (
     describe_result,
@@ -257,4 +258,5 @@ COMMANDS: dict[str, Command] = {
     "schedule": cmd_schedule,
     "verify": cmd_verify,
     "demo-erp": cmd_demo_erp,
+    **API_COMMANDS,
 }

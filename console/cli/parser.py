@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from console.api.commands import add_commands as add_api_commands
 from core.models import MAX_PRIORITY, MIN_PRIORITY, SyncMode
 
 EXIT_OK = 0
@@ -178,4 +179,5 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--token", help="require this bearer token")
+    add_api_commands(sub, common)
     return parser

@@ -40,6 +40,7 @@ from core.models import (
     RequestSource,
     RequestState,
     RunRecord,
+    RunStats,
     ServiceState,
     Snapshot,
     SyncMode,
@@ -250,6 +251,13 @@ class Orchestrator:
     async def last_event_id(self) -> int:
         """The id of the newest event in the store's log (0 if it is empty)."""
         return await self._store.last_event_id()
+
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        """Aggregates over the whole run history, from the store (for metrics that every
+        process reports alike)."""
+        return await self._store.run_stats(duration_buckets, wait_buckets)
 
     # -- requests ---------------------------------------------------------------
 

@@ -21,13 +21,17 @@ error message.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from core.errors import SourceError, SourceUnavailable
 from core.sources.base import Page
+
+# httpx imports its own command line (click, rich, pygments: tens of milliseconds, and a UI
+# library in the headless core) whenever click is installed, as uvicorn installs it.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 
 API_PREFIX = "/v1"
 DEFAULT_LIMIT = 1000

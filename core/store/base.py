@@ -25,6 +25,7 @@ from core.models import (
     RunCounts,
     RunOutcome,
     RunRecord,
+    RunStats,
     ServiceState,
     SyncMode,
     SyncRequest,
@@ -278,4 +279,15 @@ class Store(Protocol):
     async def prune_events(self, keep: int) -> int:
         """Keep the newest `keep` events, counted as rows (ids may have gaps); return how
         many were dropped. Raises: StoreError."""
+        ...
+
+    # metrics
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        """Aggregate the run history, histograms cut at the given upper bounds (ascending).
+
+        Raises:
+            StoreError: the store is not open or cannot be read.
+        """
         ...

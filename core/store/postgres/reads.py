@@ -14,11 +14,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from core.models import Event, EventKind, RequestState, RunRecord, ServiceState
+from core.models import Event, EventKind, RequestState, RunRecord, RunStats, ServiceState
+from core.store import stats
 from core.store.base import StoreView
 from core.store.postgres import rows
 from core.store.postgres.rows import REQUEST_COLS, RUN_COLS, SERVICE_COLS, Conn
 from core.store.postgres.tx import read_controls, read_lease
+from core.store.stats import Dialect
 
 _LAST_RUNS = (
     f"SELECT {', '.join('r.' + c for c in RUN_COLS.split(', '))} "
@@ -113,3 +115,24 @@ def _data(value: Any) -> dict[str, Any]:
 def last_event_id(conn: Conn) -> int:
     row = conn.execute("SELECT COALESCE(max(id), 0) FROM events").fetchone()
     return 0 if row is None else int(row[0])
+
+
+POSTGRES_STATS = Dialect(
+    duration_s="EXTRACT(EPOCH FROM finished_at - started_at)::float8",
+    wait_s="GREATEST(0, EXTRACT(EPOCH FROM runs.started_at - requests.requested_at))::float8",
+    param="%s",
+)
+
+
+def run_stats(
+    conn: Conn, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+) -> RunStats:
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return stats.run_stats(
+            lambda sql, params: list(conn.execute(sql, tuple(params)).fetchall()),
+            POSTGRES_STATS,
+            duration_buckets,
+            wait_buckets,
+            lambda value: value,
+        )

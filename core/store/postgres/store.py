@@ -39,6 +39,7 @@ from core.models import (
     Lease,
     RequestSource,
     RunRecord,
+    RunStats,
     ServiceState,
     SyncMode,
     SyncRequest,
@@ -232,6 +233,11 @@ class PostgresStore:
 
     async def last_event_id(self) -> int:
         return await self._conn.call(reads.last_event_id)
+
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        return await self._conn.call(reads.run_stats, duration_buckets, wait_buckets)
 
     async def prune_events(self, keep: int) -> int:
         def prune(conn: Conn, now: datetime) -> int:

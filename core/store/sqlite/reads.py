@@ -14,11 +14,21 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from core.models import Event, EventKind, RequestState, RunRecord, ServiceState, to_datetime
+from core.models import (
+    Event,
+    EventKind,
+    RequestState,
+    RunRecord,
+    RunStats,
+    ServiceState,
+    to_datetime,
+)
+from core.store import stats
 from core.store.base import StoreView
 from core.store.sqlite import rows
 from core.store.sqlite.rows import REQUEST_COLS, RUN_COLS, SERVICE_COLS
 from core.store.sqlite.tx import read_controls, read_lease
+from core.store.stats import Dialect
 
 _LAST_RUNS = (
     f"SELECT {', '.join('r.' + c for c in RUN_COLS.split(', '))} "
@@ -116,3 +126,26 @@ def _data(text: str) -> dict[str, Any]:
 
 def last_event_id(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+
+SQLITE_STATS = Dialect(
+    duration_s="finished_at - started_at",
+    wait_s="MAX(0, runs.started_at - requests.requested_at)",
+    param="?",
+)
+
+
+def run_stats(
+    db: sqlite3.Connection, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+) -> RunStats:
+    db.execute("BEGIN")  # one snapshot for every aggregate
+    try:
+        return stats.run_stats(
+            lambda sql, params: db.execute(sql, tuple(params)).fetchall(),
+            SQLITE_STATS,
+            duration_buckets,
+            wait_buckets,
+            to_datetime,
+        )
+    finally:
+        db.execute("COMMIT")

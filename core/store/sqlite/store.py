@@ -27,11 +27,18 @@ from core.models import (
     Lease,
     RequestSource,
     RunRecord,
+    RunStats,
     ServiceState,
     SyncMode,
     SyncRequest,
 )
-from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart, StoreView
+from core.store.base import (
+    EnqueueResult,
+    LeaseResult,
+    RunFinish,
+    RunStart,
+    StoreView,
+)
 from core.store.rules import queue, runs, services
 from core.store.sqlite import reads
 from core.store.sqlite.connection import SQLiteConnection
@@ -188,6 +195,11 @@ class SQLiteStore:
 
     async def last_event_id(self) -> int:
         return await self._conn.read(reads.last_event_id)
+
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        return await self._conn.read(reads.run_stats, duration_buckets, wait_buckets)
 
     async def prune_events(self, keep: int) -> int:
         def prune(db: Any, now: datetime) -> int:

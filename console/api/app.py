@@ -1,0 +1,48 @@
+"""The FastAPI application factory: routes, error handlers and state around an Orchestrator.
+
+`create_app` neither starts nor stops the orchestrator: its owner does (see
+`console.api.serve`), so the same app can be served by uvicorn or driven in a
+test. Raises ConfigError when the configured keys cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+
+from console.api.auth import Authenticator
+from console.api.errors import install_error_handlers
+from console.api.routes import controls, events, ops, requests, runs, services, sync
+from console.api.snapshots import SnapshotCache
+from console.api.state import ApiState
+from core.config import Settings
+from core.orchestrator import Orchestrator
+
+DESCRIPTION = """The syncdeck orchestrator over HTTP. Every route but `/healthz` (and
+`/metrics` when `[api] metrics_auth = "none"`) needs a bearer JWT: the `syncdeck:read`
+scope for reads and the event stream, `syncdeck:operate` for every change. Every error
+answers `{"success": false, "error": {"code", "message"}}`."""
+
+
+def create_app(
+    orch: Orchestrator, settings: Settings, *, stopping: asyncio.Event | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="syncdeck",
+        version="1",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.api = ApiState(
+        orch=orch,
+        auth=Authenticator(settings.api),
+        settings=settings,
+        stopping=stopping or asyncio.Event(),
+        snapshots=SnapshotCache(orch),
+    )
+    install_error_handlers(app)
+    for module in (sync, requests, services, controls, runs, events, ops):
+        app.include_router(module.router)
+    return app

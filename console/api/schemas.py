@@ -1,0 +1,272 @@
+"""The API's bodies and answers as pydantic models: they validate what comes in (strict,
+finite, in range, no unknown keys: a 422 otherwise) and document what goes out in the
+OpenAPI document, which schemathesis holds every answer to.
+
+The documents themselves are built by `core.reports` (the same keys as
+`status --json` and `history --json`); these models only describe them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from core.models import MAX_PRIORITY, MIN_PRIORITY
+
+MAX_ID = 2**63 - 1
+"""The largest id a store can hold (SQLite's INTEGER)."""
+MAX_SCHEDULE_S = 366 * 24 * 3600.0
+"""A year: a longer interval or offset is a typo, not a schedule."""
+
+
+def _integral(value: Any) -> Any:
+    """JSON does not tell 3 from 3.0, and JSON Schema calls both integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY), BeforeValidator(_integral)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
+
+
+class SyncBody(Body):
+    priority: Priority | None = None
+
+
+class PriorityBody(Body):
+    priority: Priority
+
+
+class ScheduleBody(Body):
+    """A service's schedule override; a field left out returns to the configuration."""
+
+    interval_s: Annotated[float, Field(gt=0, le=MAX_SCHEDULE_S)] | None = None
+    offset_s: Annotated[float, Field(ge=0, le=MAX_SCHEDULE_S)] | None = None
+    enabled: bool | None = None
+
+
+class ControlBody(Body):
+    target: Literal["dispatch", "schedule"] = "dispatch"
+
+
+class Params(BaseModel):
+    """A route's query parameters: an unknown one (a typo such as `limt`) is a 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunsQuery(Params):
+    service: str | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+
+
+class EventsQuery(Params):
+    after: int | None = Field(default=None, ge=0, le=MAX_ID, description="start after this id")
+    follow: bool = Field(
+        default=True, description="false: send the events already logged, then close"
+    )
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(Answer):
+    code: str
+    message: str
+
+
+class ErrorBody(Answer):
+    success: Literal[False]
+    error: ErrorDetail
+
+
+class RequestDoc(Answer):
+    id: int
+    service: str
+    mode: str
+    priority: int
+    state: str
+    requested_at: str
+    source: str
+    attempt: int
+    not_before: str | None
+    started_at: str | None
+    finished_at: str | None
+    outcome: str | None
+    cancel_requested: bool
+    merged: int
+
+
+class Counts(Answer):
+    fetched: int
+    inserted: int
+    updated: int
+    unchanged: int
+    deleted: int
+    rejected: int
+
+
+class RunDoc(Answer):
+    id: int
+    request_id: int
+    service: str
+    mode: str
+    requested_mode: str
+    mode_reason: str
+    attempt: int
+    outcome: str | None
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    error_class: str | None
+    error: str | None
+    counts: Counts
+    holder: str
+    epoch: int
+
+
+class ServiceDoc(Answer):
+    name: str
+    state: str
+    priority: int
+    health: str
+    health_reasons: list[str]
+    circuit: str
+    consecutive_failures: int
+    last_run: RunDoc | None
+    last_success_at: str | None
+    next_run: str | None
+    interval_s: float
+    offset_s: float
+    schedule_enabled: bool
+
+
+class QueueDoc(RequestDoc):
+    position: int
+    effective_priority: float
+    waited_s: float
+
+
+class ActiveDoc(RequestDoc):
+    run: RunDoc | None
+    progress: dict[str, Any] | None
+
+
+class RunnerDoc(Answer):
+    holder: str
+    host: str
+    pid: int
+    epoch: int
+    since: str
+    expires_at: str
+
+
+class ControlsDoc(Answer):
+    dispatch_paused: bool
+    schedule_paused: bool
+
+
+class SeedStatus(Answer):
+    type: str
+    status: Literal["idle", "queued", "running", "completed", "error"]
+    startedAt: str | None
+    completedAt: str | None
+    error: str | None
+
+
+class SeedServiceHealth(Answer):
+    isHealthy: bool
+    state: str
+    reasons: list[str]
+
+
+class SeedHealth(Answer):
+    allHealthy: bool
+    services: dict[str, SeedServiceHealth]
+
+
+class StatusData(Answer):
+    statuses: list[SeedStatus]
+    health: SeedHealth
+    at: str
+    queue: list[QueueDoc]
+    active: ActiveDoc | None
+    runner: RunnerDoc | None
+    controls: ControlsDoc
+    services: list[ServiceDoc]
+
+
+class StatusAnswer(Answer):
+    success: Literal[True]
+    data: StatusData
+
+
+class RequestData(Answer):
+    request: RequestDoc
+
+
+class QueuedAnswer(Answer):
+    success: Literal[True]
+    message: str
+    data: RequestData
+
+
+class RequestAnswer(Answer):
+    success: Literal[True]
+    message: str | None = None
+    data: RequestData
+
+
+class ServicesAnswer(Answer):
+    success: Literal[True]
+    data: list[ServiceDoc]
+
+
+class ServiceAnswer(Answer):
+    success: Literal[True]
+    data: ServiceDoc
+
+
+class RunsAnswer(Answer):
+    success: Literal[True]
+    data: list[RunDoc]
+
+
+class RunAnswer(Answer):
+    success: Literal[True]
+    data: RunDoc
+
+
+class ControlsAnswer(Answer):
+    success: Literal[True]
+    data: ControlsDoc
+
+
+class Health(Answer):
+    status: str
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: its error statuses, all with the one error body."""
+    descriptions = {
+        401: "no valid bearer token",
+        403: "the token lacks the scope",
+        404: "no such service, request or run",
+        409: "impossible in the request's state",
+        422: "invalid path, query or body",
+        503: "the store cannot be reached",
+    }
+    return {
+        status: {"model": ErrorBody, "description": descriptions.get(status, "error")}
+        for status in statuses
+    }
+
+
+READ_ERRORS = errors(401, 403, 422, 503)
+WRITE_ERRORS = errors(401, 403, 404, 422, 503)
