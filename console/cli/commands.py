@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from console.api.commands import API_COMMANDS
-from console.cli.parser import EXIT_FAILED, EXIT_OK, UsageError, check_schedule_args
+from console.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, check_schedule_args
 from console.cli.render import (
     describe_result,
     print_json,
@@ -71,12 +71,19 @@ async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
                 print(render_event(event), flush=True)
 
     printer = asyncio.create_task(log_events())
+    fault = asyncio.create_task(orchestrator.wait_for_fault())
+    stopped = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        await asyncio.wait((fault, stopped), return_when=asyncio.FIRST_COMPLETED)
     finally:
         printer.cancel()
         subscription.close()
+        stopped.cancel()
+        fault.cancel()
         await orchestrator.stop()
+    if orchestrator.fault is not None:  # the store broke under us: say so, and fail
+        print(f"syncdeck daemon stopped: {orchestrator.fault}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
     return EXIT_OK
 
 
