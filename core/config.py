@@ -13,8 +13,8 @@ few milliseconds for msgspec (see `console.startup` and `bench/console.py`).
 
 from __future__ import annotations
 
-import contextlib
 import json
+import math
 import os
 import re
 import tomllib
@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import msgspec
 from msgspec import Meta
 
+from core import limits
 from core.models import MAX_PRIORITY, MIN_PRIORITY
 from core.sync.entities import ENTITIES, MINUTE, STAGGER_ORDER
 
@@ -34,10 +35,17 @@ ENV_NESTING = "__"
 DEMO_TIME_SCALE = 1 / 60
 """The demo profile turns every scheduled minute into a second."""
 
-Positive = Annotated[float, Meta(gt=0)]
-NonNegative = Annotated[float, Meta(ge=0)]
+# Every number has both bounds: `inf`, `nan` and absurd values (`1e308` seconds, which no
+# date computation survives) are refused with the key that holds them.
 Share = Annotated[float, Meta(ge=0, le=1)]
 Size = Annotated[int, Meta(ge=0, le=50_000_000)]
+Count = Annotated[int, Meta(ge=0, le=1_000_000_000)]
+Duration = Annotated[float, Meta(gt=0, le=limits.DAY_S)]
+"""A positive number of seconds, at most a day (timeouts, leases, delays)."""
+Delay = Annotated[float, Meta(ge=0, le=limits.DAY_S)]
+"""Seconds that may be 0, at most a day."""
+Interval = Annotated[float, Meta(ge=limits.MIN_INTERVAL_S, le=limits.MAX_INTERVAL_S)]
+Offset = Annotated[float, Meta(ge=0, le=limits.MAX_OFFSET_S)]
 
 
 class ConfigError(Exception):
@@ -52,25 +60,27 @@ class RetrySettings(Section, frozen=True, kw_only=True):
     tries: Annotated[
         int, Meta(ge=1, le=100, description="Attempts per request, the first included.")
     ] = 3
-    backoff_s: list[NonNegative] = msgspec.field(default_factory=lambda: [10.0, 30.0, 60.0])
+    backoff_s: Annotated[list[Delay], Meta(max_length=100)] = msgspec.field(
+        default_factory=lambda: [10.0, 30.0, 60.0]
+    )
     """Delay before each retry; the last repeats."""
 
 
 class CircuitSettings(Section, frozen=True, kw_only=True):
-    failure_threshold: Annotated[int, Meta(ge=1)] = 3
-    cooldown_s: NonNegative = 300.0
+    failure_threshold: Annotated[int, Meta(ge=1, le=1000)] = 3
+    cooldown_s: Delay = 300.0
 
 
 class OrchestratorSettings(Section, frozen=True, kw_only=True):
-    lease_ttl_s: Positive = 10.0
-    heartbeat_s: Positive = 3.0
-    run_timeout_s: Positive = 600.0
-    cancel_grace_s: NonNegative = 10.0
+    lease_ttl_s: Duration = 10.0
+    heartbeat_s: Duration = 3.0
+    run_timeout_s: Annotated[float, Meta(gt=0, le=7 * limits.DAY_S)] = 600.0
+    cancel_grace_s: Delay = 10.0
     """Hard deadline after a cancel."""
-    aging_step_s: Positive = 60.0
+    aging_step_s: Duration = 60.0
     """Seconds of waiting worth one priority point."""
-    event_retention: Annotated[int, Meta(ge=100)] = 10_000
-    progress_persist_s: Positive = 1.0
+    event_retention: Annotated[int, Meta(ge=100, le=100_000_000)] = 10_000
+    progress_persist_s: Duration = 1.0
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
     circuit: CircuitSettings = msgspec.field(default_factory=CircuitSettings)
 
@@ -81,15 +91,15 @@ class OrchestratorSettings(Section, frozen=True, kw_only=True):
 
 class ServiceSettings(Section, frozen=True, kw_only=True):
     priority: Annotated[int, Meta(ge=MIN_PRIORITY, le=MAX_PRIORITY)] | None = None
-    interval_s: Positive | None = None
-    offset_s: NonNegative | None = None
+    interval_s: Interval | None = None
+    offset_s: Offset | None = None
     enabled: bool = True
 
 
 class ScheduleSettings(Section, frozen=True, kw_only=True):
     enabled: bool = True
-    stagger_s: NonNegative = 15 * MINUTE
-    misfire_grace_s: float | None = None
+    stagger_s: Offset = 15 * MINUTE
+    misfire_grace_s: Delay | None = None
     """None: a late job always runs once (never silently skipped)."""
 
 
@@ -101,7 +111,7 @@ class SourceSettings(Section, frozen=True, kw_only=True):
     """http: base URL, e.g. http://127.0.0.1:8765"""
     token: str | None = None
     """http: bearer token"""
-    timeout_s: Positive = 30.0
+    timeout_s: Duration = 30.0
 
     def __post_init__(self) -> None:
         if self.kind == "http" and not self.url:
@@ -118,9 +128,9 @@ class DemoSizes(Section, frozen=True, kw_only=True):
 class DemoFaults(Section, frozen=True, kw_only=True):
     error_rate: Share = 0.0
     """Share of pages that fail (like a 503)."""
-    latency_s: NonNegative = 0.0
+    latency_s: Annotated[float, Meta(ge=0, le=3600)] = 0.0
     """Added to every page."""
-    hang_after_pages: Annotated[int, Meta(ge=0)] | None = None
+    hang_after_pages: Count | None = None
     """Hang forever after N pages."""
     malformed_rate: Share = 0.0
     """Share of records served broken."""
@@ -129,9 +139,9 @@ class DemoFaults(Section, frozen=True, kw_only=True):
 
 
 class DemoSettings(Section, frozen=True, kw_only=True):
-    seed: int = 7
+    seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 7
     sizes: DemoSizes = msgspec.field(default_factory=DemoSizes)
-    changes_per_minute: NonNegative = 60.0
+    changes_per_minute: Annotated[float, Meta(ge=0, le=1_000_000)] = 60.0
     faults: DemoFaults = msgspec.field(default_factory=DemoFaults)
 
 
@@ -139,15 +149,15 @@ class SyncSettings(Section, frozen=True, kw_only=True):
     batch_size: Annotated[int, Meta(ge=1, le=100_000)] = 2000
     full_threshold: Annotated[float, Meta(gt=0, le=1)] = 0.7
     """A full pass listing fewer than this share deletes nothing."""
-    full_every_h: Positive = 24.0
+    full_every_h: Annotated[float, Meta(gt=0, le=limits.YEAR_S / 3600)] = 24.0
     """Auto runs full when the last is older."""
 
 
 class SimulationSettings(Section, frozen=True, kw_only=True):
     """Stand-in services used until the entity services land: they wait and count."""
 
-    run_seconds: NonNegative = 2.0
-    rows: Annotated[int, Meta(ge=0)] = 1000
+    run_seconds: Delay = 2.0
+    rows: Count = 1000
     failure_rate: Share = 0.0
 
 
@@ -257,8 +267,10 @@ def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         value: Any = text
         if text.lstrip().startswith(("[", "{")):
-            with contextlib.suppress(ValueError):  # else left as text: validation names it
+            try:
                 value = json.loads(text)
+            except ValueError as exc:  # kept as text (a token may start with "["), but named
+                value = MalformedJSON(text, name, exc)
         node = values
         for part in path[:-1]:
             child = node.setdefault(part, {})
@@ -268,6 +280,22 @@ def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
         else:
             node[path[-1]] = value
     return values
+
+
+class MalformedJSON(str):
+    """An environment value that looks like a JSON list or table and is not valid JSON.
+
+    It stays usable as text; where the setting wants a list or a table, validation says
+    which variable holds malformed JSON, and why, instead of "expected a list"."""
+
+    variable: str
+    error: str
+
+    def __new__(cls, text: str, variable: str, error: ValueError) -> MalformedJSON:
+        value = super().__new__(cls, text)
+        value.variable = variable
+        value.error = str(error)
+        return value
 
 
 def _merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
@@ -297,13 +325,25 @@ def _problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct) and isinstance(data, dict):
         fields = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
         found: list[tuple[str, str]] = []
+        bad: set[str] = set()
         for name, value in data.items():
             where = f"{key}.{name}" if key else name
-            if name in fields:
-                found += _problems(value, fields[name], where)
-            else:
-                found.append((where, "unknown key, not permitted here"))
+            problems = (
+                _problems(value, fields[name], where)
+                if name in fields
+                else [(where, "unknown key, not permitted here")]
+            )
+            if problems:
+                bad.add(name)
+                found += problems
         if found:
+            # The table's own checks across keys (heartbeat_s < lease_ttl_s) are reported
+            # too, judged on the valid keys (defaults standing in for the invalid ones).
+            rest = {name: value for name, value in data.items() if name not in bad}
+            try:
+                _convert(rest, kind)
+            except msgspec.ValidationError as exc:
+                found.append((key or "(top level)", _reason(str(exc), kind)))
             return found
     elif get_origin(kind) is dict and isinstance(data, dict):
         value_kind = get_args(kind)[1]
@@ -315,8 +355,29 @@ def _problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
     try:
         _convert(data, kind)
     except msgspec.ValidationError as exc:
-        return [(key or "(top level)", _reason(str(exc)))]
+        if isinstance(data, MalformedJSON):
+            return [(key, f"{data.variable} is malformed JSON ({data.error}): {str(data)!r}")]
+        if _non_finite(data):
+            return [(key or "(top level)", f"must be a finite number, not {data}")]
+        return [(key or "(top level)", _reason(str(exc), kind))]
     return []
+
+
+def _non_finite(data: Any) -> bool:
+    """inf or nan, as a number (TOML) or as text (the environment)."""
+    if isinstance(data, bool) or not isinstance(data, float | str):
+        return False
+    try:
+        return not math.isfinite(float(data))
+    except ValueError:
+        return False
+
+
+def _choices(kind: Any) -> list[str]:
+    """The values a Literal type (or a union holding one) allows."""
+    if get_origin(kind) is Literal:
+        return [str(choice) for choice in get_args(kind)]
+    return [choice for arg in get_args(kind) for choice in _choices(arg)]
 
 
 _BOUND = re.compile(r"^Expected `(\w+)` (>=|<=|>|<) (\S+)")
@@ -338,9 +399,11 @@ _TYPE_WORDS = {
 }
 
 
-def _reason(message: str) -> str:
+def _reason(message: str, kind: Any = None) -> str:
     """msgspec's message for one value, in an operator's words, without its `$.path`."""
     message = message.split(" - at `$", 1)[0]
+    if message.startswith("Invalid enum value") and (choices := _choices(kind)):
+        return f"{message}; choose one of: {', '.join(choices)}"
     if bound := _BOUND.match(message):
         number = bound.group(3).removesuffix(".0")
         return f"must be {_BOUND_WORDS[bound.group(2)]} {number}"

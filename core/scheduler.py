@@ -5,6 +5,11 @@ is when the store first saw the service. Every process therefore computes the
 same instants (and the same "next run" for `status`), and the store coalesces
 whatever duplicates several schedulers produce. Only the runner's scheduler
 requests, so a healthy cluster produces one request per tick.
+
+An override read from the store that is not a sane number (a hand edit, an
+older syncdeck that saved `inf`) never reaches a date computation: the plan
+uses the configured value instead and names the problem, with how to reset it,
+in `SchedulePlan.problems`; the schedule logs it once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import limits
 from core.config import Settings
 from core.models import ServiceState
 
@@ -28,6 +34,8 @@ class SchedulePlan:
     offset_s: float
     enabled: bool
     anchor: datetime
+    problems: tuple[str, ...] = ()
+    """Stored overrides this plan ignored because they are invalid, each with the fix."""
 
     @property
     def first_fire(self) -> datetime:
@@ -43,19 +51,37 @@ class SchedulePlan:
 
 
 def plan_for(state: ServiceState, settings: Settings) -> SchedulePlan:
-    """Operator overrides in the store win over the configuration."""
+    """Operator overrides in the store win over the configuration, when they are valid."""
     configured = settings.service(state.name)
+    problems: list[str] = []
+
+    def override(name: str, stored: float | None, check: Callable[[object], str | None]) -> bool:
+        if stored is None:
+            return False
+        reason = check(stored)
+        if reason is not None:
+            problems.append(
+                f"stored {name} {stored!r} is invalid ({reason.rpartition(', not ')[0]}); "
+                f"using the configured value; reset with `syncdeck schedule {state.name} --reset`"
+            )
+        return reason is None
+
+    interval = (
+        state.interval_s
+        if override("interval_s", state.interval_s, limits.interval_problem)
+        else None
+    )
+    offset = state.offset_s if override("offset_s", state.offset_s, limits.offset_problem) else None
     return SchedulePlan(
         service=state.name,
-        interval_s=state.interval_s
-        if state.interval_s is not None
-        else settings.interval_s(state.name),
-        offset_s=state.offset_s if state.offset_s is not None else settings.offset_s(state.name),
+        interval_s=interval if interval is not None else settings.interval_s(state.name),
+        offset_s=offset if offset is not None else settings.offset_s(state.name),
         enabled=(
             state.schedule_enabled if state.schedule_enabled is not None else configured.enabled
         )
         and settings.schedule.enabled,
         anchor=state.registered_at,
+        problems=tuple(problems),
     )
 
 
@@ -87,6 +113,8 @@ class Schedule:
             if self._plans.get(plan.service) == plan:
                 continue
             self._plans[plan.service] = plan
+            for problem in plan.problems:
+                log.warning("%s: %s", plan.service, problem)
             job_id = f"sync:{plan.service}"
             if self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from console.cli.parser import EXIT_FAILED, EXIT_OK, UsageError, check_schedule_args
+from console.cli.parser import EXIT_FAILED, EXIT_OK, UsageError
 from console.cli.render import (
     describe_result,
     print_json,
@@ -30,7 +30,7 @@ from console.cli.render import (
     when,
 )
 from core.config import Settings
-from core.models import RunOutcome
+from core.models import RunOutcome, Snapshot
 from core.orchestrator import Orchestrator
 from core.reports import request_document, run_document, status_document
 from core.runtime import build_orchestrator
@@ -79,9 +79,22 @@ async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def warn_stored_problems(orch: Orchestrator, settings: Settings, snapshot: Snapshot) -> None:
+    """Stored schedule overrides that are invalid (the plan uses the configuration instead):
+    one line each on stderr, with how to reset them, unless the snapshot already says so."""
+    from core.scheduler import plan_for
+
+    shown = {s.name: set(s.health_reasons) for s in snapshot.services}
+    for state in await orch.services():
+        for problem in plan_for(state, settings).problems:
+            if state.name in shown and problem not in shown[state.name]:
+                print(f"syncdeck: warning: {state.name}: {problem}", file=sys.stderr)
+
+
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     async def work(orch: Orchestrator) -> int:
         snapshot = await orch.snapshot()
+        await warn_stored_problems(orch, settings, snapshot)
         if args.json:
             print_json(status_document(snapshot))
         else:
@@ -186,8 +199,6 @@ async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:
-    check_schedule_args(args)
-
     async def work(orch: Orchestrator) -> int:
         current = next((s for s in await orch.services() if s.name == args.service), None)
         if current is None:
@@ -201,7 +212,9 @@ async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:
             offset = args.offset if args.offset is not None else current.offset_s
             enabled = args.enabled if args.enabled is not None else current.schedule_enabled
         await orch.set_schedule(args.service, interval, offset, enabled)
-        view = next(s for s in (await orch.snapshot()).services if s.name == args.service)
+        snapshot = await orch.snapshot()
+        await warn_stored_problems(orch, settings, snapshot)
+        view = next(s for s in snapshot.services if s.name == args.service)
         state = "enabled" if view.schedule_enabled else "disabled"
         print(
             f"{args.service}: every {view.interval_s:g}s, offset {view.offset_s:g}s, {state}; "

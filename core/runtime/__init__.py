@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.config import Settings
+from core.config import ConfigError, Settings
 from core.orchestrator import Orchestrator
 from core.replica.base import Drift, Replica
 from core.replica.sqlite import SQLiteReplica
@@ -31,8 +31,20 @@ def open_replica(settings: Settings) -> Replica:
 
 
 def load_services(settings: Settings) -> dict[str, SyncService]:
-    """The built-in services, then the plugins' (a plugin may replace a built-in one)."""
-    return {**builtin_services(settings, open_replica(settings)), **plugin_services(settings)}
+    """The built-in services, then the plugins' (a plugin may replace a built-in one).
+
+    Raises ConfigError when `[services.NAME]` names no service (a typo such as
+    `[services.order]` would otherwise be ignored without a word): only here are the
+    plugins' names known."""
+    services = {**builtin_services(settings, open_replica(settings)), **plugin_services(settings)}
+    unknown = sorted(set(settings.services) - set(services))
+    if unknown:
+        known = ", ".join(sorted(services))
+        raise ConfigError(
+            "invalid configuration:\n"
+            + "\n".join(f"  services.{name}: no such service; known: {known}" for name in unknown)
+        )
+    return services
 
 
 def build_orchestrator(
