@@ -27,6 +27,7 @@ from msgspec import Meta
 
 from core import limits
 from core.models import MAX_PRIORITY, MIN_PRIORITY
+from core.stagger import spread
 from core.sync.entities import ENTITIES, MINUTE, STAGGER_ORDER
 
 CONFIG_FILENAME = "syncdeck.toml"
@@ -99,6 +100,9 @@ class ServiceSettings(Section, frozen=True, kw_only=True):
 class ScheduleSettings(Section, frozen=True, kw_only=True):
     enabled: bool = True
     stagger_s: Offset = 15 * MINUTE
+    """The smallest gap wanted between any two services' fires. The default offsets spread
+    the fires as far apart as the intervals allow; when that is less than this, the daemon
+    and `syncdeck schedule` say so, with the gap achieved. 0: no spreading at all."""
     misfire_grace_s: Delay | None = None
     """None: a late job always runs once (never silently skipped)."""
 
@@ -189,11 +193,26 @@ class Settings(Section, frozen=True, kw_only=True):
         return default * self._scale
 
     def offset_s(self, name: str) -> float:
+        """The configured offset, else one that spreads the fires as far apart as the
+        intervals allow (`core.stagger`): the built-in services together, in priority
+        order, around the offsets configured; another service around those."""
         configured = self.service(name).offset_s
         if configured is not None:
             return configured
-        index = STAGGER_ORDER.index(name) if name in STAGGER_ORDER else len(STAGGER_ORDER)
-        return index * self.schedule.stagger_s * self._scale
+        if not self.schedule.stagger_s:
+            return 0.0  # stagger_s = 0: no spreading, every service starts at once
+        names = list(STAGGER_ORDER)
+        fixed = [self.service(n).offset_s for n in names]
+        offsets = spread([self.interval_s(n) for n in names], fixed)
+        if name in STAGGER_ORDER:
+            return offsets[names.index(name)]
+        extra = spread([self.interval_s(n) for n in [*names, name]], [*offsets, None])
+        return extra[-1]
+
+    @property
+    def stagger_s(self) -> float:
+        """The smallest gap wanted between two services' fires, in the profile's time."""
+        return self.schedule.stagger_s * self._scale
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:

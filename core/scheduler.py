@@ -14,13 +14,14 @@ in `SchedulePlan.problems`; the schedule logs it once.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core import limits
+from core import limits, stagger
 from core.config import Settings
 from core.models import ServiceState
 
@@ -36,6 +37,8 @@ class SchedulePlan:
     anchor: datetime
     problems: tuple[str, ...] = ()
     """Stored overrides this plan ignored because they are invalid, each with the fix."""
+    stagger_s: float = 0.0
+    """The smallest gap wanted between two services' fires (`schedule.stagger_s`)."""
 
     @property
     def first_fire(self) -> datetime:
@@ -82,7 +85,77 @@ def plan_for(state: ServiceState, settings: Settings) -> SchedulePlan:
         and settings.schedule.enabled,
         anchor=state.registered_at,
         problems=tuple(problems),
+        stagger_s=settings.stagger_s,
     )
+
+
+@dataclass(frozen=True)
+class Spacing:
+    """How far apart the enabled plans' fires are, over their whole period."""
+
+    period_s: float
+    fires: int
+    """Fires of all services in one period."""
+    smallest_gap_s: float
+    wanted_s: float
+
+    @property
+    def holds(self) -> bool:
+        return self.smallest_gap_s >= self.wanted_s
+
+    def note(self) -> str | None:
+        """None when the wanted stagger holds; else why not, with the gap achieved."""
+        if self.holds:
+            return None
+        return (
+            f"the schedule cannot keep syncs {self.wanted_s:g}s apart (schedule.stagger_s): "
+            f"{self.fires} fires every {self.period_s:g}s; the closest are "
+            f"{self.smallest_gap_s:g}s apart"
+        )
+
+
+def spacing(plans: Sequence[SchedulePlan]) -> Spacing | None:
+    """The spacing of the enabled plans' fires (None when fewer than two are enabled)."""
+    enabled = [p for p in plans if p.enabled]
+    if len(enabled) < 2:
+        return None
+    start = min(p.first_fire for p in enabled)
+    intervals = [p.interval_s for p in enabled]
+    period = stagger.period_s(intervals)
+    return Spacing(
+        period_s=period,
+        fires=sum(round(period / i) for i in intervals),
+        smallest_gap_s=stagger.smallest_gap(
+            intervals, [(p.first_fire - start).total_seconds() for p in enabled]
+        ),
+        wanted_s=max(p.stagger_s for p in enabled),
+    )
+
+
+TIMELINE_LIMIT = 200
+"""The most fires `timeline` lists (a period of coprime intervals can hold millions)."""
+
+
+def timeline(
+    plans: Sequence[SchedulePlan], now: datetime, limit: int = TIMELINE_LIMIT
+) -> tuple[list[tuple[datetime, str]], bool]:
+    """The enabled plans' fires after `now` for one whole period, in time order (a service
+    before another at the same instant by the plans' order); and whether `limit` cut it."""
+    enabled = [p for p in plans if p.enabled]
+    if not enabled:
+        return [], False
+    period = stagger.period_s([p.interval_s for p in enabled])
+    end = now + timedelta(seconds=min(period, limits.MAX_INTERVAL_S * 10))
+    heap = [(p.next_fire(now), rank, p) for rank, p in enumerate(enabled)]
+    heapq.heapify(heap)
+    fires: list[tuple[datetime, str]] = []
+    while heap and heap[0][0] <= end:
+        at, rank, plan = heapq.heappop(heap)
+        if len(fires) == limit:
+            return fires, True
+        fires.append((at, plan.service))
+        heapq.heappush(heap, (plan.next_fire(at), rank, plan))
+    return fires, False
 
 
 class Schedule:
@@ -99,6 +172,7 @@ class Schedule:
         self._misfire_grace_s = misfire_grace_s
         self._scheduler = AsyncIOScheduler()
         self._plans: dict[str, SchedulePlan] = {}
+        self._spacing_note: str | None = None
 
     def start(self) -> None:
         self._scheduler.start()
@@ -135,6 +209,15 @@ class Schedule:
             log.debug(
                 "scheduled %s every %ss from %s", plan.service, plan.interval_s, plan.first_fire
             )
+        self._report_spacing()
+
+    def _report_spacing(self) -> None:
+        """Say once, when it starts and whenever it changes, that the stagger cannot hold."""
+        found = spacing(list(self._plans.values()))
+        note = found.note() if found is not None else None
+        if note is not None and note != self._spacing_note:
+            log.warning("%s", note)
+        self._spacing_note = note
 
     def next_fire_times(self) -> dict[str, datetime | None]:
         times: dict[str, datetime | None] = {}

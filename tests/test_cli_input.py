@@ -7,10 +7,15 @@ no traceback, and the store file byte for byte as it was.
 from __future__ import annotations
 
 import hashlib
+import signal
 import sqlite3
+import stat
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SYNCDECK
 from test_cli import as_json, ok, syncdeck, usage_errors
 
 
@@ -112,3 +117,83 @@ def test_config_and_environment_refuse_non_finite_numbers(
     ):
         assert line in result.stderr, result.stderr
     assert not (data_dir / "syncdeck.db").exists()
+
+
+# -- --data-dir: never changes what exists, reading creates nothing --------------------------
+
+
+def test_data_dir_mode_is_left_alone_and_new_ones_are_private(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    ok(env, "--data-dir", str(shared), "resume")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "syncdeck.db").stat().st_mode) == 0o600
+    ok(env, "--data-dir", str(shared), "status")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    fresh = tmp_path / "new" / "dir"
+    ok(env, "--data-dir", str(fresh), "resume")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+
+
+def test_reading_commands_never_create_a_store(env: dict[str, str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = tmp_path / "missing"
+    env = {**env, "SYNCDECK_SOURCE__KIND": "demo"}  # verify needs a real source
+    for where in (empty, missing):
+        arglists = [
+            ["--data-dir", str(where), *args]
+            for args in (["status"], ["status", "--json"], ["history"], ["verify"])
+        ]
+        arglists.append(["--data-dir", str(where), "--read-only"])
+        for stderr in usage_errors(env, *arglists):
+            assert stderr.strip().startswith(f"syncdeck: no syncdeck store in {where}"), stderr
+            assert len(stderr.strip().splitlines()) == 1
+    assert list(empty.iterdir()) == []
+    assert not missing.exists()
+
+
+# -- the schedule's timeline and the stagger ---------------------------------------------------
+
+
+def test_schedule_prints_the_timeline_with_gaps_and_says_when_the_stagger_cannot_hold(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    usage_errors(env, ["schedule"], ["schedule", "--offset", "5"])  # no store yet; no service
+    ok(env, "resume")
+    env = {**env, "SYNCDECK_SCHEDULE__ENABLED": "true"}
+    text = ok(env, "schedule").stdout
+    assert "period 3600s, 7 fires; smallest gap 450.00s (wanted: 900s)" in text
+    assert "cannot keep syncs 900s apart" in text and "the closest are 450s apart" in text
+    doc = as_json(env, "schedule")
+    assert (doc["period_s"], doc["fires_per_period"], doc["smallest_gap_s"]) == (3600, 7, 450)
+    assert doc["stagger_holds"] is False and doc["truncated"] is False
+    timeline = doc["timeline"]
+    assert len(timeline) == 7 and len({f["at"] for f in timeline}) == 7
+    assert sorted(f["service"] for f in timeline).count("prices") == 1
+    assert all(f["gap_s"] >= 450 for f in timeline[1:])
+    assert [s["offset_s"] for s in doc["services"]] == [0, 450, 900, 1350]
+
+    held = as_json({**env, "SYNCDECK_SCHEDULE__STAGGER_S": "300"}, "schedule")
+    assert held["stagger_holds"] is True and held["note"] is None
+
+    # the daemon says it at start, once
+    err = tmp_path / "daemon.err"
+    with err.open("w") as stderr:
+        daemon = subprocess.Popen(
+            [*SYNCDECK, "daemon"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while "cannot keep syncs" not in err.read_text():
+            assert daemon.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, err.read_text()
+            time.sleep(0.05)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=15)
+    assert err.read_text().count("cannot keep syncs") == 1
+    assert "the closest are 450s apart" in err.read_text()

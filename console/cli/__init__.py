@@ -44,8 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from console.launch import run_console  # Textual is imported only here
 
         try:
+            if args.read_only:
+                from core.runtime import require_store
+
+                require_store(settings)
             return run_console(settings, read_only=args.read_only)
-        except ConfigError as exc:
+        except (ConfigError, StoreError) as exc:
             print(f"syncdeck: {exc}", file=sys.stderr)
             return EXIT_USAGE
     resume_gc()  # start-up is over for a headless command (see console.gc_pause)

@@ -14,9 +14,10 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from console.cli.client import client, warn_stored_problems
 from console.cli.parser import EXIT_FAILED, EXIT_OK, UsageError
 from console.cli.render import (
     describe_result,
@@ -27,24 +28,15 @@ from console.cli.render import (
     render_run,
     render_status,
     result_document,
-    when,
 )
+from console.cli.schedule import cmd_schedule
 from core.config import Settings
-from core.models import RunOutcome, Snapshot
+from core.models import RunOutcome
 from core.orchestrator import Orchestrator
 from core.reports import request_document, run_document, status_document
-from core.runtime import build_orchestrator
+from core.runtime import build_orchestrator, require_store
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
-
-
-async def _client(settings: Settings, work: Callable[[Orchestrator], Awaitable[int]]) -> int:
-    orchestrator = build_orchestrator(settings, runner=False)
-    await orchestrator.start()
-    try:
-        return await work(orchestrator)
-    finally:
-        await orchestrator.stop()
 
 
 async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
@@ -79,18 +71,6 @@ async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def warn_stored_problems(orch: Orchestrator, settings: Settings, snapshot: Snapshot) -> None:
-    """Stored schedule overrides that are invalid (the plan uses the configuration instead):
-    one line each on stderr, with how to reset them, unless the snapshot already says so."""
-    from core.scheduler import plan_for
-
-    shown = {s.name: set(s.health_reasons) for s in snapshot.services}
-    for state in await orch.services():
-        for problem in plan_for(state, settings).problems:
-            if state.name in shown and problem not in shown[state.name]:
-                print(f"syncdeck: warning: {state.name}: {problem}", file=sys.stderr)
-
-
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     async def work(orch: Orchestrator) -> int:
         snapshot = await orch.snapshot()
@@ -101,7 +81,7 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
             print(render_status(snapshot))
         return EXIT_OK
 
-    return await _client(settings, work)
+    return await client(settings, work, reads_only=True)
 
 
 async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
@@ -133,7 +113,7 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
             print(describe_result(result.request.id, result.outcome, result.run))
         return EXIT_OK if result.outcome == RunOutcome.SUCCEEDED else EXIT_FAILED
 
-    return await _client(settings, work)
+    return await client(settings, work)
 
 
 async def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
@@ -141,7 +121,7 @@ async def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
         print(render_cancelled(await orch.cancel(args.request_id)))
         return EXIT_OK
 
-    return await _client(settings, work)
+    return await client(settings, work)
 
 
 async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
@@ -156,7 +136,7 @@ async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
             print(render_run(run))
         return EXIT_OK
 
-    return await _client(settings, work)
+    return await client(settings, work, reads_only=True)
 
 
 def _switch(pause: bool) -> Command:
@@ -175,7 +155,7 @@ def _switch(pause: bool) -> Command:
                 print("dispatching resumed")
             return EXIT_OK
 
-        return await _client(settings, work)
+        return await client(settings, work)
 
     return command
 
@@ -195,34 +175,7 @@ async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{args.service}: default priority {args.priority}")
         return EXIT_OK
 
-    return await _client(settings, work)
-
-
-async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(orch: Orchestrator) -> int:
-        current = next((s for s in await orch.services() if s.name == args.service), None)
-        if current is None:
-            raise UsageError(
-                f"unknown service {args.service!r}; known: {', '.join(orch.service_names)}"
-            )
-        if args.reset:
-            interval, offset, enabled = None, None, None
-        else:
-            interval = args.interval if args.interval is not None else current.interval_s
-            offset = args.offset if args.offset is not None else current.offset_s
-            enabled = args.enabled if args.enabled is not None else current.schedule_enabled
-        await orch.set_schedule(args.service, interval, offset, enabled)
-        snapshot = await orch.snapshot()
-        await warn_stored_problems(orch, settings, snapshot)
-        view = next(s for s in snapshot.services if s.name == args.service)
-        state = "enabled" if view.schedule_enabled else "disabled"
-        print(
-            f"{args.service}: every {view.interval_s:g}s, offset {view.offset_s:g}s, {state}; "
-            f"next run {when(view.next_run)}"
-        )
-        return EXIT_OK
-
-    return await _client(settings, work)
+    return await client(settings, work)
 
 
 async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
@@ -235,6 +188,7 @@ async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in ENTITIES]
     if unknown:
         raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(ENTITIES)}")
+    require_store(settings)
     reports = await verify_replica(settings, names)
     if args.json:
         print_json([vars(r) | {"clean": r.clean} for r in reports])

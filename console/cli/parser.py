@@ -89,6 +89,15 @@ def _timeout_problem(value: object) -> str | None:
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """What one argument's type cannot check: combinations. Exits 2 like argparse."""
+    if args.command == "schedule" and args.service is None:
+        given = [f"--{n}" for n in ("interval", "offset") if getattr(args, n) is not None]
+        given += ["--reset"] if args.reset else []
+        if given or args.enabled is not None:
+            parser.exit(
+                EXIT_USAGE,
+                f"{parser.prog} schedule: {(given or ['--enable/--disable'])[0]} needs a "
+                f"service (see `{parser.prog} schedule --help`)\n",
+            )
     if args.command == "sync" and args.timeout is not None and not args.wait:
         parser.exit(
             EXIT_USAGE,
@@ -194,17 +203,20 @@ def build_parser() -> Parser:
     sched = sub.add_parser(
         "schedule",
         parents=[common],
-        help="override a service's schedule (persisted in the store)",
-        description="Change when the schedule requests a service's sync. Overrides persist "
-        "in the store and win over the configuration; --reset returns to the configuration.",
+        help="the schedule's timeline, or override a service's schedule (persisted)",
+        description="With no service: the next fires of every service for one whole period "
+        "of the schedule, with the gaps between them and whether schedule.stagger_s holds. "
+        "With a service: change when the schedule requests its sync. Overrides persist in the "
+        "store and win over the configuration; --reset returns to the configuration.",
     )
-    sched.add_argument("service")
+    sched.add_argument("service", nargs="?")
     sched.add_argument("--interval", type=_seconds(limits.interval_problem), metavar="SECONDS")
     sched.add_argument("--offset", type=_seconds(limits.offset_problem), metavar="SECONDS")
     toggle = sched.add_mutually_exclusive_group()
     toggle.add_argument("--enable", dest="enabled", action="store_true", default=None)
     toggle.add_argument("--disable", dest="enabled", action="store_false")
     sched.add_argument("--reset", action="store_true", help="drop every override")
+    sched.add_argument("--json", action="store_true", help="machine-readable output")
 
     verify = sub.add_parser(
         "verify",

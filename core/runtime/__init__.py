@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.config import ConfigError, Settings
+from core.errors import StoreError
 from core.orchestrator import Orchestrator
 from core.replica.base import Drift, Replica
 from core.replica.sqlite import SQLiteReplica
@@ -23,6 +24,19 @@ from core.sync.service import SyncService
 
 def open_store(settings: Settings) -> Store:
     return SQLiteStore(settings.data_dir / DB_FILENAME)
+
+
+def require_store(settings: Settings) -> None:
+    """For commands that only read (`status`, `history`, `verify`, a read-only console):
+    opening a store creates one, so where there is none they stop before opening it.
+
+    Raises StoreError "no syncdeck store in DIR"."""
+    if not (settings.data_dir / DB_FILENAME).is_file():
+        raise StoreError(
+            f"no syncdeck store in {settings.data_dir} (check --data-dir or "
+            "SYNCDECK_DATA_DIR; a command that changes something, such as `syncdeck sync` "
+            "or `syncdeck daemon`, creates one)"
+        )
 
 
 def open_replica(settings: Settings) -> Replica:
