@@ -30,11 +30,12 @@ from console.cli.render import (
     result_document,
 )
 from console.cli.schedule import cmd_schedule
+from console.cli.verify import cmd_verify
 from core.config import Settings
 from core.models import RunOutcome
 from core.orchestrator import Orchestrator
 from core.reports import request_document, run_document, status_document
-from core.runtime import build_orchestrator, require_store
+from core.runtime import build_orchestrator
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -176,33 +177,6 @@ async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return await client(settings, work)
-
-
-async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    from core.runtime import verify_replica
-    from core.sync.entities import ENTITIES
-
-    if settings.source.kind == "simulated":
-        raise UsageError("verify needs a real source (source.kind demo or http)")
-    names = [args.service] if args.service else list(ENTITIES)
-    unknown = [n for n in names if n not in ENTITIES]
-    if unknown:
-        raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(ENTITIES)}")
-    require_store(settings)
-    reports = await verify_replica(settings, names)
-    if args.json:
-        print_json([vars(r) | {"clean": r.clean} for r in reports])
-    else:
-        for r in reports:
-            verdict = "in sync" if r.clean else "DRIFT"
-            print(
-                f"{r.entity:<10} {verdict:<8} source {r.source_rows} rows, missing {r.missing}, "
-                f"extra {r.extra}, different {r.different}, invalid in source {r.invalid_in_source}"
-            )
-            for kind, keys in (r.examples or {}).items():
-                if keys:
-                    print(f"{'':<10} {kind}: {', '.join(keys)}")
-    return EXIT_OK if all(r.clean for r in reports) else EXIT_FAILED
 
 
 async def cmd_demo_erp(settings: Settings, args: argparse.Namespace) -> int:

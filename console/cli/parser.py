@@ -20,6 +20,9 @@ from core.models import MAX_PRIORITY, MIN_PRIORITY, SyncMode
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+"""`verify`: the source or the replica could not be read, so nothing was compared (a cron
+check must not read that as drift, 1, nor as a usage error, 2)."""
 
 
 class UsageError(Exception):
@@ -222,8 +225,12 @@ def build_parser() -> Parser:
         "verify",
         parents=[common],
         help="compare the replica with the source; exit 1 on drift",
-        description="List every record of the source and compare it with the replica by key: "
-        "missing, extra and different rows. Exit 0 when they match, 1 on drift.",
+        description="List every record of the source and compare it with the replica by key. "
+        "Rows changed in the source since the replica's cursor are pending (the next sync "
+        "brings them), rows the source no longer lists are pending deletion (until the next "
+        "full sync); rows missing or different below the cursor are drift. Exit 0 in sync "
+        "(pending allowed), 1 on drift, 2 on a usage or configuration error, 3 when the "
+        "source or the replica cannot be read.",
     )
     verify.add_argument("service", nargs="?", help="one service (default: all four)")
     verify.add_argument("--json", action="store_true", help="machine-readable output")
