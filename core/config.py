@@ -114,12 +114,17 @@ class SourceSettings(Section, frozen=True, kw_only=True):
     url: str | None = None
     """http: base URL, e.g. http://127.0.0.1:8765"""
     token: str | None = None
-    """http: bearer token"""
+    """http: bearer token. Safer than here or in the environment: `token_file`."""
+    token_file: Path | None = None
+    """http: a file holding the bearer token (its first line), kept out of `ps` and of
+    this file; readable by the owner only, as a rule."""
     timeout_s: Duration = 30.0
 
     def __post_init__(self) -> None:
         if self.kind == "http" and not self.url:
             raise ValueError("source.url is required when source.kind is 'http'")
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("give source.token or source.token_file, not both")
 
 
 class DemoSizes(Section, frozen=True, kw_only=True):
@@ -223,6 +228,21 @@ class Settings(Section, frozen=True, kw_only=True):
     @property
     def _scale(self) -> float:
         return DEMO_TIME_SCALE if self.profile == "demo" else 1.0
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """The first line of `path`, stripped: a secret kept out of argv and the environment.
+
+    Raises ConfigError naming `what` and the file when it cannot be read or is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{what} {path}: {reason}") from exc
+    secret = text.splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise ConfigError(f"{what} {path}: the file is empty")
+    return secret
 
 
 def default_data_dir() -> Path:

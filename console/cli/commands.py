@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from console.cli.client import client, warn_stored_problems
-from console.cli.parser import EXIT_FAILED, EXIT_OK, UsageError
+from console.cli.parser import ERP_TOKEN_ENV, EXIT_FAILED, EXIT_OK, UsageError
 from console.cli.render import (
     describe_result,
     print_json,
@@ -31,7 +32,7 @@ from console.cli.render import (
 )
 from console.cli.schedule import cmd_schedule
 from console.cli.verify import cmd_verify
-from core.config import Settings
+from core.config import Settings, read_secret_file
 from core.models import RunOutcome
 from core.orchestrator import Orchestrator
 from core.reports import request_document, run_document, status_document
@@ -182,7 +183,12 @@ async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_demo_erp(settings: Settings, args: argparse.Namespace) -> int:
     from core.demo.server import serve
 
-    await serve(settings, args.host, args.port, args.token)
+    token = args.token
+    if args.token_file is not None:
+        token = read_secret_file(args.token_file, "--token-file")
+    elif token is None:
+        token = os.environ.get(ERP_TOKEN_ENV) or None
+    await serve(settings, args.host, args.port, token)
     return EXIT_OK
 
 

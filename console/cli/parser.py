@@ -20,6 +20,8 @@ from core.models import MAX_PRIORITY, MIN_PRIORITY, SyncMode
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+ERP_TOKEN_ENV = "SYNCDECK_ERP_TOKEN"
+"""`demo-erp serve`: the bearer token to require, when neither option gives one."""
 EXIT_UNREACHABLE = 3
 """`verify`: the source or the replica could not be read, so nothing was compared (a cron
 check must not read that as drift, 1, nor as a usage error, 2)."""
@@ -244,5 +246,13 @@ def build_parser() -> Parser:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8765)
-    serve.add_argument("--token", help="require this bearer token")
+    secret = serve.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--token",
+        help="require this bearer token (visible in `ps`: prefer --token-file or $"
+        f"{ERP_TOKEN_ENV})",
+    )
+    secret.add_argument(
+        "--token-file", type=Path, metavar="FILE", help="require the bearer token in FILE"
+    )
     return parser
