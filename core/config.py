@@ -78,7 +78,7 @@ class OrchestratorSettings(Section, frozen=True, kw_only=True):
     run_timeout_s: Annotated[float, Meta(gt=0, le=7 * limits.DAY_S)] = 600.0
     cancel_grace_s: Delay = 10.0
     """Hard deadline after a cancel."""
-    aging_step_s: Duration = 60.0
+    aging_step_s: Annotated[float, Meta(gt=0, le=limits.YEAR_S)] = 60.0
     """Seconds of waiting worth one priority point."""
     event_retention: Annotated[int, Meta(ge=100, le=100_000_000)] = 10_000
     progress_persist_s: Duration = 1.0
