@@ -14,18 +14,17 @@ few milliseconds for msgspec (see `console.startup` and `bench/console.py`).
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from core import limits
+from core.config_problems import MalformedJSON, convert, problems
 from core.models import MAX_PRIORITY, MIN_PRIORITY
 from core.stagger import spread
 from core.sync.entities import ENTITIES, MINUTE, STAGGER_ORDER
@@ -284,11 +283,11 @@ def load_settings(
 
 def _validated(values: dict[str, Any], where: str) -> Settings:
     try:
-        settings: Settings = _convert(values, Settings)
+        settings: Settings = convert(values, Settings)
         return settings
     except msgspec.ValidationError:
         lines = [f"invalid configuration{where}:"]
-        lines += [f"  {key}: {reason}" for key, reason in _problems(values, Settings, "")]
+        lines += [f"  {key}: {reason}" for key, reason in problems(values, Settings, "")]
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -321,22 +320,6 @@ def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-class MalformedJSON(str):
-    """An environment value that looks like a JSON list or table and is not valid JSON.
-
-    It stays usable as text; where the setting wants a list or a table, validation says
-    which variable holds malformed JSON, and why, instead of "expected a list"."""
-
-    variable: str
-    error: str
-
-    def __new__(cls, text: str, variable: str, error: ValueError) -> MalformedJSON:
-        value = super().__new__(cls, text)
-        value.variable = variable
-        value.error = str(error)
-        return value
-
-
 def _merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
     """Overlay `layer` on `into` key by key, tables recursively."""
     for key, value in layer.items():
@@ -345,108 +328,3 @@ def _merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
             _merge(current, value)
         else:
             into[key] = dict(value) if isinstance(value, Mapping) else value
-
-
-def _path_hook(kind: type, value: Any) -> Any:
-    if kind is Path and isinstance(value, str | os.PathLike):
-        return Path(value)
-    raise NotImplementedError
-
-
-def _convert(data: Any, kind: Any) -> Any:
-    # Lax: the environment gives text ("5", "false") for numbers and switches.
-    return msgspec.convert(data, kind, strict=False, dec_hook=_path_hook)
-
-
-def _problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
-    """Every invalid key under `key`, with its reason. msgspec stops at the first error;
-    this walks the tables to name them all (only on the error path)."""
-    if isinstance(kind, type) and issubclass(kind, msgspec.Struct) and isinstance(data, dict):
-        fields = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
-        found: list[tuple[str, str]] = []
-        bad: set[str] = set()
-        for name, value in data.items():
-            where = f"{key}.{name}" if key else name
-            problems = (
-                _problems(value, fields[name], where)
-                if name in fields
-                else [(where, "unknown key, not permitted here")]
-            )
-            if problems:
-                bad.add(name)
-                found += problems
-        if found:
-            # The table's own checks across keys (heartbeat_s < lease_ttl_s) are reported
-            # too, judged on the valid keys (defaults standing in for the invalid ones).
-            rest = {name: value for name, value in data.items() if name not in bad}
-            try:
-                _convert(rest, kind)
-            except msgspec.ValidationError as exc:
-                found.append((key or "(top level)", _reason(str(exc), kind)))
-            return found
-    elif get_origin(kind) is dict and isinstance(data, dict):
-        value_kind = get_args(kind)[1]
-        found = []
-        for name, value in data.items():
-            found += _problems(value, value_kind, f"{key}.{name}" if key else str(name))
-        if found:
-            return found
-    try:
-        _convert(data, kind)
-    except msgspec.ValidationError as exc:
-        if isinstance(data, MalformedJSON):
-            return [(key, f"{data.variable} is malformed JSON ({data.error}): {str(data)!r}")]
-        if _non_finite(data):
-            return [(key or "(top level)", f"must be a finite number, not {data}")]
-        return [(key or "(top level)", _reason(str(exc), kind))]
-    return []
-
-
-def _non_finite(data: Any) -> bool:
-    """inf or nan, as a number (TOML) or as text (the environment)."""
-    if isinstance(data, bool) or not isinstance(data, float | str):
-        return False
-    try:
-        return not math.isfinite(float(data))
-    except ValueError:
-        return False
-
-
-def _choices(kind: Any) -> list[str]:
-    """The values a Literal type (or a union holding one) allows."""
-    if get_origin(kind) is Literal:
-        return [str(choice) for choice in get_args(kind)]
-    return [choice for arg in get_args(kind) for choice in _choices(arg)]
-
-
-_BOUND = re.compile(r"^Expected `(\w+)` (>=|<=|>|<) (\S+)")
-_TYPE = re.compile(r"^Expected `(\w+)`, got `(\w+)`")
-_BOUND_WORDS = {
-    ">": "greater than",
-    ">=": "greater than or equal to",
-    "<": "less than",
-    "<=": "less than or equal to",
-}
-_TYPE_WORDS = {
-    "int": "an integer",
-    "float": "a number",
-    "bool": "true or false",
-    "str": "a string",
-    "array": "a list",
-    "object": "a table",
-    "null": "nothing",
-}
-
-
-def _reason(message: str, kind: Any = None) -> str:
-    """msgspec's message for one value, in an operator's words, without its `$.path`."""
-    message = message.split(" - at `$", 1)[0]
-    if message.startswith("Invalid enum value") and (choices := _choices(kind)):
-        return f"{message}; choose one of: {', '.join(choices)}"
-    if bound := _BOUND.match(message):
-        number = bound.group(3).removesuffix(".0")
-        return f"must be {_BOUND_WORDS[bound.group(2)]} {number}"
-    if wrong := _TYPE.match(message):
-        expected, got = (_TYPE_WORDS.get(t, t) for t in wrong.groups())
-        return f"expected {expected}, got {got}"
-    return message
