@@ -13,19 +13,20 @@ few milliseconds for msgspec (see `console.startup` and `bench/console.py`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
+from core import limits
+from core.config_problems import MalformedJSON, convert, problems
 from core.models import MAX_PRIORITY, MIN_PRIORITY
+from core.stagger import spread
 from core.sync.entities import ENTITIES, MINUTE, STAGGER_ORDER
 
 CONFIG_FILENAME = "syncdeck.toml"
@@ -34,10 +35,17 @@ ENV_NESTING = "__"
 DEMO_TIME_SCALE = 1 / 60
 """The demo profile turns every scheduled minute into a second."""
 
-Positive = Annotated[float, Meta(gt=0)]
-NonNegative = Annotated[float, Meta(ge=0)]
+# Every number has both bounds: `inf`, `nan` and absurd values (`1e308` seconds, which no
+# date computation survives) are refused with the key that holds them.
 Share = Annotated[float, Meta(ge=0, le=1)]
 Size = Annotated[int, Meta(ge=0, le=50_000_000)]
+Count = Annotated[int, Meta(ge=0, le=1_000_000_000)]
+Duration = Annotated[float, Meta(gt=0, le=limits.DAY_S)]
+"""A positive number of seconds, at most a day (timeouts, leases, delays)."""
+Delay = Annotated[float, Meta(ge=0, le=limits.DAY_S)]
+"""Seconds that may be 0, at most a day."""
+Interval = Annotated[float, Meta(ge=limits.MIN_INTERVAL_S, le=limits.MAX_INTERVAL_S)]
+Offset = Annotated[float, Meta(ge=0, le=limits.MAX_OFFSET_S)]
 
 
 class ConfigError(Exception):
@@ -52,25 +60,27 @@ class RetrySettings(Section, frozen=True, kw_only=True):
     tries: Annotated[
         int, Meta(ge=1, le=100, description="Attempts per request, the first included.")
     ] = 3
-    backoff_s: list[NonNegative] = msgspec.field(default_factory=lambda: [10.0, 30.0, 60.0])
+    backoff_s: Annotated[list[Delay], Meta(max_length=100)] = msgspec.field(
+        default_factory=lambda: [10.0, 30.0, 60.0]
+    )
     """Delay before each retry; the last repeats."""
 
 
 class CircuitSettings(Section, frozen=True, kw_only=True):
-    failure_threshold: Annotated[int, Meta(ge=1)] = 3
-    cooldown_s: NonNegative = 300.0
+    failure_threshold: Annotated[int, Meta(ge=1, le=1000)] = 3
+    cooldown_s: Delay = 300.0
 
 
 class OrchestratorSettings(Section, frozen=True, kw_only=True):
-    lease_ttl_s: Positive = 10.0
-    heartbeat_s: Positive = 3.0
-    run_timeout_s: Positive = 600.0
-    cancel_grace_s: NonNegative = 10.0
+    lease_ttl_s: Duration = 10.0
+    heartbeat_s: Duration = 3.0
+    run_timeout_s: Annotated[float, Meta(gt=0, le=7 * limits.DAY_S)] = 600.0
+    cancel_grace_s: Delay = 10.0
     """Hard deadline after a cancel."""
-    aging_step_s: Positive = 60.0
+    aging_step_s: Annotated[float, Meta(gt=0, le=limits.YEAR_S)] = 60.0
     """Seconds of waiting worth one priority point."""
-    event_retention: Annotated[int, Meta(ge=100)] = 10_000
-    progress_persist_s: Positive = 1.0
+    event_retention: Annotated[int, Meta(ge=100, le=100_000_000)] = 10_000
+    progress_persist_s: Duration = 1.0
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
     circuit: CircuitSettings = msgspec.field(default_factory=CircuitSettings)
 
@@ -81,15 +91,18 @@ class OrchestratorSettings(Section, frozen=True, kw_only=True):
 
 class ServiceSettings(Section, frozen=True, kw_only=True):
     priority: Annotated[int, Meta(ge=MIN_PRIORITY, le=MAX_PRIORITY)] | None = None
-    interval_s: Positive | None = None
-    offset_s: NonNegative | None = None
+    interval_s: Interval | None = None
+    offset_s: Offset | None = None
     enabled: bool = True
 
 
 class ScheduleSettings(Section, frozen=True, kw_only=True):
     enabled: bool = True
-    stagger_s: NonNegative = 15 * MINUTE
-    misfire_grace_s: float | None = None
+    stagger_s: Offset = 15 * MINUTE
+    """The smallest gap wanted between any two services' fires. The default offsets spread
+    the fires as far apart as the intervals allow; when that is less than this, the daemon
+    and `syncdeck schedule` say so, with the gap achieved. 0: no spreading at all."""
+    misfire_grace_s: Delay | None = None
     """None: a late job always runs once (never silently skipped)."""
 
 
@@ -100,12 +113,17 @@ class SourceSettings(Section, frozen=True, kw_only=True):
     url: str | None = None
     """http: base URL, e.g. http://127.0.0.1:8765"""
     token: str | None = None
-    """http: bearer token"""
-    timeout_s: Positive = 30.0
+    """http: bearer token. Safer than here or in the environment: `token_file`."""
+    token_file: Path | None = None
+    """http: a file holding the bearer token (its first line), kept out of `ps` and of
+    this file; readable by the owner only, as a rule."""
+    timeout_s: Duration = 30.0
 
     def __post_init__(self) -> None:
         if self.kind == "http" and not self.url:
             raise ValueError("source.url is required when source.kind is 'http'")
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("give source.token or source.token_file, not both")
 
 
 class DemoSizes(Section, frozen=True, kw_only=True):
@@ -118,9 +136,9 @@ class DemoSizes(Section, frozen=True, kw_only=True):
 class DemoFaults(Section, frozen=True, kw_only=True):
     error_rate: Share = 0.0
     """Share of pages that fail (like a 503)."""
-    latency_s: NonNegative = 0.0
+    latency_s: Annotated[float, Meta(ge=0, le=3600)] = 0.0
     """Added to every page."""
-    hang_after_pages: Annotated[int, Meta(ge=0)] | None = None
+    hang_after_pages: Count | None = None
     """Hang forever after N pages."""
     malformed_rate: Share = 0.0
     """Share of records served broken."""
@@ -129,9 +147,9 @@ class DemoFaults(Section, frozen=True, kw_only=True):
 
 
 class DemoSettings(Section, frozen=True, kw_only=True):
-    seed: int = 7
+    seed: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 7
     sizes: DemoSizes = msgspec.field(default_factory=DemoSizes)
-    changes_per_minute: NonNegative = 60.0
+    changes_per_minute: Annotated[float, Meta(ge=0, le=1_000_000)] = 60.0
     faults: DemoFaults = msgspec.field(default_factory=DemoFaults)
 
 
@@ -139,15 +157,15 @@ class SyncSettings(Section, frozen=True, kw_only=True):
     batch_size: Annotated[int, Meta(ge=1, le=100_000)] = 2000
     full_threshold: Annotated[float, Meta(gt=0, le=1)] = 0.7
     """A full pass listing fewer than this share deletes nothing."""
-    full_every_h: Positive = 24.0
+    full_every_h: Annotated[float, Meta(gt=0, le=limits.YEAR_S / 3600)] = 24.0
     """Auto runs full when the last is older."""
 
 
 class SimulationSettings(Section, frozen=True, kw_only=True):
     """Stand-in services used until the entity services land: they wait and count."""
 
-    run_seconds: NonNegative = 2.0
-    rows: Annotated[int, Meta(ge=0)] = 1000
+    run_seconds: Delay = 2.0
+    rows: Count = 1000
     failure_rate: Share = 0.0
 
 
@@ -235,11 +253,26 @@ class Settings(Section, frozen=True, kw_only=True):
         return default * self._scale
 
     def offset_s(self, name: str) -> float:
+        """The configured offset, else one that spreads the fires as far apart as the
+        intervals allow (`core.stagger`): the built-in services together, in priority
+        order, around the offsets configured; another service around those."""
         configured = self.service(name).offset_s
         if configured is not None:
             return configured
-        index = STAGGER_ORDER.index(name) if name in STAGGER_ORDER else len(STAGGER_ORDER)
-        return index * self.schedule.stagger_s * self._scale
+        if not self.schedule.stagger_s:
+            return 0.0  # stagger_s = 0: no spreading, every service starts at once
+        names = list(STAGGER_ORDER)
+        fixed = [self.service(n).offset_s for n in names]
+        offsets = spread([self.interval_s(n) for n in names], fixed)
+        if name in STAGGER_ORDER:
+            return offsets[names.index(name)]
+        extra = spread([self.interval_s(n) for n in [*names, name]], [*offsets, None])
+        return extra[-1]
+
+    @property
+    def stagger_s(self) -> float:
+        """The smallest gap wanted between two services' fires, in the profile's time."""
+        return self.schedule.stagger_s * self._scale
 
     @classmethod
     def from_values(cls, **values: Any) -> Settings:
@@ -250,6 +283,21 @@ class Settings(Section, frozen=True, kw_only=True):
     @property
     def _scale(self) -> float:
         return DEMO_TIME_SCALE if self.profile == "demo" else 1.0
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """The first line of `path`, stripped: a secret kept out of argv and the environment.
+
+    Raises ConfigError naming `what` and the file when it cannot be read or is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{what} {path}: {reason}") from exc
+    secret = text.splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise ConfigError(f"{what} {path}: the file is empty")
+    return secret
 
 
 def default_data_dir() -> Path:
@@ -291,11 +339,11 @@ def load_settings(
 
 def _validated(values: dict[str, Any], where: str) -> Settings:
     try:
-        settings: Settings = _convert(values, Settings)
+        settings: Settings = convert(values, Settings)
         return settings
     except msgspec.ValidationError:
         lines = [f"invalid configuration{where}:"]
-        lines += [f"  {key}: {reason}" for key, reason in _problems(values, Settings, "")]
+        lines += [f"  {key}: {reason}" for key, reason in problems(values, Settings, "")]
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -313,8 +361,10 @@ def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         value: Any = text
         if text.lstrip().startswith(("[", "{")):
-            with contextlib.suppress(ValueError):  # else left as text: validation names it
+            try:
                 value = json.loads(text)
+            except ValueError as exc:  # kept as text (a token may start with "["), but named
+                value = MalformedJSON(text, name, exc)
         node = values
         for part in path[:-1]:
             child = node.setdefault(part, {})
@@ -334,73 +384,3 @@ def _merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
             _merge(current, value)
         else:
             into[key] = dict(value) if isinstance(value, Mapping) else value
-
-
-def _path_hook(kind: type, value: Any) -> Any:
-    if kind is Path and isinstance(value, str | os.PathLike):
-        return Path(value)
-    raise NotImplementedError
-
-
-def _convert(data: Any, kind: Any) -> Any:
-    # Lax: the environment gives text ("5", "false") for numbers and switches.
-    return msgspec.convert(data, kind, strict=False, dec_hook=_path_hook)
-
-
-def _problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
-    """Every invalid key under `key`, with its reason. msgspec stops at the first error;
-    this walks the tables to name them all (only on the error path)."""
-    if isinstance(kind, type) and issubclass(kind, msgspec.Struct) and isinstance(data, dict):
-        fields = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
-        found: list[tuple[str, str]] = []
-        for name, value in data.items():
-            where = f"{key}.{name}" if key else name
-            if name in fields:
-                found += _problems(value, fields[name], where)
-            else:
-                found.append((where, "unknown key, not permitted here"))
-        if found:
-            return found
-    elif get_origin(kind) is dict and isinstance(data, dict):
-        value_kind = get_args(kind)[1]
-        found = []
-        for name, value in data.items():
-            found += _problems(value, value_kind, f"{key}.{name}" if key else str(name))
-        if found:
-            return found
-    try:
-        _convert(data, kind)
-    except msgspec.ValidationError as exc:
-        return [(key or "(top level)", _reason(str(exc)))]
-    return []
-
-
-_BOUND = re.compile(r"^Expected `(\w+)` (>=|<=|>|<) (\S+)")
-_TYPE = re.compile(r"^Expected `(\w+)`, got `(\w+)`")
-_BOUND_WORDS = {
-    ">": "greater than",
-    ">=": "greater than or equal to",
-    "<": "less than",
-    "<=": "less than or equal to",
-}
-_TYPE_WORDS = {
-    "int": "an integer",
-    "float": "a number",
-    "bool": "true or false",
-    "str": "a string",
-    "array": "a list",
-    "object": "a table",
-    "null": "nothing",
-}
-
-
-def _reason(message: str) -> str:
-    """msgspec's message for one value, in an operator's words, without its `$.path`."""
-    message = message.split(" - at `$", 1)[0]
-    if bound := _BOUND.match(message):
-        number = bound.group(3).removesuffix(".0")
-        return f"must be {_BOUND_WORDS[bound.group(2)]} {number}"
-    if wrong := _TYPE.match(message):
-        expected, got = (_TYPE_WORDS.get(t, t) for t in wrong.groups())
-        return f"expected {expected}, got {got}"
-    return message

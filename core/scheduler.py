@@ -5,16 +5,23 @@ is when the store first saw the service. Every process therefore computes the
 same instants (and the same "next run" for `status`), and the store coalesces
 whatever duplicates several schedulers produce. Only the runner's scheduler
 requests, so a healthy cluster produces one request per tick.
+
+An override read from the store that is not a sane number (a hand edit, an
+older syncdeck that saved `inf`) never reaches a date computation: the plan
+uses the configured value instead and names the problem, with how to reset it,
+in `SchedulePlan.problems`; the schedule logs it once.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import limits, stagger
 from core.config import Settings
 from core.models import ServiceState
 
@@ -28,6 +35,10 @@ class SchedulePlan:
     offset_s: float
     enabled: bool
     anchor: datetime
+    problems: tuple[str, ...] = ()
+    """Stored overrides this plan ignored because they are invalid, each with the fix."""
+    stagger_s: float = 0.0
+    """The smallest gap wanted between two services' fires (`schedule.stagger_s`)."""
 
     @property
     def first_fire(self) -> datetime:
@@ -43,20 +54,108 @@ class SchedulePlan:
 
 
 def plan_for(state: ServiceState, settings: Settings) -> SchedulePlan:
-    """Operator overrides in the store win over the configuration."""
+    """Operator overrides in the store win over the configuration, when they are valid."""
     configured = settings.service(state.name)
+    problems: list[str] = []
+
+    def override(name: str, stored: float | None, check: Callable[[object], str | None]) -> bool:
+        if stored is None:
+            return False
+        reason = check(stored)
+        if reason is not None:
+            problems.append(
+                f"stored {name} {stored!r} is invalid ({reason.rpartition(', not ')[0]}); "
+                f"using the configured value; reset with `syncdeck schedule {state.name} --reset`"
+            )
+        return reason is None
+
+    interval = (
+        state.interval_s
+        if override("interval_s", state.interval_s, limits.interval_problem)
+        else None
+    )
+    offset = state.offset_s if override("offset_s", state.offset_s, limits.offset_problem) else None
     return SchedulePlan(
         service=state.name,
-        interval_s=state.interval_s
-        if state.interval_s is not None
-        else settings.interval_s(state.name),
-        offset_s=state.offset_s if state.offset_s is not None else settings.offset_s(state.name),
+        interval_s=interval if interval is not None else settings.interval_s(state.name),
+        offset_s=offset if offset is not None else settings.offset_s(state.name),
         enabled=(
             state.schedule_enabled if state.schedule_enabled is not None else configured.enabled
         )
         and settings.schedule.enabled,
         anchor=state.registered_at,
+        problems=tuple(problems),
+        stagger_s=settings.stagger_s,
     )
+
+
+@dataclass(frozen=True)
+class Spacing:
+    """How far apart the enabled plans' fires are, over their whole period."""
+
+    period_s: float
+    fires: int
+    """Fires of all services in one period."""
+    smallest_gap_s: float
+    wanted_s: float
+
+    @property
+    def holds(self) -> bool:
+        return self.smallest_gap_s >= self.wanted_s
+
+    def note(self) -> str | None:
+        """None when the wanted stagger holds; else why not, with the gap achieved."""
+        if self.holds:
+            return None
+        return (
+            f"the schedule cannot keep syncs {self.wanted_s:g}s apart (schedule.stagger_s): "
+            f"{self.fires} fires every {self.period_s:g}s; the closest are "
+            f"{self.smallest_gap_s:g}s apart"
+        )
+
+
+def spacing(plans: Sequence[SchedulePlan]) -> Spacing | None:
+    """The spacing of the enabled plans' fires (None when fewer than two are enabled)."""
+    enabled = [p for p in plans if p.enabled]
+    if len(enabled) < 2:
+        return None
+    start = min(p.first_fire for p in enabled)
+    intervals = [p.interval_s for p in enabled]
+    period = stagger.period_s(intervals)
+    return Spacing(
+        period_s=period,
+        fires=sum(round(period / i) for i in intervals),
+        smallest_gap_s=stagger.smallest_gap(
+            intervals, [(p.first_fire - start).total_seconds() for p in enabled]
+        ),
+        wanted_s=max(p.stagger_s for p in enabled),
+    )
+
+
+TIMELINE_LIMIT = 200
+"""The most fires `timeline` lists (a period of coprime intervals can hold millions)."""
+
+
+def timeline(
+    plans: Sequence[SchedulePlan], now: datetime, limit: int = TIMELINE_LIMIT
+) -> tuple[list[tuple[datetime, str]], bool]:
+    """The enabled plans' fires after `now` for one whole period, in time order (a service
+    before another at the same instant by the plans' order); and whether `limit` cut it."""
+    enabled = [p for p in plans if p.enabled]
+    if not enabled:
+        return [], False
+    period = stagger.period_s([p.interval_s for p in enabled])
+    end = now + timedelta(seconds=min(period, limits.MAX_INTERVAL_S * 10))
+    heap = [(p.next_fire(now), rank, p) for rank, p in enumerate(enabled)]
+    heapq.heapify(heap)
+    fires: list[tuple[datetime, str]] = []
+    while heap and heap[0][0] <= end:
+        at, rank, plan = heapq.heappop(heap)
+        if len(fires) == limit:
+            return fires, True
+        fires.append((at, plan.service))
+        heapq.heappush(heap, (plan.next_fire(at), rank, plan))
+    return fires, False
 
 
 class Schedule:
@@ -73,6 +172,7 @@ class Schedule:
         self._misfire_grace_s = misfire_grace_s
         self._scheduler = AsyncIOScheduler()
         self._plans: dict[str, SchedulePlan] = {}
+        self._spacing_note: str | None = None
 
     def start(self) -> None:
         self._scheduler.start()
@@ -87,6 +187,8 @@ class Schedule:
             if self._plans.get(plan.service) == plan:
                 continue
             self._plans[plan.service] = plan
+            for problem in plan.problems:
+                log.warning("%s: %s", plan.service, problem)
             job_id = f"sync:{plan.service}"
             if self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)
@@ -107,3 +209,12 @@ class Schedule:
             log.debug(
                 "scheduled %s every %ss from %s", plan.service, plan.interval_s, plan.first_fire
             )
+        self._report_spacing()
+
+    def _report_spacing(self) -> None:
+        """Say once, when it starts and whenever it changes, that the stagger cannot hold."""
+        found = spacing(list(self._plans.values()))
+        note = found.note() if found is not None else None
+        if note is not None and note != self._spacing_note:
+            log.warning("%s", note)
+        self._spacing_note = note

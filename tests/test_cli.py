@@ -150,7 +150,7 @@ def test_help_exits_0_for_every_command(env: dict[str, str], data_dir: Path) -> 
 
 
 def test_unknown_service_exits_2_with_a_clear_message(env: dict[str, str]) -> None:
-    ok(env, "status")  # create the store first: the three commands below then only read it
+    ok(env, "resume")  # create the store first: the three commands below then only read it
     for stderr in usage_errors(
         env, ["sync", "nope"], ["history", "nope"], ["priority", "nope", "5"]
     ):
@@ -160,6 +160,7 @@ def test_unknown_service_exits_2_with_a_clear_message(env: dict[str, str]) -> No
 
 
 def test_bad_priority_exits_2(env: dict[str, str]) -> None:
+    ok(env, "resume")  # a store to read afterwards (`status` creates none)
     errors = usage_errors(
         env,
         ["sync", "orders", "--priority", "101"],

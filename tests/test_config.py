@@ -270,3 +270,54 @@ def test_cli_broken_config_exits_2_naming_the_key_and_loses_nothing(
         (request_id, "orders", "queued")
     ]
     assert json.loads(status.stdout)["dispatch_paused"] is False
+
+
+def test_every_error_together_enums_with_their_choices(data_dir: Path) -> None:
+    """The heartbeat-vs-TTL rule is reported beside the table's other errors, not instead."""
+    write(
+        data_dir / "syncdeck.toml",
+        'profile = "prod"\n[orchestrator]\nheartbeat_s = 50\n[orchestrator.retry]\ntries = 0\n'
+        '[source]\nkind = "ftp"\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(data_dir=data_dir)
+    message = str(info.value)
+    assert "orchestrator.retry.tries: must be greater than or equal to 1" in message
+    assert "orchestrator: heartbeat_s must be shorter than lease_ttl_s" in message
+    assert "source.kind: Invalid enum value 'ftp'; choose one of: demo, http, simulated" in message
+    assert "profile: Invalid enum value 'prod'; choose one of: default, demo" in message
+
+
+def test_malformed_json_in_the_environment_says_so(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCDECK_ORCHESTRATOR__RETRY__BACKOFF_S", "[1, 2")
+    monkeypatch.setenv("SYNCDECK_SOURCE__TOKEN", "[not json, but a token")
+    with pytest.raises(ConfigError) as info:
+        load_settings(data_dir=data_dir)
+    message = str(info.value)
+    assert (
+        "orchestrator.retry.backoff_s: SYNCDECK_ORCHESTRATOR__RETRY__BACKOFF_S is malformed JSON"
+        in message
+    )
+    assert "source.token" not in message  # text that starts with "[" is fine where text goes
+    monkeypatch.delenv("SYNCDECK_ORCHESTRATOR__RETRY__BACKOFF_S")
+    assert load_settings(data_dir=data_dir).source.token == "[not json, but a token"
+
+
+def test_cli_a_services_table_naming_no_service_is_an_error(
+    cli_env: dict[str, str], data_dir: Path
+) -> None:
+    env = {**cli_env, "SYNCDECK_SCHEDULE__ENABLED": "false"}
+    assert syncdeck(env, "resume").returncode == 0
+    before = digest(data_dir)
+    write(data_dir / "syncdeck.toml", "[services.order]\ninterval_s = 60\n")
+    for args in (["status"], ["sync", "orders"], ["daemon"]):
+        bad = syncdeck(env, *args)
+        assert bad.returncode == 2, (args, bad.stdout, bad.stderr)
+        assert "Traceback" not in bad.stderr
+        assert (
+            "services.order: no such service; known: customers, orders, prices, products"
+            in bad.stderr
+        ), bad.stderr
+    assert digest(data_dir) == before

@@ -144,6 +144,8 @@ def test_headless_commands_import_no_ui(
 ) -> None:
     report_file = tmp_path / "report.json"
     env = {**cli_env, "IMPORT_REPORT": str(report_file), "SYNCDECK_SCHEDULE__ENABLED": "false"}
+    # a store to read: `status` and `history` create none
+    subprocess.run([*SYNCDECK, "resume"], env=env, cwd=REPO, check=True, capture_output=True)
     result = python(AT_EXIT.format(ui=FORBIDDEN, pg=POSTGRES_PACKAGES, args=args), env)
     assert result.returncode == 0, result.stderr
     report = json.loads(report_file.read_text())

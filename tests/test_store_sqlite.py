@@ -74,7 +74,8 @@ async def test_new_data_dir_is_0700_and_db_files_are_0600(tmp_path: Path) -> Non
         await s.close()
 
 
-async def test_open_tightens_a_lax_existing_dir_and_file(tmp_path: Path) -> None:
+async def test_open_leaves_an_existing_dir_and_file_as_they_are(tmp_path: Path) -> None:
+    """Issue 9 #5: `--data-dir` never changes an existing directory's mode."""
     directory = tmp_path / "lax"
     directory.mkdir(mode=0o755)
     directory.chmod(0o755)
@@ -84,8 +85,16 @@ async def test_open_tightens_a_lax_existing_dir_and_file(tmp_path: Path) -> None
     s = SQLiteStore(path)
     await s.open()
     await s.close()
-    assert mode_of(directory) == 0o700
-    assert mode_of(path) == 0o600
+    assert mode_of(directory) == 0o755
+    assert mode_of(path) == 0o644
+    shared = tmp_path / "spool"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    s = SQLiteStore(shared / "syncdeck.db")
+    await s.open()
+    await s.close()
+    assert mode_of(shared) == 0o1777
+    assert mode_of(shared / "syncdeck.db") == 0o600  # the file it made is private
 
 
 async def test_open_migrates_schema_and_reopen_keeps_data(data_dir: Path) -> None:

@@ -655,7 +655,7 @@ async def test_verify_exits_0_in_sync_and_1_naming_the_drift(
     assert drift.returncode == 1, drift.stdout + drift.stderr
     (report,) = json.loads(drift.stdout)
     assert report["entity"] == "customers" and not report["clean"]
-    assert (report["missing"], report["extra"], report["different"]) == (0, 0, 1)
+    assert (report["missing"], report["pending_deletion"], report["different"]) == (0, 0, 1)
     assert report["examples"]["different"] == ["C0000003"]
 
     await full_sync()  # repairs both

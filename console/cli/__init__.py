@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from console.cli.commands import COMMANDS
-from console.cli.parser import EXIT_USAGE, UsageError, build_parser
+from console.cli.parser import EXIT_USAGE, UsageError, build_parser, check_args
 from console.gc_pause import resume_gc
 from core.config import ConfigError, load_settings
 from core.errors import StoreError
@@ -27,6 +27,7 @@ from core.errors import StoreError
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_args(parser, args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -42,12 +43,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         from console.launch import run_console  # Textual is imported only here
 
-        return run_console(settings, read_only=args.read_only)
+        try:
+            if args.read_only:
+                from core.runtime import require_store
+
+                require_store(settings)
+            return run_console(settings, read_only=args.read_only)
+        except (ConfigError, StoreError) as exc:
+            print(f"syncdeck: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     resume_gc()  # start-up is over for a headless command (see console.gc_pause)
     command = COMMANDS[args.command]
     try:
         return asyncio.run(command(settings, args))
-    except (UsageError, StoreError, LookupError) as exc:
+    except (UsageError, StoreError, LookupError, ConfigError) as exc:
         message = exc.args[0] if exc.args else str(exc)
         print(f"syncdeck: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from console.api.commands import API_COMMANDS
-from console.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, check_schedule_args
+from console.cli.client import client, warn_stored_problems
+from console.cli.parser import ERP_TOKEN_ENV, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from console.cli.render import (
     describe_result,
     print_json,
@@ -28,24 +30,16 @@ from console.cli.render import (
     render_run,
     render_status,
     result_document,
-    when,
 )
-from core.config import Settings
+from console.cli.schedule import cmd_schedule
+from console.cli.verify import cmd_verify
+from core.config import Settings, read_secret_file
 from core.models import RunOutcome
 from core.orchestrator import Orchestrator
 from core.reports import request_document, run_document, status_document
 from core.runtime import build_orchestrator
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
-
-
-async def _client(settings: Settings, work: Callable[[Orchestrator], Awaitable[int]]) -> int:
-    orchestrator = build_orchestrator(settings, runner=False)
-    await orchestrator.start()
-    try:
-        return await work(orchestrator)
-    finally:
-        await orchestrator.stop()
 
 
 async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
@@ -90,13 +84,14 @@ async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     async def work(orch: Orchestrator) -> int:
         snapshot = await orch.snapshot()
+        await warn_stored_problems(orch, settings, snapshot)
         if args.json:
             print_json(status_document(snapshot))
         else:
             print(render_status(snapshot))
         return EXIT_OK
 
-    return await _client(settings, work)
+    return await client(settings, work, reads_only=True)
 
 
 async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
@@ -128,7 +123,7 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
             print(describe_result(result.request.id, result.outcome, result.run))
         return EXIT_OK if result.outcome == RunOutcome.SUCCEEDED else EXIT_FAILED
 
-    return await _client(settings, work)
+    return await client(settings, work)
 
 
 async def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
@@ -136,7 +131,7 @@ async def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
         print(render_cancelled(await orch.cancel(args.request_id)))
         return EXIT_OK
 
-    return await _client(settings, work)
+    return await client(settings, work)
 
 
 async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
@@ -151,7 +146,7 @@ async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
             print(render_run(run))
         return EXIT_OK
 
-    return await _client(settings, work)
+    return await client(settings, work, reads_only=True)
 
 
 def _switch(pause: bool) -> Command:
@@ -170,7 +165,7 @@ def _switch(pause: bool) -> Command:
                 print("dispatching resumed")
             return EXIT_OK
 
-        return await _client(settings, work)
+        return await client(settings, work)
 
     return command
 
@@ -190,66 +185,18 @@ async def cmd_priority(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{args.service}: default priority {args.priority}")
         return EXIT_OK
 
-    return await _client(settings, work)
-
-
-async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:
-    check_schedule_args(args)
-
-    async def work(orch: Orchestrator) -> int:
-        current = next((s for s in await orch.services() if s.name == args.service), None)
-        if current is None:
-            raise UsageError(
-                f"unknown service {args.service!r}; known: {', '.join(orch.service_names)}"
-            )
-        if args.reset:
-            interval, offset, enabled = None, None, None
-        else:
-            interval = args.interval if args.interval is not None else current.interval_s
-            offset = args.offset if args.offset is not None else current.offset_s
-            enabled = args.enabled if args.enabled is not None else current.schedule_enabled
-        await orch.set_schedule(args.service, interval, offset, enabled)
-        view = next(s for s in (await orch.snapshot()).services if s.name == args.service)
-        state = "enabled" if view.schedule_enabled else "disabled"
-        print(
-            f"{args.service}: every {view.interval_s:g}s, offset {view.offset_s:g}s, {state}; "
-            f"next run {when(view.next_run)}"
-        )
-        return EXIT_OK
-
-    return await _client(settings, work)
-
-
-async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    from core.runtime import verify_replica
-    from core.sync.entities import ENTITIES
-
-    if settings.source.kind == "simulated":
-        raise UsageError("verify needs a real source (source.kind demo or http)")
-    names = [args.service] if args.service else list(ENTITIES)
-    unknown = [n for n in names if n not in ENTITIES]
-    if unknown:
-        raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(ENTITIES)}")
-    reports = await verify_replica(settings, names)
-    if args.json:
-        print_json([vars(r) | {"clean": r.clean} for r in reports])
-    else:
-        for r in reports:
-            verdict = "in sync" if r.clean else "DRIFT"
-            print(
-                f"{r.entity:<10} {verdict:<8} source {r.source_rows} rows, missing {r.missing}, "
-                f"extra {r.extra}, different {r.different}, invalid in source {r.invalid_in_source}"
-            )
-            for kind, keys in (r.examples or {}).items():
-                if keys:
-                    print(f"{'':<10} {kind}: {', '.join(keys)}")
-    return EXIT_OK if all(r.clean for r in reports) else EXIT_FAILED
+    return await client(settings, work)
 
 
 async def cmd_demo_erp(settings: Settings, args: argparse.Namespace) -> int:
     from core.demo.server import serve
 
-    await serve(settings, args.host, args.port, args.token)
+    token = args.token
+    if args.token_file is not None:
+        token = read_secret_file(args.token_file, "--token-file")
+    elif token is None:
+        token = os.environ.get(ERP_TOKEN_ENV) or None
+    await serve(settings, args.host, args.port, token)
     return EXIT_OK
 
 

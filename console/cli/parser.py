@@ -10,56 +10,113 @@ so `syncdeck COMMAND --help` stays fast.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from console.api.commands import add_commands as add_api_commands
+from core import limits
 from core.models import MAX_PRIORITY, MIN_PRIORITY, SyncMode
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+ERP_TOKEN_ENV = "SYNCDECK_ERP_TOKEN"
+"""`demo-erp serve`: the bearer token to require, when neither option gives one."""
+EXIT_UNREACHABLE = 3
+"""`verify`: the source or the replica could not be read, so nothing was compared (a cron
+check must not read that as drift, 1, nor as a usage error, 2)."""
 
 
 class UsageError(Exception):
     """Bad input from the operator: reported in one line, exit code 2."""
 
 
-def _priority(text: str) -> int:
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong, and where to read more)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _whole(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
-        raise argparse.ArgumentTypeError(f"must be between {MIN_PRIORITY} and {MAX_PRIORITY}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
     return value
 
 
-def _positive_int(text: str) -> int:
+def _priority(text: str) -> int:
+    return _whole(text, MIN_PRIORITY, MAX_PRIORITY)
+
+
+def _request_id(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    if value > limits.MAX_ID:
+        raise argparse.ArgumentTypeError(f"no request has an id that large ({text})")
     return value
 
 
-def check_schedule_args(args: argparse.Namespace) -> None:
-    """`schedule --interval/--offset`: an interval must be positive, an offset >= 0.
-
-    Raises UsageError naming the first bad option."""
-    for name in ("interval", "offset"):
-        value = getattr(args, name)
-        if value is not None and (value < 0 or (name == "interval" and value == 0)):
-            raise UsageError(f"--{name} must be {'positive' if name == 'interval' else '>= 0'}")
+def _limit(text: str) -> int:
+    return _whole(text, 1, limits.MAX_HISTORY_LIMIT)
 
 
-def _common_options(suppress: bool) -> argparse.ArgumentParser:
+def _port(text: str) -> int:
+    return _whole(text, 0, limits.MAX_PORT)
+
+
+def _seconds(check: Callable[[object], str | None]) -> Callable[[str], float]:
+    """A number of seconds: finite and in the range `check` enforces (`core.limits`)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        reason = check(value)
+        if reason is not None:
+            raise argparse.ArgumentTypeError(reason.rpartition(", not ")[0] + f", not {text}")
+        return value
+
+    return parse
+
+
+def _timeout_problem(value: object) -> str | None:
+    return limits.problem(value, 0, limits.MAX_WAIT_S, low_open=True, unit="s")
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What one argument's type cannot check: combinations. Exits 2 like argparse."""
+    if args.command == "schedule" and args.service is None:
+        given = [f"--{n}" for n in ("interval", "offset") if getattr(args, n) is not None]
+        given += ["--reset"] if args.reset else []
+        if given or args.enabled is not None:
+            parser.exit(
+                EXIT_USAGE,
+                f"{parser.prog} schedule: {(given or ['--enable/--disable'])[0]} needs a "
+                f"service (see `{parser.prog} schedule --help`)\n",
+            )
+    if args.command == "sync" and args.timeout is not None and not args.wait:
+        parser.exit(
+            EXIT_USAGE,
+            f"{parser.prog} sync: --timeout needs --wait (without --wait, sync returns at "
+            f"once; see `{parser.prog} sync --help`)\n",
+        )
+
+
+def _common_options(suppress: bool) -> Parser:
     """Options accepted before and after the command. After it they default to
     SUPPRESS, so `syncdeck --data-dir X status` keeps X."""
     default: Any = argparse.SUPPRESS if suppress else None
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--data-dir",
         type=Path,
@@ -84,11 +141,11 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     top = _common_options(suppress=False)
     common = _common_options(suppress=True)
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="syncdeck",
         description="Keep a replica of ERP data in sync: one orchestrator, one sync at a time. "
         "With no command, opens the operations console.",
@@ -117,15 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--wait", action="store_true", help="wait until it ends; exit 1 if it did not succeed"
     )
-    sync.add_argument("--timeout", type=float, help="with --wait: give up after this many seconds")
+    sync.add_argument(
+        "--timeout",
+        type=_seconds(_timeout_problem),
+        metavar="SECONDS",
+        help="with --wait: give up after this many seconds",
+    )
     sync.add_argument("--json", action="store_true", help="machine-readable output")
 
     cancel = sub.add_parser("cancel", parents=[common], help="cancel a queued or running request")
-    cancel.add_argument("request_id", type=_positive_int, metavar="REQUEST_ID")
+    cancel.add_argument("request_id", type=_request_id, metavar="REQUEST_ID")
 
     history = sub.add_parser("history", parents=[common], help="finished runs, newest first")
     history.add_argument("service", nargs="?")
-    history.add_argument("--limit", type=_positive_int, default=20)
+    history.add_argument("--limit", type=_limit, default=20)
     history.add_argument("--json", action="store_true", help="machine-readable output")
 
     pause = sub.add_parser(
@@ -140,31 +202,38 @@ def build_parser() -> argparse.ArgumentParser:
     prio.add_argument("priority", type=_priority, metavar="N")
     prio.add_argument(
         "--request",
-        type=_positive_int,
+        type=_request_id,
         metavar="REQUEST_ID",
         help="change this queued request's priority instead of the default",
     )
     sched = sub.add_parser(
         "schedule",
         parents=[common],
-        help="override a service's schedule (persisted in the store)",
-        description="Change when the schedule requests a service's sync. Overrides persist "
-        "in the store and win over the configuration; --reset returns to the configuration.",
+        help="the schedule's timeline, or override a service's schedule (persisted)",
+        description="With no service: the next fires of every service for one whole period "
+        "of the schedule, with the gaps between them and whether schedule.stagger_s holds. "
+        "With a service: change when the schedule requests its sync. Overrides persist in the "
+        "store and win over the configuration; --reset returns to the configuration.",
     )
-    sched.add_argument("service")
-    sched.add_argument("--interval", type=float, metavar="SECONDS")
-    sched.add_argument("--offset", type=float, metavar="SECONDS")
+    sched.add_argument("service", nargs="?")
+    sched.add_argument("--interval", type=_seconds(limits.interval_problem), metavar="SECONDS")
+    sched.add_argument("--offset", type=_seconds(limits.offset_problem), metavar="SECONDS")
     toggle = sched.add_mutually_exclusive_group()
     toggle.add_argument("--enable", dest="enabled", action="store_true", default=None)
     toggle.add_argument("--disable", dest="enabled", action="store_false")
     sched.add_argument("--reset", action="store_true", help="drop every override")
+    sched.add_argument("--json", action="store_true", help="machine-readable output")
 
     verify = sub.add_parser(
         "verify",
         parents=[common],
         help="compare the replica with the source; exit 1 on drift",
-        description="List every record of the source and compare it with the replica by key: "
-        "missing, extra and different rows. Exit 0 when they match, 1 on drift.",
+        description="List every record of the source and compare it with the replica by key. "
+        "Rows changed in the source since the replica's cursor are pending (the next sync "
+        "brings them), rows the source no longer lists are pending deletion (until the next "
+        "full sync); rows missing or different below the cursor are drift. Exit 0 in sync "
+        "(pending allowed), 1 on drift, 2 on a usage or configuration error, 3 when the "
+        "source or the replica cannot be read.",
     )
     verify.add_argument("service", nargs="?", help="one service (default: all four)")
     verify.add_argument("--json", action="store_true", help="machine-readable output")
@@ -177,7 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the demo ERP over HTTP (the REST JSON API the http source reads)",
     )
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--token", help="require this bearer token")
+    serve.add_argument("--port", type=_port, default=8765)
+    secret = serve.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--token",
+        help="require this bearer token (visible in `ps`: prefer --token-file or $"
+        f"{ERP_TOKEN_ENV})",
+    )
+    secret.add_argument(
+        "--token-file", type=Path, metavar="FILE", help="require the bearer token in FILE"
+    )
     add_api_commands(sub, common)
     return parser

@@ -92,19 +92,36 @@ class BatchResult:
 
 @dataclass
 class Drift:
-    """How a replica table differs from its source, by key."""
+    """How a replica table differs from its source, by key, lag told apart from drift.
+
+    The replica's cursor says what its syncs cover: source rows whose cursor is below it.
+    A difference there is drift (the replica is wrong). A source row at or after the
+    cursor that the replica lacks or holds differently is *pending*: the next incremental
+    sync reads from the cursor on and brings it. A live replica row the source no longer
+    lists is *pending deletion*: only a full sync reconciles deletions."""
 
     entity: str
     source_rows: int = 0
     invalid_in_source: int = 0
+    cursor: str | None = None
+    """The replica's cursor when compared (None: never synced, so everything is pending)."""
     missing: int = 0
-    extra: int = 0
+    """Drift: listed below the cursor, and absent from the replica (or soft-deleted)."""
     different: int = 0
+    """Drift: listed below the cursor, and held with other values."""
+    pending: int = 0
+    """Listed at or after the cursor and absent or different: the next sync brings them."""
+    pending_oldest: str | None = None
+    """The cursor value (ISO-8601 UTC) of the oldest pending row."""
+    pending_age_s: float | None = None
+    """How long ago the oldest pending row changed in the source (set by the caller)."""
+    pending_deletion: int = 0
+    """Live in the replica, no longer listed by the source: until the next full sync."""
     examples: dict[str, list[str]] | None = None
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.extra or self.different)
+        return not (self.missing or self.different)
 
 
 class ReplicaTarget(Protocol):
@@ -175,9 +192,11 @@ class ReplicaTarget(Protocol):
         ...
 
     def finish_verify(self, examples: int = 5) -> Drift:
-        """The keys listed and missing from the live rows, the live rows not listed, and those
-        whose digest differs: counts and up to `examples` keys of each. `source_rows` and
-        `invalid_in_source` are left at 0 for the caller, which saw the listing.
+        """Against the entity's cursor: the listed keys missing from the live rows or whose
+        digest differs (drift below the cursor, pending at or after it), and the live rows
+        not listed (pending deletion): counts and up to `examples` keys of each.
+        `source_rows`, `invalid_in_source` and `pending_age_s` are left for the caller,
+        which saw the listing.
 
         Raises: the backend's database errors."""
         ...

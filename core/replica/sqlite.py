@@ -324,34 +324,58 @@ class SQLiteTarget:
     # -- verify -------------------------------------------------------------------
 
     def begin_verify(self) -> None:
-        """The listing's keys and digests go to a temporary table and SQL does the comparison,
-        so neither side is held in memory."""
+        """The listing's keys, digests and cursors go to a temporary table and SQL does the
+        comparison, so neither side is held in memory."""
         self._db.execute("DROP TABLE IF EXISTS temp.listed")
         self._db.execute(
-            "CREATE TEMP TABLE listed (key TEXT PRIMARY KEY, row_hash BLOB) WITHOUT ROWID"
+            "CREATE TEMP TABLE listed (key TEXT PRIMARY KEY, row_hash BLOB, cursor TEXT) "
+            "WITHOUT ROWID"
         )
 
     def verify(self, batch: Batch) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO temp.listed VALUES (?, ?)",
-            list(zip(batch.keys, batch.digests, strict=True)),
+            "INSERT OR REPLACE INTO temp.listed VALUES (?, ?, ?)",
+            [
+                (key, digest, values[-1])  # the cursor column is the last (EntitySpec)
+                for key, digest, values in zip(batch.keys, batch.digests, batch.values, strict=True)
+            ],
         )
 
     def finish_verify(self, examples: int = 5) -> Drift:
         t, k = self.spec.table, self.spec.key
+        cursor = self.state().cursor
+        covered = "COALESCE(l.cursor < ?, 0)"  # no cursor yet: nothing is covered
+        absent = f"(r.{k} IS NULL OR r.deleted_at IS NOT NULL)"
+        joined = f"FROM temp.listed l LEFT JOIN {t} r ON r.{k} = l.key"
         queries = {
-            "missing": f"SELECT l.key FROM temp.listed l LEFT JOIN {t} r ON r.{k} = l.key "
-            f"WHERE r.{k} IS NULL OR r.deleted_at IS NOT NULL",
-            "extra": f"SELECT r.{k} FROM {t} r WHERE r.deleted_at IS NULL "
-            f"AND r.{k} NOT IN (SELECT key FROM temp.listed)",
-            "different": f"SELECT l.key FROM temp.listed l JOIN {t} r ON r.{k} = l.key "
-            "WHERE r.deleted_at IS NULL AND r.row_hash != l.row_hash",
+            "missing": (f"SELECT l.key {joined} WHERE {absent} AND {covered}", (cursor,)),
+            "different": (
+                f"SELECT l.key {joined} WHERE NOT {absent} AND r.row_hash != l.row_hash "
+                f"AND {covered}",
+                (cursor,),
+            ),
+            "pending": (
+                f"SELECT l.key {joined} WHERE ({absent} OR r.row_hash != l.row_hash) "
+                f"AND NOT {covered}",
+                (cursor,),
+            ),
+            "pending_deletion": (
+                f"SELECT r.{k} FROM {t} r WHERE r.deleted_at IS NULL "
+                f"AND r.{k} NOT IN (SELECT key FROM temp.listed)",
+                (),
+            ),
         }
-        drift = Drift(self.spec.name, examples={})
+        drift = Drift(self.spec.name, cursor=cursor, examples={})
         assert drift.examples is not None
-        for name, sql in queries.items():
-            count = self._db.execute(f"SELECT COUNT(*) FROM ({sql})").fetchone()[0]
+        for name, (sql, args) in queries.items():
+            count = self._db.execute(f"SELECT COUNT(*) FROM ({sql})", args).fetchone()[0]
             setattr(drift, name, int(count))
-            drift.examples[name] = [str(r[0]) for r in self._db.execute(f"{sql} LIMIT {examples}")]
+            drift.examples[name] = [
+                str(r[0]) for r in self._db.execute(f"{sql} LIMIT {examples}", args)
+            ]
+        pending_sql, args = queries["pending"]
+        drift.pending_oldest = self._db.execute(
+            f"SELECT MIN(cursor) FROM temp.listed WHERE key IN ({pending_sql})", args
+        ).fetchone()[0]
         self._db.execute("DROP TABLE IF EXISTS temp.listed")
         return drift

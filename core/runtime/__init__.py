@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.config import Settings
+from core.config import ConfigError, Settings
+from core.errors import StoreError
 from core.orchestrator import Orchestrator
 from core.replica.base import Drift, Replica
 from core.replica.sqlite import SQLiteReplica
@@ -34,14 +35,39 @@ def open_store(settings: Settings) -> Store:
     return SQLiteStore(settings.data_dir / DB_FILENAME)
 
 
+def require_store(settings: Settings) -> None:
+    """For commands that only read (`status`, `history`, `verify`, a read-only console):
+    opening a store creates one, so where there is none they stop before opening it.
+
+    Raises StoreError "no syncdeck store in DIR"."""
+    if not (settings.data_dir / DB_FILENAME).is_file():
+        raise StoreError(
+            f"no syncdeck store in {settings.data_dir} (check --data-dir or "
+            "SYNCDECK_DATA_DIR; a command that changes something, such as `syncdeck sync` "
+            "or `syncdeck daemon`, creates one)"
+        )
+
+
 def open_replica(settings: Settings) -> Replica:
     """The replica; nothing is opened until a sync or `verify` opens a target."""
     return SQLiteReplica(settings.data_dir / DB_FILENAME, shares_store=not settings.store.url)
 
 
 def load_services(settings: Settings) -> dict[str, SyncService]:
-    """The built-in services, then the plugins' (a plugin may replace a built-in one)."""
-    return {**builtin_services(settings, open_replica(settings)), **plugin_services(settings)}
+    """The built-in services, then the plugins' (a plugin may replace a built-in one).
+
+    Raises ConfigError when `[services.NAME]` names no service (a typo such as
+    `[services.order]` would otherwise be ignored without a word): only here are the
+    plugins' names known."""
+    services = {**builtin_services(settings, open_replica(settings)), **plugin_services(settings)}
+    unknown = sorted(set(settings.services) - set(services))
+    if unknown:
+        known = ", ".join(sorted(services))
+        raise ConfigError(
+            "invalid configuration:\n"
+            + "\n".join(f"  services.{name}: no such service; known: {known}" for name in unknown)
+        )
+    return services
 
 
 def build_orchestrator(

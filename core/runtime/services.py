@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from core.config import Settings
+from core.config import Settings, read_secret_file
 from core.models import RunCounts, SyncMode
 from core.replica.base import Replica
 from core.sources.base import Source
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 
 def source_factory(settings: Settings) -> Callable[[], Source]:
-    """Sources are made per run; the demo ERP's database is opened once, on first use."""
+    """Sources are made per run; the demo ERP's database is opened once, on first use.
+
+    Raises ConfigError when `source.token_file` cannot be read."""
     if settings.source.kind == "http":
         from core.sources.http import HttpSource
 
@@ -35,6 +37,8 @@ def source_factory(settings: Settings) -> Callable[[], Source]:
             settings.source.token,
             settings.source.timeout_s,
         )
+        if settings.source.token_file is not None:
+            token = read_secret_file(settings.source.token_file, "source.token_file")
         return lambda: HttpSource(url, token=token, timeout_s=timeout)
     erp: list[DemoERP] = []
 

@@ -1,7 +1,9 @@
 """`syncdeck verify`: is my replica right? Compare it with the source, key by key.
 
 The source's full listing is decoded by the same codec as a sync's, so a row is
-hashed the same way on both sides; the replica target does the comparison.
+hashed the same way on both sides; the replica target does the comparison,
+against the entity's cursor, so lag (rows changed since the last sync, rows
+deleted since the last full one) is told apart from drift (see `Drift`).
 Source errors (`SourceError`, `SourceUnavailable`) and the replica's database
 errors propagate to the caller; nothing is written to the replica.
 """
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from core.replica.base import Drift, Replica, ReplicaTarget
 from core.sources.base import Source
@@ -56,6 +60,21 @@ async def verify_entity(
             drift = await loop.run_in_executor(executor, target.finish_verify)
         finally:
             executor.submit(target.close)
-        return dataclasses.replace(drift, source_rows=listed, invalid_in_source=invalid)
+        return dataclasses.replace(
+            drift,
+            source_rows=listed,
+            invalid_in_source=invalid,
+            pending_age_s=_age_s(drift.pending_oldest),
+        )
     finally:
         executor.shutdown(wait=False)
+
+
+def _age_s(cursor: str | None) -> float | None:
+    """Seconds since `cursor` (an ISO-8601 UTC time), None if none or not a time."""
+    if cursor is None:
+        return None
+    try:
+        return max(0.0, time.time() - datetime.fromisoformat(cursor).timestamp())
+    except ValueError:
+        return None

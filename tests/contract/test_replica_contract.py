@@ -367,28 +367,40 @@ def check(backend: Backend, records: list[dict[str, Any]], examples: int = 5) ->
         target.close()
 
 
-def test_verify_finds_missing_extra_and_different_rows(
+def test_verify_tells_drift_below_the_cursor_from_pending_rows(
     backend: Backend, target: ReplicaTarget
 ) -> None:
-    source = [customer(f"C{i}") for i in range(6)]
+    """Below the replica's cursor a difference is drift; at or after it the next sync
+    brings it (pending); a live row the source no longer lists awaits the next full sync
+    (pending deletion). Rows C0-C5 changed at T1, C9 at T2: the cursor is T2."""
+    source = [*(customer(f"C{i}") for i in range(6)), customer("C9", T2)]
     full_pass(target, CUSTOMERS, [source])
     clean = check(backend, source)
-    assert clean.clean and clean.examples == {"missing": [], "extra": [], "different": []}
+    assert clean.clean and clean.cursor == T2
+    assert clean.examples == {"missing": [], "different": [], "pending": [], "pending_deletion": []}
 
     backend.execute("DELETE FROM customers WHERE id = ?", "C1")  # missing
     full_pass(target, CUSTOMERS, [[c for c in source if c["id"] not in ("C1", "C2")]])  # C2 gone
-    listing = [*source[:5], customer("C5", name="Renamed in the ERP"), customer("C7")]
-    # C1 was hard-deleted, C2 soft-deleted (both missing), C7 is new (missing), C5 differs;
-    # the replica's C0, C3, C4 are listed; nothing extra.
+    listing = [
+        *source[:5],
+        customer("C5", name="Renamed in the ERP"),  # at T1: the replica should have it
+        customer("C9", T2, name="Renamed at the cursor"),  # the next sync rereads T2
+        customer("C7", T3),  # new since the last sync
+    ]
+    # C1 was hard-deleted, C2 soft-deleted (both missing below the cursor), C5 differs:
+    # drift. C9 and C7 are pending. The replica's C0, C3, C4 are listed.
     drift = check(backend, listing)
-    assert (drift.missing, drift.extra, drift.different) == (3, 0, 1)
-    assert sorted(drift.examples["missing"]) == ["C1", "C2", "C7"]
+    assert (drift.missing, drift.different, drift.pending) == (2, 1, 2)
+    assert drift.pending_deletion == 0 and not drift.clean
+    assert sorted(drift.examples["missing"]) == ["C1", "C2"]
     assert drift.examples["different"] == ["C5"]
+    assert sorted(drift.examples["pending"]) == ["C7", "C9"]
+    assert drift.pending_oldest == T2
     drift = check(backend, source[:1], examples=1)
-    assert (drift.missing, drift.extra, drift.different) == (0, 3, 0)
-    assert len(drift.examples["extra"]) == 1
+    assert (drift.missing, drift.different, drift.pending, drift.pending_deletion) == (0, 0, 0, 4)
+    assert drift.clean and len(drift.examples["pending_deletion"]) == 1
     # Nothing was written by verifying.
-    assert set(live(backend, CUSTOMERS)) == {"C0", "C3", "C4", "C5"}
+    assert set(live(backend, CUSTOMERS)) == {"C0", "C3", "C4", "C5", "C9"}
 
 
 # -- the engine over the backend (moved from test_sync_engine) --------------------------------

@@ -117,10 +117,17 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def prepare_private_path(path: Path) -> None:
-    """The store holds business data: owner-only directory (0700) and file (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    """The store holds business data: a directory or file made here is owner-only (0700,
+    0600). One that exists is left as its owner set it: `--data-dir` on a shared directory
+    (a 1777 spool, a group-readable project folder) must not change what others can do."""
+    directory = path.parent
+    if not directory.is_dir():
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        return
     os.close(fd)
     os.chmod(path, 0o600)
 

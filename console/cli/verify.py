@@ -1,0 +1,62 @@
+"""`syncdeck verify`: compare the replica with the source, lag told apart from drift.
+
+Exit codes: 0 in sync (pending rows allowed: the next syncs bring them), 1 drift
+(rows below the replica's cursor missing or different), 2 usage or
+configuration (`UsageError`, no store: raised to `console.cli.main`), 3 the
+source or the replica could not be read: one line naming why, no traceback.
+Nothing is written to the replica or the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+
+from console.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, UsageError
+from console.cli.render import print_json
+from core.config import Settings
+from core.errors import SyncError
+from core.replica.base import Drift
+from core.runtime import require_store
+
+
+async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from core.runtime import verify_replica
+    from core.sync.entities import ENTITIES
+
+    if settings.source.kind == "simulated":
+        raise UsageError("verify needs a real source (source.kind demo or http)")
+    names = [args.service] if args.service else list(ENTITIES)
+    unknown = [n for n in names if n not in ENTITIES]
+    if unknown:
+        raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(ENTITIES)}")
+    require_store(settings)
+    try:
+        reports = await verify_replica(settings, names)
+    except SyncError as exc:  # the source: unreachable, refusing, interrupted
+        print(f"syncdeck: verify: cannot read the source: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except (sqlite3.Error, OSError) as exc:
+        print(f"syncdeck: verify: cannot read the replica: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if args.json:
+        print_json([vars(r) | {"clean": r.clean} for r in reports])
+    else:
+        for report in reports:
+            print(render_drift(report))
+    return EXIT_OK if all(r.clean for r in reports) else EXIT_FAILED
+
+
+def render_drift(r: Drift) -> str:
+    verdict = "in sync" if r.clean else "DRIFT"
+    age = "" if r.pending_age_s is None else f" (oldest changed {r.pending_age_s:.2f}s ago)"
+    lines = [
+        f"{r.entity:<10} {verdict:<8} source {r.source_rows} rows, missing {r.missing}, "
+        f"different {r.different}; pending {r.pending}{age}, pending deletion "
+        f"{r.pending_deletion}; invalid in source {r.invalid_in_source}"
+    ]
+    for kind, keys in (r.examples or {}).items():
+        if keys:
+            lines.append(f"{'':<10} {kind.replace('_', ' ')}: {', '.join(keys)}")
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Why a configuration is invalid, in an operator's words: every bad key, with its reason.
+
+msgspec stops at the first error; `problems()` walks the tables to name them all
+(only on the error path, so a valid configuration never pays for it): unknown
+keys, values out of range (`inf` and `nan` named as such), choices outside
+their list (with the list), environment values that are malformed JSON (with
+the variable), and each table's own rules across keys, judged on its valid
+keys, so they are reported together with the others. Pure functions; nothing
+here raises but `convert` (msgspec's `ValidationError`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import msgspec
+
+
+class MalformedJSON(str):
+    """An environment value that looks like a JSON list or table and is not valid JSON.
+
+    It stays usable as text; where the setting wants a list or a table, validation says
+    which variable holds malformed JSON, and why, instead of "expected a list"."""
+
+    variable: str
+    error: str
+
+    def __new__(cls, text: str, variable: str, error: ValueError) -> MalformedJSON:
+        value = super().__new__(cls, text)
+        value.variable = variable
+        value.error = str(error)
+        return value
+
+
+def _path_hook(kind: type, value: Any) -> Any:
+    if kind is Path and isinstance(value, str | os.PathLike):
+        return Path(value)
+    raise NotImplementedError
+
+
+def convert(data: Any, kind: Any) -> Any:
+    # Lax: the environment gives text ("5", "false") for numbers and switches.
+    return msgspec.convert(data, kind, strict=False, dec_hook=_path_hook)
+
+
+def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
+    """Every invalid key under `key`, with its reason. msgspec stops at the first error;
+    this walks the tables to name them all (only on the error path)."""
+    if isinstance(kind, type) and issubclass(kind, msgspec.Struct) and isinstance(data, dict):
+        fields = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
+        found: list[tuple[str, str]] = []
+        bad: set[str] = set()
+        for name, value in data.items():
+            where = f"{key}.{name}" if key else name
+            here = (
+                problems(value, fields[name], where)
+                if name in fields
+                else [(where, "unknown key, not permitted here")]
+            )
+            if here:
+                bad.add(name)
+                found += here
+        if found:
+            # The table's own checks across keys (heartbeat_s < lease_ttl_s) are reported
+            # too, judged on the valid keys (defaults standing in for the invalid ones).
+            rest = {name: value for name, value in data.items() if name not in bad}
+            try:
+                convert(rest, kind)
+            except msgspec.ValidationError as exc:
+                found.append((key or "(top level)", _reason(str(exc), kind)))
+            return found
+    elif get_origin(kind) is dict and isinstance(data, dict):
+        value_kind = get_args(kind)[1]
+        found = []
+        for name, value in data.items():
+            found += problems(value, value_kind, f"{key}.{name}" if key else str(name))
+        if found:
+            return found
+    try:
+        convert(data, kind)
+    except msgspec.ValidationError as exc:
+        if isinstance(data, MalformedJSON):
+            return [(key, f"{data.variable} is malformed JSON ({data.error}): {str(data)!r}")]
+        if _non_finite(data):
+            return [(key or "(top level)", f"must be a finite number, not {data}")]
+        return [(key or "(top level)", _reason(str(exc), kind))]
+    return []
+
+
+def _non_finite(data: Any) -> bool:
+    """inf or nan, as a number (TOML) or as text (the environment)."""
+    if isinstance(data, bool) or not isinstance(data, float | str):
+        return False
+    try:
+        return not math.isfinite(float(data))
+    except ValueError:
+        return False
+
+
+def _choices(kind: Any) -> list[str]:
+    """The values a Literal type (or a union holding one) allows."""
+    if get_origin(kind) is Literal:
+        return [str(choice) for choice in get_args(kind)]
+    return [choice for arg in get_args(kind) for choice in _choices(arg)]
+
+
+_BOUND = re.compile(r"^Expected `(\w+)` (>=|<=|>|<) (\S+)")
+_TYPE = re.compile(r"^Expected `(\w+)`, got `(\w+)`")
+_BOUND_WORDS = {
+    ">": "greater than",
+    ">=": "greater than or equal to",
+    "<": "less than",
+    "<=": "less than or equal to",
+}
+_TYPE_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "array": "a list",
+    "object": "a table",
+    "null": "nothing",
+}
+
+
+def _reason(message: str, kind: Any = None) -> str:
+    """msgspec's message for one value, in an operator's words, without its `$.path`."""
+    message = message.split(" - at `$", 1)[0]
+    if message.startswith("Invalid enum value") and (choices := _choices(kind)):
+        return f"{message}; choose one of: {', '.join(choices)}"
+    if bound := _BOUND.match(message):
+        number = bound.group(3).removesuffix(".0")
+        return f"must be {_BOUND_WORDS[bound.group(2)]} {number}"
+    if wrong := _TYPE.match(message):
+        expected, got = (_TYPE_WORDS.get(t, t) for t in wrong.groups())
+        return f"expected {expected}, got {got}"
+    return message
