@@ -3,7 +3,8 @@
 Each test takes the `backend` fixture, parametrised over `BACKENDS`: a replica of that kind
 on a database of its own, and a way to read it back with plain SQL (`?` placeholders; a
 backend whose driver spells them otherwise translates them). Adding a backend is one entry
-in `BACKENDS` (its harness beside `SQLiteBackend`).
+in `BACKENDS` (its harness beside `SQLiteBackend`). PostgreSQL runs on a database of the
+test's own (`contract.conftest.pg_database`), and skips, saying why, without a server.
 
 Batches are made the way the engine makes them (`core.sync.engine.RunWriter`: the codec, then
 the target), so that the rules decided above the target (the 70% guard, the keyless-record
@@ -20,14 +21,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 import pytest
 
+from contract.backends import pg_url
 from core.config import DemoFaults, DemoSizes
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource
 from core.demo.faults import corrupt, is_malformed
 from core.errors import IncompleteListing
 from core.models import RunCounts, SyncMode
 from core.replica.base import Batch, Replica, ReplicaTarget, SyncState
+from core.replica.postgres import PostgresReplica
 from core.replica.sqlite import SQLiteReplica
 from core.sync.codec import codec_for
 from core.sync.engine import EngineSettings, EntitySyncService, RunWriter
@@ -54,6 +58,10 @@ class Backend(Protocol):
 
 
 class SQLiteBackend:
+    @classmethod
+    def for_test(cls, request: pytest.FixtureRequest, tmp: Path) -> SQLiteBackend:
+        return cls(tmp)
+
     def __init__(self, tmp: Path) -> None:
         self.path = tmp / "replica.db"
         self.replica = SQLiteReplica(self.path)
@@ -75,12 +83,42 @@ class SQLiteBackend:
             db.close()
 
 
-BACKENDS = {"sqlite": SQLiteBackend}
+class PostgresBackend:
+    """The replica in schema `replica` of a database of the test's own (beside the store's
+    schema that the template database holds, as in production)."""
+
+    schema = "replica"
+
+    @classmethod
+    def for_test(cls, request: pytest.FixtureRequest, tmp: Path) -> PostgresBackend:
+        return cls(request.getfixturevalue("pg_database"))
+
+    def __init__(self, dbname: str) -> None:
+        self.url = pg_url(dbname)
+        self.replica = PostgresReplica(self.url, self.schema)
+        self.integrity_error = psycopg.errors.IntegrityError
+
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        return psycopg.connect(self.url, autocommit=True, options=f"-c search_path={self.schema}")
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with self._connect() as conn:
+            return conn.execute(sql.replace("?", "%s"), params).fetchall()
+
+    def execute(self, sql: str, *params: Any) -> None:
+        with self._connect() as conn:
+            conn.execute(sql.replace("?", "%s"), params)
+
+
+BACKENDS: dict[str, type[SQLiteBackend] | type[PostgresBackend]] = {
+    "sqlite": SQLiteBackend,
+    "postgres": PostgresBackend,
+}
 
 
 @pytest.fixture(params=list(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    made: Backend = BACKENDS[request.param](tmp_path)
+    made: Backend = BACKENDS[request.param].for_test(request, tmp_path)
     return made
 
 

@@ -1,0 +1,313 @@
+"""The replica on PostgreSQL: the same tables and promises as on SQLite, in one schema.
+
+`PostgresReplica` opens one synchronous psycopg connection per target (a
+target lives on one worker thread; psycopg's synchronous API never touches an
+event loop). The tables live in the replica's schema (`[replica] schema`, by
+default the store's), created by this module when the first target opens:
+under an advisory lock, so concurrent openers create it once, and versioned in
+its own `replica_meta` row, apart from the store's `schema_version`. A newer
+version than this syncdeck knows raises `SchemaTooNew` before any DDL runs.
+
+Bulk writes are set-based (see `core.replica.pg_sql` for the statements):
+each batch is one transaction that COPYs its rows into a temporary table,
+classifies them against the replica in SQL (new, changed or revived by
+`row_hash`, else unchanged), upserts the ones to write in one `INSERT ...
+SELECT ... ON CONFLICT DO UPDATE`, replaces their children, records its
+rejects and the keys it saw, and moves the cursor up; a crash leaves all of
+it or none. Reconciliation and `verify` compare temporary tables of the
+listed keys with the replica in SQL, so no side is held in memory.
+
+Cursors compare as bytes (`COLLATE "C"`), as SQLite compares text, whatever
+the database's collation. Booleans (`active`) are stored as 0/1 integers.
+
+Errors: `SchemaTooNew`; psycopg's errors propagate unchanged (the failed
+batch is rolled back, the target stays usable); `OSError` for an unreadable
+password file.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from core.errors import SchemaTooNew
+from core.models import RunCounts
+from core.replica import pg_sql
+from core.replica.base import Batch, BatchResult, Drift, SyncState
+from core.replica.schema import SCHEMA_VERSION, entity_ddl, postgres, replica_ddl
+from core.store.postgres.connection import redact
+from core.store.postgres.schema import lock_key
+from core.sync.entities import ENTITIES, EntitySpec
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+IDLE_IN_TRANSACTION_S = 60
+"""A frozen writer's transaction (a process stopped mid-batch) ends after this long."""
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class PostgresReplica:
+    """The replica tables in `schema` of the PostgreSQL database at `url`."""
+
+    def __init__(
+        self,
+        url: str,
+        schema: str = "syncdeck",
+        *,
+        password_file: Path | None = None,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.schema = schema
+        self.where = f"PostgreSQL {redact(url)} schema {schema}"
+        self._password_file = password_file
+        self._connect_timeout_s = connect_timeout_s
+        self._dialect = postgres(schema)
+        self._lock = threading.Lock()
+        self._ready: set[str] = set()
+        """Entities whose tables this process has made sure of ("" for the shared tables)."""
+
+    def connect(self) -> Conn:
+        """A session of the replica's own: autocommit (transactions are explicit), UTC."""
+        settings = {
+            "search_path": self.schema,
+            "TimeZone": "UTC",
+            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_S * 1000),
+        }
+        kwargs: dict[str, Any] = {
+            "options": " ".join(f"-c {k}={v}" for k, v in settings.items()),
+            "application_name": "syncdeck-replica",
+            "connect_timeout": max(1, int(self._connect_timeout_s)),
+            "autocommit": True,
+        }
+        if self._password_file is not None:
+            kwargs["password"] = self._password_file.read_text(encoding="utf-8").strip()
+        return psycopg.connect(self.url, **kwargs)
+
+    def target(self, spec: EntitySpec) -> PostgresTarget:
+        conn = self.connect()
+        try:
+            with self._lock:
+                if "" not in self._ready:
+                    self._create_schema(conn, replica_ddl(self._dialect))
+                    self._ready.update(("", *ENTITIES))
+                if spec.name not in self._ready:  # an entity a plugin defines
+                    self._create_schema(conn, entity_ddl(spec, self._dialect))
+                    self._ready.add(spec.name)
+            return PostgresTarget(conn, spec, self.schema)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _create_schema(self, conn: Conn, statements: list[str]) -> None:
+        with conn.transaction():
+            conn.execute("SET LOCAL lock_timeout = '60s'")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, "replica"),))
+            version = _schema_version(conn, self.schema)
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"the replica in {self.where} has schema version {version}, but this "
+                    f"syncdeck knows only up to {SCHEMA_VERSION}: upgrade syncdeck"
+                )
+            if (
+                conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+                ).fetchone()
+                is None
+            ):
+                conn.execute(f"CREATE SCHEMA {self.schema}")
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(
+                f"INSERT INTO {self.schema}.replica_meta (id, schema_version) VALUES (1, %s) "
+                "ON CONFLICT (id) DO NOTHING",
+                (SCHEMA_VERSION,),
+            )
+
+
+def _schema_version(conn: Conn, schema: str) -> int:
+    """0 when the replica has no marker yet (a new schema)."""
+    row = conn.execute("SELECT to_regclass(%s)", (f"{schema}.replica_meta",)).fetchone()
+    if row is None or row[0] is None:
+        return 0
+    found = conn.execute(f"SELECT schema_version FROM {schema}.replica_meta WHERE id = 1")
+    version = found.fetchone()
+    return 0 if version is None else int(version[0])
+
+
+class PostgresTarget:
+    """One entity's replica tables on one connection (see `ReplicaTarget`)."""
+
+    def __init__(self, conn: Conn, spec: EntitySpec, schema: str) -> None:
+        self.spec = spec
+        self._conn = conn
+        self._sql = pg_sql.Statements(spec, schema)
+        self._integers = [i for i, (_, kind) in enumerate(spec.fields) if kind == "integer"]
+        for statement in self._sql.temp_tables:
+            conn.execute(statement)
+        self._full = False
+        self._empty_at_start = False
+        self._listed = 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- state ----------------------------------------------------------------
+
+    def state(self) -> SyncState:
+        row = self._conn.execute(self._sql.read_state, (self.spec.name,)).fetchone()
+        if row is None:
+            return SyncState(None, None, 0, None)
+        return SyncState(row[0], row[1], int(row[2]), row[3])
+
+    def live_rows(self) -> int:
+        row = self._conn.execute(self._sql.live_rows).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def mark_needs_full(self, reason: str) -> None:
+        with self._conn.transaction():
+            self._set_state(needs_full=reason)
+
+    def _set_state(self, **values: Any) -> None:
+        self._conn.execute(self._sql.ensure_state, (self.spec.name, time.time()))
+        sets = ", ".join(f"{k} = %s" for k in values)
+        self._conn.execute(
+            f"UPDATE {self._sql.sync_state} SET {sets}, updated_at = %s WHERE entity = %s",
+            (*values.values(), time.time(), self.spec.name),
+        )
+
+    # -- batches ----------------------------------------------------------------
+
+    def begin_full(self) -> bool:
+        with self._conn.transaction():
+            self._set_state(needs_full="the last full run did not complete")
+        self._full = True
+        row = self._conn.execute(self._sql.any_row).fetchone()
+        self._empty_at_start = row is None
+        self._conn.execute("TRUNCATE pg_temp.seen")
+        return not self._empty_at_start
+
+    def write(self, batch: Batch, run_id: int) -> BatchResult:
+        stamp = _now_iso()
+        keys, values, digests, children = batch.keys, batch.values, batch.digests, batch.children
+        if len(set(keys)) != len(keys):  # listed twice: the later wins
+            latest = list({k: i for i, k in enumerate(keys)}.values())
+            values = [values[i] for i in latest]
+            digests = [digests[i] for i in latest]
+            children = [children[i] for i in latest]
+        conn, sql = self._conn, self._sql
+        inserted = updated = 0
+        with conn.transaction():
+            if values:
+                self._copy(sql.copy_incoming, sql.incoming_types, self._rows(values, digests))
+                if sql.child is not None:
+                    rows = [(*row, n) for n, row in enumerate(r for kids in children for r in kids)]
+                    if rows:
+                        self._copy(sql.copy_children, sql.child_types, rows)
+                    found = conn.execute(sql.classify_into_changed).fetchone()
+                    assert found is not None
+                    conn.execute(sql.upsert_changed, (stamp,))
+                    conn.execute(sql.delete_children)
+                    conn.execute(sql.insert_children)
+                else:
+                    found = conn.execute(sql.upsert, (stamp,)).fetchone()
+                    assert found is not None
+                inserted, updated = int(found[0]), int(found[1])
+            if batch.keys_seen and self._full:
+                self._copy(sql.copy_seen, ["text"], [(k,) for k in batch.keys_seen])
+            if batch.rejected:
+                self._copy(
+                    sql.copy_quarantine,
+                    ["text", "text", "text", "text", "int8", "text"],
+                    [(self.spec.name, k, p, r, run_id, stamp) for k, p, r in batch.rejected],
+                )
+            if batch.top_cursor is not None:
+                conn.execute(sql.move_cursor, (self.spec.name, batch.top_cursor, time.time()))
+        counts = RunCounts(
+            fetched=batch.fetched,
+            rejected=len(batch.rejected),
+            inserted=inserted,
+            updated=updated,
+            unchanged=len(values) - inserted - updated,
+        )
+        return BatchResult(counts, batch.top_cursor)
+
+    def _rows(self, values: list[tuple[Any, ...]], digests: list[bytes]) -> Iterable[Sequence[Any]]:
+        """The rows as COPY sends them: integer columns as integers (a model's bool too)."""
+        integers = self._integers
+        if not integers:
+            return [(*v, d) for v, d in zip(values, digests, strict=True)]
+        rows = []
+        for v, d in zip(values, digests, strict=True):
+            row = [*v, d]
+            for i in integers:
+                if row[i] is not None:
+                    row[i] = int(row[i])
+            rows.append(row)
+        return rows
+
+    def _copy(self, statement: str, types: list[str], rows: Iterable[Sequence[Any]]) -> None:
+        with self._conn.cursor().copy(statement) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    # -- the end of a full pass ---------------------------------------------------
+
+    def finish_full(self, mapping_version: int, reconcile: bool) -> int:
+        conn, sql = self._conn, self._sql
+        deleted = 0
+        with conn.transaction():
+            if reconcile and not self._empty_at_start:
+                conn.execute("ANALYZE pg_temp.seen")  # temporary tables get no autovacuum
+                deleted = conn.execute(sql.reconcile, (_now_iso(),)).rowcount
+            self._set_state(
+                last_full_at=time.time(), mapping_version=mapping_version, needs_full=None
+            )
+        conn.execute("TRUNCATE pg_temp.seen")
+        self._full = False
+        self._empty_at_start = False
+        return deleted
+
+    # -- verify -------------------------------------------------------------------
+
+    def begin_verify(self) -> None:
+        self._conn.execute("TRUNCATE pg_temp.listed")
+        self._listed = 0
+
+    def verify(self, batch: Batch) -> None:
+        start = self._listed
+        self._listed += len(batch.keys)
+        self._copy(
+            self._sql.copy_listed,
+            ["text", "bytea", "int8"],
+            [
+                (k, d, start + i)
+                for i, (k, d) in enumerate(zip(batch.keys, batch.digests, strict=True))
+            ],
+        )
+
+    def finish_verify(self, examples: int = 5) -> Drift:
+        """A key listed twice counts once, with its later digest (as on SQLite)."""
+        conn = self._conn
+        drift = Drift(self.spec.name, examples={})
+        assert drift.examples is not None
+        with conn.transaction():
+            conn.execute(self._sql.latest_listed)
+            for name, query in self._sql.drift.items():
+                row = conn.execute(f"SELECT count(*) FROM ({query}) AS found").fetchone()
+                assert row is not None
+                setattr(drift, name, int(row[0]))
+                found = conn.execute(f"{query} LIMIT {int(examples)}")
+                drift.examples[name] = [str(r[0]) for r in found]
+        conn.execute("TRUNCATE pg_temp.listed")
+        return drift
