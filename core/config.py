@@ -167,6 +167,23 @@ class StoreSettings(Section, frozen=True, kw_only=True):
             raise ValueError("store.url must be a postgresql:// URL")
 
 
+class ReplicaSettings(Section, frozen=True, kw_only=True):
+    """Where the replica lives: by default beside the store (its PostgreSQL database when
+    `[store] url` is set, else the SQLite file in the data directory)."""
+
+    url: str | None = None
+    """postgresql://user@host:port/dbname: the replica in that database (the one the
+    business's programs read), whichever the store is."""
+    schema: Annotated[str, Meta(pattern=r"^[a-z_][a-z0-9_]{0,47}$")] | None = None
+    """PostgreSQL: the schema that holds the replica's tables (default: `[store] schema`)."""
+    password_file: Path | None = None
+    """PostgreSQL: a file holding the password (default: the store's, in its database)."""
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("replica.url must be a postgresql:// URL")
+
+
 class Settings(Section, frozen=True, kw_only=True):
     data_dir: Path = msgspec.field(default_factory=lambda: default_data_dir())
     profile: Literal["default", "demo"] = "default"
@@ -178,6 +195,7 @@ class Settings(Section, frozen=True, kw_only=True):
     demo: DemoSettings = msgspec.field(default_factory=DemoSettings)
     sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    replica: ReplicaSettings = msgspec.field(default_factory=ReplicaSettings)
 
     def service(self, name: str) -> ServiceSettings:
         return self.services.get(name, ServiceSettings())
