@@ -39,14 +39,21 @@ class Statements:
         cols = spec.columns
         self.sync_state = f"{schema}.sync_state"
         fields = ", ".join(f"{name} {SQL_TYPES[kind]}" for name, kind in spec.fields)
-        self.temp_tables = [
-            f"CREATE TEMP TABLE IF NOT EXISTS incoming ({fields}, row_hash bytea) "
-            "ON COMMIT DELETE ROWS",
-            "CREATE TEMP TABLE IF NOT EXISTS seen (key text)",
-            "CREATE TEMP TABLE IF NOT EXISTS listed (key text, row_hash bytea, seq bigint)",
-        ]
+        self.temp_tables: dict[str, list[str]] = {
+            "incoming": [
+                f"CREATE TEMP TABLE IF NOT EXISTS incoming ({fields}, row_hash bytea) "
+                "ON COMMIT DELETE ROWS"
+            ],
+            "seen": ["CREATE TEMP TABLE IF NOT EXISTS seen (key text)"],
+            "listed": [
+                "CREATE TEMP TABLE IF NOT EXISTS listed (key text, row_hash bytea, seq bigint)"
+            ],
+        }
+        """What each job needs, created when first needed (a target that only reads its
+        state, as `resolve_mode` does, creates none: each costs a catalog commit)."""
         self.incoming_types = [COPY_TYPES[kind] for _, kind in spec.fields] + ["bytea"]
         self.copy_incoming = _binary("pg_temp.incoming", [*cols, "row_hash"])
+        self.copy_new = _binary(t, [*cols, "row_hash", "synced_at"])
         self.copy_seen = _binary("pg_temp.seen", ["key"])
         self.copy_listed = _binary("pg_temp.listed", ["key", "row_hash", "seq"])
         self.copy_quarantine = _binary(
@@ -79,7 +86,7 @@ class Statements:
             c = f"{schema}.{child.table}"
             p = child.parent_column
             child_fields = ", ".join(f"{name} {SQL_TYPES[kind]}" for name, kind in child.fields)
-            self.temp_tables += [
+            self.temp_tables["incoming"] += [
                 f"CREATE TEMP TABLE IF NOT EXISTS incoming_children ({p} text, {child_fields}, "
                 "seq bigint) ON COMMIT DELETE ROWS",
                 "CREATE TEMP TABLE IF NOT EXISTS changed (key text PRIMARY KEY, is_new boolean) "
@@ -88,6 +95,7 @@ class Statements:
             self.child_types = ["text", *(COPY_TYPES[kind] for _, kind in child.fields), "int8"]
             child_cols = [p, *child.columns]
             self.copy_children = _binary("pg_temp.incoming_children", [*child_cols, "seq"])
+            self.copy_new_children = _binary(c, child_cols)
             self.classify_into_changed = (
                 "WITH found AS (INSERT INTO pg_temp.changed (key, is_new) "
                 f"SELECT i.{k}, r.{k} IS NULL {to_write} RETURNING is_new) "

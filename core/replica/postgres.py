@@ -18,7 +18,8 @@ it or none. Reconciliation and `verify` compare temporary tables of the
 listed keys with the replica in SQL, so no side is held in memory.
 
 Cursors compare as bytes (`COLLATE "C"`), as SQLite compares text, whatever
-the database's collation. Booleans (`active`) are stored as 0/1 integers.
+the database's collation. Booleans (`active`) are stored as 0/1 integers, as
+binary COPY's int8 writes them.
 
 Errors: `SchemaTooNew`; psycopg's errors propagate unchanged (the failed
 batch is rolled back, the target stays usable); `OSError` for an unreadable
@@ -150,15 +151,19 @@ class PostgresTarget:
         self.spec = spec
         self._conn = conn
         self._sql = pg_sql.Statements(spec, schema)
-        self._integers = [i for i, (_, kind) in enumerate(spec.fields) if kind == "integer"]
-        for statement in self._sql.temp_tables:
-            conn.execute(statement)
+        self._temp_tables: set[str] = set()
         self._full = False
         self._empty_at_start = False
         self._listed = 0
 
     def close(self) -> None:
         self._conn.close()
+
+    def _temp(self, job: str) -> None:
+        """Create the temporary tables `job` needs, once per session, in one commit."""
+        if job not in self._temp_tables:
+            self._conn.execute("; ".join(self._sql.temp_tables[job]))
+            self._temp_tables.add(job)
 
     # -- state ----------------------------------------------------------------
 
@@ -193,7 +198,8 @@ class PostgresTarget:
         self._full = True
         row = self._conn.execute(self._sql.any_row).fetchone()
         self._empty_at_start = row is None
-        self._conn.execute("TRUNCATE pg_temp.seen")
+        self._temp("seen")
+        self._conn.execute("DELETE FROM pg_temp.seen")  # empty unless a pass was left unfinished
         return not self._empty_at_start
 
     def write(self, batch: Batch, run_id: int) -> BatchResult:
@@ -206,22 +212,15 @@ class PostgresTarget:
             children = [children[i] for i in latest]
         conn, sql = self._conn, self._sql
         inserted = updated = 0
+        if values:
+            self._temp("incoming")
         with conn.transaction():
-            if values:
-                self._copy(sql.copy_incoming, sql.incoming_types, self._rows(values, digests))
-                if sql.child is not None:
-                    rows = [(*row, n) for n, row in enumerate(r for kids in children for r in kids)]
-                    if rows:
-                        self._copy(sql.copy_children, sql.child_types, rows)
-                    found = conn.execute(sql.classify_into_changed).fetchone()
-                    assert found is not None
-                    conn.execute(sql.upsert_changed, (stamp,))
-                    conn.execute(sql.delete_children)
-                    conn.execute(sql.insert_children)
-                else:
-                    found = conn.execute(sql.upsert, (stamp,)).fetchone()
-                    assert found is not None
-                inserted, updated = int(found[0]), int(found[1])
+            if values and not (
+                self._empty_at_start and self._copy_new(values, digests, children, stamp)
+            ):
+                inserted, updated = self._upsert(values, digests, children, stamp)
+            elif values:
+                inserted = len(values)
             if batch.keys_seen and self._full:
                 self._copy(sql.copy_seen, ["text"], [(k,) for k in batch.keys_seen])
             if batch.rejected:
@@ -241,19 +240,57 @@ class PostgresTarget:
         )
         return BatchResult(counts, batch.top_cursor)
 
-    def _rows(self, values: list[tuple[Any, ...]], digests: list[bytes]) -> Iterable[Sequence[Any]]:
-        """The rows as COPY sends them: integer columns as integers (a model's bool too)."""
-        integers = self._integers
-        if not integers:
-            return [(*v, d) for v, d in zip(values, digests, strict=True)]
-        rows = []
-        for v, d in zip(values, digests, strict=True):
-            row = [*v, d]
-            for i in integers:
-                if row[i] is not None:
-                    row[i] = int(row[i])
-            rows.append(row)
-        return rows
+    def _copy_new(
+        self,
+        values: list[tuple[Any, ...]],
+        digests: list[bytes],
+        children: list[list[tuple[Any, ...]]],
+        stamp: str,
+    ) -> bool:
+        """Into a table that was empty when this full pass began, rows are new unless an
+        earlier page of the pass listed them too: COPY them straight in (no lookup, no
+        classification, as on SQLite), under a savepoint. Returns False, having written
+        nothing, when a key was there already; the caller then upserts."""
+        sql = self._sql
+        try:
+            with self._conn.transaction():
+                rows = [(*v, d, stamp) for v, d in zip(values, digests, strict=True)]
+                self._copy(sql.copy_new, [*sql.incoming_types, "text"], rows)
+                if sql.child is not None:
+                    kids = [r for rows_of_one in children for r in rows_of_one]
+                    if kids:
+                        self._copy(sql.copy_new_children, sql.child_types[:-1], kids)
+        except psycopg.errors.UniqueViolation:
+            return False
+        return True
+
+    def _upsert(
+        self,
+        values: list[tuple[Any, ...]],
+        digests: list[bytes],
+        children: list[list[tuple[Any, ...]]],
+        stamp: str,
+    ) -> tuple[int, int]:
+        """COPY the batch into `incoming`, classify and upsert in SQL: (inserted, updated)."""
+        conn, sql = self._conn, self._sql
+        self._copy(sql.copy_incoming, sql.incoming_types, self._rows(values, digests))
+        if sql.child is None:
+            found = conn.execute(sql.upsert, (stamp,)).fetchone()
+        else:
+            rows = [(*row, n) for n, row in enumerate(r for kids in children for r in kids)]
+            if rows:
+                self._copy(sql.copy_children, sql.child_types, rows)
+            found = conn.execute(sql.classify_into_changed).fetchone()
+            conn.execute(sql.upsert_changed, (stamp,))
+            conn.execute(sql.delete_children)
+            conn.execute(sql.insert_children)
+        assert found is not None
+        return int(found[0]), int(found[1])
+
+    @staticmethod
+    def _rows(values: list[tuple[Any, ...]], digests: list[bytes]) -> list[tuple[Any, ...]]:
+        """The rows as COPY sends them (binary int8 takes a model's bool as 0/1)."""
+        return [(*v, d) for v, d in zip(values, digests, strict=True)]
 
     def _copy(self, statement: str, types: list[str], rows: Iterable[Sequence[Any]]) -> None:
         with self._conn.cursor().copy(statement) as copy:
@@ -281,7 +318,8 @@ class PostgresTarget:
     # -- verify -------------------------------------------------------------------
 
     def begin_verify(self) -> None:
-        self._conn.execute("TRUNCATE pg_temp.listed")
+        self._temp("listed")
+        self._conn.execute("DELETE FROM pg_temp.listed")
         self._listed = 0
 
     def verify(self, batch: Batch) -> None:

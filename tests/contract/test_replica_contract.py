@@ -339,6 +339,25 @@ def test_a_full_pass_soft_deletes_what_it_did_not_see(
     assert soft_deleted(backend, CUSTOMERS) == set()
 
 
+def test_a_key_listed_again_later_in_a_first_full_pass_keeps_its_later_values(
+    backend: Backend, target: ReplicaTarget
+) -> None:
+    """Into an empty table a backend may skip the lookups; a row that moved in the source
+    during the pass (listed on two pages) must still end up once, as last listed."""
+    renamed = customer("C2", T2, name="Renamed during the pass")
+    counts, deleted = full_pass(
+        target, CUSTOMERS, [[customer("C1"), customer("C2")], [renamed, customer("C3")]]
+    )
+    assert deleted == 0 and counts.fetched == 4
+    assert counts.inserted + counts.updated + counts.unchanged == 4
+    assert live(backend, CUSTOMERS) == {
+        "C1": as_row(CUSTOMERS, customer("C1")),
+        "C2": as_row(CUSTOMERS, renamed),
+        "C3": as_row(CUSTOMERS, customer("C3")),
+    }
+    assert target.state().cursor == T2
+
+
 def test_a_truncated_listing_deletes_nothing_and_leaves_the_pass_unfinished(
     backend: Backend, target: ReplicaTarget
 ) -> None:
