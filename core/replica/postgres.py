@@ -14,7 +14,11 @@ classifies them against the replica in SQL (new, changed or revived by
 `row_hash`, else unchanged), upserts the ones to write in one `INSERT ...
 SELECT ... ON CONFLICT DO UPDATE`, replaces their children, records its
 rejects and the keys it saw, and moves the cursor up; a crash leaves all of
-it or none. Reconciliation and `verify` compare temporary tables of the
+it or none. Into a table that was empty when its full pass began, every row
+is new, so a batch is COPYed straight into the table (the first sync of a
+large replica runs near COPY's own speed), under a savepoint: if a key is
+there already (listed again on a later page), the batch is upserted after
+all. Reconciliation and `verify` compare temporary tables of the
 listed keys with the replica in SQL, so no side is held in memory.
 
 Cursors compare as bytes (`COLLATE "C"`), as SQLite compares text, whatever
