@@ -33,11 +33,12 @@ lint: setup
 test: lint tools
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-bench: setup
+bench: setup tools
 	$(BIN)/python bench/orchestrator.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/postgres.py
 
 screenshots: setup
 	$(BIN)/python tests/support/scenes.py screenshots

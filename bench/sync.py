@@ -184,27 +184,7 @@ async def sync_child(data_dir: Path, rows: int, profile: bool) -> dict[str, Any]
     out["full_counts"] = msgspec.structs.asdict(counts)
     out["rss_after_full_mb"] = maxrss_mb()
 
-    # 0.1% of the products change in the ERP, after everything there (not timed).
-    changed = max(1, round(rows * CHANGED_SHARE))
-    picks = random.Random(SAMPLE_SEED).sample(range(rows), changed)
-    skus = [f"P{i:08d}" for i in picks]
-    stamp = iso(BASE_EPOCH + rows // ROWS_PER_SECOND + 3600)
-    src = sqlite3.connect(data_dir / DEMO_FILENAME)
-    records = []
-    cols = SPEC.columns
-    for start in range(0, len(skus), 500):
-        chunk = skus[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for row in src.execute(
-            f"SELECT {', '.join(cols)} FROM products WHERE sku IN ({marks})", chunk
-        ):
-            record = dict(zip(cols, row, strict=True))
-            record["weight_kg"] = round(record["weight_kg"] + 1.0, 3)
-            record["updated_at"] = stamp
-            records.append(record)
-    src.close()
-    erp.upsert("products", records)
-    out["changed"] = len(records)
+    out["changed"] = change_products(erp, rows)
 
     mode, reason = await service.resolve_mode(SyncMode.AUTO)
     assert mode == SyncMode.INCREMENTAL, (mode, reason)
@@ -219,6 +199,31 @@ async def sync_child(data_dir: Path, rows: int, profile: bool) -> dict[str, Any]
         out["profile"] = await profiled_full_sync(erp, data_dir / "profiled.db", settings)
     erp.close()
     return out
+
+
+def change_products(erp: DemoERP, rows: int) -> int:
+    """Change 0.1% of the products in the ERP (a seeded sample: new weight, an updated_at
+    after everything there); return how many."""
+    changed = max(1, round(rows * CHANGED_SHARE))
+    picks = random.Random(SAMPLE_SEED).sample(range(rows), changed)
+    skus = [f"P{i:08d}" for i in picks]
+    stamp = iso(BASE_EPOCH + rows // ROWS_PER_SECOND + 3600)
+    src = sqlite3.connect(erp.path)
+    records = []
+    cols = SPEC.columns
+    for start in range(0, len(skus), 500):
+        chunk = skus[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for row in src.execute(
+            f"SELECT {', '.join(cols)} FROM products WHERE sku IN ({marks})", chunk
+        ):
+            record = dict(zip(cols, row, strict=True))
+            record["weight_kg"] = round(record["weight_kg"] + 1.0, 3)
+            record["updated_at"] = stamp
+            records.append(record)
+    src.close()
+    erp.upsert("products", records)
+    return len(records)
 
 
 async def profiled_full_sync(erp: DemoERP, db_path: Path, settings: EngineSettings) -> str:

@@ -25,6 +25,8 @@ from msgspec import Meta
 
 from core import limits
 from core.config_problems import MalformedJSON, convert, problems
+from core.config_section import Section
+from core.config_stores import ApiSettings, ReplicaSettings, StoreSettings
 from core.models import MAX_PRIORITY, MIN_PRIORITY
 from core.stagger import spread
 from core.sync.entities import ENTITIES, MINUTE, STAGGER_ORDER
@@ -50,10 +52,6 @@ Offset = Annotated[float, Meta(ge=0, le=limits.MAX_OFFSET_S)]
 
 class ConfigError(Exception):
     """Invalid configuration; the message names every bad key and why."""
-
-
-class Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A table of the configuration: immutable, and an unknown key is an error."""
 
 
 class RetrySettings(Section, frozen=True, kw_only=True):
@@ -169,60 +167,6 @@ class SimulationSettings(Section, frozen=True, kw_only=True):
     failure_rate: Share = 0.0
 
 
-class StoreSettings(Section, frozen=True, kw_only=True):
-    """Where the coordination store lives: SQLite in the data directory unless `url` is set."""
-
-    url: str | None = None
-    """postgresql://user@host:port/dbname selects PostgreSQL (a password in it is never
-    shown); libpq's PGPASSWORD and .pgpass work too."""
-    schema: Annotated[str, Meta(pattern=r"^[a-z_][a-z0-9_]{0,47}$")] = "syncdeck"
-    """PostgreSQL: the schema that holds syncdeck's tables (lower-case letters, digits, _)."""
-    password_file: Path | None = None
-    """PostgreSQL: a file holding the password (read when the store opens)."""
-
-    def __post_init__(self) -> None:
-        if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
-            raise ValueError("store.url must be a postgresql:// URL")
-
-
-MIN_SECRET_BYTES = 32
-"""A shorter JWT secret is refused: HS256 with less is guessable offline."""
-
-
-class ApiSettings(Section, frozen=True, kw_only=True):
-    """The HTTP API (`syncdeck serve`). Tokens are HS256 with a shared secret (inline, in a
-    file, or `SYNCDECK_API__JWT_SECRET`), or RS256/ES256 checked with a public key; the
-    accepted algorithm is fixed here, never taken from a token. Secrets never appear in a
-    repr or an error message."""
-
-    host: str = "127.0.0.1"
-    port: Annotated[int, Meta(ge=0, le=65535)] = 8787
-    """0: any free port (the one taken is printed)."""
-    jwt_secret: str | None = None
-    jwt_secret_file: Path | None = None
-    jwt_public_key_file: Path | None = None
-    jwt_public_key_algorithm: Literal["RS256", "ES256"] = "RS256"
-    audience: str | None = None
-    """When set, a token's `aud` must name it."""
-    issuer: str | None = None
-    """When set, a token's `iss` must be it."""
-    leeway_s: Annotated[float, Meta(ge=0, le=300)] = 30.0
-    """Clock skew tolerated on `exp`, `nbf` and `iat`."""
-    metrics_auth: Literal["none", "read", "operate"] = "read"
-    """The role /metrics asks for; none: no token."""
-
-    def __post_init__(self) -> None:
-        sources = [self.jwt_secret, self.jwt_secret_file, self.jwt_public_key_file]
-        if sum(source is not None for source in sources) > 1:
-            raise ValueError("set only one of jwt_secret, jwt_secret_file and jwt_public_key_file")
-        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(f"jwt_secret must be at least {MIN_SECRET_BYTES} bytes")
-
-    def __repr__(self) -> str:  # keeps the secret out of logs and tracebacks
-        shown = msgspec.structs.asdict(self) | ({"jwt_secret": "***"} if self.jwt_secret else {})
-        return f"ApiSettings({shown})"
-
-
 class Settings(Section, frozen=True, kw_only=True):
     data_dir: Path = msgspec.field(default_factory=lambda: default_data_dir())
     profile: Literal["default", "demo"] = "default"
@@ -235,6 +179,7 @@ class Settings(Section, frozen=True, kw_only=True):
     sync: SyncSettings = msgspec.field(default_factory=SyncSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
+    replica: ReplicaSettings = msgspec.field(default_factory=ReplicaSettings)
 
     def service(self, name: str) -> ServiceSettings:
         return self.services.get(name, ServiceSettings())

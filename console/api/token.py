@@ -16,7 +16,8 @@ from typing import Any
 
 import jwt
 
-from core.config import MIN_SECRET_BYTES, ApiSettings, ConfigError
+from core.config import ConfigError
+from core.config_stores import MIN_SECRET_BYTES, ApiSettings
 
 READ_SCOPE = "syncdeck:read"
 OPERATE_SCOPE = "syncdeck:operate"

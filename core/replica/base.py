@@ -23,10 +23,12 @@ full) propagate unchanged, and a run that meets one fails with that error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.errors import LeaseLost
 from core.models import RunCounts
 from core.sync.entities import EntitySpec
 
@@ -46,6 +48,18 @@ class Fence:
     holder: str
     epoch: int
     deadline: Callable[[], float]
+
+    def check(self, read_lease: Callable[[], tuple[str, int] | None] | None) -> None:
+        """Inside the batch's transaction, just before it commits. `read_lease` reads the
+        store's (holder, epoch) in that transaction; None where the replica is in another
+        database (then only the deadline can be checked). Raises LeaseLost."""
+        if read_lease is not None:
+            current = read_lease()
+            if current != (self.holder, self.epoch):
+                now = "no lease" if current is None else f"epoch {current[1]}, held by {current[0]}"
+                raise LeaseLost(f"runner lease epoch {self.epoch} is stale ({now})")
+        if time.monotonic() > self.deadline():
+            raise LeaseLost(f"runner lease epoch {self.epoch} may have expired (renewal overdue)")
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 One generator for every backend: a dialect only names its types (the column
 kinds of `core.sync.entities`, plus the digest's bytes and the quarantine's
-generated id). Every statement is `IF NOT EXISTS`, so creating the schema over
+generated id) and, where it has them, the schema that holds the tables
+(PostgreSQL: `postgres(schema)`). Every statement is `IF NOT EXISTS`, so creating the schema over
 tables an older syncdeck made (the store's migration 2, same definitions) is a
 no-op. The tables are a public contract (other programs read them): a change
 here is a new `SCHEMA_VERSION` with a migration, never an edit of the tables.
@@ -36,6 +37,13 @@ class Dialect:
     """Epoch seconds in `sync_state`."""
     identity_key: str
     """A generated integer primary key that never reuses a value."""
+    schema: str = ""
+    """The schema that holds the tables ("": the connection's default, as on SQLite)."""
+
+    def qualified(self, name: str) -> str:
+        """A table's name as the statements spell it (an index name is never qualified: it
+        lives in its table's schema)."""
+        return f"{self.schema}.{name}" if self.schema else name
 
 
 SQLITE = Dialect(
@@ -45,6 +53,18 @@ SQLITE = Dialect(
     real_seconds="REAL",
     identity_key="INTEGER PRIMARY KEY AUTOINCREMENT",
 )
+
+
+def postgres(schema: str) -> Dialect:
+    """PostgreSQL, the tables in `schema` (a lower-case identifier that needs no quoting)."""
+    return Dialect(
+        name="postgresql",
+        types={"text": "TEXT", "real": "DOUBLE PRECISION", "integer": "BIGINT"},
+        blob="BYTEA",
+        real_seconds="DOUBLE PRECISION",
+        identity_key="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        schema=schema,
+    )
 
 
 def entity_ddl(spec: EntitySpec, dialect: Dialect) -> list[str]:
@@ -64,9 +84,10 @@ def entity_ddl(spec: EntitySpec, dialect: Dialect) -> list[str]:
         f"synced_at {text} NOT NULL",
         f"deleted_at {text}",
     ]
+    table = dialect.qualified(spec.table)
     statements = [
-        f"CREATE TABLE IF NOT EXISTS {spec.table} ({', '.join(cols)})",
-        f"CREATE INDEX IF NOT EXISTS {spec.table}_by_cursor ON {spec.table}({spec.cursor})",
+        f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})",
+        f"CREATE INDEX IF NOT EXISTS {spec.table}_by_cursor ON {table}({spec.cursor})",
     ]
     child = spec.child
     if child is not None:
@@ -74,7 +95,8 @@ def entity_ddl(spec: EntitySpec, dialect: Dialect) -> list[str]:
             f"{name} {dialect.types[kind]} NOT NULL" for name, kind in child.fields
         ]
         statements.append(
-            f"CREATE TABLE IF NOT EXISTS {child.table} ({', '.join(child_cols)}, "
+            f"CREATE TABLE IF NOT EXISTS {dialect.qualified(child.table)} "
+            f"({', '.join(child_cols)}, "
             f"PRIMARY KEY ({', '.join(child.key_columns)}))"
         )
     return statements
@@ -83,16 +105,17 @@ def entity_ddl(spec: EntitySpec, dialect: Dialect) -> list[str]:
 def bookkeeping_ddl(dialect: Dialect) -> list[str]:
     """`sync_state`, `quarantine` and `replica_meta`."""
     text, integer, seconds = dialect.types["text"], dialect.types["integer"], dialect.real_seconds
+    q = dialect.qualified
     return [
-        f"CREATE TABLE IF NOT EXISTS sync_state (entity {text} PRIMARY KEY, cursor {text}, "
-        f"last_full_at {seconds}, mapping_version {integer} NOT NULL DEFAULT 0, "
+        f"CREATE TABLE IF NOT EXISTS {q('sync_state')} (entity {text} PRIMARY KEY, "
+        f"cursor {text}, last_full_at {seconds}, mapping_version {integer} NOT NULL DEFAULT 0, "
         f"needs_full {text}, updated_at {seconds} NOT NULL)",
-        f"CREATE TABLE IF NOT EXISTS quarantine (id {dialect.identity_key}, "
+        f"CREATE TABLE IF NOT EXISTS {q('quarantine')} (id {dialect.identity_key}, "
         f"entity {text} NOT NULL, record_key {text}, payload {text} NOT NULL, "
         f"reason {text} NOT NULL, run_id {integer}, at {text} NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS quarantine_by_entity ON quarantine(entity, id)",
-        f"CREATE TABLE IF NOT EXISTS replica_meta (id {integer} PRIMARY KEY CHECK (id = 1), "
-        f"schema_version {integer} NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS quarantine_by_entity ON {q('quarantine')}(entity, id)",
+        f"CREATE TABLE IF NOT EXISTS {q('replica_meta')} (id {integer} PRIMARY KEY "
+        f"CHECK (id = 1), schema_version {integer} NOT NULL)",
     ]
 
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.errors import LeaseLost, SchemaTooNew
+from core.errors import SchemaTooNew
 from core.models import RunCounts
 from core.replica.base import Batch, BatchResult, Drift, Fence, SyncState
 from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
@@ -249,16 +249,12 @@ class SQLiteTarget:
 
     def _check_fence(self) -> None:
         """Inside the open transaction, just before COMMIT: is the writer still the runner?"""
-        fence = self._fence
-        if fence is None:
-            return
-        if self._fence_with_lease:
-            row = self._db.execute("SELECT holder, epoch FROM lease WHERE id = 1").fetchone()
-            if row is None or (row[0], row[1]) != (fence.holder, fence.epoch):
-                now = "no lease" if row is None else f"epoch {row[1]}, held by {row[0]}"
-                raise LeaseLost(f"runner lease epoch {fence.epoch} is stale ({now})")
-        if time.monotonic() > fence.deadline():
-            raise LeaseLost(f"runner lease epoch {fence.epoch} may have expired (renewal overdue)")
+        if self._fence is not None:
+            self._fence.check(self._lease if self._fence_with_lease else None)
+
+    def _lease(self) -> tuple[str, int] | None:
+        row = self._db.execute("SELECT holder, epoch FROM lease WHERE id = 1").fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
 
     def _existing(self, keys: list[str]) -> dict[str, tuple[bytes, bool]]:
         found: dict[str, tuple[bytes, bool]] = {}

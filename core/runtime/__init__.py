@@ -2,9 +2,12 @@
 the source and the services.
 
 Everything else receives what it needs (a `Store`, a `Replica`, a source
-factory) and never looks at a path or a backend's name. Today every backend is
-SQLite in the data directory: the store and the replica share `syncdeck.db`, so
-other programs find the replica tables beside the run history.
+factory) and never looks at a path or a backend's name. By default both are
+SQLite in the data directory, sharing `syncdeck.db`, so other programs find
+the replica tables beside the run history. `[store] url` moves the store to
+PostgreSQL, and the replica with it (its own tables in the same schema);
+`[replica] url` puts the replica in a PostgreSQL database of its own, whichever
+the store is. psycopg is imported only when one of them is PostgreSQL.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ def require_store(settings: Settings) -> None:
     """For commands that only read (`status`, `history`, `verify`, a read-only console):
     opening a store creates one, so where there is none they stop before opening it.
 
-    Raises StoreError "no syncdeck store in DIR"."""
-    if not (settings.data_dir / DB_FILENAME).is_file():
+    Raises StoreError "no syncdeck store in DIR". A PostgreSQL store is a server's: opening
+    it creates only the schema, so nothing is checked here."""
+    if not settings.store.url and not (settings.data_dir / DB_FILENAME).is_file():
         raise StoreError(
             f"no syncdeck store in {settings.data_dir} (check --data-dir or "
             "SYNCDECK_DATA_DIR; a command that changes something, such as `syncdeck sync` "
@@ -49,8 +53,26 @@ def require_store(settings: Settings) -> None:
 
 
 def open_replica(settings: Settings) -> Replica:
-    """The replica; nothing is opened until a sync or `verify` opens a target."""
-    return SQLiteReplica(settings.data_dir / DB_FILENAME, shares_store=not settings.store.url)
+    """The replica; nothing is opened until a sync or `verify` opens a target.
+
+    PostgreSQL at `[replica] url`, else in the store's database when `[store] url` is
+    set (with the store's password file), else SQLite beside the store."""
+    replica, store = settings.replica, settings.store
+    url = replica.url or store.url
+    if url:
+        from core.replica.postgres import PostgresReplica
+
+        password_file = replica.password_file
+        if password_file is None and not replica.url:
+            password_file = store.password_file
+        shares_store = bool(store.url) and (not replica.url or replica.url == store.url)
+        return PostgresReplica(
+            url,
+            replica.schema or store.schema,
+            password_file=password_file,
+            lease_schema=store.schema if shares_store else None,
+        )
+    return SQLiteReplica(settings.data_dir / DB_FILENAME, shares_store=not store.url)
 
 
 def load_services(settings: Settings) -> dict[str, SyncService]:

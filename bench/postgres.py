@@ -1,0 +1,376 @@
+"""PostgreSQL benchmark: the replica's full and incremental syncs beside a plain COPY, durable
+no-op runs/s beside SQLite, and cross-process request -> start with NOTIFY.
+
+Run from the repository root (the server on 127.0.0.1:5432, user postgres, as `make test`
+starts it; `--admin-url` names another):
+
+    .venv/bin/python bench/postgres.py            # 1,000,000 products
+    .venv/bin/python bench/postgres.py --quick    # 100,000 products, shorter windows
+    .venv/bin/python bench/postgres.py --rows N
+
+Everything runs in a database of the benchmark's own (`syncdeck_bench_<pid>`, created from
+template0 and dropped `WITH (FORCE)` at the end), each part in a schema of its own, and a
+fresh temporary directory (the demo ERP, SQLite files), removed at the end.
+
+1. Full sync into the PostgreSQL replica: the demo ERP is generated with N products
+   (excluded, as in `bench/sync.py`); `EntitySyncService.run` for products, the one engine
+   the orchestrator runs, with the default settings (`sync.batch_size` 2000), writes into a
+   `PostgresReplica` in schema `replica`: demo ERP -> validation -> COPY into a temporary
+   table -> set-based upsert, one transaction per page. `resolve_mode(auto)` must pick full.
+   Figure: N / wall time of `run()`.
+
+   Beside it, in the same process and database: a plain binary COPY of the same rows into
+   the same schema (schema `plain`, made by the same replica code, so the products table and
+   its index are identical), every column filled the same way (row_hash of the same values,
+   a synced_at stamp), one COPY and one transaction per 2000 rows. The rows are read from
+   the demo ERP and hashed first, untimed. One COPY of all rows in one transaction is
+   printed for reference. Target: full sync / plain COPY >= 0.5.
+
+2. Incremental sync after 0.1% of the products changed (`bench/sync.py`'s seeded sample),
+   `resolve_mode(auto)` must pick incremental. Target: <= 1% of the full sync's time.
+   Afterwards the replica is compared with the plain COPY's table in SQL (every column and
+   row_hash): only the changed rows may differ, and they must.
+
+3. Durable no-op runs/s: `bench/orchestrator.py`'s measure (4 self-requeueing no-op
+   services, runs counted from the store's history over a fixed window) on a SQLite file and
+   on a `PostgresStore`, one after the other. Reference figures, no target for PostgreSQL:
+   each run is four write transactions, each a round trip to the server and a commit.
+
+4. Cross-process request -> run start: a real `syncdeck daemon` subprocess on PostgreSQL
+   (`SYNCDECK_STORE__URL`; schedule off; the simulated services with run_seconds=0) holds
+   the lease; an `Orchestrator(runner=False)` in this process on the same schema sends
+   requests, each after the previous one ended and a random 0-100 ms pause. Latency is
+   `run.started_at - request.requested_at` from the store (the server's clock for both).
+   The daemon wakes on NOTIFY (polling every 0.5 s stays underneath). Target: p95 <= 20 ms.
+
+The exit status is 1 when a target is missed, 2 when PostgreSQL is unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import orchestrator as orch_bench  # noqa: E402
+import psycopg  # noqa: E402
+import sync as sync_bench  # noqa: E402
+from common import fs_type  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
+from core.models import SyncMode  # noqa: E402
+from core.orchestrator import Orchestrator  # noqa: E402
+from core.replica.postgres import PostgresReplica  # noqa: E402
+from core.store.postgres import PostgresStore  # noqa: E402
+from core.sync.engine import EntitySyncService  # noqa: E402
+
+SPEC = sync_bench.SPEC
+ADMIN_URL = os.environ.get("SYNCDECK_BENCH_PGURL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TARGET_RATIO = 0.5
+TARGET_INCREMENTAL_SHARE = 0.01
+TARGET_XPROC_P95_MS = 20.0
+COPY_TYPES = ["text", "text", "text", "text", "int8", "float8", "text", "bytea", "text"]
+"""The products' columns, row_hash and synced_at, as the replica's tables type them."""
+
+
+def with_db(url: str, dbname: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
+
+
+def admin(url: str, statement: sql.Composable) -> None:
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(statement)
+
+
+# -- 1 and 2: the replica ----------------------------------------------------------------
+
+
+def plain_copy(url: str, schema: str, rows: list[tuple[Any, ...]], batch: int | None) -> float:
+    """Binary COPY of `rows` into `schema`'s products, a transaction per `batch` rows (or one
+    in all), into tables the replica code made. Returns wall seconds."""
+    PostgresReplica(url, schema).target(SPEC).close()
+    statement = (
+        f"COPY {schema}.products ({', '.join(SPEC.columns)}, row_hash, synced_at) "
+        "FROM STDIN (FORMAT BINARY)"
+    )
+    size = batch or len(rows)
+    with psycopg.connect(url, autocommit=True) as conn:
+        t0 = time.perf_counter()
+        for start in range(0, len(rows), size):
+            with conn.transaction(), conn.cursor().copy(statement) as copy:
+                copy.set_types(COPY_TYPES)
+                for row in rows[start : start + size]:
+                    copy.write_row(row)
+        elapsed = time.perf_counter() - t0
+        found = conn.execute(f"SELECT count(*) FROM {schema}.products").fetchone()
+    assert found is not None and found[0] == len(rows), (found, len(rows))
+    return elapsed
+
+
+def differing_rows(url: str) -> int:
+    """Rows of the replica's products that differ from the plain COPY's, synced_at aside."""
+    cols = [*SPEC.columns, "row_hash", "deleted_at"]
+    differs = " OR ".join(f"r.{c} IS DISTINCT FROM p.{c}" for c in cols)
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM replica.products r FULL JOIN plain.products p "
+            f"ON p.sku = r.sku WHERE r.sku IS NULL OR p.sku IS NULL OR {differs}"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[tuple[str, str, str, str]]:
+    t0 = time.perf_counter()
+    DemoERP(data_dir / DEMO_FILENAME, sizes=sync_bench.sizes(rows), changes_per_minute=0).close()
+    print(f"  setup: demo ERP generated in {time.perf_counter() - t0:.1f} s (excluded)", flush=True)
+
+    t0 = time.perf_counter()
+    source_rows = [
+        (*r[:4], int(r[4]), *r[5:]) for r in sync_bench.read_rows(data_dir / DEMO_FILENAME)
+    ]
+    prep_s = time.perf_counter() - t0
+    batch = sync_bench.engine_settings().batch_size
+    plain_s = plain_copy(url, "plain", source_rows, batch)
+    single_s = plain_copy(url, "plain_single", source_rows, None)
+    del source_rows
+    plain_rate = rows / plain_s
+    print(
+        f"  plain binary COPY: {plain_rate:,.0f} rows/s ({plain_s:.2f} s; a transaction per "
+        f"{batch} rows); one COPY in one transaction: {rows / single_s:,.0f} rows/s "
+        f"({single_s:.2f} s); reading and hashing the rows beforehand: {prep_s:.2f} s "
+        "(not counted)",
+        flush=True,
+    )
+
+    erp = DemoERP(data_dir / DEMO_FILENAME, sizes=sync_bench.sizes(rows), changes_per_minute=0)
+    try:
+        replica = PostgresReplica(url, "replica")
+        settings = sync_bench.engine_settings()
+        service = EntitySyncService(SPEC, lambda: DemoSource(erp), replica, settings)
+        mode, reason = await service.resolve_mode(SyncMode.AUTO)
+        assert mode == SyncMode.FULL, (mode, reason)
+        t0, c0 = time.perf_counter(), sync_bench.cpu_s()
+        full = await service.run(sync_bench.context(SyncMode.FULL, 1))
+        full_s, full_cpu = time.perf_counter() - t0, sync_bench.cpu_s() - c0
+        full_rate = rows / full_s
+        print(
+            f"  full sync (EntitySyncService.run into PostgresReplica, batch {batch}): "
+            f"{full_rate:,.0f} rows/s ({full_s:.2f} s wall, {full_cpu:.2f} s CPU of this "
+            f"process; fetched {full.fetched:,}, inserted {full.inserted:,})",
+            flush=True,
+        )
+
+        changed = sync_bench.change_products(erp, rows)
+        mode, reason = await service.resolve_mode(SyncMode.AUTO)
+        assert mode == SyncMode.INCREMENTAL, (mode, reason)
+        t0 = time.perf_counter()
+        inc = await service.run(sync_bench.context(SyncMode.INCREMENTAL, 2))
+        inc_s = time.perf_counter() - t0
+        print(
+            f"  incremental after {changed:,} products changed ({reason}): {inc_s * 1000:.0f} ms; "
+            f"fetched {inc.fetched:,}, updated {inc.updated:,}, unchanged {inc.unchanged:,}",
+            flush=True,
+        )
+    finally:
+        erp.close()
+
+    differing = differing_rows(url)
+    correct = full.inserted == rows and inc.updated == changed and differing == changed
+    print(
+        f"  check: the replica differs from the plain COPY's table in {differing:,} rows "
+        f"(expected: the {changed:,} changed since)",
+        flush=True,
+    )
+    ratio = full_rate / plain_rate
+    share = inc_s / full_s
+    verdict = sync_bench.verdict
+    return [
+        (
+            f"Full sync, {rows:,} products, PostgreSQL replica",
+            f"{full_rate:,.0f} rows/s ({full_s:.1f} s)",
+            "",
+            "",
+        ),
+        (
+            "Plain binary COPY, same rows and schema",
+            f"{plain_rate:,.0f} rows/s ({plain_s:.1f} s)",
+            "",
+            "",
+        ),
+        (
+            "Full sync / plain COPY",
+            f"{ratio:.2f}",
+            f">= {TARGET_RATIO}",
+            verdict(ratio >= TARGET_RATIO),
+        ),
+        (
+            f"Incremental sync, {sync_bench.CHANGED_SHARE:.1%} changed",
+            f"{inc_s * 1000:.0f} ms = {share:.2%} of full",
+            f"<= {TARGET_INCREMENTAL_SHARE:.0%}",
+            verdict(share <= TARGET_INCREMENTAL_SHARE),
+        ),
+        (
+            "Replica equals the plain COPY but the changes",
+            "yes" if correct else "NO",
+            "yes",
+            verdict(correct),
+        ),
+    ]
+
+
+# -- 3 and 4: the store ------------------------------------------------------------------
+
+
+async def durable(
+    url: str, base: Path, prof: orch_bench.Profile
+) -> list[tuple[str, str, str, str]]:
+    report = orch_bench.Report()
+    await orch_bench.durable_throughput(base, prof, report, None, "SQLite file", "durable_sqlite")
+    store = PostgresStore(url, schema="durable")
+    await orch_bench.durable_throughput(base, prof, report, store, "PostgreSQL", "durable_pg")
+    sqlite_rate, pg_rate = report.figures["durable_sqlite"], report.figures["durable_pg"]
+    print(f"    PostgreSQL / SQLite: {pg_rate / sqlite_rate:.2f}", flush=True)
+    return [
+        ("Durable no-op runs/s, SQLite file", f"{sqlite_rate:,.0f}/s", "reference", ""),
+        (
+            "Durable no-op runs/s, PostgreSQL",
+            f"{pg_rate:,.0f}/s ({pg_rate / sqlite_rate:.2f}x SQLite)",
+            "reference",
+            "",
+        ),
+    ]
+
+
+async def cross_process(url: str, base: Path, samples: int) -> list[tuple[str, str, str, str]]:
+    data_dir = base / "daemon"
+    data_dir.mkdir(mode=0o700)
+    daemon = orch_bench.Daemon(
+        data_dir,
+        base / "daemon.log",
+        {"SYNCDECK_STORE__URL": url, "SYNCDECK_STORE__SCHEMA": "xproc"},
+    )
+    try:
+        store = PostgresStore(url, schema="xproc")
+        names = orch_bench.DAEMON_SERVICES
+        client = Orchestrator(
+            store,
+            {name: orch_bench.NoopService(name) for name in names},
+            orch_bench.settings_for(data_dir),
+            runner=False,
+            schedule=False,
+        )
+        await client.start()
+        try:
+            await orch_bench._wait_for_daemon_lease(client, daemon)
+            lat: list[float] = []
+            for i in range(samples):
+                await asyncio.sleep(random.uniform(0.0, 0.1))
+                request = await client.request(names[i % len(names)], SyncMode.FULL)
+                await orch_bench._request_ended(client, request.id)
+                lat.append(await orch_bench._store_latency_ms(store, request.id))
+        finally:
+            await client.stop()
+    finally:
+        daemon.close()
+    p50, p95 = orch_bench.percentile(lat, 50), orch_bench.percentile(lat, 95)
+    print(
+        f"    p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(lat):.1f} ms (n={len(lat)})", flush=True
+    )
+    return [
+        (
+            f"Cross-process request -> run start, p50 / p95 (daemon on PostgreSQL, n={len(lat)})",
+            f"{p50:.1f} / {p95:.1f} ms",
+            f"p95 <= {TARGET_XPROC_P95_MS:g} ms",
+            sync_bench.verdict(p95 <= TARGET_XPROC_P95_MS),
+        )
+    ]
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+async def bench(url: str, base: Path, rows: int, quick: bool) -> list[tuple[str, str, str, str]]:
+    prof = orch_bench.QUICK if quick else orch_bench.FULL
+    table: list[tuple[str, str, str, str]] = []
+    data_dir = base / "data"
+    data_dir.mkdir(mode=0o700)
+    print("\n1-2. the replica: full and incremental sync beside a plain COPY", flush=True)
+    table += await replica_syncs(url, data_dir, rows)
+    print("\n3. durable no-op runs/s, SQLite and PostgreSQL", flush=True)
+    table += await durable(url, base, prof)
+    print("\n4. cross-process request -> run start with NOTIFY", flush=True)
+    table += await cross_process(url, base, prof.xproc_samples)
+    return table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="products (default 1e6)")
+    parser.add_argument("--quick", action="store_true", help="100,000 products, shorter windows")
+    parser.add_argument("--admin-url", default=ADMIN_URL, help="a database to create ours from")
+    args = parser.parse_args()
+    rows = 100_000 if args.quick else args.rows
+    if rows < 1000:
+        parser.error("--rows must be at least 1000")
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+    dbname = f"syncdeck_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        admin(
+            args.admin_url,
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(dbname)),
+        )
+    except psycopg.Error as exc:
+        print(f"PostgreSQL unreachable at {args.admin_url}: {exc}", file=sys.stderr)
+        return 2
+    url = with_db(args.admin_url, dbname)
+    base = Path(tempfile.mkdtemp(prefix="syncdeck-bench-pg-"))
+    started = time.monotonic()
+    try:
+        with psycopg.connect(url) as conn:
+            version = conn.info.parameter_status("server_version")
+        print(
+            f"syncdeck PostgreSQL benchmark: {rows:,} products; {os.cpu_count()} CPUs (load "
+            f"{os.getloadavg()[0]:.1f}), Python {platform.python_version()}, PostgreSQL "
+            f"{version} at {urlsplit(url).hostname}, psycopg {psycopg.__version__} "
+            f"({psycopg.pq.__impl__}); database {dbname}; temp dir {base} ({fs_type(base)})",
+            flush=True,
+        )
+        table = asyncio.run(bench(url, base, rows, args.quick))
+    finally:
+        for child in orch_bench._CHILDREN:
+            orch_bench._stop_process(child)
+        shutil.rmtree(base, ignore_errors=True)
+        admin(
+            args.admin_url,
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)),
+        )
+    sync_bench.print_table(table)
+    failed = [row for row in table if row[3] == "FAIL"]
+    print(
+        f"\n`bench/postgres.py{' --quick' if args.quick else ''}` on {os.cpu_count()} CPUs "
+        f"(load {os.getloadavg()[0]:.1f} at the end), server on the same machine; "
+        f"{len(failed)} target(s) missed, in {time.monotonic() - started:.0f} s"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
