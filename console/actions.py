@@ -19,11 +19,13 @@ from typing import Protocol, runtime_checkable
 from console.frames import FramedApp
 from console.keys import MAIN_VIEW_ACTIONS, MUTATING_ACTIONS
 from console.widgets.event_log import EventLog
-from console.widgets.filter_bar import FilterBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from core.errors import StoreError
 from core.models import MAX_PRIORITY, MIN_PRIORITY, Snapshot, SyncMode
+
+LOG_FILTER = "log-filter"
+"""The id of the event log's filter box (`console.widgets.filter_bar`, mounted on `/`)."""
 
 
 @runtime_checkable
@@ -168,12 +170,17 @@ class ConsoleActions(FramedApp):
         if snap is not None and view is not None:
             self.push_screen(service_screen(view, snap.at))
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
         start = getattr(self.screen, "start_filter", None)
         if start is not None:
             start()
             return
-        bar = self.query_one(FilterBar)
+        from console.widgets.filter_bar import FilterBar  # mounted when first asked for
+
+        found = self.screen.query(f"#{LOG_FILTER}")
+        bar = found.first(FilterBar) if found else FilterBar(id=LOG_FILTER)
+        if not found:
+            await self.screen.mount(bar)
         bar.value = self.query_one(EventLog).filter_text
         bar.open()
 

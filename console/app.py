@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 
-from console.actions import ConsoleActions
+from console.actions import LOG_FILTER, ConsoleActions
 from console.frames import IDLE_REFRESH
 from console.gc_pause import resume_gc
 from console.keys import bindings
@@ -29,12 +30,16 @@ from console.palette import palette_commands
 from console.toasts import Toast, ToastPolicy, ToastRack
 from console.widgets.active import ActivePane
 from console.widgets.event_log import EventLog
-from console.widgets.filter_bar import FilterBar
 from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from console.widgets.status_header import StatusHeader
 from core.models import Event
+
+if TYPE_CHECKING:
+    from textual.widgets import Input
+
+    from console.widgets.filter_bar import FilterBar
 from core.orchestrator import Orchestrator
 
 BACKLOG = 200
@@ -81,7 +86,6 @@ class SyncdeckApp(ConsoleActions):
         log = EventLog(id="log")
         log.border_title = "Events"
         yield log
-        yield FilterBar(id="log-filter")
         yield KeyBar()
 
     # -- lifecycle --------------------------------------------------------------
@@ -149,7 +153,7 @@ class SyncdeckApp(ConsoleActions):
             self.run_worker(self.show_service(str(event.row_key.value)))
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if isinstance(event.input, FilterBar):
+        if event.input.id == LOG_FILTER:
             self.query_one(EventLog).set_filter(event.value)
 
     def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:

@@ -50,7 +50,9 @@ def palette_commands(app: ConsoleActions) -> Iterable[SystemCommand]:
             f"Runs of {service}: outcome, counts, duration, error",
             lambda s=service: app.run_worker(app.show_history(s)),
         )
-    yield SystemCommand("Filter event log", _help("filter"), app.action_filter)
+    yield SystemCommand(
+        "Filter event log", _help("filter"), lambda: app.run_worker(app.action_filter())
+    )
     yield SystemCommand("Help", _help("help"), app.action_help)
     yield SystemCommand(
         "Quit", _help("quit_console"), lambda: app.run_worker(app.action_quit_console())

@@ -626,8 +626,9 @@ async def test_filter_key_shows_only_matching_event_lines(tmp_path: Path) -> Non
         await until(pilot, logged, "the requests to reach the event log")
         before = queued(await orch.snapshot())
 
-        bar = app.query_one(FilterBar)
         await pilot.press("slash")
+        await until(pilot, lambda: bool(app.query(FilterBar)), "the filter box to mount")
+        bar = app.query_one(FilterBar)
         await until(pilot, lambda: bar.is_open and app.focused is bar, "the filter box")
         await pilot.press(*"customers")
         await until(pilot, lambda: log.filter_text == "customers", "the filter to apply as typed")
@@ -981,6 +982,7 @@ async def test_palette_filter_help_and_quit(tmp_path: Path) -> None:
         )
 
         await run_palette(pilot, "Filter event log")
+        await until(pilot, lambda: bool(app.query(FilterBar)), "the filter box to mount")
         bar = app.query_one(FilterBar)
         await until(pilot, lambda: bar.is_open, "the filter box")
         await pilot.press(*"prices", "enter")
