@@ -5,12 +5,16 @@ there. An action acts on the main view's selection (a service, a queue entry)
 or asks first (cancel a running sync, quit while this console runs one). The
 core's refusals (`StoreError`, an unknown service, a bad value) become a toast,
 never a crash; after every accepted call the screen is redrawn at once.
-Read-only consoles refuse every mutating action (`check_action`).
+Read-only consoles refuse every mutating action (`check_action`). A
+confirmation about a running sync closes itself when that sync ends first
+(`after_frame`). `/`, `o`, `O` act on whatever screen is up (the event log or
+the history), Esc clears the main view's filter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from typing import Protocol, runtime_checkable
 
 from console.frames import FramedApp
 from console.keys import MAIN_VIEW_ACTIONS, MUTATING_ACTIONS
@@ -18,7 +22,18 @@ from console.widgets.event_log import EventLog
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from core.errors import StoreError
-from core.models import MAX_PRIORITY, MIN_PRIORITY, SyncMode
+from core.models import MAX_PRIORITY, MIN_PRIORITY, Snapshot, SyncMode
+
+LOG_FILTER = "log-filter"
+"""The id of the event log's filter box (`console.widgets.filter_bar`, mounted on `/`)."""
+
+
+@runtime_checkable
+class Sortable(Protocol):
+    """A table (or a screen of one) that `o` and `O` sort."""
+
+    def cycle_sort(self) -> None: ...
+    def flip_sort(self) -> None: ...
 
 
 class ConsoleActions(FramedApp):
@@ -29,6 +44,35 @@ class ConsoleActions(FramedApp):
             return False
         # Over another screen (history), keys that act on the main view's selection are off.
         return not (action in MAIN_VIEW_ACTIONS and len(self.screen_stack) > 1)
+
+    def key_label(self, action: str, label: str) -> str:
+        """The footer's label for `action`, saying the state it would change."""
+        snap = self.snapshot
+        if snap is None:
+            return label
+        if action == "toggle_dispatch":
+            return "Resume" if snap.controls.dispatch_paused else "Pause"
+        if action == "toggle_schedule":
+            return "Sched off" if snap.controls.schedule_paused else "Sched on"
+        return label
+
+    def after_frame(self, snap: Snapshot, before: Snapshot | None) -> None:
+        """Close a confirmation about a run that ended meanwhile; redraw state labels."""
+        from console.screens.confirm import ConfirmScreen
+
+        screen = self.screen
+        if isinstance(screen, ConfirmScreen) and screen.request_id is not None:
+            active = snap.active
+            if active is None or active.request.id != screen.request_id:
+                screen.dismiss(None)
+                self.notify(
+                    f"Request #{screen.request_id} ended meanwhile: nothing to confirm.",
+                    title="Dialog closed",
+                )
+        if before is None or before.controls != snap.controls:
+            from console.widgets.key_bar import KeyBar
+
+            self.query_one(KeyBar).refresh()
 
     def _selected_service(self) -> str | None:
         return self.query_one(ServicesTable).selected
@@ -78,7 +122,8 @@ class ConsoleActions(FramedApp):
         self.push_screen(
             ConfirmScreen(
                 f"Cancel the running {request.service} sync (request #{request.id})?\n\n"
-                "It stops after its current batch; rows already written stay."
+                "It stops after its current batch; rows already written stay.",
+                request_id=request.id,
             ),
             answered,
         )
@@ -117,16 +162,46 @@ class ConsoleActions(FramedApp):
         runs = await self.orch.history(service, limit=200)
         self.push_screen(HistoryScreen(service, runs))
 
-    def action_filter_log(self) -> None:
-        from console.screens.filter import FilterScreen
+    async def show_service(self, service: str) -> None:
+        from console.screens.detail import service_screen
 
+        snap = self.snapshot
+        view = None if snap is None else next((s for s in snap.services if s.name == service), None)
+        if snap is not None and view is not None:
+            self.push_screen(service_screen(view, snap.at))
+
+    async def action_filter(self) -> None:
+        start = getattr(self.screen, "start_filter", None)
+        if start is not None:
+            start()
+            return
+        from console.widgets.filter_bar import FilterBar  # mounted when first asked for
+
+        found = self.screen.query(f"#{LOG_FILTER}")
+        bar = found.first(FilterBar) if found else FilterBar(id=LOG_FILTER)
+        if not found:
+            await self.screen.mount(bar)
+        bar.value = self.query_one(EventLog).filter_text
+        bar.open()
+
+    def _sortable(self) -> Sortable:
+        """What `o` sorts: the screen if it sorts itself (history), else the services."""
+        screen = self.screen
+        if isinstance(screen, Sortable):
+            return screen
+        return self.query_one(ServicesTable)
+
+    def action_sort(self) -> None:
+        self._sortable().cycle_sort()
+
+    def action_sort_reverse(self) -> None:
+        self._sortable().flip_sort()
+
+    def action_clear_filter(self) -> None:
+        """Esc on the main view: clear the event log's filter."""
         log = self.query_one(EventLog)
-
-        def apply(text: str | None) -> None:
-            if text is not None:
-                log.set_filter(text)
-
-        self.push_screen(FilterScreen(log.filter_text), apply)
+        if log.filter_text:
+            log.set_filter("")
 
     def action_help(self) -> None:
         from console.screens.help import HelpScreen
@@ -148,7 +223,8 @@ class ConsoleActions(FramedApp):
                 ConfirmScreen(
                     f"This console is running a {service} sync. Quitting interrupts it: it is "
                     "recorded as interrupted and queued again, and another syncdeck process "
-                    "(or this console, next time) runs it.\n\nQuit?"
+                    "(or this console, next time) runs it.\n\nQuit?",
+                    request_id=snap.active.request.id,
                 ),
                 answered,
             )

@@ -5,31 +5,45 @@ It holds no orchestration logic (principle 10): keys call the orchestrator
 rate however many events arrive (`console.frames`). Tables are updated by row
 key, so the operator's cursor and scroll survive every update. This module is
 the shell: the layout, the event subscription, the toasts and the lifecycle.
-A failed run, a circuit that opens and a runner takeover become toasts;
-nothing the core reports crashes the app.
+A request that failed for good, a circuit change and a runner takeover become
+toasts, at most two on screen (`console.toasts`); nothing the core reports
+crashes the app. The event log starts with the store's newest events (up to
+BACKLOG), then live ones.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widgets import DataTable
 
-from console.actions import ConsoleActions
+from console.actions import LOG_FILTER, ConsoleActions
 from console.frames import IDLE_REFRESH
 from console.gc_pause import resume_gc
 from console.keys import bindings
 from console.palette import palette_commands
+from console.toasts import Toast, ToastPolicy, ToastRack
 from console.widgets.active import ActivePane
 from console.widgets.event_log import EventLog
 from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from console.widgets.status_header import StatusHeader
-from core.models import CircuitState, Event, EventKind, RunOutcome
+from core.models import Event
+
+if TYPE_CHECKING:
+    from textual.widgets import Input
+
+    from console.widgets.filter_bar import FilterBar
 from core.orchestrator import Orchestrator
+
+BACKLOG = 200
+"""How many of the store's newest events the log starts with."""
 
 
 class SyncdeckApp(ConsoleActions):
@@ -52,6 +66,9 @@ class SyncdeckApp(ConsoleActions):
         `live=False`: draw only when `redraw()` is called (deterministic pictures)."""
         super().__init__(orchestrator, read_only=read_only, clock=clock, live=live)
         self._manage = manage_orchestrator
+        self.toasts = ToastRack(self)
+        self._toast_policy = ToastPolicy(lambda: orchestrator.holder_id)
+        self.backlog_loaded = False
 
     # -- layout -------------------------------------------------------------
 
@@ -100,41 +117,49 @@ class SyncdeckApp(ConsoleActions):
         collector, and the schedule (`Orchestrator.start_schedule`; a no-op if started)."""
         resume_gc()
         self.run_worker(self._call("Schedule", self.orch.start_schedule()), group="start")
+        self.run_worker(self._call("Events", self._load_backlog()), group="start")
 
     # -- toasts ----------------------------------------------------------------
 
     def _react(self, events: Iterable[Event]) -> None:
-        for event in events:
-            if event.kind == EventKind.RUN_FINISHED and event.data.get("outcome") in (
-                RunOutcome.FAILED.value,
-                RunOutcome.TIMED_OUT.value,
-            ):
-                self.notify(
-                    f"{event.service} sync {event.data['outcome'].replace('_', ' ')}: "
-                    f"{event.data.get('error') or 'no detail'}",
-                    title="Run failed",
-                    severity="error",
-                )
-            elif (
-                event.kind == EventKind.CIRCUIT_CHANGED
-                and event.data.get("circuit") == CircuitState.OPEN.value
-            ):
-                self.notify(
-                    f"{event.service}: {event.data.get('failures', '?')} failures in a row; "
-                    "no runs until the cooldown ends",
-                    title="Circuit opened",
-                    severity="error",
-                )
-            elif event.kind == EventKind.LEASE_TAKEN:
-                holder = str(event.data.get("holder"))
-                previous = event.data.get("previous")
-                if previous and holder != previous:
-                    who = "this console" if holder == self.orch.holder_id else holder
-                    self.notify(
-                        f"{who} took over running syncs from {previous}",
-                        title="Runner takeover",
-                        severity="warning",
-                    )
+        for toast in self._toast_policy.toasts(events):
+            self.toasts.show(toast)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast, the core's refusals too, goes through the bounded rack."""
+        self.toasts.show(Toast(title, message, severity))
+
+    # -- the event log's backlog, Enter and Esc on the main view ------------------
+
+    async def _load_backlog(self) -> None:
+        """The store's newest events, so the log starts with history, not empty."""
+        last = await self.orch.last_event_id()
+        events = await self.orch.events_since(max(0, last - BACKLOG), BACKLOG)
+        self.query_one(QueueTable).note(events)
+        self.query_one(EventLog).add_backlog(events)
+        self.backlog_loaded = True
+        self.redraw_now()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table, ServicesTable):
+            self.run_worker(self.show_service(str(event.row_key.value)))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == LOG_FILTER:
+            self.query_one(EventLog).set_filter(event.value)
+
+    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+        if event.cleared:
+            self.query_one(EventLog).set_filter("")
+        self.query_one(EventLog).focus()
 
     # -- command palette ---------------------------------------------------------
 

@@ -79,6 +79,9 @@ class FramedApp(App[None]):
     def _after_first_frame(self) -> None:
         """Runs once, after the first frame is on screen (the app defines what)."""
 
+    def after_frame(self, snap: Snapshot, before: Snapshot | None) -> None:
+        """Runs after each frame, with the previous frame's snapshot (the app defines what)."""
+
     def request_redraw(self) -> None:
         """Redraw once the frame interval since the last frame has passed (events)."""
         self._dirty = True
@@ -137,17 +140,20 @@ class FramedApp(App[None]):
                 raise
             if self._closing:
                 return
-            self.snapshot = snap
+            before, self.snapshot = self.snapshot, snap
             events, self._pending_events = self._pending_events, []
             self.query_one(StatusHeader).show(snap, self.read_only)
             self.query_one(ServicesTable).show(snap.services)
-            self.query_one(QueueTable).show(snap.queue)
+            queue = self.query_one(QueueTable)
+            queue.note(events)
+            queue.show(snap.queue)
             self.query_one(ActivePane).show(snap)
             log = self.query_one(EventLog)
             log.add(events)
             if log.auto_scroll:  # a pane above may have grown: keep the newest line in view
                 log.scroll_end(animate=False)
             self.query_one("#queue").border_subtitle = f"{len(snap.queue)} queued"
+            self.after_frame(snap, before)
             self.frames += 1
             if self.frames == 1:
                 self.call_after_refresh(self._after_first_frame)

@@ -24,7 +24,7 @@ def palette_commands(app: ConsoleActions) -> Iterable[SystemCommand]:
             for mode in SyncMode:
                 yield SystemCommand(
                     f"Sync {service} ({mode.value})",
-                    f"Request a {mode.value} sync of {service}",
+                    f"Request {_article(mode.value)} {mode.value} sync of {service}",
                     lambda s=service, m=mode: app.run_worker(app.sync(s, m)),
                 )
         paused = app.snapshot is not None and app.snapshot.controls.dispatch_paused
@@ -50,7 +50,9 @@ def palette_commands(app: ConsoleActions) -> Iterable[SystemCommand]:
             f"Runs of {service}: outcome, counts, duration, error",
             lambda s=service: app.run_worker(app.show_history(s)),
         )
-    yield SystemCommand("Filter event log", _help("filter_log"), app.action_filter_log)
+    yield SystemCommand(
+        "Filter event log", _help("filter"), lambda: app.run_worker(app.action_filter())
+    )
     yield SystemCommand("Help", _help("help"), app.action_help)
     yield SystemCommand(
         "Quit", _help("quit_console"), lambda: app.run_worker(app.action_quit_console())
@@ -59,3 +61,8 @@ def palette_commands(app: ConsoleActions) -> Iterable[SystemCommand]:
 
 def _help(action: str) -> str:
     return next(a.help for a in ACTIONS if a.action == action)
+
+
+def _article(word: str) -> str:
+    """ "an incremental sync", "a full sync"."""
+    return "an" if word[:1] in "aeiou" else "a"

@@ -35,6 +35,13 @@ def cooldown_over(state: ServiceState, now: datetime, policy: CircuitPolicy) -> 
     return now - state.circuit_opened_at >= timedelta(seconds=policy.cooldown_s)
 
 
+def cooldown_ends(state: ServiceState, policy: CircuitPolicy) -> datetime | None:
+    """When an open circuit's cooldown ends (the probe may run then); None unless open."""
+    if state.circuit != CircuitState.OPEN or state.circuit_opened_at is None:
+        return None
+    return state.circuit_opened_at + timedelta(seconds=policy.cooldown_s)
+
+
 def after_run(
     state: ServiceState, outcome: RunOutcome, now: datetime, policy: CircuitPolicy
 ) -> BreakerUpdate:

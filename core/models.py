@@ -273,6 +273,8 @@ class ServiceView(Model, frozen=True, kw_only=True):
     interval_s: float
     offset_s: float
     schedule_enabled: bool
+    circuit_until: datetime | None = None
+    """While the circuit is open: when its cooldown ends and the probe may run."""
 
 
 class QueueEntry(Model, frozen=True, kw_only=True):
@@ -280,6 +282,22 @@ class QueueEntry(Model, frozen=True, kw_only=True):
     position: int
     effective_priority: float
     waited_s: float
+    ready_at: datetime | None = None
+    """When it may start, if not now: its backoff's end, or its circuit's cooldown end."""
+    blocked_by: str | None = None
+    """What holds it until `ready_at`: "backoff" or "circuit open"; None if it may start."""
+
+
+class IdleReason(Model, frozen=True, kw_only=True):
+    """Why no sync runs while requests wait, in the words an operator acts on."""
+
+    kind: str
+    """store, no_runner, paused, circuit or backoff (the first that holds)."""
+    text: str
+    """One sentence without the time ("dispatch is paused: resume with p or ...")."""
+    until: datetime | None = None
+    """When it clears by itself (circuit cooldown, backoff end), if it does."""
+    service: str | None = None
 
 
 class Snapshot(Model, frozen=True, kw_only=True):
@@ -297,6 +315,9 @@ class Snapshot(Model, frozen=True, kw_only=True):
     store_problem: str | None = None
     """Why the store refuses writes now ("store unwritable: ..."), else None. While it is
     set, the runner starts nothing and keeps trying to record what it ran."""
+    idle_reason: IdleReason | None = None
+    """Why nothing runs although requests are queued; None when something runs, nothing
+    is queued, or the runner is about to start the head."""
 
 
 class Histogram(Model, frozen=True, kw_only=True):

@@ -46,8 +46,11 @@ SYNC_S = 60.0
 class Console:
     """`syncdeck` in a detached tmux session on a private tmux server."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
+    def __init__(
+        self, env: dict[str, str], workdir: Path, name: str, size: tuple[int, int]
+    ) -> None:
         self.name = name
+        self.width, self.height = size
         self.socket = str(workdir / f"tmux-{name}.sock")
         self.exit_file = workdir / f"{name}.exit"
         self.env = env
@@ -83,9 +86,9 @@ class Console:
             "-s",
             self.name,
             "-x",
-            str(WIDTH),
+            str(self.width),
             "-y",
-            str(HEIGHT),
+            str(self.height),
             "-c",
             str(REPO),
             command,
@@ -154,8 +157,8 @@ def console_env(cli_env: dict[str, str]) -> dict[str, str]:
 def start_console(console_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Console]]:
     started: list[Console] = []
 
-    def start(name: str, **extra_env: str) -> Console:
-        console = Console({**console_env, **extra_env}, tmp_path, name)
+    def start(name: str, size: tuple[int, int] = (WIDTH, HEIGHT), **extra_env: str) -> Console:
+        console = Console({**console_env, **extra_env}, tmp_path, name, size)
         started.append(console)
         console.start()
         return console
@@ -168,9 +171,10 @@ def start_console(console_env: dict[str, str], tmp_path: Path) -> Iterator[Calla
 
 
 def row(screen: str, name: str) -> str | None:
-    """The services pane's line for `name` (the first table line that starts with it)."""
+    """The services pane's line for `name` (the first table line that starts with it; the
+    focused pane's border is heavy)."""
     for line in screen.splitlines():
-        if re.match(rf"^│ {re.escape(name)}\s", line):
+        if re.match(rf"^[│┃] {re.escape(name)}\s", line):
             return line
     return None
 
@@ -188,8 +192,8 @@ def test_full_sync_from_the_console_runs_and_shows_in_history(
     first = console.wait_for("services pane listing all four services", services_listed, STARTUP_S)
     # Services are sorted by priority: orders is the first row, where the cursor starts.
     lines = first.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("│ service "))
-    assert lines[header + 1].startswith("│ orders "), first
+    header = next(i for i, line in enumerate(lines) if line[1:].startswith(" service "))
+    assert lines[header + 1][1:].startswith(" orders "), first
     console.wait_for("'runner: this console'", lambda s: "runner: this console" in s, STARTUP_S)
     assert hues(console.screen(escapes=True)), "the colored console shows no colors at all"
 
@@ -267,5 +271,46 @@ def test_no_color_renders_the_services_pane_in_greys(
     escaped = console.screen(escapes=True)
     assert SGR.search(escaped), "no SGR sequences captured at all"
     assert not hues(escaped), f"colors other than greys with NO_COLOR=1: {sorted(hues(escaped))}"
+    console.press("q")
+    assert console.wait_exit(STARTUP_S) == 0, console.screen()
+
+
+HEADER_FIELD = re.compile(
+    r"^(READ-ONLY|runner: .+|since .+|dispatch (on|PAUSED)|sched (on|off|PAUSED)"
+    r"|healthy|degraded|unhealthy|store refuses writes|\d\d:\d\d:\d\d)$"
+)
+
+
+def header_fields(screen: str) -> list[str]:
+    return [field.strip() for field in screen.splitlines()[0].strip().split(" · ")]
+
+
+def test_at_80x24_the_header_never_runs_together_and_paused_dispatch_is_said(
+    start_console: Callable[..., Console],
+) -> None:
+    console = start_console("narrow", size=(80, 24))
+    screen = console.wait_for("services pane listing all four services", services_listed, STARTUP_S)
+    screen = console.wait_for(
+        "'runner: this console'", lambda s: "runner: this console" in s, STARTUP_S
+    )
+    fields = header_fields(screen)
+    assert all(HEADER_FIELD.match(f) or f.endswith("…") for f in fields), fields
+    assert "dispatch on" in fields, fields
+
+    console.press("p")
+    paused = console.wait_for(
+        "dispatch PAUSED in the header", lambda s: "dispatch PAUSED" in header_fields(s), STARTUP_S
+    )
+    fields = header_fields(paused)
+    assert all(HEADER_FIELD.match(f) or f.endswith("…") for f in fields), fields
+    assert "p Resume" in paused.splitlines()[-1] or "p Resume" in paused, paused
+
+    console.press("f")
+    said = console.wait_for(
+        "the Active pane saying dispatch is paused",
+        lambda s: "Nothing runs: dispatch is paused" in s,
+        STARTUP_S,
+    )
+    assert all(len(line) <= 80 for line in said.splitlines()), said
     console.press("q")
     assert console.wait_exit(STARTUP_S) == 0, console.screen()

@@ -25,10 +25,10 @@ from textual.widgets import Static
 from console.app import SyncdeckApp
 from console.keys import ACTIONS, MUTATING_ACTIONS
 from console.screens.confirm import ConfirmScreen
-from console.screens.filter import FilterScreen
 from console.screens.help import HelpScreen
 from console.screens.history import HistoryScreen
 from console.widgets.event_log import EventLog
+from console.widgets.filter_bar import FilterBar
 from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
@@ -68,6 +68,9 @@ KEYS_TESTED = {
     "slash",
     "question_mark",
     "q",
+    "o",
+    "O",
+    "escape",
 }
 """Every key of console.keys.ACTIONS that a test below presses."""
 
@@ -624,16 +627,21 @@ async def test_filter_key_shows_only_matching_event_lines(tmp_path: Path) -> Non
         before = queued(await orch.snapshot())
 
         await pilot.press("slash")
-        await until(pilot, lambda: isinstance(app.screen, FilterScreen), "the filter dialog")
-        await pilot.press(*"customers", "enter")
-        await until(pilot, lambda: not isinstance(app.screen, FilterScreen), "the filter to close")
+        await until(pilot, lambda: bool(app.query(FilterBar)), "the filter box to mount")
+        bar = app.query_one(FilterBar)
+        await until(pilot, lambda: bar.is_open and app.focused is bar, "the filter box")
+        await pilot.press(*"customers")
+        await until(pilot, lambda: log.filter_text == "customers", "the filter to apply as typed")
+        assert "of" in str(log.border_subtitle)  # the match count shows while typing
+        await pilot.press("enter")
+        await until(pilot, lambda: not bar.is_open, "the filter box to close")
         assert log.filter_text == "customers"
 
         shown = [strip.text.rstrip() for strip in log.lines]
         matching = [line for line in log.lines_kept if "customers" in line.lower()]
         assert len(matching) < len(log.lines_kept)  # the filter has something to hide
         assert shown == matching
-        assert "filter: customers" in screen_text(app)
+        assert f"filter: customers ({len(matching)} of {len(log.lines_kept)})" in screen_text(app)
         assert queued(await orch.snapshot()) == before  # typing "customers" triggered no keys
 
         # A new matching event shows; a new other one does not.
@@ -647,18 +655,15 @@ async def test_filter_key_shows_only_matching_event_lines(tmp_path: Path) -> Non
         shown = [strip.text.rstrip() for strip in log.lines]
         assert shown == [line for line in log.lines_kept if "customers" in line.lower()]
 
-        # Escape keeps the filter; an empty filter shows everything again.
-        await pilot.press("slash")
-        await until(pilot, lambda: isinstance(app.screen, FilterScreen), "the filter dialog")
+        # Escape on the main view clears the filter: everything shows again.
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, FilterScreen), "the filter to close")
-        assert log.filter_text == "customers"
-        await pilot.press("slash")
-        await until(pilot, lambda: isinstance(app.screen, FilterScreen), "the filter dialog")
-        await pilot.press(*["backspace"] * len("customers"), "enter")
-        await until(pilot, lambda: not isinstance(app.screen, FilterScreen), "the filter to close")
-        assert log.filter_text == ""
+        await until(pilot, lambda: log.filter_text == "", "escape to clear the filter")
         assert [strip.text.rstrip() for strip in log.lines] == list(log.lines_kept)
+        # Escape in the box clears it too, and closes it.
+        await pilot.press("slash", *"orders")
+        await until(pilot, lambda: log.filter_text == "orders", "the filter to apply")
+        await pilot.press("escape")
+        await until(pilot, lambda: not bar.is_open and log.filter_text == "", "the box to clear")
 
 
 async def test_event_log_keeps_the_newest_line_visible_when_the_layout_changes(
@@ -977,9 +982,11 @@ async def test_palette_filter_help_and_quit(tmp_path: Path) -> None:
         )
 
         await run_palette(pilot, "Filter event log")
-        await until(pilot, lambda: isinstance(app.screen, FilterScreen), "the filter dialog")
+        await until(pilot, lambda: bool(app.query(FilterBar)), "the filter box to mount")
+        bar = app.query_one(FilterBar)
+        await until(pilot, lambda: bar.is_open, "the filter box")
         await pilot.press(*"prices", "enter")
-        await until(pilot, lambda: not isinstance(app.screen, FilterScreen), "the filter to close")
+        await until(pilot, lambda: not bar.is_open, "the filter box to close")
         shown = [strip.text.rstrip() for strip in log.lines]
         assert shown and all("prices" in line for line in shown)
         assert len(shown) < len(log.lines_kept)

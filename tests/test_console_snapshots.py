@@ -24,7 +24,20 @@ from pathlib import Path
 import pytest
 from support.scenes import build_scenes
 
-SCENES = ("idle", "running", "queued", "circuit-open", "help", "history", "read-only")
+SCENES = (
+    "idle",
+    "running",
+    "queued",
+    "circuit-open",
+    "paused",
+    "no-runner",
+    "retry-storm",
+    "history-detail",
+    "quarantined",
+    "help",
+    "history",
+    "read-only",
+)
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 WAIT = 10.0
 

@@ -1,4 +1,8 @@
-"""A yes/no question that must be answered before something irreversible happens."""
+"""A yes/no question that must be answered before something irreversible happens.
+
+A question about a running sync carries its `request_id`: the app closes the
+dialog itself when that sync ends before the operator answers.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from textual.widgets import Button, Static
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("n,escape,q", "answer(False)", "No"),
     ]
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -23,9 +27,10 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Button { margin: 0 2; }
     """
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, *, request_id: int | None = None) -> None:
         super().__init__()
         self.question = question
+        self.request_id = request_id
 
     def compose(self) -> ComposeResult:
         with Vertical():

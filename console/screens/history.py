@@ -1,88 +1,200 @@
-"""One service's runs: outcome, mode, counts, duration, error, and a sparkline of durations."""
+"""One service's runs, newest first: whole at 80 columns, the error column in view.
+
+Enter opens the selected run's detail (`console.screens.detail`: the full
+error, counts, mode and why, duration, attempt). `/` filters the runs as you
+type (match count in the border), `o`/`O` sort them, Esc clears a filter or goes
+back, as does `q`. The sparkline of durations shows only when there are
+finished runs to draw.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Input, Sparkline, Static
 
-from console.format import clock, duration
+from console.format import clock, duration, short_count
+from console.widgets.filter_bar import FilterBar
 from console.widgets.key_bar import KeyBar
-from console.widgets.services import OUTCOME_STYLE
+from console.widgets.services import OUTCOME_STYLE, OUTCOME_TEXT
+from console.widgets.table import Column, SortOrder, add_columns, apply_order, selected_key
 from core.models import RunRecord
 
-COLUMNS = (
-    "run",
-    "started",
-    "mode",
-    "outcome",
-    "took",
-    "fetched",
-    "ins",
-    "upd",
-    "del",
-    "rej",
-    "error",
+FIXED = (
+    Column("run", "run", 4),
+    Column("started", "started", 8),
+    Column("mode", "mode", 4),
+    Column("outcome", "outcome", 9),
+    Column("took", "took", 5),
+    Column("fetched", "fetched", 7),
+    Column("written", "written", 7),
+    Column("rej", "rej", 3),
 )
+ERROR_MIN = 10
+"""At 80 columns the error column keeps 11 cells; Enter shows the whole error."""
+MODE_SHORT = {"incremental": "incr"}
+SORTS: dict[str, Callable[[RunRecord], Any]] = {
+    "started": lambda r: r.started_at.timestamp(),
+    "outcome": lambda r: r.outcome.value if r.outcome else "",
+    "took": lambda r: r.duration or 0.0,
+}
+
+
+def run_cells(run: RunRecord) -> tuple[object, ...]:
+    c = run.counts
+    outcome = OUTCOME_TEXT.get(run.outcome, run.outcome.value) if run.outcome else "running"
+    style = OUTCOME_STYLE.get(run.outcome, "") if run.outcome else ""
+    if run.outcome is not None and run.outcome.value == "succeeded" and c.rejected:
+        style = "bold yellow"
+    return (
+        str(run.id),
+        clock(run.started_at),
+        MODE_SHORT.get(run.mode.value, run.mode.value),
+        Text(outcome, style=style),
+        duration(run.duration),
+        _count(c.fetched),
+        _count(c.inserted + c.updated + c.deleted),
+        str(c.rejected) if c.rejected else "",
+        (run.error or "").replace("\n", " "),
+    )
+
+
+def _count(n: int) -> str:
+    """Exact up to seven digits, so the column matches `syncdeck history`."""
+    return str(n) if n < 10_000_000 else short_count(n)
+
+
+def run_line(run: RunRecord) -> str:
+    """What the filter matches against: every cell's text, and the error class."""
+    cells = [c.plain if isinstance(c, Text) else str(c) for c in run_cells(run)]
+    return " ".join([*cells, run.error_class or "", run.mode_reason]).lower()
 
 
 class HistoryScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,h,q", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
+        Binding("q,h", "app.pop_screen", "Back", show=False),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
     DEFAULT_CSS = """
     HistoryScreen Sparkline { height: 3; margin: 0 1; }
     HistoryScreen #title { padding: 0 1; text-style: bold; }
+    HistoryScreen #runs { width: 100%; height: 1fr; border: heavy $accent; overflow-x: hidden; }
     """
 
     def __init__(self, service: str, runs: list[RunRecord]) -> None:
         super().__init__()
         self.service = service
         self.runs = runs
+        self.filter_text = ""
+        self.sorting = SortOrder(tuple(SORTS), descending=True)  # newest first
 
     def compose(self) -> ComposeResult:
+        finished = [r for r in self.runs if r.finished_at is not None]
         with Vertical():
-            durations = [r.duration or 0.0 for r in reversed(self.runs) if r.finished_at]
-            yield Static(
-                f"History of {self.service}: {len(self.runs)} runs, newest first "
-                f"(sparkline: durations, oldest left)",
-                id="title",
-            )
-            yield Sparkline(durations or [0.0], summary_function=max)
+            title = f"History of {self.service}: {len(self.runs)} runs, newest first"
+            if finished:
+                title += " (sparkline: durations, oldest left)"
+            yield Static(title, id="title")
+            if finished:
+                durations = [r.duration or 0.0 for r in reversed(finished)]
+                yield Sparkline(durations, summary_function=max)
             yield DataTable[object](id="runs", cursor_type="row", zebra_stripes=True)
+        yield FilterBar(id="history-filter")
         yield KeyBar()
 
-    def on_mount(self) -> None:
-        from rich.text import Text
+    @property
+    def table(self) -> DataTable[object]:
+        return self.query_one("#runs", DataTable)
 
-        table = self.query_one("#runs", DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
-        for run in self.runs:
-            c = run.counts
-            outcome = run.outcome.value if run.outcome else "running"
-            table.add_row(
-                str(run.id),
-                clock(run.started_at),
-                run.mode.value,
-                Text(outcome, style=OUTCOME_STYLE.get(run.outcome, "") if run.outcome else ""),
-                duration(run.duration),
-                str(c.fetched),
-                str(c.inserted),
-                str(c.updated),
-                str(c.deleted),
-                str(c.rejected),
-                run.error or "",
-                key=str(run.id),
-            )
+    def on_mount(self) -> None:
+        table = self.table
+        error_width = max(ERROR_MIN, self.app.size.width - 4 - sum(c.width + 2 for c in FIXED))
+        add_columns(table, (*FIXED, Column("error", "error", error_width)))
+        self._fill()
         table.focus()
 
+    def _visible(self) -> list[RunRecord]:
+        wanted = self.filter_text.lower()
+        runs = [r for r in self.runs if not wanted or wanted in run_line(r)]
+        return sorted(runs, key=SORTS[self.sorting.column], reverse=self.sorting.descending)
+
+    def _fill(self) -> None:
+        table = self.table
+        runs = self._visible()
+        wanted = {str(r.id) for r in runs}
+        for key in [k for k in table.rows if k.value not in wanted]:
+            table.remove_row(key)
+        for run in runs:
+            if str(run.id) not in table.rows:
+                table.add_row(*run_cells(run), key=str(run.id))
+        apply_order(table, "run", [str(r.id) for r in runs])
+        parts = [self.sorting.label]
+        if self.filter_text:
+            parts.insert(0, f"filter: {self.filter_text} ({len(runs)} of {len(self.runs)})")
+        table.border_subtitle = " · ".join(parts)
+        table.border_title = "Runs"
+
+    @property
+    def selected(self) -> RunRecord | None:
+        key = selected_key(self.table)
+        return next((r for r in self.runs if str(r.id) == key), None)
+
+    # -- keys --------------------------------------------------------------------
+
+    def start_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.value = self.filter_text
+        bar.open()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()  # the main view's log filter is the app's: not this one
+        self.filter_text = event.value.strip()
+        self._fill()
+
+    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+        event.stop()
+        if event.cleared:
+            self.filter_text = ""
+            self._fill()
+        self.table.focus()
+
+    def action_back(self) -> None:
+        """Esc: clear an active filter first, then go back."""
+        if self.filter_text:
+            self.filter_text = ""
+            self._fill()
+            return
+        self.app.pop_screen()
+
+    def cycle_sort(self) -> None:
+        self.sorting.cycle()
+        self._fill()
+
+    def flip_sort(self) -> None:
+        self.sorting.flip()
+        self._fill()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open_selected()
+
+    def open_selected(self) -> None:
+        """The selected run's detail (Enter)."""
+        run = self.selected
+        if run is not None:
+            from console.screens.detail import run_screen
+
+            self.app.push_screen(run_screen(self.service, run))
+
     def action_cursor_down(self) -> None:
-        self.query_one("#runs", DataTable).action_cursor_down()
+        self.table.action_cursor_down()
 
     def action_cursor_up(self) -> None:
-        self.query_one("#runs", DataTable).action_cursor_up()
+        self.table.action_cursor_up()

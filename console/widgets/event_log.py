@@ -1,4 +1,10 @@
-"""The event log: bounded, newest last, filterable by any text in a line."""
+"""The event log: bounded, newest last, live-filtered by any text in a line.
+
+It starts with the store's newest events (`add_backlog`, read through the
+orchestrator once the first frame is up), then live ones; an event seen both
+ways is logged once (by its store id), and lines stay in id order. The filter
+(`/`) applies as the operator types; the border says how many lines match.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,17 @@ def describe(event: Event) -> str:
     if event.request_id:
         parts.append(f"#{event.request_id}")
     data = event.data
-    for key in ("outcome", "mode", "priority", "new", "circuit", "attempt", "holder", "error"):
+    for key in (
+        "outcome",
+        "mode",
+        "priority",
+        "new",
+        "circuit",
+        "attempt",
+        "source",
+        "holder",
+        "error",
+    ):
         value = data.get(key)
         if value not in (None, ""):
             parts.append(f"{key}={value}")
@@ -33,24 +49,64 @@ class EventLog(RichLog):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
         self.lines_kept: deque[str] = deque(maxlen=MAX_LINES)
+        self._ids: deque[int] = deque(maxlen=MAX_LINES)
+        """The store id of each kept line (0: not from the store), in step with lines_kept."""
         self.filter_text = ""
 
     def add(self, events: list[Event]) -> None:
+        seen = set(self._ids)
         for event in events:
-            if event.kind in QUIET:
+            if event.kind in QUIET or (event.id and event.id in seen):
                 continue
             line = describe(event)
             self.lines_kept.append(line)
+            self._ids.append(event.id)
             if self._matches(line):
                 self.write(line)
+        if self.filter_text:
+            self._count()
+
+    def add_backlog(self, events: list[Event]) -> None:
+        """Older events from the store: merged in id order before the live ones."""
+        seen = set(self._ids)
+        older = [e for e in events if e.kind not in QUIET and e.id and e.id not in seen]
+        if not older:
+            return
+        merged = sorted(
+            [*zip(self._ids, self.lines_kept, strict=True), *((e.id, describe(e)) for e in older)],
+            key=lambda pair: pair[0] or 1 << 62,
+        )[-MAX_LINES:]
+        self._ids = deque((i for i, _ in merged), maxlen=MAX_LINES)
+        self.lines_kept = deque((line for _, line in merged), maxlen=MAX_LINES)
+        self._redraw()
 
     def _matches(self, line: str) -> bool:
         return not self.filter_text or self.filter_text.lower() in line.lower()
 
     def set_filter(self, text: str) -> None:
-        self.filter_text = text.strip()
+        text = text.strip()
+        if text == self.filter_text:
+            return
+        self.filter_text = text
+        self._redraw()
+
+    def _redraw(self) -> None:
         self.clear()
         for line in self.lines_kept:
             if self._matches(line):
                 self.write(line)
-        self.border_subtitle = f"filter: {self.filter_text}" if self.filter_text else ""
+        self._count()
+        if self.auto_scroll:
+            self.scroll_end(animate=False)
+
+    @property
+    def matches(self) -> int:
+        return sum(1 for line in self.lines_kept if self._matches(line))
+
+    def _count(self) -> None:
+        if self.filter_text:
+            self.border_subtitle = (
+                f"filter: {self.filter_text} ({self.matches} of {len(self.lines_kept)})"
+            )
+        else:
+            self.border_subtitle = ""

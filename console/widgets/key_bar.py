@@ -71,7 +71,11 @@ class KeyBar(Widget):
         def offer(key: str) -> Offer:
             _node, binding, enabled, _tooltip = active[key]
             display = app.get_key_display(binding)
-            return Offer(key, display, binding.description, binding.action, enabled)
+            label = getattr(app, "key_label", None)  # the console's state-aware labels
+            description = (
+                binding.description if label is None else label(binding.action, binding.description)
+            )
+            return Offer(key, display, description, binding.action, enabled)
 
         shown: dict[str, Offer] = {}
         for key, (_node, binding, _enabled, _tooltip) in active.items():

@@ -1,30 +1,52 @@
-"""The queue pane: position order, reordered in place so the selected entry stays selected."""
+"""The queue pane: position order, reordered in place so the selected entry stays selected.
+
+Each entry says when it can run if not now (`QueueEntry.ready_at`: its backoff's
+end or its circuit's cooldown end) and where it came from, merges included:
+a scheduled request an operator's key upgraded reads `schedule+manual`. The
+merged sources come from the `request.merged` events this console has seen
+(its first log lines are the store's newest events, so a console that attaches
+later knows the recent ones); a merge older than that shows as `schedule+1`.
+"""
 
 from __future__ import annotations
 
 from textual.binding import Binding
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
 
-from console.format import duration
-from console.widgets.services import update_changed
-from core.models import QueueEntry
+from console.format import clock, duration
+from console.widgets.table import Column, add_columns, apply_order, selected_key, update_changed
+from core.models import Event, EventKind, QueueEntry
 
-COLUMNS = ("#", "id", "service", "mode", "prio", "waited", "source")
+COLUMNS = (
+    Column("#", "#", 2),
+    Column("id", "id", 5),
+    Column("service", "service", 10),
+    Column("mode", "mode", 4),
+    Column("prio", "prio", 5),
+    Column("waited", "waited", 6),
+    Column("ready", "ready at", 8),
+    Column("source", "source", 16),
+)
+KEYS = tuple(c.key for c in COLUMNS)
+MODE_SHORT = {"incremental": "incr"}
+MAX_MERGES_KEPT = 2_000
 
 
-def queue_cells(entry: QueueEntry) -> tuple[object, ...]:
+def queue_cells(entry: QueueEntry, merged_from: list[str] | None = None) -> tuple[object, ...]:
     r = entry.request
-    source = "retry" if r.attempt > 1 else r.source.value
-    if r.not_before is not None:
-        source += " (backoff)"
+    sources = ["retry" if r.attempt > 1 else r.source.value, *(merged_from or [])]
+    source = "+".join(dict.fromkeys(sources))
+    if r.merged > len(merged_from or []):
+        source += f"+{r.merged - len(merged_from or [])}"
+    ready = "" if entry.ready_at is None else clock(entry.ready_at)
     return (
-        entry.position,
+        str(entry.position),
         f"#{r.id}",
         r.service,
-        r.mode.value,
+        MODE_SHORT.get(r.mode.value, r.mode.value),
         f"{entry.effective_priority:.1f}",
         duration(entry.waited_s),
+        ready,
         source,
     )
 
@@ -35,35 +57,38 @@ class QueueTable(DataTable[object]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row")
+        self.merged_from: dict[int, list[str]] = {}
+
     def on_mount(self) -> None:
-        self.cursor_type = "row"
-        for column in COLUMNS:
-            self.add_column(column, key=column)
+        add_columns(self, COLUMNS)
 
     @property
     def selected(self) -> int | None:
-        if self.row_count == 0:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return None if key.value is None else int(key.value)
+        key = selected_key(self)
+        return None if key is None else int(key)
 
-    def ordered_rows_keys(self) -> list[RowKey]:
-        return [row.key for row in self.ordered_rows]
+    def note(self, events: list[Event]) -> None:
+        """Remember the sources merged into each request, from its merge events."""
+        for event in events:
+            if event.kind == EventKind.REQUEST_MERGED and event.request_id is not None:
+                source = event.data.get("source")
+                if source:
+                    self.merged_from.setdefault(event.request_id, []).append(str(source))
+        if len(self.merged_from) > MAX_MERGES_KEPT:
+            for request_id in sorted(self.merged_from)[: len(self.merged_from) // 2]:
+                del self.merged_from[request_id]
 
     def show(self, queue: list[QueueEntry]) -> None:
-        selected = self.selected
         wanted = {str(e.request.id) for e in queue}
         for key in [k for k in self.rows if k.value not in wanted]:
             self.remove_row(key)
         for entry in queue:
             row_key = str(entry.request.id)
-            cells = queue_cells(entry)
+            cells = queue_cells(entry, self.merged_from.get(entry.request.id))
             if row_key in self.rows:
-                update_changed(self, row_key, COLUMNS, cells)
+                update_changed(self, row_key, KEYS, cells)
             else:
                 self.add_row(*cells, key=row_key)
-        in_order = [str(e.request.id) for e in queue]
-        if [k.value for k in self.ordered_rows_keys()] != in_order:
-            self.sort("#")
-        if selected is not None and str(selected) in self.rows:
-            self.move_cursor(row=self.get_row_index(str(selected)), animate=False)
+        apply_order(self, "id", [str(e.request.id) for e in queue], lambda c: str(c)[1:])

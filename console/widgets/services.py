@@ -1,17 +1,45 @@
-"""The services pane: one row per service, updated by row key so the cursor never jumps."""
+"""The services pane: one row per service, fixed columns that fit 80 columns, a sort.
+
+Rows are updated by key so the cursor never jumps (see `console.widgets.table`).
+The default order is the snapshot's (default priority, highest first); `o`
+sorts by name, last run or state instead, `O` flips the direction, and the
+border's subtitle says which. A run that quarantined records is a warning: its
+result reads "N rej" in yellow instead of a plain success.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from console.format import clock, duration, short_count
+from console.format import clock, short_count
 from console.widgets.status_header import HEALTH_STYLE
+from console.widgets.table import (
+    Column,
+    SortOrder,
+    add_columns,
+    apply_order,
+    selected_key,
+    update_changed,
+)
 from core.models import CircuitState, RunOutcome, ServiceView
 
-COLUMNS = ("service", "state", "health", "prio", "next", "last run", "result", "rows")
-"""Most important first: on a narrow terminal the last columns scroll, the first never do."""
+COLUMNS = (
+    Column("service", "service", 10),
+    Column("state", "state", 7),
+    Column("health", "health", 9),
+    Column("next", "next", 8),
+    Column("last", "last run", 8),
+    Column("result", "result", 9),
+    Column("rows", "rows", 11),
+)
+"""7 columns, 62 cells of text and 14 of padding: whole at 80 columns (78 inside). The
+default priority and the last run's duration are in the service's detail (Enter)."""
+KEYS = tuple(c.key for c in COLUMNS)
 OUTCOME_STYLE = {
     RunOutcome.SUCCEEDED: "green",
     RunOutcome.FAILED: "bold red",
@@ -19,42 +47,47 @@ OUTCOME_STYLE = {
     RunOutcome.CANCELLED: "yellow",
     RunOutcome.INTERRUPTED: "yellow",
 }
+OUTCOME_TEXT = {RunOutcome.TIMED_OUT: "timed out", RunOutcome.INTERRUPTED: "interrupt"}
 STATE_TEXT = {"retry_wait": "backoff", "circuit_open": "circuit"}
+SORTS: dict[str, Callable[[ServiceView], Any]] = {
+    "priority": lambda s: (-s.priority, s.name),  # the snapshot's own order
+    "name": lambda s: s.name,
+    "last run": lambda s: (
+        s.last_run.finished_at.timestamp() if s.last_run and s.last_run.finished_at else 0.0
+    ),
+    "state": lambda s: s.state,
+}
 
 
-def update_changed(
-    table: DataTable[object], key: str, columns: tuple[str, ...], cells: tuple[object, ...]
-) -> None:
-    """Touch only the cells whose value changed: every update clears the table's render
-    caches, and a frame that changes nothing should cost nothing."""
-    current = table.get_row(key)
-    for column, old, new in zip(columns, current, cells, strict=True):
-        if old != new:
-            table.update_cell(key, column, new, update_width=True)
+def outcome_text(s: ServiceView) -> Text:
+    run = s.last_run
+    if run is None or run.outcome is None:
+        return Text("-")
+    if run.outcome == RunOutcome.SUCCEEDED and run.counts.rejected:
+        return Text(f"{short_count(run.counts.rejected)} rej", style="bold yellow")
+    label = OUTCOME_TEXT.get(run.outcome, run.outcome.value)
+    return Text(label, style=OUTCOME_STYLE.get(run.outcome, ""))
 
 
 def service_cells(s: ServiceView) -> tuple[object, ...]:
     run = s.last_run
     state = Text(STATE_TEXT.get(s.state, s.state))
-    if s.circuit != CircuitState.CLOSED:
-        circuit = "open" if s.circuit == CircuitState.OPEN else "probe"
-        state = Text(f"{state.plain}/{circuit}", style="bold red")
-    result: Text | str = "-"
-    rows = "-"
-    last = "-"
+    if s.circuit == CircuitState.OPEN:
+        state = Text("circuit", style="bold red")
+    elif s.circuit == CircuitState.HALF_OPEN:
+        state = Text("probe", style="bold red")
+    rows = last = "-"
     if run is not None and run.outcome is not None:
-        result = Text(run.outcome.value.replace("_", " "), style=OUTCOME_STYLE.get(run.outcome, ""))
         c = run.counts
         rows = f"{short_count(c.fetched)}/{short_count(c.inserted + c.updated + c.deleted)}"
-        last = f"{clock(run.finished_at)} {duration(run.duration)}"
+        last = clock(run.finished_at)
     return (
         Text(s.name, style="bold"),
         state,
         Text(s.health.value, style=HEALTH_STYLE[s.health]),
-        str(s.priority),
         clock(s.next_run),
         last,
-        result,
+        outcome_text(s),
         rows,
     )
 
@@ -65,18 +98,18 @@ class ServicesTable(DataTable[object]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.sorting = SortOrder(tuple(SORTS))
+        self.views: dict[str, ServiceView] = {}
+        self._order: list[str] = []
+
     def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        for column in COLUMNS:
-            self.add_column(column, key=column)
+        add_columns(self, COLUMNS)
 
     @property
     def selected(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return None if key.value is None else str(key.value)
+        return selected_key(self)
 
     def show(self, services: list[ServiceView]) -> None:
         wanted = {s.name for s in services}
@@ -85,6 +118,25 @@ class ServicesTable(DataTable[object]):
         for s in services:
             cells = service_cells(s)
             if s.name in self.rows:
-                update_changed(self, s.name, COLUMNS, cells)
+                update_changed(self, s.name, KEYS, cells)
             else:
                 self.add_row(*cells, key=s.name)
+        self.views = {s.name: s for s in services}
+        self._order = [s.name for s in services]
+        self._reorder()
+
+    def _reorder(self) -> None:
+        key = SORTS[self.sorting.column]
+        order = self.sorting
+        views = [self.views[name] for name in self._order]
+        ordered = sorted(views, key=key, reverse=order.descending)
+        apply_order(self, "service", [s.name for s in ordered])
+        self.border_subtitle = "" if order.index == 0 and not order.descending else order.label
+
+    def cycle_sort(self) -> None:
+        self.sorting.cycle()
+        self._reorder()
+
+    def flip_sort(self) -> None:
+        self.sorting.flip()
+        self._reorder()

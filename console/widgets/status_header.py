@@ -1,15 +1,15 @@
 """The header line: who runs syncs and since when; dispatch, schedule, health and the clock.
 
-Two halves: the right one (state an operator acts on) never truncates; the left
-one (who the runner is) ends in an ellipsis on a narrow terminal.
+Fields are separated by " · " and never run together. When the line is wider
+than the terminal, the least important field is cut first, with an ellipsis
+(then dropped if fewer than eight cells of it would remain), then the next: the "since"
+time goes first, the dispatch state and health last.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
+from textual.widget import Widget
 
 from console.format import clock
 from core.models import HealthState, Snapshot
@@ -19,44 +19,92 @@ HEALTH_STYLE = {
     HealthState.DEGRADED: "bold yellow",
     HealthState.UNHEALTHY: "bold red",
 }
+SEPARATOR = " · "
 
 
-class StatusHeader(Horizontal):
+def fit(fields: list[tuple[int, Text]], width: int) -> Text:
+    """Join `fields` (importance, text; higher is more important) in their order within
+    `width` cells: cut the least important first, with an ellipsis, dropping it when
+    fewer than eight cells (or its whole length) of it would remain."""
+    kept = [(rank, text.copy()) for rank, text in fields]
+
+    def total() -> int:
+        return sum(t.cell_len for _, t in kept) + len(SEPARATOR) * max(0, len(kept) - 1)
+
+    for rank in sorted({r for r, _ in kept}):
+        while total() > width:
+            index = next((i for i, (r, _) in enumerate(kept) if r == rank), None)
+            if index is None:
+                break
+            text = kept[index][1]
+            room = text.cell_len - (total() - width)
+            if room >= min(8, text.cell_len):
+                text.truncate(room, overflow="ellipsis")
+            else:
+                del kept[index]
+        if total() <= width:
+            break
+    line = Text(no_wrap=True, overflow="ellipsis")
+    for i, (_, text) in enumerate(kept):
+        if i:
+            line.append(SEPARATOR, style="dim")
+        line.append_text(text)
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def header_fields(snap: Snapshot, read_only: bool) -> list[tuple[int, Text]]:
+    """The header's fields in display order, with their importance."""
+    fields: list[tuple[int, Text]] = []
+    if read_only:
+        fields.append((8, Text("READ-ONLY", style="bold yellow")))
+    who = Text("runner: ")
+    if snap.runner is None:
+        who.append("none", style="bold red")
+        fields.append((7, who))
+    else:
+        name = "this console" if snap.is_runner else f"{snap.runner.host}:{snap.runner.pid}"
+        who.append(name, style="bold")
+        fields.append((4, who))
+        fields.append((0, Text(f"since {clock(snap.runner.acquired_at)}")))
+    paused = snap.controls.dispatch_paused
+    dispatch = Text("dispatch ")
+    dispatch.append("PAUSED" if paused else "on", style="bold yellow" if paused else "green")
+    fields.append((9, dispatch))
+    sched = Text("sched ")
+    if not any(s.schedule_enabled for s in snap.services):
+        sched.append("off", style="dim")  # disabled by configuration
+    elif snap.controls.schedule_paused:
+        sched.append("PAUSED", style="bold yellow")
+    else:
+        sched.append("on", style="green")
+    fields.append((5, sched))
+    if snap.store_problem:
+        fields.append((9, Text("store refuses writes", style="bold red")))
+    fields.append((6, Text(snap.health.value, style=HEALTH_STYLE[snap.health])))
+    fields.append((2, Text(clock(snap.at))))
+    return fields
+
+
+class StatusHeader(Widget):
     DEFAULT_CSS = """
     StatusHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
-    StatusHeader #who { width: 1fr; }
-    StatusHeader #state { width: auto; }
     """
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="who")
-        yield Static(id="state")
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._fields: list[tuple[int, Text]] = []
 
     def show(self, snap: Snapshot, read_only: bool) -> None:
-        who = Text(no_wrap=True, overflow="ellipsis")
-        if read_only:
-            who.append("READ-ONLY ", style="bold yellow")
-        who.append("runner: ")
-        if snap.runner is None:
-            who.append("none", style="bold red")
-        else:
-            name = "this console" if snap.is_runner else f"{snap.runner.host}:{snap.runner.pid}"
-            who.append(name, style="bold")
-            who.append(f" since {clock(snap.runner.acquired_at)}")
-        self.query_one("#who", Static).update(who)
+        fields = header_fields(snap, read_only)
+        if [(r, t.plain) for r, t in fields] != [(r, t.plain) for r, t in self._fields]:
+            self._fields = fields
+            self.refresh()
 
-        state = Text(no_wrap=True)
-        paused = snap.controls.dispatch_paused
-        state.append("dispatch ")
-        state.append("PAUSED" if paused else "on", style="bold yellow" if paused else "green")
-        state.append(" · sched ")
-        if not any(s.schedule_enabled for s in snap.services):
-            state.append("off", style="dim")  # disabled by configuration
-        elif snap.controls.schedule_paused:
-            state.append("PAUSED", style="bold yellow")
-        else:
-            state.append("on", style="green")
-        state.append(" · ")
-        state.append(snap.health.value, style=HEALTH_STYLE[snap.health])
-        state.append(f" · {clock(snap.at)}")
-        self.query_one("#state", Static).update(state)
+    @property
+    def text(self) -> str:
+        """The line as drawn at the current width (tests read it)."""
+        return fit(self._fields, self.content_size.width).plain
+
+    def render(self) -> Text:
+        return fit(self._fields, self.content_size.width)

@@ -5,7 +5,11 @@ and the little that only this process knows (the progress of its own run and
 the last progress relayed from others', whether the lease's holder is known to
 be dead, whether this process holds the lease) go in; a `Snapshot` comes out.
 It does no I/O and reads no clock but the view's, so every process projecting
-the same view shows the same queue order, statuses, health and next runs.
+the same view shows the same queue order, statuses, health and next runs, and
+the same answers to "why is nothing running?" (`Snapshot.idle_reason`), "when
+can this entry run?" (`QueueEntry.ready_at`) and "when does the circuit close?"
+(`ServiceView.circuit_until`): the console, `syncdeck status` and the HTTP API
+show one truth.
 
 Failures: none; it raises nothing for any view the store can return.
 """
@@ -13,6 +17,7 @@ Failures: none; it raises nothing for any view the store can return.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from core import health as health_rules
 from core import policy
@@ -20,8 +25,11 @@ from core.config import Settings
 from core.models import (
     ActiveRun,
     CircuitState,
+    IdleReason,
+    Lease,
     Progress,
     QueueEntry,
+    ServiceState,
     ServiceView,
     Snapshot,
     SyncRequest,
@@ -57,32 +65,92 @@ def project(
     services = _services(view, settings, circuit_policy)
     lease = view.lease
     alive = lease is not None and lease.expires_at > now and not holder_dead
+    runner = lease if alive else None
+    queue = _queue(view, settings.orchestrator.aging_step_s, circuit_policy)
+    problem = store_problem or view.problem
     return Snapshot(
         at=now,
         services=services,
-        queue=_queue(view, settings.orchestrator.aging_step_s),
+        queue=queue,
         active=active,
-        runner=lease if alive else None,
+        runner=runner,
         controls=view.controls,
         health=health_rules.worst(s.health for s in services),
         is_runner=is_runner,
-        store_problem=store_problem or view.problem,
+        store_problem=problem,
+        idle_reason=None if active is not None else idle_reason(view, queue, runner, problem),
     )
 
 
-def _queue(view: StoreView, aging_step_s: float) -> list[QueueEntry]:
+def idle_reason(
+    view: StoreView, queue: list[QueueEntry], runner: Lease | None, problem: str | None
+) -> IdleReason | None:
+    """Why nothing starts although `queue` is not empty, the first that holds: the store
+    refusing writes, no runner alive, dispatch paused, then (when no entry may start
+    now) the entry that becomes ready first, by its circuit or its backoff."""
+    if not queue:
+        return None
+    if problem:
+        return IdleReason(kind="store", text=f"{problem}; nothing starts until it takes writes")
+    if runner is None:
+        return IdleReason(
+            kind="no_runner",
+            text="no runner is alive; start one with `syncdeck daemon` or `syncdeck`",
+        )
+    if view.controls.dispatch_paused:
+        return IdleReason(
+            kind="paused", text="dispatch is paused; resume with p or `syncdeck resume`"
+        )
+    if any(entry.ready_at is None for entry in queue):
+        return None  # the runner starts it at its next look
+    first = min(queue, key=lambda e: (e.ready_at, e.position))
+    service = first.request.service
+    if first.blocked_by == "circuit open":
+        text = f"{service}'s circuit is open; its probe runs when the cooldown ends"
+        return IdleReason(kind="circuit", text=text, until=first.ready_at, service=service)
+    text = f"{service} is backing off after a failed try"
+    return IdleReason(kind="backoff", text=text, until=first.ready_at, service=service)
+
+
+def _queue(
+    view: StoreView, aging_step_s: float, circuit_policy: health_rules.CircuitPolicy
+) -> list[QueueEntry]:
     now = view.now
-    return [
-        QueueEntry(
-            request=request,
-            position=position,
-            effective_priority=round(score, 3),
-            waited_s=max(0.0, (now - request.requested_at).total_seconds()),
+    states = {s.name: s for s in view.services}
+    entries = []
+    for position, (request, score) in enumerate(
+        policy.queue_order(view.queued, now, aging_step_s), start=1
+    ):
+        ready_at, blocked_by = _ready(request, states.get(request.service), now, circuit_policy)
+        entries.append(
+            QueueEntry(
+                request=request,
+                position=position,
+                effective_priority=round(score, 3),
+                waited_s=max(0.0, (now - request.requested_at).total_seconds()),
+                ready_at=ready_at,
+                blocked_by=blocked_by,
+            )
         )
-        for position, (request, score) in enumerate(
-            policy.queue_order(view.queued, now, aging_step_s), start=1
-        )
-    ]
+    return entries
+
+
+def _ready(
+    request: SyncRequest,
+    state: ServiceState | None,
+    now: datetime,
+    circuit_policy: health_rules.CircuitPolicy,
+) -> tuple[datetime | None, str | None]:
+    """When `request` may start (None: now) and what holds it, by `policy.dispatchable`'s
+    rules: a backoff until `not_before`, an open circuit until its cooldown ends."""
+    ready_at: datetime | None = None
+    blocked_by: str | None = None
+    if request.not_before is not None and request.not_before > now:
+        ready_at, blocked_by = request.not_before, "backoff"
+    cooled = None if state is None else health_rules.cooldown_ends(state, circuit_policy)
+    if cooled is not None and cooled > now and (ready_at is None or cooled > ready_at):
+        ready_at, blocked_by = cooled, "circuit open"
+    return ready_at, blocked_by
 
 
 def _services(
@@ -112,6 +180,7 @@ def _services(
                 interval_s=plan.interval_s,
                 offset_s=plan.offset_s,
                 schedule_enabled=plan.enabled,
+                circuit_until=health_rules.cooldown_ends(state, circuit_policy),
             )
         )
     return services

@@ -60,6 +60,8 @@ class SceneService:
         self.holding = False
         self.runs = 0
         self.took_extra: list[float] = []
+        self.rejected = 0
+        """Records each run quarantines (they count as fetched, not written)."""
 
     async def resolve_mode(self, requested: SyncMode) -> tuple[SyncMode, str]:
         if requested != SyncMode.AUTO:
@@ -78,8 +80,14 @@ class SceneService:
         if self.failure:
             raise TransientError(self.failure)
         fetched = total if ctx.mode == SyncMode.FULL else total // 100
-        changed = fetched if ctx.mode == SyncMode.FULL else fetched // 4
-        return RunCounts(fetched=fetched, inserted=changed, unchanged=fetched - changed, updated=0)
+        changed = (fetched if ctx.mode == SyncMode.FULL else fetched // 4) - self.rejected
+        return RunCounts(
+            fetched=fetched,
+            inserted=changed,
+            unchanged=fetched - changed - self.rejected,
+            updated=0,
+            rejected=self.rejected,
+        )
 
 
 @dataclass
@@ -142,6 +150,13 @@ async def _settle(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, SyncdeckApp)
     await app.redraw()
+
+    async def backlog() -> bool:  # the first frame loads the store's newest events
+        return app.backlog_loaded
+
+    await _until(backlog)
+    await pilot.pause()
+    await app.redraw()  # with every event the scene caused, however late it arrived
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     log = app.query_one(EventLog)
@@ -174,9 +189,9 @@ class World:
         await _sync_all(self.orch, self.clock)
 
     async def orders_running(self) -> None:
-        """An orders full sync in progress, held at 60 %."""
+        """An orders auto sync (incremental, with its reason) in progress, held at 60 %."""
         self.services["orders"].holding = True
-        await self.orch.request("orders", SyncMode.FULL)
+        await self.orch.request("orders", SyncMode.AUTO)
         await _until(lambda: _has_progress(self.orch))
 
 
@@ -211,12 +226,95 @@ async def _queued(w: World) -> None:
 
 
 async def _circuit_open(w: World) -> None:
+    """products failed three times: its circuit is open, and the schedule queued it again."""
     await w.synced()
     w.services["products"].failure = "ERP answered 503 Service Unavailable"
     for _ in range(3):
         request = await w.orch.request("products", SyncMode.AUTO)
         await w.orch.wait(request.id)
         w.clock.advance(30)
+    await w.orch.request("products", SyncMode.AUTO, source=RequestSource.SCHEDULE)
+    await w.orch.request("products", SyncMode.FULL)  # an operator's key upgrades it
+
+
+async def _paused(w: World) -> None:
+    await w.synced()
+    await w.orch.pause()
+    await w.orch.request("orders", SyncMode.AUTO, source=RequestSource.SCHEDULE)
+    w.clock.advance(20)
+    await w.orch.request("prices", SyncMode.FULL)
+    w.clock.advance(5)
+
+
+async def _no_runner(w: World) -> None:
+    """A daemon synced everything and stopped (its lease released); this read-only
+    console sees two requests wait with no runner alive."""
+    runner, _ = _orchestrator(w.data_dir, w.clock, host="sync-daemon", pid=311)
+    await runner.start()
+    try:
+        await _until(lambda: _is_runner(runner))
+        await _sync_all(runner, w.clock)
+    finally:
+        await runner.stop()
+    await w.orch.request("orders", SyncMode.AUTO, source=RequestSource.CLI)
+    w.clock.advance(40)
+    await w.orch.request("customers", SyncMode.FULL, source=RequestSource.CLI)
+    w.clock.advance(15)
+    log = w.app.query_one(EventLog)
+
+    async def relayed() -> bool:
+        await w.app.redraw()
+        return sum(" request.queued " in line for line in log.lines_kept) >= 6
+
+    await _until(relayed)
+
+
+async def _retry_storm(w: World) -> None:
+    """Every service fails, products three times (its circuit opens): seven toasts'
+    worth of news, at most two on screen."""
+    await w.synced()
+    for name in SERVICES:
+        w.services[name].failure = f"ERP answered 503 for {name}"
+    for name in (*SERVICES, "products", "products"):
+        request = await w.orch.request(name, SyncMode.AUTO)
+        await w.orch.wait(request.id)
+        w.clock.advance(10)
+    rack = w.app.toasts
+
+    async def bounded() -> bool:
+        return len(rack.visible) == 2 and rack.more == 6
+
+    await _until(bounded)
+
+
+async def _history_detail(w: World) -> None:
+    """The detail of orders' last run, which failed (Enter on it in the history)."""
+    await _history(w)
+    w.services["orders"].failure = (
+        "ERP answered 502 Bad Gateway on GET /api/orders?page=14 after 3 connection resets; "
+        "the load balancer reported every backend down"
+    )
+    request = await w.orch.request("orders", SyncMode.AUTO)
+    await w.orch.wait(request.id)
+    await w.app.show_history("orders")
+    from console.screens.history import HistoryScreen
+
+    screen = w.app.screen
+    assert isinstance(screen, HistoryScreen)
+
+    async def filled() -> bool:
+        return bool(screen.query("#runs")) and screen.table.row_count == 7
+
+    await _until(filled)
+    screen.open_selected()
+
+
+async def _quarantined(w: World) -> None:
+    """customers' last run quarantined 106 invalid records: a warning, not a success."""
+    await w.synced()
+    w.services["customers"].rejected = 106
+    request = await w.orch.request("customers", SyncMode.FULL)
+    await w.orch.wait(request.id)
 
 
 async def _history(w: World) -> None:
@@ -263,9 +361,18 @@ class SceneSpec:
 
 SCENES: dict[str, SceneSpec] = {
     "idle": SceneSpec("Every service synced, nothing queued", _idle),
-    "running": SceneSpec("An orders full sync running, with progress", _running),
+    "running": SceneSpec("An orders auto sync running, with its reason and progress", _running),
     "queued": SceneSpec("Several requests queued behind a running sync", _queued, focus="#queue"),
-    "circuit-open": SceneSpec("products failed three times: its circuit is open", _circuit_open),
+    "circuit-open": SceneSpec(
+        "products failed three times: its circuit is open until its cooldown ends",
+        _circuit_open,
+        focus="#queue",
+    ),
+    "paused": SceneSpec("Dispatch paused with requests queued", _paused),
+    "no-runner": SceneSpec("No runner alive with requests queued", _no_runner),
+    "retry-storm": SceneSpec("Every service failing: toasts bounded to two", _retry_storm),
+    "history-detail": SceneSpec("The detail of a failed run (Enter in history)", _history_detail),
+    "quarantined": SceneSpec("A run that quarantined records: a warning", _quarantined),
     "help": SceneSpec("The help screen: every key", _idle, press=("question_mark",)),
     "history": SceneSpec("History of orders", _history, press=("h",)),
     "read-only": SceneSpec("A read-only observer while a daemon runs syncs", _read_only),
@@ -276,7 +383,7 @@ def build_scenes(base: Path) -> list[Scene]:
     """Every scene, each with its own data directory under `base`."""
     scenes = []
     for name, spec in SCENES.items():
-        world = _world(base, name, read_only=name == "read-only")
+        world = _world(base, name, read_only=name in ("read-only", "no-runner"))
         run_before = _run_before(world, spec)
         scenes.append(Scene(name, spec.description, world.app, run_before, spec.press))
     return scenes
@@ -301,8 +408,20 @@ async def _has_progress(orch: Orchestrator) -> bool:
     return snap.active is not None and snap.active.progress is not None
 
 
-def write_screenshots(target: Path, size: tuple[int, int] = (100, 30)) -> list[Path]:
-    """Run every scene and save its SVG into `target`."""
+SCREENSHOT_SIZES = {"": (100, 30), "80x24": (80, 24)}
+"""Subdirectory of the screenshots directory -> terminal size: the pictures the README
+shows, and the same scenes at 80x24 (what an operator's SSH terminal often is)."""
+
+
+def write_screenshots(target: Path) -> list[Path]:
+    """Run every scene at every size and save its SVGs under `target`."""
+    written = []
+    for sub, size in SCREENSHOT_SIZES.items():
+        written += _write_screenshots(target / sub if sub else target, size)
+    return written
+
+
+def _write_screenshots(target: Path, size: tuple[int, int]) -> list[Path]:
     from textual._doc import take_svg_screenshot
 
     os.environ["TZ"] = "UTC"
