@@ -32,25 +32,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import StoreError
-from core.models import (
-    Controls,
-    Event,
-    HealthState,
-    Lease,
-    RequestSource,
-    RunRecord,
-    RunStats,
-    ServiceState,
-    SyncMode,
-    SyncRequest,
-)
-from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart, StoreView
+from core.store.base import StoreView
 from core.store.postgres import reads
 from core.store.postgres.changes import Changes
 from core.store.postgres.connection import PostgresConnection, Timeouts
 from core.store.postgres.rows import Conn
 from core.store.postgres.tx import PostgresTx, read_controls, read_lease
-from core.store.rules import queue, runs, services
+from core.store.rule_store import BackendReads, RuleStore
 
 T = TypeVar("T")
 
@@ -62,8 +50,19 @@ def _apply(conn: Conn, now: datetime, rule: Callable[..., T], *args: Any) -> T:
     return rule(PostgresTx(conn), now, *args)
 
 
-class PostgresStore:
+class PostgresStore(RuleStore):
     """Store in one schema of a PostgreSQL database shared by every process on every host."""
+
+    queries = BackendReads(
+        services=reads.services,
+        runs=reads.runs,
+        events_since=reads.events_since,
+        last_event_id=reads.last_event_id,
+        run_stats=reads.run_stats,
+        lease=read_lease,
+        controls=read_controls,
+        request=lambda conn, request_id: PostgresTx(conn).request(request_id),
+    )
 
     def __init__(
         self,
@@ -96,6 +95,9 @@ class PostgresStore:
 
     async def _write(self, rule: Callable[..., T], *args: Any) -> T:
         return await self._write_fn(_apply, rule, *args)
+
+    async def _read(self, query: Callable[..., T], *args: Any) -> T:
+        return await self._conn.call(query, *args)
 
     async def _write_fn(self, fn: Callable[..., T], *args: Any) -> T:
         result, seq = await self._conn.write(fn, *args)
@@ -141,103 +143,6 @@ class PostgresStore:
 
     async def view(self, history: bool = True) -> StoreView:
         return await self._conn.call(reads.view, self._conn.now_sync, history)
-
-    # -- services and controls ----------------------------------------------------
-
-    async def register_services(self, defaults: dict[str, int]) -> None:
-        await self._write(services.register_services, defaults)
-
-    async def services(self) -> list[ServiceState]:
-        return await self._conn.call(reads.services)
-
-    async def set_default_priority(self, service: str, priority: int) -> list[Event]:
-        return await self._write(services.set_default_priority, service, priority)
-
-    async def set_schedule(
-        self,
-        service: str,
-        interval_s: float | None,
-        offset_s: float | None,
-        enabled: bool | None,
-    ) -> list[Event]:
-        return await self._write(services.set_schedule, service, interval_s, offset_s, enabled)
-
-    async def set_health(
-        self, service: str, health: HealthState, reasons: list[str]
-    ) -> list[Event]:
-        return await self._write(services.set_health, service, health, reasons)
-
-    async def controls(self) -> Controls:
-        return await self._conn.call(read_controls)
-
-    async def set_controls(
-        self, dispatch_paused: bool | None = None, schedule_paused: bool | None = None
-    ) -> list[Event]:
-        return await self._write(services.set_controls, dispatch_paused, schedule_paused)
-
-    # -- requests -----------------------------------------------------------------
-
-    async def enqueue(
-        self, service: str, mode: SyncMode, priority: int | None, source: RequestSource
-    ) -> EnqueueResult:
-        return await self._write(queue.enqueue, service, mode, priority, source)
-
-    async def get_request(self, request_id: int) -> SyncRequest:
-        return await self._conn.call(lambda conn: PostgresTx(conn).request(request_id))
-
-    async def set_priority(self, request_id: int, priority: int) -> list[Event]:
-        return await self._write(queue.set_priority, request_id, priority)
-
-    async def cancel(self, request_id: int) -> tuple[SyncRequest, list[Event]]:
-        return await self._write(queue.cancel, request_id)
-
-    # -- lease and runs -------------------------------------------------------------
-
-    async def acquire_lease(
-        self, holder: str, host: str, pid: int, ttl_s: float, steal_from: str | None = None
-    ) -> LeaseResult:
-        return await self._write(runs.acquire_lease, holder, host, pid, ttl_s, steal_from)
-
-    async def release_lease(self, holder: str) -> list[Event]:
-        return await self._write(runs.release_lease, holder)
-
-    async def lease(self) -> Lease | None:
-        return await self._conn.call(read_lease)
-
-    async def start_run(self, start: RunStart) -> tuple[RunRecord, SyncRequest, list[Event]]:
-        return await self._write(runs.start_run, start)
-
-    async def finish_run(
-        self, finish: RunFinish
-    ) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
-        return await self._write(runs.finish_run, finish)
-
-    async def runs(
-        self, service: str | None = None, limit: int = 50, request_id: int | None = None
-    ) -> list[RunRecord]:
-        return await self._conn.call(reads.runs, service, limit, request_id)
-
-    # -- events -------------------------------------------------------------------
-
-    async def append_events(self, events: list[Event]) -> list[Event]:
-        def append(conn: Conn, now: datetime) -> list[Event]:
-            tx = PostgresTx(conn)
-            return [
-                tx.emit(e.at, e.kind, e.service, e.request_id, e.run_id, **e.data) for e in events
-            ]
-
-        return await self._write_fn(append)
-
-    async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
-        return await self._conn.call(reads.events_since, after_id, limit)
-
-    async def last_event_id(self) -> int:
-        return await self._conn.call(reads.last_event_id)
-
-    async def run_stats(
-        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
-    ) -> RunStats:
-        return await self._conn.call(reads.run_stats, duration_buckets, wait_buckets)
 
     async def prune_events(self, keep: int) -> int:
         def prune(conn: Conn, now: datetime) -> int:

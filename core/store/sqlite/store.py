@@ -20,26 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.models import (
-    Controls,
-    Event,
-    HealthState,
-    Lease,
-    RequestSource,
-    RunRecord,
-    RunStats,
-    ServiceState,
-    SyncMode,
-    SyncRequest,
-)
-from core.store.base import (
-    EnqueueResult,
-    LeaseResult,
-    RunFinish,
-    RunStart,
-    StoreView,
-)
-from core.store.rules import queue, runs, services
+from core.store.base import StoreView
+from core.store.rule_store import BackendReads, RuleStore
 from core.store.sqlite import reads
 from core.store.sqlite.connection import SQLiteConnection
 from core.store.sqlite.faults import classify
@@ -53,8 +35,19 @@ def _apply(db: Any, now: datetime, rule: Callable[..., T], *args: Any) -> T:
     return rule(SQLiteTx(db), now, *args)
 
 
-class SQLiteStore:
+class SQLiteStore(RuleStore):
     """Store on one SQLite database file shared by every process on this host."""
+
+    queries = BackendReads(
+        services=reads.services,
+        runs=reads.runs,
+        events_since=reads.events_since,
+        last_event_id=reads.last_event_id,
+        run_stats=reads.run_stats,
+        lease=read_lease,
+        controls=read_controls,
+        request=lambda db, request_id: SQLiteTx(db).request(request_id),
+    )
 
     def __init__(
         self,
@@ -70,6 +63,9 @@ class SQLiteStore:
 
     async def _write(self, rule: Callable[..., T], *args: Any) -> T:
         return await self._conn.write(_apply, rule, *args)
+
+    async def _read(self, query: Callable[..., T], *args: Any) -> T:
+        return await self._conn.read(query, *args)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -103,103 +99,6 @@ class SQLiteStore:
 
     async def view(self, history: bool = True) -> StoreView:
         return await self._conn.read(lambda db: reads.view(db, self._conn.now(), history))
-
-    # -- services and controls ----------------------------------------------------
-
-    async def register_services(self, defaults: dict[str, int]) -> None:
-        await self._write(services.register_services, defaults)
-
-    async def services(self) -> list[ServiceState]:
-        return await self._conn.read(reads.services)
-
-    async def set_default_priority(self, service: str, priority: int) -> list[Event]:
-        return await self._write(services.set_default_priority, service, priority)
-
-    async def set_schedule(
-        self,
-        service: str,
-        interval_s: float | None,
-        offset_s: float | None,
-        enabled: bool | None,
-    ) -> list[Event]:
-        return await self._write(services.set_schedule, service, interval_s, offset_s, enabled)
-
-    async def set_health(
-        self, service: str, health: HealthState, reasons: list[str]
-    ) -> list[Event]:
-        return await self._write(services.set_health, service, health, reasons)
-
-    async def controls(self) -> Controls:
-        return await self._conn.read(read_controls)
-
-    async def set_controls(
-        self, dispatch_paused: bool | None = None, schedule_paused: bool | None = None
-    ) -> list[Event]:
-        return await self._write(services.set_controls, dispatch_paused, schedule_paused)
-
-    # -- requests -----------------------------------------------------------------
-
-    async def enqueue(
-        self, service: str, mode: SyncMode, priority: int | None, source: RequestSource
-    ) -> EnqueueResult:
-        return await self._write(queue.enqueue, service, mode, priority, source)
-
-    async def get_request(self, request_id: int) -> SyncRequest:
-        return await self._conn.read(lambda db: SQLiteTx(db).request(request_id))
-
-    async def set_priority(self, request_id: int, priority: int) -> list[Event]:
-        return await self._write(queue.set_priority, request_id, priority)
-
-    async def cancel(self, request_id: int) -> tuple[SyncRequest, list[Event]]:
-        return await self._write(queue.cancel, request_id)
-
-    # -- lease and runs -------------------------------------------------------------
-
-    async def acquire_lease(
-        self, holder: str, host: str, pid: int, ttl_s: float, steal_from: str | None = None
-    ) -> LeaseResult:
-        return await self._write(runs.acquire_lease, holder, host, pid, ttl_s, steal_from)
-
-    async def release_lease(self, holder: str) -> list[Event]:
-        return await self._write(runs.release_lease, holder)
-
-    async def lease(self) -> Lease | None:
-        return await self._conn.read(read_lease)
-
-    async def start_run(self, start: RunStart) -> tuple[RunRecord, SyncRequest, list[Event]]:
-        return await self._write(runs.start_run, start)
-
-    async def finish_run(
-        self, finish: RunFinish
-    ) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
-        return await self._write(runs.finish_run, finish)
-
-    async def runs(
-        self, service: str | None = None, limit: int = 50, request_id: int | None = None
-    ) -> list[RunRecord]:
-        return await self._conn.read(reads.runs, service, limit, request_id)
-
-    # -- events -------------------------------------------------------------------
-
-    async def append_events(self, events: list[Event]) -> list[Event]:
-        def append(db: Any, now: datetime) -> list[Event]:
-            tx = SQLiteTx(db)
-            return [
-                tx.emit(e.at, e.kind, e.service, e.request_id, e.run_id, **e.data) for e in events
-            ]
-
-        return await self._conn.write(append)
-
-    async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
-        return await self._conn.read(reads.events_since, after_id, limit)
-
-    async def last_event_id(self) -> int:
-        return await self._conn.read(reads.last_event_id)
-
-    async def run_stats(
-        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
-    ) -> RunStats:
-        return await self._conn.read(reads.run_stats, duration_buckets, wait_buckets)
 
     async def prune_events(self, keep: int) -> int:
         def prune(db: Any, now: datetime) -> int:

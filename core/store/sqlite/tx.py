@@ -21,7 +21,7 @@ from typing import Any
 from core.errors import InvalidTransition, NotFound
 from core.models import Controls, Event, EventKind, Lease, RunRecord, ServiceState, SyncRequest
 from core.store.sqlite import rows
-from core.store.sqlite.rows import RUN_COLS, SERVICE_COLS, encode
+from core.store.sqlite.rows import LEASE_COLS, RUN_COLS, SERVICE_COLS, encode
 
 _REQUEST_SELECT = f"SELECT {rows.REQUEST_COLS} FROM requests"
 _WRITABLE = {
@@ -223,12 +223,7 @@ class SQLiteTx:
 
 
 def read_lease(db: sqlite3.Connection) -> Lease | None:
-    return rows.lease(
-        db.execute(
-            "SELECT holder, host, pid, epoch, acquired_at, expires_at, renewed_at "
-            "FROM lease WHERE id = 1"
-        ).fetchone()
-    )
+    return rows.lease(db.execute(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1").fetchone())
 
 
 def read_controls(db: sqlite3.Connection) -> Controls:

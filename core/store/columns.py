@@ -1,0 +1,141 @@
+"""The store tables' columns and their decoding to models, once for every backend.
+
+The backends share one table layout (see each backend's `schema`), so the
+column lists and the order a row's values come in are written here, once: a
+column added to one backend and not to the other fails the contract suite
+instead of decoding silently wrong. What differs per backend is only how a
+timestamp arrives (SQLite: epoch seconds; PostgreSQL: an aware datetime),
+which each backend hands in as `timestamp`; booleans arrive as integers or
+booleans, and `bool()` reads both.
+
+Raises: `ValueError` from an enum for a value no version of syncdeck wrote
+(a hand-edited row), which the backends report as a store error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.models import (
+    CircuitState,
+    HealthState,
+    Lease,
+    RequestSource,
+    RequestState,
+    RunCounts,
+    RunOutcome,
+    RunRecord,
+    ServiceState,
+    SyncMode,
+    SyncRequest,
+)
+
+REQUEST_COLS = (
+    "id, service, mode, priority, state, source, requested_at, started_at, finished_at, "
+    "attempt, not_before, cancel_requested, outcome, merged"
+)
+RUN_COLS = (
+    "id, request_id, service, requested_mode, mode, mode_reason, attempt, epoch, holder, "
+    "started_at, finished_at, outcome, error_class, error, "
+    "fetched, inserted, updated, unchanged, deleted, rejected"
+)
+SERVICE_COLS = (
+    "name, default_priority, consecutive_failures, circuit, circuit_opened_at, last_success_at, "
+    "last_run_id, registered_at, interval_s, offset_s, schedule_enabled, health"
+)
+LEASE_COLS = "holder, host, pid, epoch, acquired_at, expires_at, renewed_at"
+
+Row = Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Decoders:
+    """Rows in the column orders above to models, given how timestamps arrive."""
+
+    timestamp: Callable[[Any], datetime | None]
+
+    def request(self, row: Row) -> SyncRequest:
+        ts = self.timestamp
+        return SyncRequest(
+            id=row[0],
+            service=row[1],
+            mode=SyncMode(row[2]),
+            priority=row[3],
+            state=RequestState(row[4]),
+            source=RequestSource(row[5]),
+            requested_at=_required(ts(row[6])),
+            started_at=ts(row[7]),
+            finished_at=ts(row[8]),
+            attempt=row[9],
+            not_before=ts(row[10]),
+            cancel_requested=bool(row[11]),
+            outcome=None if row[12] is None else RunOutcome(row[12]),
+            merged=row[13],
+        )
+
+    def run(self, row: Row) -> RunRecord:
+        ts = self.timestamp
+        return RunRecord(
+            id=row[0],
+            request_id=row[1],
+            service=row[2],
+            requested_mode=SyncMode(row[3]),
+            mode=SyncMode(row[4]),
+            mode_reason=row[5],
+            attempt=row[6],
+            epoch=row[7],
+            holder=row[8],
+            started_at=_required(ts(row[9])),
+            finished_at=ts(row[10]),
+            outcome=None if row[11] is None else RunOutcome(row[11]),
+            error_class=row[12],
+            error=row[13],
+            counts=RunCounts(
+                fetched=row[14],
+                inserted=row[15],
+                updated=row[16],
+                unchanged=row[17],
+                deleted=row[18],
+                rejected=row[19],
+            ),
+        )
+
+    def service(self, row: Row) -> ServiceState:
+        ts = self.timestamp
+        return ServiceState(
+            name=row[0],
+            default_priority=row[1],
+            consecutive_failures=row[2],
+            circuit=CircuitState(row[3]),
+            circuit_opened_at=ts(row[4]),
+            last_success_at=ts(row[5]),
+            last_run_id=row[6],
+            registered_at=_required(ts(row[7])),
+            interval_s=row[8],
+            offset_s=row[9],
+            schedule_enabled=None if row[10] is None else bool(row[10]),
+            health=HealthState(row[11]),
+        )
+
+    def lease(self, row: Row | None) -> Lease | None:
+        if row is None:
+            return None
+        ts = self.timestamp
+        return Lease(
+            holder=row[0],
+            host=row[1],
+            pid=row[2],
+            epoch=row[3],
+            acquired_at=_required(ts(row[4])),
+            expires_at=_required(ts(row[5])),
+            renewed_at=_required(ts(row[6])),
+        )
+
+
+def _required(value: datetime | None) -> datetime:
+    if value is None:
+        raise ValueError("a required timestamp is missing")
+    return value

@@ -1,0 +1,161 @@
+"""The part of every store that is a rule in one write transaction, or one read.
+
+Most of the `Store` protocol is the same on every backend: a mutation is one
+rule of `core.store.rules` applied to the backend's `Tx` inside one write
+transaction, and a read is one backend query. `RuleStore` writes that mapping
+once, so a backend supplies only how it opens a write transaction
+(`_write`), how it runs a read (`_read`) and its queries (`BackendReads`),
+and a new method of the protocol is added here, for every backend at once.
+
+Raises: what `core.store.base.Store` says per method; the backends translate
+their drivers' errors into those.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from core.models import (
+    Controls,
+    Event,
+    HealthState,
+    Lease,
+    RequestSource,
+    RunRecord,
+    RunStats,
+    ServiceState,
+    SyncMode,
+    SyncRequest,
+)
+from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart
+from core.store.rules import queue, runs, services
+from core.store.tx import Tx
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BackendReads:
+    """A backend's read queries, each taking one of its read connections first."""
+
+    services: Callable[[Any], list[ServiceState]]
+    runs: Callable[[Any, str | None, int, int | None], list[RunRecord]]
+    events_since: Callable[[Any, int, int], list[Event]]
+    last_event_id: Callable[[Any], int]
+    run_stats: Callable[[Any, tuple[float, ...], tuple[float, ...]], RunStats]
+    lease: Callable[[Any], Lease | None]
+    controls: Callable[[Any], Controls]
+    request: Callable[[Any, int], SyncRequest]
+
+
+def _append(tx: Tx, now: datetime, events: list[Event]) -> list[Event]:
+    return [tx.emit(e.at, e.kind, e.service, e.request_id, e.run_id, **e.data) for e in events]
+
+
+class RuleStore(ABC):
+    """`Store` methods that every backend shares; see the module docstring."""
+
+    queries: ClassVar[BackendReads]
+
+    @abstractmethod
+    async def _write(self, rule: Callable[..., T], *args: Any) -> T:
+        """`rule(tx, now, *args)` in one write transaction, committed before returning."""
+
+    @abstractmethod
+    async def _read(self, query: Callable[..., T], *args: Any) -> T:
+        """`query(connection, *args)` on a read connection; never waits for a writer."""
+
+    # -- services and controls ----------------------------------------------------
+
+    async def register_services(self, defaults: dict[str, int]) -> None:
+        await self._write(services.register_services, defaults)
+
+    async def services(self) -> list[ServiceState]:
+        return await self._read(self.queries.services)
+
+    async def set_default_priority(self, service: str, priority: int) -> list[Event]:
+        return await self._write(services.set_default_priority, service, priority)
+
+    async def set_schedule(
+        self,
+        service: str,
+        interval_s: float | None,
+        offset_s: float | None,
+        enabled: bool | None,
+    ) -> list[Event]:
+        return await self._write(services.set_schedule, service, interval_s, offset_s, enabled)
+
+    async def set_health(
+        self, service: str, health: HealthState, reasons: list[str]
+    ) -> list[Event]:
+        return await self._write(services.set_health, service, health, reasons)
+
+    async def controls(self) -> Controls:
+        return await self._read(self.queries.controls)
+
+    async def set_controls(
+        self, dispatch_paused: bool | None = None, schedule_paused: bool | None = None
+    ) -> list[Event]:
+        return await self._write(services.set_controls, dispatch_paused, schedule_paused)
+
+    # -- requests -----------------------------------------------------------------
+
+    async def enqueue(
+        self, service: str, mode: SyncMode, priority: int | None, source: RequestSource
+    ) -> EnqueueResult:
+        return await self._write(queue.enqueue, service, mode, priority, source)
+
+    async def get_request(self, request_id: int) -> SyncRequest:
+        return await self._read(self.queries.request, request_id)
+
+    async def set_priority(self, request_id: int, priority: int) -> list[Event]:
+        return await self._write(queue.set_priority, request_id, priority)
+
+    async def cancel(self, request_id: int) -> tuple[SyncRequest, list[Event]]:
+        return await self._write(queue.cancel, request_id)
+
+    # -- lease and runs -------------------------------------------------------------
+
+    async def acquire_lease(
+        self, holder: str, host: str, pid: int, ttl_s: float, steal_from: str | None = None
+    ) -> LeaseResult:
+        return await self._write(runs.acquire_lease, holder, host, pid, ttl_s, steal_from)
+
+    async def release_lease(self, holder: str) -> list[Event]:
+        return await self._write(runs.release_lease, holder)
+
+    async def lease(self) -> Lease | None:
+        return await self._read(self.queries.lease)
+
+    async def start_run(self, start: RunStart) -> tuple[RunRecord, SyncRequest, list[Event]]:
+        return await self._write(runs.start_run, start)
+
+    async def finish_run(
+        self, finish: RunFinish
+    ) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
+        return await self._write(runs.finish_run, finish)
+
+    async def runs(
+        self, service: str | None = None, limit: int = 50, request_id: int | None = None
+    ) -> list[RunRecord]:
+        return await self._read(self.queries.runs, service, limit, request_id)
+
+    # -- events -------------------------------------------------------------------
+
+    async def append_events(self, events: list[Event]) -> list[Event]:
+        return await self._write(_append, events)
+
+    async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
+        return await self._read(self.queries.events_since, after_id, limit)
+
+    async def last_event_id(self) -> int:
+        return await self._read(self.queries.last_event_id)
+
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        return await self._read(self.queries.run_stats, duration_buckets, wait_buckets)
