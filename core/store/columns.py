@@ -1,4 +1,4 @@
-"""The store tables' columns and their decoding to models, once for every backend.
+"""The store tables' columns, their decoding and each backend's SQL dialect, once.
 
 The backends share one table layout (see each backend's `schema`), so the
 column lists and the order a row's values come in are written here, once: a
@@ -6,7 +6,8 @@ column added to one backend and not to the other fails the contract suite
 instead of decoding silently wrong. What differs per backend is only how a
 timestamp arrives (SQLite: epoch seconds; PostgreSQL: an aware datetime),
 which each backend hands in as `timestamp`; booleans arrive as integers or
-booleans, and `bool()` reads both.
+booleans, and `bool()` reads both. `Dialect` names the rest that differs in
+the shared queries (`core.store.queries`, `core.store.stats`).
 
 Raises: `ValueError` from an enum for a value no version of syncdeck wrote
 (a hand-edited row), which the backends report as a store error.
@@ -49,6 +50,8 @@ SERVICE_COLS = (
 LEASE_COLS = "holder, host, pid, epoch, acquired_at, expires_at, renewed_at"
 
 Row = Sequence[Any]
+Fetch = Callable[[str, Sequence[Any]], Sequence[Row]]
+"""A backend running one statement with its parameters and returning every row."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class Decoders:
     """Rows in the column orders above to models, given how timestamps arrive."""
 
     timestamp: Callable[[Any], datetime | None]
+
+    def instant(self, value: Any) -> datetime:
+        """A timestamp the schema declares NOT NULL."""
+        return _required(self.timestamp(value))
 
     def request(self, row: Row) -> SyncRequest:
         ts = self.timestamp
@@ -66,7 +73,7 @@ class Decoders:
             priority=row[3],
             state=RequestState(row[4]),
             source=RequestSource(row[5]),
-            requested_at=_required(ts(row[6])),
+            requested_at=self.instant(row[6]),
             started_at=ts(row[7]),
             finished_at=ts(row[8]),
             attempt=row[9],
@@ -88,7 +95,7 @@ class Decoders:
             attempt=row[6],
             epoch=row[7],
             holder=row[8],
-            started_at=_required(ts(row[9])),
+            started_at=self.instant(row[9]),
             finished_at=ts(row[10]),
             outcome=None if row[11] is None else RunOutcome(row[11]),
             error_class=row[12],
@@ -113,7 +120,7 @@ class Decoders:
             circuit_opened_at=ts(row[4]),
             last_success_at=ts(row[5]),
             last_run_id=row[6],
-            registered_at=_required(ts(row[7])),
+            registered_at=self.instant(row[7]),
             interval_s=row[8],
             offset_s=row[9],
             schedule_enabled=None if row[10] is None else bool(row[10]),
@@ -123,15 +130,14 @@ class Decoders:
     def lease(self, row: Row | None) -> Lease | None:
         if row is None:
             return None
-        ts = self.timestamp
         return Lease(
             holder=row[0],
             host=row[1],
             pid=row[2],
             epoch=row[3],
-            acquired_at=_required(ts(row[4])),
-            expires_at=_required(ts(row[5])),
-            renewed_at=_required(ts(row[6])),
+            acquired_at=self.instant(row[4]),
+            expires_at=self.instant(row[5]),
+            renewed_at=self.instant(row[6]),
         )
 
 
@@ -139,3 +145,18 @@ def _required(value: datetime | None) -> datetime:
     if value is None:
         raise ValueError("a required timestamp is missing")
     return value
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What the shared read queries need to know of a backend's SQL and driver."""
+
+    param: str
+    """The driver's placeholder."""
+    decode: Decoders
+    event_data: Callable[[Any], dict[str, Any]]
+    """An event row's `data` column (JSON text or a decoded jsonb) as a dict."""
+    duration_s: str
+    """Seconds from `started_at` to `finished_at` of a row of `runs`."""
+    wait_s: str
+    """Seconds from the request's `requested_at` to the run's `started_at`, at least 0."""

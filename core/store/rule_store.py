@@ -2,10 +2,11 @@
 
 Most of the `Store` protocol is the same on every backend: a mutation is one
 rule of `core.store.rules` applied to the backend's `Tx` inside one write
-transaction, and a read is one backend query. `RuleStore` writes that mapping
-once, so a backend supplies only how it opens a write transaction
-(`_write`), how it runs a read (`_read`) and its queries (`BackendReads`),
-and a new method of the protocol is added here, for every backend at once.
+transaction, and a read is one of the shared queries (`core.store.queries`).
+`RuleStore` writes that mapping once, so a backend supplies only how it opens
+a write transaction (`_write`), how it runs a read (`_query`), its `Dialect`,
+and the reads that need a snapshot of their own (`view`, `run_stats`); a new
+method of the protocol is added here, for every backend at once.
 
 Raises: what `core.store.base.Store` says per method; the backends translate
 their drivers' errors into those.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -31,25 +31,13 @@ from core.models import (
     SyncMode,
     SyncRequest,
 )
+from core.store import queries
 from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart
+from core.store.columns import Dialect, Fetch
 from core.store.rules import queue, runs, services
 from core.store.tx import Tx
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class BackendReads:
-    """A backend's read queries, each taking one of its read connections first."""
-
-    services: Callable[[Any], list[ServiceState]]
-    runs: Callable[[Any, str | None, int, int | None], list[RunRecord]]
-    events_since: Callable[[Any, int, int], list[Event]]
-    last_event_id: Callable[[Any], int]
-    run_stats: Callable[[Any, tuple[float, ...], tuple[float, ...]], RunStats]
-    lease: Callable[[Any], Lease | None]
-    controls: Callable[[Any], Controls]
-    request: Callable[[Any, int], SyncRequest]
 
 
 def _append(tx: Tx, now: datetime, events: list[Event]) -> list[Event]:
@@ -59,15 +47,21 @@ def _append(tx: Tx, now: datetime, events: list[Event]) -> list[Event]:
 class RuleStore(ABC):
     """`Store` methods that every backend shares; see the module docstring."""
 
-    queries: ClassVar[BackendReads]
+    dialect: ClassVar[Dialect]
 
     @abstractmethod
     async def _write(self, rule: Callable[..., T], *args: Any) -> T:
         """`rule(tx, now, *args)` in one write transaction, committed before returning."""
 
     @abstractmethod
-    async def _read(self, query: Callable[..., T], *args: Any) -> T:
-        """`query(connection, *args)` on a read connection; never waits for a writer."""
+    async def _query(self, query: Callable[[Fetch], T]) -> T:
+        """`query(fetch)` on a read connection; never waits for a writer."""
+
+    @abstractmethod
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        """Aggregates read in one snapshot, which each backend opens its own way."""
 
     # -- services and controls ----------------------------------------------------
 
@@ -75,7 +69,7 @@ class RuleStore(ABC):
         await self._write(services.register_services, defaults)
 
     async def services(self) -> list[ServiceState]:
-        return await self._read(self.queries.services)
+        return await self._query(lambda fetch: queries.services(fetch, self.dialect))
 
     async def set_default_priority(self, service: str, priority: int) -> list[Event]:
         return await self._write(services.set_default_priority, service, priority)
@@ -95,7 +89,7 @@ class RuleStore(ABC):
         return await self._write(services.set_health, service, health, reasons)
 
     async def controls(self) -> Controls:
-        return await self._read(self.queries.controls)
+        return await self._query(queries.controls)
 
     async def set_controls(
         self, dispatch_paused: bool | None = None, schedule_paused: bool | None = None
@@ -110,7 +104,7 @@ class RuleStore(ABC):
         return await self._write(queue.enqueue, service, mode, priority, source)
 
     async def get_request(self, request_id: int) -> SyncRequest:
-        return await self._read(self.queries.request, request_id)
+        return await self._query(lambda fetch: queries.request(fetch, self.dialect, request_id))
 
     async def set_priority(self, request_id: int, priority: int) -> list[Event]:
         return await self._write(queue.set_priority, request_id, priority)
@@ -129,7 +123,7 @@ class RuleStore(ABC):
         return await self._write(runs.release_lease, holder)
 
     async def lease(self) -> Lease | None:
-        return await self._read(self.queries.lease)
+        return await self._query(lambda fetch: queries.lease(fetch, self.dialect))
 
     async def start_run(self, start: RunStart) -> tuple[RunRecord, SyncRequest, list[Event]]:
         return await self._write(runs.start_run, start)
@@ -142,7 +136,9 @@ class RuleStore(ABC):
     async def runs(
         self, service: str | None = None, limit: int = 50, request_id: int | None = None
     ) -> list[RunRecord]:
-        return await self._read(self.queries.runs, service, limit, request_id)
+        return await self._query(
+            lambda fetch: queries.runs(fetch, self.dialect, service, limit, request_id)
+        )
 
     # -- events -------------------------------------------------------------------
 
@@ -150,12 +146,9 @@ class RuleStore(ABC):
         return await self._write(_append, events)
 
     async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
-        return await self._read(self.queries.events_since, after_id, limit)
+        return await self._query(
+            lambda fetch: queries.events_since(fetch, self.dialect, after_id, limit)
+        )
 
     async def last_event_id(self) -> int:
-        return await self._read(self.queries.last_event_id)
-
-    async def run_stats(
-        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
-    ) -> RunStats:
-        return await self._read(self.queries.run_stats, duration_buckets, wait_buckets)
+        return await self._query(queries.last_event_id)

@@ -1,6 +1,6 @@
 """The run-history aggregates behind `/metrics`, written once for every backend.
 
-`run_stats` builds the queries from three dialect fragments (how to write a
+`run_stats` builds the queries from the backend's `Dialect` (how to write a
 duration in seconds, a queue wait in seconds, and a parameter placeholder) and
 runs them through the backend's `fetch`, inside one read snapshot that the
 backend opens. Every process that reads the same store reports the same
@@ -11,24 +11,11 @@ Raises: whatever the backend's `fetch` raises.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from core.models import Histogram, RunCounts, RunStats
-
-Fetch = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
-
-
-@dataclass(frozen=True)
-class Dialect:
-    duration_s: str
-    """Seconds from `started_at` to `finished_at` of a row of `runs`."""
-    wait_s: str
-    """Seconds from the request's `requested_at` to the run's `started_at`, at least 0."""
-    param: str
-    """The driver's placeholder."""
+from core.store.columns import Dialect, Fetch
 
 
 def _histogram(row: Sequence[Any] | None, bounds: tuple[float, ...]) -> Histogram:
@@ -51,7 +38,6 @@ def run_stats(
     dialect: Dialect,
     duration_buckets: tuple[float, ...],
     wait_buckets: tuple[float, ...],
-    to_time: Callable[[Any], datetime],
 ) -> RunStats:
     kinds = tuple(RunCounts.__struct_fields__)
     runs = {
@@ -84,7 +70,7 @@ def run_stats(
         for kind, value in zip(kinds, r[1:], strict=True)
     }
     last_success = {
-        str(r[0]): to_time(r[1])
+        str(r[0]): dialect.decode.instant(r[1])
         for r in fetch(
             "SELECT name, last_success_at FROM services WHERE last_success_at IS NOT NULL", ()
         )

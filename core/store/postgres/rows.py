@@ -15,17 +15,28 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from core.store.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Decoders
+from core.store.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Decoders, Dialect
 
-__all__ = ["LEASE_COLS", "REQUEST_COLS", "RUN_COLS", "SERVICE_COLS", "Conn", "encode"]
+__all__ = ["LEASE_COLS", "POSTGRES", "REQUEST_COLS", "RUN_COLS", "SERVICE_COLS", "Conn", "encode"]
 
 Conn = psycopg.Connection[TupleRow]
 
-_DECODE = Decoders(timestamp=lambda value: value)
-request = _DECODE.request
-run = _DECODE.run
-service = _DECODE.service
-lease = _DECODE.lease
+
+def _event_data(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {"value": value}
+
+
+POSTGRES = Dialect(
+    param="%s",
+    decode=Decoders(timestamp=lambda value: value),
+    event_data=_event_data,
+    duration_s="EXTRACT(EPOCH FROM finished_at - started_at)::float8",
+    wait_s="GREATEST(0, EXTRACT(EPOCH FROM runs.started_at - requests.requested_at))::float8",
+)
+request = POSTGRES.decode.request
+run = POSTGRES.decode.run
+service = POSTGRES.decode.service
+lease = POSTGRES.decode.lease
 
 
 def encode(value: Any) -> Any:

@@ -32,13 +32,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import StoreError
+from core.models import RunStats
 from core.store.base import StoreView
+from core.store.columns import Fetch
 from core.store.postgres import reads
 from core.store.postgres.changes import Changes
 from core.store.postgres.connection import PostgresConnection, Timeouts
-from core.store.postgres.rows import Conn
-from core.store.postgres.tx import PostgresTx, read_controls, read_lease
-from core.store.rule_store import BackendReads, RuleStore
+from core.store.postgres.rows import POSTGRES, Conn
+from core.store.postgres.tx import PostgresTx
+from core.store.rule_store import RuleStore
 
 T = TypeVar("T")
 
@@ -53,16 +55,7 @@ def _apply(conn: Conn, now: datetime, rule: Callable[..., T], *args: Any) -> T:
 class PostgresStore(RuleStore):
     """Store in one schema of a PostgreSQL database shared by every process on every host."""
 
-    queries = BackendReads(
-        services=reads.services,
-        runs=reads.runs,
-        events_since=reads.events_since,
-        last_event_id=reads.last_event_id,
-        run_stats=reads.run_stats,
-        lease=read_lease,
-        controls=read_controls,
-        request=lambda conn, request_id: PostgresTx(conn).request(request_id),
-    )
+    dialect = POSTGRES
 
     def __init__(
         self,
@@ -96,8 +89,13 @@ class PostgresStore(RuleStore):
     async def _write(self, rule: Callable[..., T], *args: Any) -> T:
         return await self._write_fn(_apply, rule, *args)
 
-    async def _read(self, query: Callable[..., T], *args: Any) -> T:
-        return await self._conn.call(query, *args)
+    async def _query(self, query: Callable[[Fetch], T]) -> T:
+        return await self._conn.call(lambda conn: query(reads.fetcher(conn)))
+
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        return await self._conn.call(reads.run_stats, duration_buckets, wait_buckets)
 
     async def _write_fn(self, fn: Callable[..., T], *args: Any) -> T:
         result, seq = await self._conn.write(fn, *args)

@@ -29,7 +29,7 @@ from psycopg.types.json import Jsonb
 
 from core.errors import InvalidTransition, NotFound
 from core.models import Controls, Event, EventKind, Lease, RunRecord, ServiceState, SyncRequest
-from core.store.postgres import rows
+from core.store.postgres import reads, rows
 from core.store.postgres.rows import LEASE_COLS, RUN_COLS, SERVICE_COLS, Conn, encode
 
 _REQUEST_SELECT = f"SELECT {rows.REQUEST_COLS} FROM requests"
@@ -98,7 +98,7 @@ class PostgresTx:
         )
 
     def controls(self) -> Controls:
-        return read_controls(self.conn)
+        return reads.controls(self.conn)
 
     # -- writes -----------------------------------------------------------------
 
@@ -228,16 +228,3 @@ class PostgresTx:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
-
-
-def read_lease(conn: Conn) -> Lease | None:
-    return rows.lease(conn.execute(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1").fetchone())
-
-
-def read_controls(conn: Conn) -> Controls:
-    row = conn.execute(
-        "SELECT dispatch_paused, schedule_paused FROM controls WHERE id = 1"
-    ).fetchone()
-    if row is None:
-        raise NotFound("the controls row is missing")
-    return Controls(dispatch_paused=bool(row[0]), schedule_paused=bool(row[1]))

@@ -13,15 +13,27 @@ from enum import Enum
 from typing import Any
 
 from core.models import to_datetime
-from core.store.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Decoders
+from core.store.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Decoders, Dialect
 
-__all__ = ["LEASE_COLS", "REQUEST_COLS", "RUN_COLS", "SERVICE_COLS", "encode"]
+__all__ = ["LEASE_COLS", "REQUEST_COLS", "RUN_COLS", "SERVICE_COLS", "SQLITE", "encode"]
 
-_DECODE = Decoders(timestamp=to_datetime)
-request = _DECODE.request
-run = _DECODE.run
-service = _DECODE.service
-lease = _DECODE.lease
+
+def _event_data(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    return data if isinstance(data, dict) else {"value": data}
+
+
+SQLITE = Dialect(
+    param="?",
+    decode=Decoders(timestamp=to_datetime),
+    event_data=_event_data,
+    duration_s="finished_at - started_at",
+    wait_s="MAX(0, runs.started_at - requests.requested_at)",
+)
+request = SQLITE.decode.request
+run = SQLITE.decode.run
+service = SQLITE.decode.service
+lease = SQLITE.decode.lease
 
 
 def encode(value: Any) -> Any:

@@ -20,13 +20,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.models import RunStats
 from core.store.base import StoreView
-from core.store.rule_store import BackendReads, RuleStore
+from core.store.columns import Fetch
+from core.store.rule_store import RuleStore
 from core.store.sqlite import reads
 from core.store.sqlite.connection import SQLiteConnection
 from core.store.sqlite.faults import classify
+from core.store.sqlite.rows import SQLITE
 from core.store.sqlite.schema import prepare_private_path, refuse_newer_schema
-from core.store.sqlite.tx import SQLiteTx, read_controls, read_lease
+from core.store.sqlite.tx import SQLiteTx
 
 T = TypeVar("T")
 
@@ -38,16 +41,7 @@ def _apply(db: Any, now: datetime, rule: Callable[..., T], *args: Any) -> T:
 class SQLiteStore(RuleStore):
     """Store on one SQLite database file shared by every process on this host."""
 
-    queries = BackendReads(
-        services=reads.services,
-        runs=reads.runs,
-        events_since=reads.events_since,
-        last_event_id=reads.last_event_id,
-        run_stats=reads.run_stats,
-        lease=read_lease,
-        controls=read_controls,
-        request=lambda db, request_id: SQLiteTx(db).request(request_id),
-    )
+    dialect = SQLITE
 
     def __init__(
         self,
@@ -64,8 +58,13 @@ class SQLiteStore(RuleStore):
     async def _write(self, rule: Callable[..., T], *args: Any) -> T:
         return await self._conn.write(_apply, rule, *args)
 
-    async def _read(self, query: Callable[..., T], *args: Any) -> T:
-        return await self._conn.read(query, *args)
+    async def _query(self, query: Callable[[Fetch], T]) -> T:
+        return await self._conn.read(lambda db: query(reads.fetcher(db)))
+
+    async def run_stats(
+        self, duration_buckets: tuple[float, ...], wait_buckets: tuple[float, ...]
+    ) -> RunStats:
+        return await self._conn.read(reads.run_stats, duration_buckets, wait_buckets)
 
     # -- lifecycle ----------------------------------------------------------------
 

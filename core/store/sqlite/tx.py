@@ -20,8 +20,8 @@ from typing import Any
 
 from core.errors import InvalidTransition, NotFound
 from core.models import Controls, Event, EventKind, Lease, RunRecord, ServiceState, SyncRequest
-from core.store.sqlite import rows
-from core.store.sqlite.rows import LEASE_COLS, RUN_COLS, SERVICE_COLS, encode
+from core.store.sqlite import reads, rows
+from core.store.sqlite.rows import RUN_COLS, SERVICE_COLS, encode
 
 _REQUEST_SELECT = f"SELECT {rows.REQUEST_COLS} FROM requests"
 _WRITABLE = {
@@ -87,10 +87,10 @@ class SQLiteTx:
         ]
 
     def lease(self) -> Lease | None:
-        return read_lease(self.db)
+        return reads.lease(self.db)
 
     def controls(self) -> Controls:
-        return read_controls(self.db)
+        return reads.controls(self.db)
 
     # -- writes -----------------------------------------------------------------
 
@@ -220,14 +220,3 @@ class SQLiteTx:
             run_id=run_id,
             data=data,
         )
-
-
-def read_lease(db: sqlite3.Connection) -> Lease | None:
-    return rows.lease(db.execute(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1").fetchone())
-
-
-def read_controls(db: sqlite3.Connection) -> Controls:
-    row = db.execute(
-        "SELECT dispatch_paused, schedule_paused FROM controls WHERE id = 1"
-    ).fetchone()
-    return Controls(dispatch_paused=bool(row[0]), schedule_paused=bool(row[1]))
