@@ -7,7 +7,7 @@ instead of decoding silently wrong. What differs per backend is only how a
 timestamp arrives (SQLite: epoch seconds; PostgreSQL: an aware datetime),
 which each backend hands in as `timestamp`; booleans arrive as integers or
 booleans, and `bool()` reads both. `Dialect` names the rest that differs in
-the shared queries (`core.store.queries`, `core.store.stats`).
+the shared SQL (`core.store.queries`, `core.store.sql_tx`, `core.store.stats`).
 
 Raises: `ValueError` from an enum for a value no version of syncdeck wrote
 (a hand-edited row), which the backends report as a store error.
@@ -156,6 +156,14 @@ class Dialect:
     decode: Decoders
     event_data: Callable[[Any], dict[str, Any]]
     """An event row's `data` column (JSON text or a decoded jsonb) as a dict."""
+    encode: Callable[[Any], Any]
+    """A model value (datetime, enum, bool, list) as the driver stores it."""
+    event_json: Callable[[dict[str, Any]], Any]
+    """An event's data as the driver stores it in the `data` column."""
+    unique_violation: type[Exception]
+    """What the driver raises when a unique index refuses a write."""
+    row_lock: str
+    """The clause that locks the rows a SELECT reads until the transaction ends, or ""."""
     duration_s: str
     """Seconds from `started_at` to `finished_at` of a row of `runs`."""
     wait_s: str

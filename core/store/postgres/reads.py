@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.models import Controls, Lease, RunStats
+from core.models import RunStats
 from core.store import queries, stats
 from core.store.base import StoreView
 from core.store.columns import Fetch
@@ -37,14 +37,6 @@ def view(conn: Conn, now: Callable[[Conn], datetime], history: bool) -> StoreVie
     with conn.transaction():
         _snapshot(conn)
         return queries.view(fetcher(conn), POSTGRES, now(conn), history)
-
-
-def controls(conn: Conn) -> Controls:
-    return queries.controls(fetcher(conn))
-
-
-def lease(conn: Conn) -> Lease | None:
-    return queries.lease(fetcher(conn), POSTGRES)
 
 
 def run_stats(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from core.models import Controls, Lease, RunStats
+from core.models import RunStats
 from core.store import queries, stats
 from core.store.base import StoreView
 from core.store.columns import Fetch
@@ -34,14 +34,6 @@ def view(db: sqlite3.Connection, now: datetime, history: bool) -> StoreView:
         return queries.view(fetcher(db), SQLITE, now, history)
     finally:
         db.execute("COMMIT")
-
-
-def controls(db: sqlite3.Connection) -> Controls:
-    return queries.controls(fetcher(db))
-
-
-def lease(db: sqlite3.Connection) -> Lease | None:
-    return queries.lease(fetcher(db), SQLITE)
 
 
 def run_stats(

@@ -1,39 +1,21 @@
-"""Rows to models and models to rows, for the SQLite store.
+"""How values are stored, for the SQLite store.
 
 Timestamps are stored as epoch seconds (REAL), enums as their values, booleans
 as integers and lists as JSON text: `encode` is the one place that says so.
-The columns and their decoding are shared with every backend (`core.store.columns`).
+The columns, their decoding and the SQL are shared with every backend:
+this module's `Dialect` is what differs.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from core.models import to_datetime
-from core.store.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Decoders, Dialect
-
-__all__ = ["LEASE_COLS", "REQUEST_COLS", "RUN_COLS", "SERVICE_COLS", "SQLITE", "encode"]
-
-
-def _event_data(text: str) -> dict[str, Any]:
-    data = json.loads(text)
-    return data if isinstance(data, dict) else {"value": data}
-
-
-SQLITE = Dialect(
-    param="?",
-    decode=Decoders(timestamp=to_datetime),
-    event_data=_event_data,
-    duration_s="finished_at - started_at",
-    wait_s="MAX(0, runs.started_at - requests.requested_at)",
-)
-request = SQLITE.decode.request
-run = SQLITE.decode.run
-service = SQLITE.decode.service
-lease = SQLITE.decode.lease
+from core.store.columns import Decoders, Dialect
 
 
 def encode(value: Any) -> Any:
@@ -47,3 +29,21 @@ def encode(value: Any) -> Any:
     if isinstance(value, list):
         return json.dumps(value)
     return value
+
+
+def _event_data(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    return data if isinstance(data, dict) else {"value": data}
+
+
+SQLITE = Dialect(
+    param="?",
+    decode=Decoders(timestamp=to_datetime),
+    event_data=_event_data,
+    encode=encode,
+    event_json=lambda data: json.dumps(data, default=str),
+    unique_violation=sqlite3.IntegrityError,
+    row_lock="",
+    duration_s="finished_at - started_at",
+    wait_s="MAX(0, runs.started_at - requests.requested_at)",
+)
