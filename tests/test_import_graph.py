@@ -54,8 +54,8 @@ def _imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
         return
     if isinstance(node, ast.Import | ast.ImportFrom):
         yield node
-    for child in ast.iter_child_nodes(node):
-        yield from _imports(child)
+    for inner in ast.iter_child_nodes(node):
+        yield from _imports(inner)
 
 
 def _known(name: str, known: dict[str, Path]) -> str | None:

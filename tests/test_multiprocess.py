@@ -18,6 +18,7 @@ of each kill.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import sqlite3
@@ -183,6 +184,11 @@ def takeover_after(store: dict[str, list[dict[str, Any]]], epoch: int) -> dict[s
     return next((e for e in store["taken"] if e["data"]["epoch"] > epoch), None)
 
 
+def taken_over(data_dir: Path, epoch: int) -> dict[str, Any] | None:
+    """The first takeover past `epoch` that the store at `data_dir` records, if any."""
+    return takeover_after(read_store(data_dir), epoch)
+
+
 def quiet(store: dict[str, list[dict[str, Any]]]) -> bool:
     """No request queued or running and no run left open."""
     return not open_services(store) and all(r["outcome"] is not None for r in store["runs"])
@@ -290,7 +296,7 @@ def test_runner_failover_under_sigkill(daemons: Daemons, data_dir: Path) -> None
             request_free(1)
             daemons.start()
             taken = wait_until(
-                lambda lease=lease: takeover_after(read_store(data_dir), lease["epoch"]),
+                functools.partial(taken_over, data_dir, lease["epoch"]),
                 TAKEOVER_BOUND_S + 15,
                 f"a runner after killing {lease['holder']}",
                 daemons.tails,

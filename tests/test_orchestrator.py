@@ -173,7 +173,8 @@ async def make(data_dir: Path) -> AsyncIterator[Factory]:
         clock: ManualClock | None = None,
         **kwargs: Any,
     ) -> Orchestrator:
-        store = SQLiteStore(data_dir / "syncdeck.db", **({"clock": clock} if clock else {}))
+        path = data_dir / "syncdeck.db"
+        store = SQLiteStore(path, clock=clock) if clock else SQLiteStore(path)
         orch = Orchestrator(
             store, {s.name: s for s in services}, cfg or settings(data_dir), **kwargs
         )
@@ -212,7 +213,8 @@ async def next_event(sub: Any, kind: EventKind, timeout: float = WAIT) -> Event:
     async def find() -> Event:
         async for event in sub:
             if event.kind == kind:
-                return event
+                found: Event = event
+                return found
         raise AssertionError("subscription ended")
 
     return await asyncio.wait_for(find(), timeout)

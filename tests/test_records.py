@@ -24,7 +24,7 @@ def test_every_model_has_exactly_its_entitys_columns() -> None:
 
 
 def test_column_kinds_follow_the_model_types() -> None:
-    kinds = {int: "integer", bool: "integer", float: "real", str: "text"}
+    kinds: dict[object, str] = {int: "integer", bool: "integer", float: "real", str: "text"}
     for name, spec in ENTITIES.items():
         for field, info in MODELS[name].model_fields.items():
             if field in spec.kinds:

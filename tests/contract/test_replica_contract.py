@@ -48,9 +48,13 @@ THRESHOLD = EngineSettings().full_threshold
 
 
 class Backend(Protocol):
-    replica: Replica
-    integrity_error: type[Exception]
-    """What the backend raises when a row breaks a constraint."""
+    @property
+    def replica(self) -> Replica: ...
+
+    @property
+    def integrity_error(self) -> type[Exception]:
+        """What the backend raises when a row breaks a constraint."""
+        ...
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]: ...
 

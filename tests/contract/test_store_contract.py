@@ -9,6 +9,7 @@ beside it, in `tests/test_store_sqlite.py` and `tests/contract/test_store_postgr
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -124,7 +125,7 @@ async def test_enqueue_refuses_unknown_service_and_bad_priority(store: Store) ->
 # -- cancel -----------------------------------------------------------------------
 
 
-async def _lease_and_start(store: Store, request_id: int, holder: str = "A") -> tuple:
+async def _lease_and_start(store: Store, request_id: int, holder: str = "A") -> tuple[Any, ...]:
     lease = (await store.acquire_lease(holder, "host", 1, 30.0)).lease
     assert lease is not None
     run, request, _ = await store.start_run(
