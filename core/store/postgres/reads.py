@@ -14,7 +14,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from core.models import Event, EventKind, RequestState, RunRecord, RunStats, ServiceState
+import msgspec
+
+from core.models import (
+    Event,
+    EventKind,
+    Progress,
+    RequestState,
+    RunnerPlan,
+    RunRecord,
+    RunStats,
+    ServiceState,
+)
 from core.store import stats
 from core.store.base import StoreView
 from core.store.postgres import rows
@@ -44,16 +55,22 @@ def view(conn: Conn, now: Callable[[Conn], datetime], history: bool) -> StoreVie
         ]
         running = next((r for r in requests if r.state == RequestState.RUNNING), None)
         running_run = None
+        progress = None
         if running is not None and history:
             row = conn.execute(
-                f"SELECT {RUN_COLS} FROM runs WHERE request_id = %s AND outcome IS NULL "
-                "ORDER BY id DESC LIMIT 1",
+                f"SELECT {RUN_COLS}, progress FROM runs WHERE request_id = %s "
+                "AND outcome IS NULL ORDER BY id DESC LIMIT 1",
                 (running.id,),
             ).fetchone()
             running_run = None if row is None else rows.run(row)
+            if row is not None and row[-1] is not None:
+                progress = msgspec.convert(row[-1], Progress)
         last_runs = {}
+        plan = None
         if history:
             last_runs = {run.service: run for run in map(rows.run, conn.execute(_LAST_RUNS))}
+            found = conn.execute("SELECT plan FROM runner_plan WHERE id = 1").fetchone()
+            plan = None if found is None else msgspec.convert(found[0], RunnerPlan)
         lease = read_lease(conn)
     return StoreView(
         now=at,
@@ -64,6 +81,8 @@ def view(conn: Conn, now: Callable[[Conn], datetime], history: bool) -> StoreVie
         running_run=running_run,
         lease=lease,
         last_runs=last_runs,
+        running_progress=progress,
+        plan=plan,
     )
 
 

@@ -13,8 +13,8 @@ of `core.store.base.Store` hold as follows:
 - **Event order**: every write transaction takes the schema's write lock
   (`pg_advisory_xact_lock`) first and holds it until it commits, so appends are
   serialized and ids commit in order (see `connection`).
-- **Fencing**: `start_run` and `finish_run` check the epoch on the lease row,
-  which `PostgresTx.lease()` locks for the rest of the transaction.
+- **Fencing**: `start_run`, `finish_run`, `record_progress` and `publish_plan` check
+  the epoch on the lease row, which `PostgresTx.lease()` locks for the rest of the transaction.
 
 `wait_for_change` is LISTEN/NOTIFY with polling underneath (see `changes`).
 `maintenance` does nothing: autovacuum looks after the tables.
@@ -37,7 +37,9 @@ from core.models import (
     Event,
     HealthState,
     Lease,
+    Progress,
     RequestSource,
+    RunnerPlan,
     RunRecord,
     RunStats,
     ServiceState,
@@ -211,6 +213,12 @@ class PostgresStore:
         self, finish: RunFinish
     ) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
         return await self._write(runs.finish_run, finish)
+
+    async def record_progress(self, run_id: int, epoch: int, progress: Progress) -> list[Event]:
+        return await self._write(runs.record_progress, run_id, epoch, progress)
+
+    async def publish_plan(self, plan: RunnerPlan) -> None:
+        await self._write(runs.publish_plan, plan)
 
     async def runs(
         self, service: str | None = None, limit: int = 50, request_id: int | None = None

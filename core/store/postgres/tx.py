@@ -24,11 +24,22 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+import msgspec
 from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from core.errors import InvalidTransition, NotFound
-from core.models import Controls, Event, EventKind, Lease, RunRecord, ServiceState, SyncRequest
+from core.models import (
+    Controls,
+    Event,
+    EventKind,
+    Lease,
+    Progress,
+    RunnerPlan,
+    RunRecord,
+    ServiceState,
+    SyncRequest,
+)
 from core.store.postgres import rows
 from core.store.postgres.rows import LEASE_COLS, RUN_COLS, SERVICE_COLS, Conn, encode
 
@@ -193,6 +204,20 @@ class PostgresTx:
                 lease.expires_at,
                 lease.renewed_at,
             ),
+        )
+
+    def write_progress(self, run_id: int, progress: Progress) -> None:
+        self.conn.execute(
+            "UPDATE runs SET progress = %s WHERE id = %s",
+            (Jsonb(msgspec.to_builtins(progress)), run_id),
+        )
+
+    def write_plan(self, plan: RunnerPlan) -> None:
+        self.conn.execute(
+            "INSERT INTO runner_plan (id, holder, epoch, published_at, plan) "
+            "VALUES (1, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, "
+            "epoch = EXCLUDED.epoch, published_at = EXCLUDED.published_at, plan = EXCLUDED.plan",
+            (plan.holder, plan.epoch, plan.published_at, Jsonb(msgspec.to_builtins(plan))),
         )
 
     def write_controls(self, controls: Controls) -> None:

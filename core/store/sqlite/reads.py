@@ -14,10 +14,14 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from core.models import (
     Event,
     EventKind,
+    Progress,
     RequestState,
+    RunnerPlan,
     RunRecord,
     RunStats,
     ServiceState,
@@ -50,16 +54,22 @@ def view(db: sqlite3.Connection, now: datetime, history: bool) -> StoreView:
         ]
         running = next((r for r in requests if r.state == RequestState.RUNNING), None)
         running_run = None
+        progress = None
         if running is not None and history:
             row = db.execute(
-                f"SELECT {RUN_COLS} FROM runs WHERE request_id = ? AND outcome IS NULL "
-                "ORDER BY id DESC LIMIT 1",
+                f"SELECT {RUN_COLS}, progress FROM runs WHERE request_id = ? "
+                "AND outcome IS NULL ORDER BY id DESC LIMIT 1",
                 (running.id,),
             ).fetchone()
             running_run = None if row is None else rows.run(row)
+            if row is not None and row[-1] is not None:
+                progress = msgspec.json.decode(row[-1], type=Progress)
         last_runs = {}
+        plan = None
         if history:
             last_runs = {run.service: run for run in map(rows.run, db.execute(_LAST_RUNS))}
+            found = db.execute("SELECT plan FROM runner_plan WHERE id = 1").fetchone()
+            plan = None if found is None else msgspec.json.decode(found[0], type=RunnerPlan)
         lease = read_lease(db)
     finally:
         db.execute("COMMIT")
@@ -72,6 +82,8 @@ def view(db: sqlite3.Connection, now: datetime, history: bool) -> StoreView:
         running_run=running_run,
         lease=lease,
         last_runs=last_runs,
+        running_progress=progress,
+        plan=plan,
     )
 
 

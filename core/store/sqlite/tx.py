@@ -18,8 +18,20 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+import msgspec
+
 from core.errors import InvalidTransition, NotFound
-from core.models import Controls, Event, EventKind, Lease, RunRecord, ServiceState, SyncRequest
+from core.models import (
+    Controls,
+    Event,
+    EventKind,
+    Lease,
+    Progress,
+    RunnerPlan,
+    RunRecord,
+    ServiceState,
+    SyncRequest,
+)
 from core.store.sqlite import rows
 from core.store.sqlite.rows import RUN_COLS, SERVICE_COLS, encode
 
@@ -188,6 +200,24 @@ class SQLiteTx:
         self.db.execute(
             "UPDATE controls SET dispatch_paused = ?, schedule_paused = ? WHERE id = 1",
             (int(controls.dispatch_paused), int(controls.schedule_paused)),
+        )
+
+    def write_progress(self, run_id: int, progress: Progress) -> None:
+        self.db.execute(
+            "UPDATE runs SET progress = ? WHERE id = ?",
+            (msgspec.json.encode(progress).decode(), run_id),
+        )
+
+    def write_plan(self, plan: RunnerPlan) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO runner_plan (id, holder, epoch, published_at, plan) "
+            "VALUES (1, ?, ?, ?, ?)",
+            (
+                plan.holder,
+                plan.epoch,
+                encode(plan.published_at),
+                msgspec.json.encode(plan).decode(),
+            ),
         )
 
     def emit(
