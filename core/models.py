@@ -249,6 +249,13 @@ class Progress(Model, frozen=True, kw_only=True):
     rate: float | None = None
     """Rows per second."""
 
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds until `total` at the current rate; None when either is unknown."""
+        if not self.total or not self.rate or self.rate <= 0:
+            return None
+        return max(0, self.total - self.done) / self.rate
+
 
 class PlannedService(Model, frozen=True, kw_only=True):
     """One service's schedule as the runner applies it (its settings, the store's overrides)."""
