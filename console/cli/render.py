@@ -186,4 +186,6 @@ def render_event(event: Event) -> str:
     detail = " ".join(pair for k, v in event.data.items() for pair in _fields(k, v))
     target = event.service or ""
     rid = f"#{event.request_id}" if event.request_id else ""
-    return f"{iso(event.at)} {event.kind.value} {target}{rid} {detail}".rstrip()
+    return " ".join(
+        part for part in (iso(event.at), event.kind.value, target + rid, detail) if part
+    )
