@@ -258,7 +258,9 @@ class Progress(Model, frozen=True, kw_only=True):
 
 
 class PlannedService(Model, frozen=True, kw_only=True):
-    """One service's schedule as the runner applies it (its settings, the store's overrides)."""
+    """One service's schedule in the runner's configuration. The store's overrides apply
+    on top, for observers as in the runner (`core.scheduler.with_overrides`), so an
+    override shows at once, before the runner publishes again."""
 
     service: str
     interval_s: float

@@ -38,7 +38,7 @@ from core.models import (
     Snapshot,
     SyncRequest,
 )
-from core.scheduler import SchedulePlan, plan_for
+from core.scheduler import SchedulePlan, plan_for, with_overrides
 from core.store.base import StoreView
 
 
@@ -227,16 +227,15 @@ def _plan(
     published: RunnerPlan | None,
     planned: PlannedService | None,
 ) -> SchedulePlan:
-    """The runner's plan of the service when it published one, else this process's own."""
-    if planned is None:
+    """The runner's configuration of the service, with the store's overrides, when it
+    published one; this process's own while none did."""
+    if published is None:
+        return plan_for(state, settings)
+    if planned is None:  # a service the runner does not run: it never ticks
         local = plan_for(state, settings)
-        if published is None:
-            return local
-        # A service the runner does not run: it never ticks.
         return SchedulePlan(state.name, local.interval_s, local.offset_s, False, local.anchor)
-    enabled = planned.enabled and (published is None or published.schedule)
-    return SchedulePlan(
-        state.name, planned.interval_s, planned.offset_s, enabled, state.registered_at
+    return with_overrides(
+        state, planned.interval_s, planned.offset_s, planned.enabled, published.schedule
     )
 
 

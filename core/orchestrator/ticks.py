@@ -94,6 +94,7 @@ class Ticks:
         or configuration show the runner's next runs and health. Raises the store's errors
         (LeaseLost when fenced)."""
         keeps = self._wanted and self._settings.schedule.enabled
+        settings = self._settings
         plan = RunnerPlan(
             holder=lease.holder,
             epoch=lease.epoch,
@@ -103,9 +104,9 @@ class Ticks:
             services=[
                 PlannedService(
                     service=p.service,
-                    interval_s=p.interval_s,
-                    offset_s=p.offset_s,
-                    enabled=p.enabled,
+                    interval_s=settings.interval_s(p.service),
+                    offset_s=settings.offset_s(p.service),
+                    enabled=settings.service(p.service).enabled,
                     next_fire=p.next_fire(now) if keeps and p.enabled else None,
                 )
                 for p in self._plans(states)
