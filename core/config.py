@@ -78,7 +78,8 @@ class OrchestratorSettings(Section, frozen=True, kw_only=True):
     aging_step_s: Annotated[float, Meta(gt=0, le=limits.YEAR_S)] = 60.0
     """Seconds of waiting worth one priority point."""
     event_retention: Annotated[int, Meta(ge=100, le=100_000_000)] = 10_000
-    progress_persist_s: Duration = 1.0
+    progress_persist_s: Duration = 0.5
+    """How often at most the active run's progress is written to the store."""
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
     circuit: CircuitSettings = msgspec.field(default_factory=CircuitSettings)
 

@@ -249,6 +249,42 @@ class Progress(Model, frozen=True, kw_only=True):
     rate: float | None = None
     """Rows per second."""
 
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds until `total` at the current rate; None when either is unknown."""
+        if not self.total or not self.rate or self.rate <= 0:
+            return None
+        return max(0, self.total - self.done) / self.rate
+
+
+class PlannedService(Model, frozen=True, kw_only=True):
+    """One service's schedule in the runner's configuration. The store's overrides apply
+    on top, for observers as in the runner (`core.scheduler.with_overrides`), so an
+    override shows at once, before the runner publishes again."""
+
+    service: str
+    interval_s: float
+    offset_s: float
+    enabled: bool
+    next_fire: datetime | None = None
+    """When the runner's schedule requests it next, as of publishing (None: disabled)."""
+
+
+class RunnerPlan(Model, frozen=True, kw_only=True):
+    """What the runner publishes in the store for observers (principle 1): its effective
+    schedule and the rules its health follows, so that a process under another profile or
+    configuration shows the runner's next runs and health, not its own idea of them."""
+
+    holder: str
+    epoch: int
+    published_at: datetime | None = None
+    schedule: bool
+    """Whether the runner keeps a schedule at all (`[schedule] enabled`, not a console's
+    `--no-schedule`)."""
+    failure_threshold: int
+    cooldown_s: float
+    services: list[PlannedService] = msgspec.field(default_factory=list)
+
 
 class ActiveRun(Model, frozen=True, kw_only=True):
     request: SyncRequest
@@ -318,6 +354,13 @@ class Snapshot(Model, frozen=True, kw_only=True):
     idle_reason: IdleReason | None = None
     """Why nothing runs although requests are queued; None when something runs, nothing
     is queued, or the runner is about to start the head."""
+    schedule: str = "running"
+    """The schedule as the runner keeps it: running, paused (the store's control),
+    disabled (the runner's configuration, or every service's override), or none (no
+    runner alive, so nothing ticks)."""
+    plan_holder: str | None = None
+    """The runner whose published plan gave the next runs and health; None: this
+    process's own configuration (no runner has published one)."""
 
 
 class Histogram(Model, frozen=True, kw_only=True):

@@ -59,7 +59,11 @@ def status_document(snapshot: Snapshot) -> dict[str, Any]:
         active = request_document(snapshot.active.request)
         active["run"] = None if snapshot.active.run is None else run_document(snapshot.active.run)
         progress = snapshot.active.progress
-        active["progress"] = None if progress is None else msgspec.structs.asdict(progress)
+        active["progress"] = (
+            None
+            if progress is None
+            else {**msgspec.structs.asdict(progress), "eta_s": progress.eta_s}
+        )
     runner = None
     if snapshot.runner is not None:
         runner = {
@@ -75,6 +79,18 @@ def status_document(snapshot: Snapshot) -> dict[str, Any]:
         "health": snapshot.health.value,
         "dispatch_paused": snapshot.controls.dispatch_paused,
         "schedule_paused": snapshot.controls.schedule_paused,
+        "schedule": snapshot.schedule,
+        "plan_holder": snapshot.plan_holder,
+        "idle_reason": None
+        if snapshot.idle_reason is None
+        else {
+            "kind": snapshot.idle_reason.kind,
+            "text": snapshot.idle_reason.text,
+            "until": None
+            if snapshot.idle_reason.until is None
+            else snapshot.idle_reason.until.isoformat(),
+            "service": snapshot.idle_reason.service,
+        },
         "runner": runner,
         "active": active,
         "services": [

@@ -55,7 +55,26 @@ class SchedulePlan:
 
 def plan_for(state: ServiceState, settings: Settings) -> SchedulePlan:
     """Operator overrides in the store win over the configuration, when they are valid."""
-    configured = settings.service(state.name)
+    return with_overrides(
+        state,
+        settings.interval_s(state.name),
+        settings.offset_s(state.name),
+        settings.service(state.name).enabled,
+        settings.schedule.enabled,
+        settings.stagger_s,
+    )
+
+
+def with_overrides(
+    state: ServiceState,
+    interval_s: float,
+    offset_s: float,
+    enabled: bool,
+    schedule_enabled: bool,
+    stagger_s: float = 0.0,
+) -> SchedulePlan:
+    """The plan from configured values (these settings', or those a runner published) and
+    the store's valid overrides of them; `schedule_enabled` False disables every service."""
     problems: list[str] = []
 
     def override(name: str, stored: float | None, check: Callable[[object], str | None]) -> bool:
@@ -77,15 +96,13 @@ def plan_for(state: ServiceState, settings: Settings) -> SchedulePlan:
     offset = state.offset_s if override("offset_s", state.offset_s, limits.offset_problem) else None
     return SchedulePlan(
         service=state.name,
-        interval_s=interval if interval is not None else settings.interval_s(state.name),
-        offset_s=offset if offset is not None else settings.offset_s(state.name),
-        enabled=(
-            state.schedule_enabled if state.schedule_enabled is not None else configured.enabled
-        )
-        and settings.schedule.enabled,
+        interval_s=interval if interval is not None else interval_s,
+        offset_s=offset if offset is not None else offset_s,
+        enabled=(state.schedule_enabled if state.schedule_enabled is not None else enabled)
+        and schedule_enabled,
         anchor=state.registered_at,
         problems=tuple(problems),
-        stagger_s=settings.stagger_s,
+        stagger_s=stagger_s,
     )
 
 

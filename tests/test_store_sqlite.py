@@ -112,9 +112,9 @@ async def test_open_migrates_schema_and_reopen_keeps_data(data_dir: Path) -> Non
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     finally:
         conn.close()
-    assert {"services", "requests", "runs", "controls", "lease", "events"} == tables - {
-        "sqlite_sequence"
-    }  # the replica's tables are the replica's business (core.replica.schema)
+    # the replica's tables are the replica's business (core.replica.schema)
+    expected = {"services", "requests", "runs", "controls", "lease", "events", "runner_plan"}
+    assert expected == tables - {"sqlite_sequence"}
     assert {"requests_one_queued_per_service", "requests_one_running"} <= indexes
 
     again = SQLiteStore(path)

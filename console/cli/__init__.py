@@ -15,22 +15,32 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from console.cli.commands import COMMANDS
 from console.cli.parser import EXIT_USAGE, UsageError, build_parser, check_args
+from console.cli.render import iso
 from console.gc_pause import resume_gc
 from core.config import ConfigError, load_settings
 from core.errors import StoreError
+
+
+class IsoFormatter(logging.Formatter):
+    """Log times in ISO 8601 with the zone's offset, like the daemon's event lines."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return iso(datetime.fromtimestamp(record.created))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_args(parser, args)
+    handler = logging.StreamHandler()
+    handler.setFormatter(IsoFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.DEBUG if args.verbose else logging.WARNING, handlers=[handler]
     )
     try:
         overrides: dict[str, Any] = {}

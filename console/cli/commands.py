@@ -11,21 +11,19 @@ can be used beside a running console or daemon.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from console.api.commands import API_COMMANDS
 from console.cli.client import client, warn_stored_problems
-from console.cli.parser import ERP_TOKEN_ENV, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from console.cli.daemon import cmd_daemon
+from console.cli.parser import ERP_TOKEN_ENV, EXIT_FAILED, EXIT_OK, UsageError
 from console.cli.render import (
     describe_result,
     print_json,
     render_cancelled,
-    render_event,
     render_queued,
     render_run,
     render_status,
@@ -37,48 +35,8 @@ from core.config import Settings, read_secret_file
 from core.models import RunOutcome
 from core.orchestrator import Orchestrator
 from core.reports import request_document, run_document, status_document
-from core.runtime import build_orchestrator
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
-
-
-async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
-    """Run syncs and the schedule (or stand by for the lease) until SIGINT or SIGTERM,
-    printing every event but progress; stopping records a sync under way as interrupted."""
-    orchestrator = build_orchestrator(settings, runner=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await orchestrator.start()
-    print(
-        f"syncdeck daemon {orchestrator.holder_id} on {settings.data_dir} "
-        f"(profile {settings.profile})",
-        file=sys.stderr,
-        flush=True,
-    )
-    subscription = orchestrator.events()
-
-    async def log_events() -> None:
-        async for event in subscription:
-            if event.kind.value != "run.progress":
-                print(render_event(event), flush=True)
-
-    printer = asyncio.create_task(log_events())
-    fault = asyncio.create_task(orchestrator.wait_for_fault())
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait((fault, stopped), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        printer.cancel()
-        subscription.close()
-        stopped.cancel()
-        fault.cancel()
-        await orchestrator.stop()
-    if orchestrator.fault is not None:  # the store broke under us: say so, and fail
-        print(f"syncdeck daemon stopped: {orchestrator.fault}", file=sys.stderr, flush=True)
-        return EXIT_USAGE
-    return EXIT_OK
 
 
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:

@@ -12,7 +12,16 @@ import json
 from datetime import datetime
 from typing import Any
 
-from core.models import Event, RequestResult, RunOutcome, RunRecord, Snapshot, SyncRequest
+from core.models import (
+    Event,
+    IdleReason,
+    Progress,
+    RequestResult,
+    RunOutcome,
+    RunRecord,
+    Snapshot,
+    SyncRequest,
+)
 from core.reports import request_document, run_document
 
 
@@ -32,18 +41,22 @@ def render_status(snap: Snapshot) -> str:
         else "none (start `syncdeck daemon` or the console)"
     )
     lines.append(f"runner:   {runner}")
+    schedule = SCHEDULE_WORDS.get(snap.schedule, snap.schedule)
     lines.append(
         f"dispatch: {'paused' if snap.controls.dispatch_paused else 'running'}   "
-        f"schedule: {'paused' if snap.controls.schedule_paused else 'running'}   "
-        f"health: {snap.health.value}"
+        f"schedule: {schedule}   health: {snap.health.value}"
     )
+    if snap.plan_holder is not None:
+        lines.append(f"plan:     next runs and health as runner {snap.plan_holder} applies them")
     if snap.active is not None:
         req = snap.active.request
         progress = snap.active.progress
-        done = f" {progress.done}/{progress.total or '?'}" if progress else ""
-        lines.append(f"active:   #{req.id} {req.service} ({req.mode.value}){done}")
+        lines.append(f"active:   #{req.id} {req.service} ({req.mode.value})")
+        lines.append(f"progress: {render_progress(progress)}")
     else:
         lines.append("active:   none")
+    if snap.idle_reason is not None:
+        lines.append(f"idle:     {render_idle(snap.idle_reason)}")
     lines.append("")
     lines.append(f"{'SERVICE':<11}{'STATE':<14}{'PRIO':>4}  {'HEALTH':<10}{'LAST RUN':<32}NEXT RUN")
     for s in snap.services:
@@ -71,6 +84,28 @@ def render_status(snap: Snapshot) -> str:
                 f"{entry.effective_priority:>6.1f}  {entry.waited_s:>7.0f}s  {r.source.value}"
             )
     return "\n".join(lines)
+
+
+SCHEDULE_WORDS = {"none": "stopped (no runner)"}
+
+
+def render_progress(progress: Progress | None) -> str:
+    """done/total, rows/s and ETA, as far as the runner reported them."""
+    if progress is None:
+        return "not reported yet"
+    text = f"done={progress.done} total={progress.total if progress.total else '?'}"
+    if progress.phase:
+        text = f"{progress.phase} {text}"
+    if progress.rate is not None:
+        text += f" rows_per_s={progress.rate:.2f}"
+    if progress.eta_s is not None:
+        text += f" eta_s={progress.eta_s:.2f}"
+    return text
+
+
+def render_idle(reason: IdleReason) -> str:
+    """Why nothing runs although requests wait, and until when if it clears by itself."""
+    return reason.text if reason.until is None else f"{reason.text} (until {when(reason.until)})"
 
 
 def render_queued(service: str, request: SyncRequest) -> str:
@@ -122,9 +157,35 @@ def render_run(run: RunRecord) -> str:
     return line
 
 
+def iso(value: datetime) -> str:
+    """A time for a log line: ISO 8601 in the local zone, with its offset, to the ms."""
+    return value.astimezone().isoformat(timespec="milliseconds")
+
+
+def _fields(key: str, value: Any) -> list[str]:
+    """An event's datum as key=value pairs: a table's entries each (counts), durations in
+    seconds with two decimals, lists comma-joined."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _fields(k, v)]
+    if isinstance(value, bool):
+        return [f"{key}={str(value).lower()}"]
+    if isinstance(value, float):
+        name = key if key.endswith("_s") else f"{key}_s" if key == "duration" else key
+        return [f"{name}={value:.2f}"]
+    if isinstance(value, list):
+        return [f"{key}={','.join(str(v) for v in value)}"]
+    text = str(value)
+    return [f"{key}={json.dumps(text) if ' ' in text else text}"]
+
+
 def render_event(event: Event) -> str:
-    """One line of the daemon's log: time, kind, service#request and the event's data."""
-    detail = " ".join(f"{k}={v}" for k, v in event.data.items() if v is not None)
+    """One line of the daemon's log: ISO 8601 time, kind, service#request, then the event's
+    data as key=value (text with spaces quoted)."""
+    detail = " ".join(pair for k, v in event.data.items() for pair in _fields(k, v))
     target = event.service or ""
     rid = f"#{event.request_id}" if event.request_id else ""
-    return f"{when(event.at)} {event.kind.value} {target}{rid} {detail}"
+    return " ".join(
+        part for part in (iso(event.at), event.kind.value, target + rid, detail) if part
+    )

@@ -33,7 +33,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -231,6 +231,8 @@ class Runner:
             for state in states:
                 await self._update_health(state, now)
             self.ticks.apply(states)
+            if self.lease is not None:
+                await self.ticks.publish(states, self.lease, self._circuit_policy, now)
             await self._store.prune_events(self._cfg.event_retention)
             await self._store.maintenance()
 
@@ -319,10 +321,8 @@ class Runner:
             if request.not_before is not None and request.not_before > view.now:
                 waits.append((request.not_before - view.now).total_seconds())
         for state in view.services:
-            if state.circuit == CircuitState.OPEN and state.circuit_opened_at is not None:
-                reopen = state.circuit_opened_at + timedelta(
-                    seconds=self._circuit_policy.cooldown_s
-                )
+            reopen = health_rules.cooldown_ends(state, self._circuit_policy)
+            if reopen is not None:
                 waits.append(max(0.0, (reopen - view.now).total_seconds()))
         return min(waits) if waits else None
 
@@ -350,11 +350,13 @@ class Runner:
         now = time.monotonic()
         if now - active.last_persisted >= self._cfg.progress_persist_s:
             active.last_persisted = now
-            self._tasks.append(asyncio.create_task(self._persist_progress(event)))
+            self._tasks.append(asyncio.create_task(self._persist_progress(run, progress)))
 
-    async def _persist_progress(self, event: Event) -> None:
+    async def _persist_progress(self, run: RunRecord, progress: Progress) -> None:
+        """Into the run's row (fenced), for observers and consoles that attach mid-run; a
+        failure is the next report's to mend (the record of the run is what must land)."""
         with contextlib.suppress(Exception):
-            self._note_local(await self._store.append_events([event]))
+            self._note_local(await self._store.record_progress(run.id, run.epoch, progress))
 
     async def _supervise(self, active: ActiveRun) -> None:
         """Wait for a run, classify how it ended, and record it (fenced by its epoch)."""

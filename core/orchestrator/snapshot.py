@@ -5,7 +5,9 @@ and the little that only this process knows (the progress of its own run and
 the last progress relayed from others', whether the lease's holder is known to
 be dead, whether this process holds the lease) go in; a `Snapshot` comes out.
 It does no I/O and reads no clock but the view's, so every process projecting
-the same view shows the same queue order, statuses, health and next runs, and
+the same view shows the same queue order, statuses, health and next runs (by
+the plan the runner published in the store, whatever this process's own
+configuration says; its own only while no runner ever published one), and
 the same answers to "why is nothing running?" (`Snapshot.idle_reason`), "when
 can this entry run?" (`QueueEntry.ready_at`) and "when does the circuit close?"
 (`ServiceView.circuit_until`): the console, `syncdeck status` and the HTTP API
@@ -27,14 +29,16 @@ from core.models import (
     CircuitState,
     IdleReason,
     Lease,
+    PlannedService,
     Progress,
     QueueEntry,
+    RunnerPlan,
     ServiceState,
     ServiceView,
     Snapshot,
     SyncRequest,
 )
-from core.scheduler import plan_for
+from core.scheduler import SchedulePlan, plan_for, with_overrides
 from core.store.base import StoreView
 
 
@@ -60,12 +64,15 @@ def project(
         if local_run is not None and local_run[0] == view.running.id:
             progress = local_run[1]
         elif view.running_run is not None:
-            progress = remote_progress.get(view.running_run.id)
+            progress = remote_progress.get(view.running_run.id, view.running_progress)
         active = ActiveRun(request=view.running, run=view.running_run, progress=progress)
-    services = _services(view, settings, circuit_policy)
     lease = view.lease
     alive = lease is not None and lease.expires_at > now and not holder_dead
     runner = lease if alive else None
+    plan = view.plan if view.plan is not None and _current(view.plan, runner) else None
+    if plan is not None:  # the runner's rules, not this process's configuration
+        circuit_policy = health_rules.CircuitPolicy(plan.failure_threshold, plan.cooldown_s)
+    services = _services(view, settings, circuit_policy, plan)
     queue = _queue(view, settings.orchestrator.aging_step_s, circuit_policy)
     problem = store_problem or view.problem
     return Snapshot(
@@ -79,7 +86,31 @@ def project(
         is_runner=is_runner,
         store_problem=problem,
         idle_reason=None if active is not None else idle_reason(view, queue, runner, problem),
+        schedule=_schedule_state(view, settings, plan, services, runner),
+        plan_holder=None if plan is None else plan.holder,
     )
+
+
+def _current(plan: RunnerPlan, runner: Lease | None) -> bool:
+    """A plan speaks for the live runner that published it, or, while none is alive, for
+    the last one (the best guess of what the next will do)."""
+    return runner is None or (plan.holder == runner.holder and plan.epoch == runner.epoch)
+
+
+def _schedule_state(
+    view: StoreView,
+    settings: Settings,
+    plan: RunnerPlan | None,
+    services: list[ServiceView],
+    runner: Lease | None,
+) -> str:
+    """disabled, paused, none (no runner, nothing ticks) or running: the first that holds."""
+    keeps = plan.schedule if plan is not None else settings.schedule.enabled
+    if not keeps or not any(s.schedule_enabled for s in services):
+        return "disabled"
+    if view.controls.schedule_paused:
+        return "paused"
+    return "running" if runner is not None else "none"
 
 
 def idle_reason(
@@ -154,13 +185,17 @@ def _ready(
 
 
 def _services(
-    view: StoreView, settings: Settings, circuit_policy: health_rules.CircuitPolicy
+    view: StoreView,
+    settings: Settings,
+    circuit_policy: health_rules.CircuitPolicy,
+    published: RunnerPlan | None,
 ) -> list[ServiceView]:
     now = view.now
     queued_by_service = {r.service: r for r in view.queued}
+    planned = {} if published is None else {p.service: p for p in published.services}
     services = []
     for state in sorted(view.services, key=lambda s: (-s.default_priority, s.name)):
-        plan = plan_for(state, settings)
+        plan = _plan(state, settings, published, planned.get(state.name))
         health, reasons = health_rules.evaluate(state, plan.interval_s, now, circuit_policy)
         next_run = None
         if plan.enabled and not view.controls.schedule_paused:
@@ -184,6 +219,24 @@ def _services(
             )
         )
     return services
+
+
+def _plan(
+    state: ServiceState,
+    settings: Settings,
+    published: RunnerPlan | None,
+    planned: PlannedService | None,
+) -> SchedulePlan:
+    """The runner's configuration of the service, with the store's overrides, when it
+    published one; this process's own while none did."""
+    if published is None:
+        return plan_for(state, settings)
+    if planned is None:  # a service the runner does not run: it never ticks
+        local = plan_for(state, settings)
+        return SchedulePlan(state.name, local.interval_s, local.offset_s, False, local.anchor)
+    return with_overrides(
+        state, planned.interval_s, planned.offset_s, planned.enabled, published.schedule
+    )
 
 
 def _status(

@@ -8,8 +8,12 @@ several processes keep a schedule. Only the lease holder's ticks request
 APScheduler is imported when the schedule first starts (`core.scheduler`), which
 a console does after its first frame.
 
+The runner publishes what its schedule does (`publish`: interval, offset,
+enabled and next fire per service, and the breaker's rules) in the store, where
+every observer's snapshot reads it.
+
 Failures: a tick whose request fails is logged and skipped (the next tick comes);
-`start` and `reapply` raise the store's errors.
+`start`, `reapply` and `publish` raise the store's errors.
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from core.config import Settings
-from core.models import RequestSource, ServiceState, SyncMode, SyncRequest
+from core.health import CircuitPolicy
+from core.models import (
+    Lease,
+    PlannedService,
+    RequestSource,
+    RunnerPlan,
+    ServiceState,
+    SyncMode,
+    SyncRequest,
+)
 from core.scheduler import Schedule, SchedulePlan, plan_for
 from core.store.base import Store
 from core.sync.service import SyncService
@@ -49,6 +62,7 @@ class Ticks:
         self._may_request = may_request
         self._request = request
         self._schedule: Schedule | None = None
+        self._published: RunnerPlan | None = None
 
     async def start(self, since: datetime) -> None:
         """Start the jobs, and request once what fell due between `since` and now."""
@@ -71,6 +85,36 @@ class Ticks:
     def apply(self, states: list[ServiceState]) -> None:
         if self._schedule is not None:
             self._schedule.apply(self._plans(states))
+
+    async def publish(
+        self, states: list[ServiceState], lease: Lease, policy: CircuitPolicy, now: datetime
+    ) -> None:
+        """Put this runner's effective schedule and health rules in the store when they
+        changed (a takeover, an override, a fire), so that observers under another profile
+        or configuration show the runner's next runs and health. Raises the store's errors
+        (LeaseLost when fenced)."""
+        keeps = self._wanted and self._settings.schedule.enabled
+        settings = self._settings
+        plan = RunnerPlan(
+            holder=lease.holder,
+            epoch=lease.epoch,
+            schedule=keeps,
+            failure_threshold=policy.failure_threshold,
+            cooldown_s=policy.cooldown_s,
+            services=[
+                PlannedService(
+                    service=p.service,
+                    interval_s=settings.interval_s(p.service),
+                    offset_s=settings.offset_s(p.service),
+                    enabled=settings.service(p.service).enabled,
+                    next_fire=p.next_fire(now) if keeps and p.enabled else None,
+                )
+                for p in self._plans(states)
+            ],
+        )
+        if plan != self._published:
+            await self._store.publish_plan(plan)
+            self._published = plan
 
     def shutdown(self) -> None:
         if self._schedule is not None:

@@ -38,6 +38,15 @@ def open_store(settings: Settings) -> Store:
     return SQLiteStore(settings.data_dir / DB_FILENAME)
 
 
+def describe_store(settings: Settings) -> str:
+    """Where the store is, for a log line: the file, or the database without its password."""
+    if settings.store.url:
+        from core.store.postgres.connection import redact
+
+        return f"{redact(settings.store.url)} schema {settings.store.schema}"
+    return str(settings.data_dir / DB_FILENAME)
+
+
 def require_store(settings: Settings) -> None:
     """For commands that only read (`status`, `history`, `verify`, a read-only console):
     opening a store creates one, so where there is none they stop before opening it.

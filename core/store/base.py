@@ -21,8 +21,10 @@ from core.models import (
     Event,
     HealthState,
     Lease,
+    Progress,
     RequestSource,
     RunCounts,
+    RunnerPlan,
     RunOutcome,
     RunRecord,
     RunStats,
@@ -90,6 +92,10 @@ class StoreView:
     running_run: RunRecord | None
     lease: Lease | None
     last_runs: dict[str, RunRecord]
+    running_progress: Progress | None = None
+    """The running run's last progress as its runner recorded it (`record_progress`)."""
+    plan: RunnerPlan | None = None
+    """The schedule and health rules the runner last published (`publish_plan`)."""
     problem: str | None = None
     """Why the store cannot take writes now, as far as the backend can tell without
     writing (SQLite: no space left, a read-only file), else None."""
@@ -113,8 +119,8 @@ class Store(Protocol):
       asks `events_since(last)` misses nothing. Ids may have gaps (a rolled-back
       append, pruning). A backend whose id sequence commits out of order must
       serialize appends or hand out commit-ordered ids.
-    - **Fencing.** `start_run` and `finish_run` change nothing unless the given
-      epoch is the lease's.
+    - **Fencing.** `start_run`, `finish_run`, `record_progress` and `publish_plan`
+      change nothing unless the given epoch is the lease's.
 
     Every method may raise `StoreError` when the store cannot be used (closed,
     unreachable, corrupt, full); the `Raises:` lines name the subclasses a
@@ -258,6 +264,18 @@ class Store(Protocol):
     ) -> list[RunRecord]:
         """Newest first. Raises: StoreError."""
         ...
+
+    async def record_progress(self, run_id: int, epoch: int, progress: Progress) -> list[Event]:
+        """Keep an open run's latest progress (the view's `running_progress`) and announce
+        it (`run.progress`), so that a process attaching mid-run sees it. A run that has
+        ended keeps what it had and nothing is announced.
+
+        Raises: LeaseLost (fenced), NotFound, StoreError."""
+        ...
+
+    async def publish_plan(self, plan: RunnerPlan) -> None:
+        """Replace the runner's published plan (the view's `plan`), stamped with the store's
+        now. Raises: LeaseLost (fenced by `plan.epoch` and `plan.holder`), StoreError."""
 
     # events
     async def append_events(self, events: list[Event]) -> list[Event]:

@@ -160,6 +160,10 @@ class Dialect:
     """A model value (datetime, enum, bool, list) as the driver stores it."""
     event_json: Callable[[dict[str, Any]], Any]
     """An event's data as the driver stores it in the `data` column."""
+    to_json: Callable[[Any], Any]
+    """A msgspec value (progress, the runner's plan) as the driver stores JSON."""
+    from_json: Callable[[Any, type[Any]], Any]
+    """A stored JSON column back to the given msgspec type."""
     unique_violation: type[Exception]
     """What the driver raises when a unique index refuses a write."""
     row_lock: str

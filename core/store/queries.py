@@ -19,7 +19,9 @@ from core.models import (
     Event,
     EventKind,
     Lease,
+    Progress,
     RequestState,
+    RunnerPlan,
     RunRecord,
     ServiceState,
     SyncRequest,
@@ -112,16 +114,23 @@ def view(fetch: Fetch, d: Dialect, now: datetime, history: bool) -> StoreView:
     ]
     running = next((r for r in requests if r.state == RequestState.RUNNING), None)
     running_run = None
+    progress = None
     if running is not None and history:
         found = fetch(
-            f"SELECT {RUN_COLS} FROM runs WHERE request_id = {d.param} AND outcome IS NULL "
-            "ORDER BY id DESC LIMIT 1",
+            f"SELECT {RUN_COLS}, progress FROM runs WHERE request_id = {d.param} "
+            "AND outcome IS NULL ORDER BY id DESC LIMIT 1",
             (running.id,),
         )
-        running_run = d.decode.run(found[0]) if found else None
+        if found:
+            running_run = d.decode.run(found[0])
+            if found[0][-1] is not None:
+                progress = d.from_json(found[0][-1], Progress)
     last_runs = {}
+    plan = None
     if history:
         last_runs = {run.service: run for run in map(d.decode.run, fetch(_LAST_RUNS, ()))}
+        published = fetch("SELECT plan FROM runner_plan WHERE id = 1", ())
+        plan = d.from_json(published[0][0], RunnerPlan) if published else None
     return StoreView(
         now=now,
         controls=controls(fetch),
@@ -131,4 +140,6 @@ def view(fetch: Fetch, d: Dialect, now: datetime, history: bool) -> StoreView:
         running_run=running_run,
         lease=lease(fetch, d),
         last_runs=last_runs,
+        running_progress=progress,
+        plan=plan,
     )

@@ -24,7 +24,9 @@ from core.models import (
     Event,
     HealthState,
     Lease,
+    Progress,
     RequestSource,
+    RunnerPlan,
     RunRecord,
     RunStats,
     ServiceState,
@@ -132,6 +134,12 @@ class RuleStore(ABC):
         self, finish: RunFinish
     ) -> tuple[SyncRequest, RunRecord, ServiceState, list[Event]]:
         return await self._write(runs.finish_run, finish)
+
+    async def record_progress(self, run_id: int, epoch: int, progress: Progress) -> list[Event]:
+        return await self._write(runs.record_progress, run_id, epoch, progress)
+
+    async def publish_plan(self, plan: RunnerPlan) -> None:
+        await self._write(runs.publish_plan, plan)
 
     async def runs(
         self, service: str | None = None, limit: int = 50, request_id: int | None = None

@@ -23,7 +23,17 @@ from functools import cache
 from typing import Any, ClassVar, Protocol
 
 from core.errors import InvalidTransition, NotFound
-from core.models import Controls, Event, EventKind, Lease, RunRecord, ServiceState, SyncRequest
+from core.models import (
+    Controls,
+    Event,
+    EventKind,
+    Lease,
+    Progress,
+    RunnerPlan,
+    RunRecord,
+    ServiceState,
+    SyncRequest,
+)
 from core.store import queries
 from core.store.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Dialect
 
@@ -220,6 +230,28 @@ class SqlTx:
         self.conn.execute(
             self._sql("UPDATE controls SET dispatch_paused = ?, schedule_paused = ? WHERE id = 1"),
             (encode(controls.dispatch_paused), encode(controls.schedule_paused)),
+        )
+
+    def write_progress(self, run_id: int, progress: Progress) -> None:
+        self.conn.execute(
+            self._sql("UPDATE runs SET progress = ? WHERE id = ?"),
+            (self.dialect.to_json(progress), run_id),
+        )
+
+    def write_plan(self, plan: RunnerPlan) -> None:
+        self.conn.execute(
+            self._sql(
+                "INSERT INTO runner_plan (id, holder, epoch, published_at, plan) "
+                "VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, "
+                "epoch = excluded.epoch, published_at = excluded.published_at, "
+                "plan = excluded.plan"
+            ),
+            (
+                plan.holder,
+                plan.epoch,
+                self.dialect.encode(plan.published_at),
+                self.dialect.to_json(plan),
+            ),
         )
 
     def emit(

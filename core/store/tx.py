@@ -15,7 +15,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.models import Controls, Event, EventKind, Lease, RunRecord, ServiceState, SyncRequest
+from core.models import (
+    Controls,
+    Event,
+    EventKind,
+    Lease,
+    Progress,
+    RunnerPlan,
+    RunRecord,
+    ServiceState,
+    SyncRequest,
+)
 
 
 class Tx(Protocol):
@@ -76,6 +86,12 @@ class Tx(Protocol):
     def write_lease(self, lease: Lease) -> None: ...
 
     def write_controls(self, controls: Controls) -> None: ...
+
+    def write_progress(self, run_id: int, progress: Progress) -> None:
+        """Replace the run's stored progress."""
+
+    def write_plan(self, plan: RunnerPlan) -> None:
+        """Replace the runner's published plan (there is one, or none)."""
 
     def emit(
         self,

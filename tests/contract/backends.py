@@ -26,8 +26,10 @@ from psycopg import sql
 
 from core.store import SQLiteStore, Store
 from core.store.postgres import PostgresStore, Timeouts
+from core.store.postgres.schema import MIGRATIONS as PG_MIGRATIONS
 from core.store.postgres.schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
 from core.store.postgres.schema import migrate
+from core.store.sqlite.schema import MIGRATIONS as SQLITE_MIGRATIONS
 from core.store.sqlite.schema import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 
 BACKENDS = ["sqlite", "postgres"]
@@ -104,6 +106,9 @@ class Backend(Protocol):
 
     def stored_version(self) -> int: ...
 
+    def make_older(self, version: int) -> None:
+        """The schema as a syncdeck at `version` left it (to test migrating forward)."""
+
     def tables(self) -> set[str]: ...
 
     def future_rows(self) -> list[tuple[object, ...]]: ...
@@ -129,6 +134,13 @@ class SQLiteBackend:
         conn = self._raw()
         conn.execute("CREATE TABLE future (x)")
         conn.execute("INSERT INTO future VALUES (1)")
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.close()
+
+    def make_older(self, version: int) -> None:
+        conn = self._raw()
+        for migration in SQLITE_MIGRATIONS[:version]:
+            conn.executescript(migration)
         conn.execute(f"PRAGMA user_version = {version}")
         conn.close()
 
@@ -183,6 +195,17 @@ class PostgresBackend:
             )
             conn.execute(sql.SQL("CREATE TABLE {}.future (x integer)").format(name))
             conn.execute(sql.SQL("INSERT INTO {}.future VALUES (1)").format(name))
+
+    def make_older(self, version: int) -> None:
+        name = sql.Identifier(self.schema)
+        with self.raw() as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(name))
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(name))
+            conn.execute(sql.SQL("SET search_path = {}").format(name))
+            conn.execute("CREATE TABLE schema_version (version integer NOT NULL)")
+            conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+            for migration in PG_MIGRATIONS[:version]:
+                conn.execute(migration.encode())
 
     def stored_version(self) -> int:
         with self.raw() as conn:

@@ -12,6 +12,7 @@ import json
 from enum import Enum
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg import errors
 from psycopg.rows import TupleRow
@@ -45,6 +46,8 @@ POSTGRES = Dialect(
     event_data=_event_data,
     encode=encode,
     event_json=lambda data: Jsonb(data, dumps=_dumps),
+    to_json=lambda value: Jsonb(msgspec.to_builtins(value)),
+    from_json=lambda value, kind: msgspec.convert(value, kind),
     unique_violation=errors.UniqueViolation,
     row_lock=" FOR UPDATE",
     duration_s="EXTRACT(EPOCH FROM finished_at - started_at)::float8",

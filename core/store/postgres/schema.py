@@ -116,6 +116,17 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO changes (id, seq) VALUES (1, 0);
     """,
+    # 2: what observers read of the runner: a run's latest progress, the published plan
+    """
+    ALTER TABLE runs ADD COLUMN progress jsonb;
+    CREATE TABLE runner_plan (
+        id integer PRIMARY KEY CHECK (id = 1),
+        holder text NOT NULL,
+        epoch bigint NOT NULL,
+        published_at timestamptz NOT NULL,
+        plan jsonb NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

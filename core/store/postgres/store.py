@@ -13,8 +13,9 @@ of `core.store.base.Store` hold as follows:
 - **Event order**: every write transaction takes the schema's write lock
   (`pg_advisory_xact_lock`) first and holds it until it commits, so appends are
   serialized and ids commit in order (see `connection`).
-- **Fencing**: `start_run` and `finish_run` check the epoch on the lease row,
-  which `PostgresTx.lease()` locks for the rest of the transaction.
+- **Fencing**: `start_run`, `finish_run`, `record_progress` and `publish_plan` check
+  the epoch on the lease row, which `PostgresTx.lease()` locks for the rest of the
+  transaction.
 
 `wait_for_change` is LISTEN/NOTIFY with polling underneath (see `changes`).
 `maintenance` does nothing: autovacuum looks after the tables.

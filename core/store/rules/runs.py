@@ -1,4 +1,5 @@
-"""The runner lease and the runs it fences: renew, take over, release, start, finish."""
+"""The runner lease and the writes it fences: renew, take over, release, start, finish,
+a run's progress and the runner's published plan."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from core.models import (
     Event,
     EventKind,
     Lease,
+    Progress,
     RequestState,
+    RunnerPlan,
     RunOutcome,
     RunRecord,
     ServiceState,
@@ -232,3 +235,24 @@ def finish_run(
     retry_at = None if finish.retry_in_s is None else now + timedelta(seconds=finish.retry_in_s)
     request, ended = end_or_requeue(tx, now, tx.request(run.request_id), finish.outcome, retry_at)
     return request, finished, service, events + ended
+
+
+def record_progress(
+    tx: Tx, now: datetime, run_id: int, epoch: int, progress: Progress
+) -> list[Event]:
+    """An open run's latest progress, kept on its row and announced; an ended run's stays.
+
+    Raises LeaseLost (fenced), NotFound."""
+    check_epoch(tx, epoch)
+    run = tx.run(run_id)
+    if run.outcome is not None:
+        return []
+    tx.write_progress(run_id, progress)
+    data = msgspec.structs.asdict(progress)
+    return [tx.emit(now, EventKind.RUN_PROGRESS, run.service, run.request_id, run_id, **data)]
+
+
+def publish_plan(tx: Tx, now: datetime, plan: RunnerPlan) -> None:
+    """The runner's schedule and health rules, for observers. Raises LeaseLost (fenced)."""
+    check_epoch(tx, plan.epoch, plan.holder)
+    tx.write_plan(replace(plan, published_at=now))

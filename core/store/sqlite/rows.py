@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import msgspec
+
 from core.models import to_datetime
 from core.store.columns import Decoders, Dialect
 
@@ -42,6 +44,8 @@ SQLITE = Dialect(
     event_data=_event_data,
     encode=encode,
     event_json=lambda data: json.dumps(data, default=str),
+    to_json=lambda value: msgspec.json.encode(value).decode(),
+    from_json=lambda text, kind: msgspec.json.decode(text, type=kind),
     unique_violation=sqlite3.IntegrityError,
     row_lock="",
     duration_s="finished_at - started_at",

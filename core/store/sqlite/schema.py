@@ -112,6 +112,17 @@ MIGRATIONS: list[str] = [
     # now (`core.replica.schema`, adopting the tables this made), so the version stays
     # and creates nothing: databases at 2 are current either way.
     "",
+    # 3: what observers read of the runner: a run's latest progress, the published plan
+    """
+    ALTER TABLE runs ADD COLUMN progress TEXT;
+    CREATE TABLE runner_plan (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        holder TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        published_at REAL NOT NULL,
+        plan TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
