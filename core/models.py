@@ -279,8 +279,7 @@ class RunnerPlan(Model, frozen=True, kw_only=True):
     epoch: int
     published_at: datetime | None = None
     schedule: bool
-    """Whether the runner keeps a schedule at all (`[schedule] enabled`, not a console's
-    `--no-schedule`)."""
+    """Whether the runner's configuration keeps a schedule at all (`[schedule] enabled`)."""
     failure_threshold: int
     cooldown_s: float
     services: list[PlannedService] = msgspec.field(default_factory=list)

@@ -5,8 +5,9 @@ dispatches. Its loop heartbeats the lease (acquire, renew, or steal it from a
 holder on this host whose process is gone), picks the next request with
 `core.policy`, resolves its mode, starts it, and supervises it (`supervise`:
 timeout, cancel, outcome) until the result is recorded, fenced by the lease's
-epoch. It persists progress now and then, keeps each service's health, and,
-while it holds the lease, requests what the schedule says and prunes the log.
+epoch. It writes its run's progress into the store (fenced, `progress_persist_s`
+apart), keeps each service's health, and, while it holds the lease, publishes its
+plan for observers (`Ticks.publish`), requests what the schedule says, prunes the log.
 
 It imports nothing of the façade, which hands in `publish` (events out),
 `catch_up` (the store's log in) and `request` (for scheduled ticks).

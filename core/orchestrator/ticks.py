@@ -93,8 +93,8 @@ class Ticks:
         changed (a takeover, an override, a fire), so that observers under another profile
         or configuration show the runner's next runs and health. Raises the store's errors
         (LeaseLost when fenced)."""
-        keeps = self._wanted and self._settings.schedule.enabled
         settings = self._settings
+        keeps = settings.schedule.enabled
         plan = RunnerPlan(
             holder=lease.holder,
             epoch=lease.epoch,
