@@ -451,7 +451,7 @@ def main() -> int:
     parser.add_argument(
         "--rows",
         type=int,
-        default=int(os.environ.get("SYNCDECK_BENCH_PG_ROWS", "0") or 1_000_000),
+        default=int(os.environ.get("SYNCDECK_BENCH_PG_ROWS") or 1_000_000),
         help="products (default: $SYNCDECK_BENCH_PG_ROWS, else 1e6)",
     )
     parser.add_argument("--quick", action="store_true", help="100,000 products, shorter windows")
