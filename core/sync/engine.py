@@ -4,9 +4,11 @@ The engine pulls pages from a `Source` on the event loop and hands each page to
 a worker thread of its run, which decodes it (`core.sync.codec`) and writes it
 to the run's `ReplicaTarget`, so validation and writes never hold up the loop
 (principle 11). A source that can be read from a thread (`BlockingSource`) is
-read and decoded one page ahead on a reader thread of the run, through a
-one-slot queue, while the worker writes the page before: pages still commit in
-order, each with its cursor in one fenced transaction. Cancellation is checked
+read in the worker; for a target that asks for it (`ReplicaTarget.read_ahead`:
+PostgreSQL's, whose writes wait on the server), it is read and decoded one
+page ahead on a reader thread of the run, through a one-slot queue, while the
+worker writes the page before: pages still commit in order, each with its
+cursor in one fenced transaction. Cancellation is checked
 between pages. The engine knows the
 replica only by its protocol (`core.replica.base`), and it decides, once for
 every backend, whether a full pass may reconcile deletions: never when the
@@ -232,9 +234,12 @@ class EntitySyncService:
         phase: str,
         stop: threading.Event,
     ) -> RunCounts:
-        """Write every page in this worker thread while a reader thread fetches and decodes
-        the next one (a source that allows it): the server's work on page N overlaps
-        Python's on page N+1. Pages are written in order, one transaction each."""
+        """Read and write every page in this worker thread (a source that allows it); when
+        the target asks for it (`read_ahead`), a reader thread fetches and decodes the next
+        page meanwhile, so the server's work on page N overlaps Python's on page N+1.
+        Pages are written in order, one transaction each."""
+        if not writer.target.read_ahead:
+            return self._pump_inline(ctx, writer, source, since, total, phase, stop)
         ahead: queue.Queue[tuple[Batch, bool] | BaseException] = queue.Queue(maxsize=1)
         reader = threading.Thread(
             target=self._read_ahead,
@@ -270,6 +275,34 @@ class EntitySyncService:
         finally:
             stop.set()  # the reader stops at its next check, holding no page
             reader.join()
+
+    def _pump_inline(
+        self,
+        ctx: RunContext,
+        writer: RunWriter,
+        source: BlockingSource,
+        since: str | None,
+        total: int | None,
+        phase: str,
+        stop: threading.Event,
+    ) -> RunCounts:
+        counts = RunCounts()
+        token: str | None = None
+        reported = 0.0
+        while True:
+            ctx.check_cancelled()
+            if stop.is_set():
+                raise SourceInterrupted("the run was stopped")
+            page = source.page_blocking(self.name, since, token, self.settings.batch_size, stop)
+            result = writer.write(page, ctx.run_id)
+            counts = counts + result.counts
+            now = time.monotonic()
+            if page.next is None or now - reported >= PROGRESS_EVERY_S:
+                reported = now
+                ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
+            if page.next is None:
+                return counts
+            token = page.next
 
     def _read_ahead(
         self,
