@@ -6,7 +6,7 @@ starts it; `--admin-url` names another):
 
     .venv/bin/python bench/postgres.py            # 1,000,000 products
     .venv/bin/python bench/postgres.py --quick    # 100,000 products, shorter windows
-    .venv/bin/python bench/postgres.py --rows N
+    .venv/bin/python bench/postgres.py --rows N   # or SYNCDECK_BENCH_PG_ROWS=N (make bench)
 
 Everything runs in a database of the benchmark's own (`syncdeck_bench_<pid>`, created from
 template0 and dropped `WITH (FORCE)` at the end), each part in a schema of its own, and a
@@ -33,23 +33,32 @@ fresh temporary directory (the demo ERP, SQLite files), removed at the end.
 
 3. Durable no-op runs/s: `bench/orchestrator.py`'s measure (4 self-requeueing no-op
    services, runs counted from the store's history over a fixed window) on a SQLite file and
-   on a `PostgresStore`, one after the other. Reference figures, no target for PostgreSQL:
-   each run is four write transactions, each a round trip to the server and a commit.
+   on a `PostgresStore`, one after the other. Reference figures, no target for PostgreSQL.
+   Then a second pass on a fresh schema counts, client side, the statements every psycopg
+   cursor of this process sends (each one a round trip; COPY aside), and the server's
+   commits of the database (`pg_stat_database`, autocommit reads included), per run
+   recorded: where a durable run's time goes. The counting slows that pass; its runs/s
+   are not reported.
 
-4. Cross-process request -> run start: a real `syncdeck daemon` subprocess on PostgreSQL
+4. Cross-process request -> run start, on a SQLite file first (the daemon polls; a
+   reference) and then on PostgreSQL: a real `syncdeck daemon` subprocess on PostgreSQL
    (`SYNCDECK_STORE__URL`; schedule off; the simulated services with run_seconds=0) holds
    the lease; an `Orchestrator(runner=False)` in this process on the same schema sends
    requests, each after the previous one ended and a random 0-100 ms pause. Latency is
    `run.started_at - request.requested_at` from the store (the server's clock for both).
    The daemon wakes on NOTIFY (polling every 0.5 s stays underneath). Target: p95 <= 20 ms.
 
-The exit status is 1 when a target is missed, 2 when PostgreSQL is unreachable.
+Each figure is printed with its target and PASS or MISS. A part that fails (an error, a
+mode that was not the one expected) is one ERROR line in the table, and the other parts
+still run. The exit status is 1 when a target is missed or a part failed, 2 when
+PostgreSQL is unreachable.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import platform
 import random
@@ -57,8 +66,10 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -77,6 +88,8 @@ from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
 from core.models import SyncMode  # noqa: E402
 from core.orchestrator import Orchestrator  # noqa: E402
 from core.replica.postgres import PostgresReplica  # noqa: E402
+from core.store import DB_FILENAME, SQLiteStore  # noqa: E402
+from core.store.base import Store  # noqa: E402
 from core.store.postgres import PostgresStore  # noqa: E402
 from core.sync.engine import EntitySyncService  # noqa: E402
 
@@ -87,6 +100,14 @@ TARGET_INCREMENTAL_SHARE = 0.01
 TARGET_XPROC_P95_MS = 20.0
 COPY_TYPES = ["text", "text", "text", "text", "int8", "float8", "text", "bytea", "text"]
 """The products' columns, row_hash and synced_at, as the replica's tables type them."""
+
+
+Row = tuple[str, str, str, str]
+"""A line of the table: metric, result, target, PASS / MISS (or empty: a reference)."""
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
 
 
 def with_db(url: str, dbname: str) -> str:
@@ -136,7 +157,7 @@ def differing_rows(url: str) -> int:
     return int(row[0])
 
 
-async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[tuple[str, str, str, str]]:
+async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[Row]:
     t0 = time.perf_counter()
     DemoERP(data_dir / DEMO_FILENAME, sizes=sync_bench.sizes(rows), changes_per_minute=0).close()
     print(f"  setup: demo ERP generated in {time.perf_counter() - t0:.1f} s (excluded)", flush=True)
@@ -200,7 +221,6 @@ async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[tuple[str, 
     )
     ratio = full_rate / plain_rate
     share = inc_s / full_s
-    verdict = sync_bench.verdict
     return [
         (
             f"Full sync, {rows:,} products, PostgreSQL replica",
@@ -238,15 +258,29 @@ async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[tuple[str, 
 # -- 3 and 4: the store ------------------------------------------------------------------
 
 
-async def durable(
-    url: str, base: Path, prof: orch_bench.Profile
-) -> list[tuple[str, str, str, str]]:
+async def durable(url: str, base: Path, prof: orch_bench.Profile) -> list[Row]:
     report = orch_bench.Report()
     await orch_bench.durable_throughput(base, prof, report, None, "SQLite file", "durable_sqlite")
     store = PostgresStore(url, schema="durable")
     await orch_bench.durable_throughput(base, prof, report, store, "PostgreSQL", "durable_pg")
     sqlite_rate, pg_rate = report.figures["durable_sqlite"], report.figures["durable_pg"]
     print(f"    PostgreSQL / SQLite: {pg_rate / sqlite_rate:.2f}", flush=True)
+    # A second, counted pass: the counting itself would slow the timed one.
+    commits_before = server_commits(url)
+    with StatementCounter() as counted:
+        store = PostgresStore(url, schema="durable_counted")
+        await orch_bench.durable_throughput(
+            base, prof, orch_bench.Report(), store, "PostgreSQL, statements counted", "counted"
+        )
+    commits = server_commits(url) - commits_before
+    runs = recorded_runs(url, "durable_counted")
+    per_run = counted.total / runs
+    print(
+        f"    counted pass: {runs} runs, {per_run:.1f} statements per run (client side), "
+        f"{commits / runs:.1f} server commits per run; most frequent per run: "
+        + "; ".join(f"{n / runs:.1f} x {q}" for q, n in counted.top(6)),
+        flush=True,
+    )
     return [
         ("Durable no-op runs/s, SQLite file", f"{sqlite_rate:,.0f}/s", "reference", ""),
         (
@@ -255,19 +289,83 @@ async def durable(
             "reference",
             "",
         ),
+        (
+            "Statements / server commits per durable run, PostgreSQL",
+            f"{per_run:.1f} / {commits / runs:.1f}",
+            "reference",
+            "",
+        ),
     ]
 
 
-async def cross_process(url: str, base: Path, samples: int) -> list[tuple[str, str, str, str]]:
-    data_dir = base / "daemon"
+class StatementCounter:
+    """Counts the statements every psycopg cursor in this process sends while it is open
+    (a connection's `execute` goes through a cursor's); COPY and pipelines are not counted."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+        self._saved: list[tuple[type, Any]] = []
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def top(self, n: int) -> list[tuple[str, int]]:
+        return self.counts.most_common(n)
+
+    def __enter__(self) -> StatementCounter:
+        for cls in (psycopg.Cursor, psycopg.AsyncCursor):
+            original = cls.execute
+            self._saved.append((cls, original))
+            cls.execute = self._counting(original)
+        return self
+
+    def _counting(self, original: Any) -> Any:
+        def execute(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            text = query if isinstance(query, str) else type(query).__name__
+            with self._lock:
+                self.counts[" ".join(text.split()[:3])] += 1
+            return original(cursor, query, *args, **kwargs)
+
+        return execute
+
+    def __exit__(self, *exc: object) -> None:
+        for cls, original in self._saved:
+            cls.execute = original
+
+
+def server_commits(url: str) -> int:
+    """The database's commits so far, every session's (autocommit statements count too)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def recorded_runs(url: str, schema: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {schema}.runs").fetchone()
+    assert row is not None
+    return max(1, int(row[0]))
+
+
+async def cross_process(url: str | None, base: Path, samples: int) -> list[Row]:
+    """On PostgreSQL at `url` (NOTIFY), or on a SQLite file when `url` is None."""
+    label = "SQLite file" if url is None else "PostgreSQL"
+    data_dir = base / f"daemon-{'sqlite' if url is None else 'pg'}"
     data_dir.mkdir(mode=0o700)
-    daemon = orch_bench.Daemon(
-        data_dir,
-        base / "daemon.log",
-        {"SYNCDECK_STORE__URL": url, "SYNCDECK_STORE__SCHEMA": "xproc"},
-    )
+    env = {} if url is None else {"SYNCDECK_STORE__URL": url, "SYNCDECK_STORE__SCHEMA": "xproc"}
+    daemon = orch_bench.Daemon(data_dir, data_dir.with_suffix(".log"), env)
     try:
-        store = PostgresStore(url, schema="xproc")
+        store: Store = (
+            SQLiteStore(data_dir / DB_FILENAME)
+            if url is None
+            else PostgresStore(url, schema="xproc")
+        )
         names = orch_bench.DAEMON_SERVICES
         client = Orchestrator(
             store,
@@ -291,14 +389,15 @@ async def cross_process(url: str, base: Path, samples: int) -> list[tuple[str, s
         daemon.close()
     p50, p95 = orch_bench.percentile(lat, 50), orch_bench.percentile(lat, 95)
     print(
-        f"    p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(lat):.1f} ms (n={len(lat)})", flush=True
+        f"    {label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(lat):.1f} ms (n={len(lat)})",
+        flush=True,
     )
     return [
         (
-            f"Cross-process request -> run start, p50 / p95 (daemon on PostgreSQL, n={len(lat)})",
+            f"Cross-process request -> run start, p50 / p95 (daemon on {label}, n={len(lat)})",
             f"{p50:.1f} / {p95:.1f} ms",
             f"p95 <= {TARGET_XPROC_P95_MS:g} ms",
-            sync_bench.verdict(p95 <= TARGET_XPROC_P95_MS),
+            verdict(p95 <= TARGET_XPROC_P95_MS),
         )
     ]
 
@@ -306,27 +405,59 @@ async def cross_process(url: str, base: Path, samples: int) -> list[tuple[str, s
 # -- main --------------------------------------------------------------------------------
 
 
-async def bench(url: str, base: Path, rows: int, quick: bool) -> list[tuple[str, str, str, str]]:
+async def bench(url: str, base: Path, rows: int, quick: bool) -> list[Row]:
+    """Every part, one after the other; a part that fails is one ERROR line, and the
+    rest still run."""
     prof = orch_bench.QUICK if quick else orch_bench.FULL
-    table: list[tuple[str, str, str, str]] = []
+    table: list[Row] = []
     data_dir = base / "data"
     data_dir.mkdir(mode=0o700)
-    print("\n1-2. the replica: full and incremental sync beside a plain COPY", flush=True)
-    table += await replica_syncs(url, data_dir, rows)
-    print("\n3. durable no-op runs/s, SQLite and PostgreSQL", flush=True)
-    table += await durable(url, base, prof)
-    print("\n4. cross-process request -> run start with NOTIFY", flush=True)
-    table += await cross_process(url, base, prof.xproc_samples)
+    parts: list[tuple[str, str, Callable[[], Awaitable[list[Row]]]]] = [
+        (
+            "1-2. the replica: full and incremental sync beside a plain COPY",
+            "Full sync / incremental into the PostgreSQL replica",
+            lambda: replica_syncs(url, data_dir, rows),
+        ),
+        (
+            "3. durable no-op runs/s, SQLite and PostgreSQL",
+            "Durable no-op runs/s",
+            lambda: durable(url, base, prof),
+        ),
+        (
+            "4. cross-process request -> run start, SQLite (polling) and PostgreSQL (NOTIFY)",
+            "Cross-process request -> run start",
+            lambda: cross_process_both(url, base, prof.xproc_samples),
+        ),
+    ]
+    for title, metric, part in parts:
+        print(f"\n{title}", flush=True)
+        try:
+            table += await part()
+        except Exception as exc:  # one part's failure is reported; the others still run
+            print(f"    failed: {type(exc).__name__}: {exc}", flush=True)
+            table.append((metric, f"{type(exc).__name__}: {str(exc)[:60]}", "runs", "ERROR"))
     return table
+
+
+async def cross_process_both(url: str, base: Path, samples: int) -> list[Row]:
+    sqlite_rows = await cross_process(None, base, samples)
+    # The SQLite figure is a reference beside PostgreSQL's: its target is the PostgreSQL one.
+    table = [(m, v, "reference", "") for m, v, _, _ in sqlite_rows]
+    return table + await cross_process(url, base, samples)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="products (default 1e6)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=int(os.environ.get("SYNCDECK_BENCH_PG_ROWS") or 1_000_000),
+        help="products (default: $SYNCDECK_BENCH_PG_ROWS, else 1e6)",
+    )
     parser.add_argument("--quick", action="store_true", help="100,000 products, shorter windows")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="a database to create ours from")
     args = parser.parse_args()
-    rows = 100_000 if args.quick else args.rows
+    rows = 100_000 if args.quick and "--rows" not in sys.argv else args.rows
     if rows < 1000:
         parser.error("--rows must be at least 1000")
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -363,7 +494,7 @@ def main() -> int:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)),
         )
     sync_bench.print_table(table)
-    failed = [row for row in table if row[3] == "FAIL"]
+    failed = [row for row in table if row[3] in ("MISS", "ERROR")]
     print(
         f"\n`bench/postgres.py{' --quick' if args.quick else ''}` on {os.cpu_count()} CPUs "
         f"(load {os.getloadavg()[0]:.1f} at the end), server on the same machine; "

@@ -145,9 +145,11 @@ def upsert_sql() -> str:
 
 
 async def create_store(path: Path) -> None:
+    """The store and the replica's tables in one file, as the daemon makes them."""
     store = SQLiteStore(path)
     await store.open()
     await store.close()
+    SQLiteReplica(path).target(SPEC).close()
 
 
 def engine_settings() -> EngineSettings:

@@ -141,6 +141,12 @@ class Drift:
 class ReplicaTarget(Protocol):
     """One entity's replica tables, opened for one run (a sync or a `verify`)."""
 
+    read_ahead: bool
+    """Whether the engine should decode the next page on another thread while this target
+    writes one: worth it when a write mostly waits on a server (the GIL is free meanwhile);
+    a loss when the write itself runs Python and C in this process (SQLite), as the two
+    threads then take turns on the GIL."""
+
     def state(self) -> SyncState:
         """The entity's sync state; `SyncState(None, None, 0, None)` before its first batch.
 

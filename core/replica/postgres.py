@@ -155,6 +155,8 @@ def _schema_version(conn: Conn, schema: str) -> int:
 class PostgresTarget:
     """One entity's replica tables on one connection (see `ReplicaTarget`)."""
 
+    read_ahead = True  # a batch's time is mostly the server's: decode the next meanwhile
+
     def __init__(
         self,
         conn: Conn,

@@ -100,6 +100,8 @@ def _schema_version(db: sqlite3.Connection) -> int:
 class SQLiteTarget:
     """One entity's replica tables on one connection (see `ReplicaTarget`)."""
 
+    read_ahead = False  # the writes run in this process: a second thread would contend
+
     def __init__(
         self,
         db: sqlite3.Connection,

@@ -3,7 +3,13 @@
 The engine pulls pages from a `Source` on the event loop and hands each page to
 a worker thread of its run, which decodes it (`core.sync.codec`) and writes it
 to the run's `ReplicaTarget`, so validation and writes never hold up the loop
-(principle 11). Cancellation is checked between pages. The engine knows the
+(principle 11). A source that can be read from a thread (`BlockingSource`) is
+read in the worker; for a target that asks for it (`ReplicaTarget.read_ahead`:
+PostgreSQL's, whose writes wait on the server), it is read and decoded one
+page ahead on a reader thread of the run, through a one-slot queue, while the
+worker writes the page before: pages still commit in order, each with its
+cursor in one fenced transaction. Cancellation is checked
+between pages. The engine knows the
 replica only by its protocol (`core.replica.base`), and it decides, once for
 every backend, whether a full pass may reconcile deletions: never when the
 listing looks truncated (it raises `IncompleteListing`, deleting nothing), and
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
 import signal
 import threading
 import time
@@ -27,7 +34,7 @@ import msgspec
 
 from core.errors import IncompleteListing, SourceInterrupted
 from core.models import RunCounts, SyncMode
-from core.replica.base import BatchResult, Replica, ReplicaTarget, SyncState
+from core.replica.base import Batch, BatchResult, Replica, ReplicaTarget, SyncState
 from core.sources.base import BlockingSource, Page, Source
 from core.sync.codec import codec_for
 from core.sync.entities import EntitySpec
@@ -88,9 +95,17 @@ class RunWriter:
 
     def write(self, page: Page | list[dict[str, Any]], run_id: int) -> BatchResult:
         """Validate, classify and write one page with its cursor, atomically."""
+        return self.commit(self.prepare(page), run_id)
+
+    def prepare(self, page: Page | list[dict[str, Any]]) -> Batch:
+        """Decode a page (no I/O): may run on another thread than `commit`, one page ahead."""
         batch = self._codec.decode_page(page, want_seen=self._want_seen)
         if self._full:
             self.keyless_rejected += sum(1 for key, _, _ in batch.rejected if key is None)
+        return batch
+
+    def commit(self, batch: Batch, run_id: int) -> BatchResult:
+        """Write one decoded page with its cursor in one transaction, fenced by the target."""
         self._batches += 1
         if self._batches == FREEZE_BEFORE_BATCH:
             os.kill(os.getpid(), signal.SIGSTOP)
@@ -219,7 +234,58 @@ class EntitySyncService:
         phase: str,
         stop: threading.Event,
     ) -> RunCounts:
-        """Read and write every page in this worker thread (a source that allows it)."""
+        """Read and write every page in this worker thread (a source that allows it); when
+        the target asks for it (`read_ahead`), a reader thread fetches and decodes the next
+        page meanwhile, so the server's work on page N overlaps Python's on page N+1.
+        Pages are written in order, one transaction each."""
+        if not writer.target.read_ahead:
+            return self._pump_inline(ctx, writer, source, since, total, phase, stop)
+        ahead: queue.Queue[tuple[Batch, bool] | BaseException] = queue.Queue(maxsize=1)
+        reader = threading.Thread(
+            target=self._read_ahead,
+            args=(ctx, writer, source, since, stop, ahead),
+            name=f"sync-{self.name}-read",
+            daemon=True,
+        )
+        reader.start()
+        counts = RunCounts()
+        reported = 0.0
+        try:
+            while True:
+                try:
+                    item = ahead.get(timeout=0.05)
+                except queue.Empty:
+                    if stop.is_set():  # stopped from outside: the reader hands over nothing
+                        raise SourceInterrupted("the run was stopped") from None
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                batch, last = item
+                ctx.check_cancelled()
+                if stop.is_set():
+                    raise SourceInterrupted("the run was stopped")
+                result = writer.commit(batch, ctx.run_id)
+                counts = counts + result.counts
+                now = time.monotonic()
+                if last or now - reported >= PROGRESS_EVERY_S:
+                    reported = now
+                    ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
+                if last:
+                    return counts
+        finally:
+            stop.set()  # the reader stops at its next check, holding no page
+            reader.join()
+
+    def _pump_inline(
+        self,
+        ctx: RunContext,
+        writer: RunWriter,
+        source: BlockingSource,
+        since: str | None,
+        total: int | None,
+        phase: str,
+        stop: threading.Event,
+    ) -> RunCounts:
         counts = RunCounts()
         token: str | None = None
         reported = 0.0
@@ -237,6 +303,36 @@ class EntitySyncService:
             if page.next is None:
                 return counts
             token = page.next
+
+    def _read_ahead(
+        self,
+        ctx: RunContext,
+        writer: RunWriter,
+        source: BlockingSource,
+        since: str | None,
+        stop: threading.Event,
+        ahead: queue.Queue[tuple[Batch, bool] | BaseException],
+    ) -> None:
+        """The reader of `_pump`: pages in order into `ahead` (one slot), then stops; an
+        error is handed over in place of a page."""
+        token: str | None = None
+        try:
+            while not stop.is_set():
+                ctx.check_cancelled()
+                page = source.page_blocking(self.name, since, token, self.settings.batch_size, stop)
+                item: tuple[Batch, bool] | BaseException = (writer.prepare(page), page.next is None)
+                while not stop.is_set():
+                    with contextlib.suppress(queue.Full):
+                        ahead.put(item, timeout=0.05)
+                        break
+                if page.next is None:
+                    return
+                token = page.next
+        except BaseException as exc:  # handed to the writer, which raises it
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    ahead.put(exc, timeout=0.05)
+                    return
 
     async def _pull(
         self,
