@@ -472,7 +472,9 @@ class Row:
 class Report:
     rows: list[Row] = field(default_factory=list)
 
-    def add(self, part: str, metric: str, value: str, target: str = "", ok: bool | None = None):
+    def add(
+        self, part: str, metric: str, value: str, target: str = "", ok: bool | None = None
+    ) -> None:
         row = Row(part, metric, value, target, ok)
         self.rows.append(row)
         verdict = f"   {row.verdict}" if row.verdict else ""

@@ -114,7 +114,7 @@ def with_db(url: str, dbname: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
 
 
-def admin(url: str, statement: sql.Composable) -> None:
+def admin(url: str, statement: sql.Composed) -> None:
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(statement)
 
@@ -318,7 +318,7 @@ class StatementCounter:
         for cls in (psycopg.Cursor, psycopg.AsyncCursor):
             original = cls.execute
             self._saved.append((cls, original))
-            cls.execute = self._counting(original)
+            setattr(cls, "execute", self._counting(original))  # noqa: B010 (a class patched)
         return self
 
     def _counting(self, original: Any) -> Any:
@@ -332,7 +332,7 @@ class StatementCounter:
 
     def __exit__(self, *exc: object) -> None:
         for cls, original in self._saved:
-            cls.execute = original
+            setattr(cls, "execute", original)  # noqa: B010
 
 
 def server_commits(url: str) -> int:
