@@ -35,7 +35,7 @@ def render_status(snap: Snapshot) -> str:
     lines.append(
         f"dispatch: {'paused' if snap.controls.dispatch_paused else 'running'}   "
         f"schedule: {'paused' if snap.controls.schedule_paused else 'running'}   "
-        f"health: {snap.health.value}"
+        f"health: {snap.store_problem or snap.health.value}"
     )
     if snap.active is not None:
         req = snap.active.request

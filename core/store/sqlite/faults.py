@@ -8,6 +8,8 @@ for anything else. `FileIdentity` notices that the file at the store's path is
 no longer the one this process opened (deleted, or replaced by a copy or a
 restore): a process that carried on against the old inode while another
 opened the new file would make two runners, so this is `StoreReplaced`.
+`write_problem` tells an observer, without writing, why the store would refuse
+a write now (a full filesystem, a read-only file or directory); it never raises.
 """
 
 from __future__ import annotations
@@ -20,6 +22,32 @@ from core.errors import StoreCorrupt, StoreError, StoreReplaced, StoreUnwritable
 
 _UNWRITABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY}
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+MIN_FREE_BYTES = 256 * 1024
+"""Below this, a write that grows the journal or the file is about to fail: the
+WAL and a batch's pages need room before the commit that would report SQLITE_FULL."""
+
+
+def write_problem(path: Path) -> str | None:
+    """Why a write to the store at `path` would fail now, as seen from outside SQLite.
+
+    Reads only the filesystem (free space, permissions), so any process, even one
+    that never writes, can say "store unwritable" while the runner is stuck on it."""
+    directory = path.parent
+    try:
+        fs = os.statvfs(directory)
+    except OSError:
+        return None
+    if fs.f_flag & os.ST_RDONLY:
+        return f"store unwritable: the filesystem holding {directory} is read-only"
+    free = fs.f_bavail * fs.f_frsize
+    if free < MIN_FREE_BYTES:
+        return f"store unwritable: no space left on the filesystem holding {directory}"
+    if os.geteuid() != 0:
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"store unwritable: {path} is read-only"
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return f"store unwritable: {directory} is read-only"
+    return None
 
 
 def classify(exc: sqlite3.Error, path: Path) -> StoreError:

@@ -36,7 +36,9 @@ _LAST_RUNS = (
 )
 
 
-def view(db: sqlite3.Connection, now: datetime, history: bool) -> StoreView:
+def view(
+    db: sqlite3.Connection, now: datetime, history: bool, problem: str | None = None
+) -> StoreView:
     db.execute("BEGIN")
     try:
         controls = read_controls(db)
@@ -72,6 +74,7 @@ def view(db: sqlite3.Connection, now: datetime, history: bool) -> StoreView:
         running_run=running_run,
         lease=lease,
         last_runs=last_runs,
+        problem=problem,
     )
 
 

@@ -42,7 +42,7 @@ from core.store.base import (
 from core.store.rules import queue, runs, services
 from core.store.sqlite import reads
 from core.store.sqlite.connection import SQLiteConnection
-from core.store.sqlite.faults import classify
+from core.store.sqlite.faults import classify, write_problem
 from core.store.sqlite.schema import prepare_private_path, refuse_newer_schema
 from core.store.sqlite.tx import SQLiteTx, read_controls, read_lease
 
@@ -102,7 +102,8 @@ class SQLiteStore:
             await asyncio.sleep(min(self._poll_interval, remaining))
 
     async def view(self, history: bool = True) -> StoreView:
-        return await self._conn.read(lambda db: reads.view(db, self._conn.now(), history))
+        problem = write_problem(self._conn.path)
+        return await self._conn.read(lambda db: reads.view(db, self._conn.now(), history, problem))
 
     # -- services and controls ----------------------------------------------------
 

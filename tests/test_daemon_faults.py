@@ -1,0 +1,141 @@
+"""A real `syncdeck daemon` off the happy path: its disk fills, its file is deleted.
+
+Every process is the real command line; the disk is a real tmpfs mounted for the
+test (root only: elsewhere the test skips and says why), the faults are real `dd`
+and `rm`. What is asserted is what an operator sees: `syncdeck status` from another
+process, the daemon's log and exit code, and the run history in the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.procs import Daemons, cli, read_store, runner_pid, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+HEARTBEAT_S = 0.5
+LEASE_TTL_S = 3.0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MB tmpfs as the data directory, unmounted at teardown."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8): the disk-full test cannot run")
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir(mode=0o700)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(mountpoint)], check=True
+    )
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def _env(cli_env: dict[str, str], data_dir: Path) -> dict[str, str]:
+    return {
+        **cli_env,
+        "SYNCDECK_DATA_DIR": str(data_dir),
+        "SYNCDECK_SOURCE__KIND": "demo",
+        "SYNCDECK_DEMO__FAULTS__LATENCY_S": "0.3",
+        "SYNCDECK_SCHEDULE__ENABLED": "false",
+        "SYNCDECK_ORCHESTRATOR__HEARTBEAT_S": str(HEARTBEAT_S),
+        "SYNCDECK_ORCHESTRATOR__LEASE_TTL_S": str(LEASE_TTL_S),
+    }
+
+
+def _runs(data_dir: Path) -> list[dict[str, Any]]:
+    return read_store(data_dir)["runs"]
+
+
+def test_a_full_disk_is_reported_and_the_run_is_recorded_once_space_returns(
+    cli_env: dict[str, str], small_disk: Path
+) -> None:
+    env = _env(cli_env, small_disk)
+    fleet = Daemons(env, small_disk.parent)
+    filler = small_disk / "filler"
+    try:
+        daemon = fleet.start()
+        wait_until(
+            lambda: runner_pid(small_disk) == daemon.pid, 20, "the daemon's lease", fleet.tails
+        )
+        assert cli(env, "sync", "orders", "--mode", "full").returncode == 0
+        wait_until(
+            lambda: any(r["outcome"] is None for r in _runs(small_disk)),
+            20,
+            "a running run",
+            fleet.tails,
+        )
+        subprocess.run(
+            ["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True, check=False
+        )
+        status = wait_until(
+            lambda: (
+                (out := cli(env, "status")).returncode == 0
+                and "store unwritable" in out.stdout
+                and out.stdout
+            ),
+            15,
+            "`syncdeck status` saying the store is unwritable",
+            fleet.tails,
+        )
+        assert "no space left" in status
+        filler.unlink()
+        wait_until(
+            lambda: (runs := _runs(small_disk)) and all(r["outcome"] is not None for r in runs),
+            30,
+            "the run recorded once space returned",
+            fleet.tails,
+        )
+        [run] = _runs(small_disk)
+        assert run["outcome"] in {"succeeded", "failed", "interrupted"}
+        again = cli(env, "sync", "orders", "--wait", timeout=60)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert daemon.poll() is None, "the daemon must not need a restart"
+        log = (small_disk.parent / "daemon-0.log").read_text()
+        assert "Traceback" not in log, log
+        assert log.count("starting nothing until it passes") <= 2, log
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            filler.unlink()
+        fleet.close()
+
+
+def test_a_deleted_store_stops_the_daemon_and_a_second_one_never_overlaps(
+    cli_env: dict[str, str], data_dir: Path
+) -> None:
+    env = {
+        **_env(cli_env, data_dir),
+        "SYNCDECK_SOURCE__KIND": "simulated",
+        "SYNCDECK_SIMULATION__RUN_SECONDS": "2",
+    }
+    fleet = Daemons(env, data_dir.parent)
+    try:
+        first = fleet.start()
+        wait_until(lambda: runner_pid(data_dir) == first.pid, 20, "the first lease", fleet.tails)
+        assert cli(env, "sync", "orders").returncode == 0
+        for path in data_dir.glob("syncdeck.db*"):
+            path.unlink()
+        first.wait(timeout=HEARTBEAT_S + 5)
+        assert first.returncode != 0
+        lines = (data_dir.parent / "daemon-0.log").read_text().strip().splitlines()
+        assert "Traceback" not in "\n".join(lines)
+        assert "was deleted" in lines[-1], lines
+        second = fleet.start()
+        wait_until(lambda: runner_pid(data_dir) == second.pid, 20, "the second lease", fleet.tails)
+        assert cli(env, "sync", "orders", "--wait", timeout=60).returncode == 0
+        runs = sorted(_runs(data_dir), key=lambda r: r["started_at"])
+        for a, b in itertools.pairwise(runs):
+            assert a["finished_at"] is not None and a["finished_at"] <= b["started_at"]
+    finally:
+        fleet.close()
