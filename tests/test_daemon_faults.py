@@ -13,6 +13,8 @@ import itertools
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,4 +140,44 @@ def test_a_deleted_store_stops_the_daemon_and_a_second_one_never_overlaps(
         for a, b in itertools.pairwise(runs):
             assert a["finished_at"] is not None and a["finished_at"] <= b["started_at"]
     finally:
+        fleet.close()
+
+
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_write_waits_a_bounded_time_on_a_held_lock_then_names_the_holder(
+    cli_env: dict[str, str], data_dir: Path
+) -> None:
+    env = {**_env(cli_env, data_dir), "SYNCDECK_SOURCE__KIND": "simulated"}
+    fleet = Daemons(env, data_dir.parent)
+    holder = None
+    try:
+        daemon = fleet.start()
+        wait_until(lambda: runner_pid(data_dir) == daemon.pid, 20, "the lease", fleet.tails)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_WRITE_LOCK, str(data_dir / "syncdeck.db")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        status = cli(env, "status")
+        assert status.returncode == 0, status.stderr
+        write = cli(env, "sync", "orders")
+        waited = time.monotonic() - started
+        assert write.returncode == 2
+        assert write.stderr.startswith(f"syncdeck: the store is locked by pid {daemon.pid}")
+        assert len(write.stderr.strip().splitlines()) == 1, write.stderr
+        assert waited < 25
+    finally:
+        if holder is not None:
+            holder.kill()
+            holder.wait()
         fleet.close()
