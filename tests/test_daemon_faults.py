@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -113,8 +114,9 @@ def test_a_full_disk_is_reported_and_the_run_is_recorded_once_space_returns(
         fleet.close()
 
 
-def test_a_deleted_store_stops_the_daemon_and_a_second_one_never_overlaps(
-    cli_env: dict[str, str], data_dir: Path
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_deleted_or_replaced_store_stops_the_daemon_and_a_second_one_never_overlaps(
+    cli_env: dict[str, str], data_dir: Path, how: str
 ) -> None:
     env = {
         **_env(cli_env, data_dir),
@@ -126,13 +128,22 @@ def test_a_deleted_store_stops_the_daemon_and_a_second_one_never_overlaps(
         first = fleet.start()
         wait_until(lambda: runner_pid(data_dir) == first.pid, 20, "the first lease", fleet.tails)
         assert cli(env, "sync", "orders").returncode == 0
+        db = data_dir / "syncdeck.db"
+        if how == "replaced":
+            source = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            copy = sqlite3.connect(data_dir.parent / "other.db")
+            source.backup(copy)
+            source.close()
+            copy.close()
         for path in data_dir.glob("syncdeck.db*"):
             path.unlink()
+        if how == "replaced":
+            os.replace(data_dir.parent / "other.db", db)
         first.wait(timeout=HEARTBEAT_S + 5)
         assert first.returncode != 0
         lines = (data_dir.parent / "daemon-0.log").read_text().strip().splitlines()
         assert "Traceback" not in "\n".join(lines)
-        assert "was deleted" in lines[-1], lines
+        assert f"was {how}" in lines[-1], lines
         second = fleet.start()
         wait_until(lambda: runner_pid(data_dir) == second.pid, 20, "the second lease", fleet.tails)
         assert cli(env, "sync", "orders", "--wait", timeout=60).returncode == 0
