@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -191,4 +192,58 @@ def test_a_write_waits_a_bounded_time_on_a_held_lock_then_names_the_holder(
         if holder is not None:
             holder.kill()
             holder.wait()
+        fleet.close()
+
+
+def _stopped(pid: int) -> bool:
+    """Whether `pid` is stopped by a signal (state T in /proc)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
+
+
+def _replica(data_dir: Path) -> tuple[int, tuple[Any, ...] | None]:
+    db = sqlite3.connect(f"file:{data_dir / 'syncdeck.db'}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = db.execute("SELECT count(*) FROM orders").fetchone()[0]
+        state = db.execute("SELECT * FROM sync_state WHERE entity = 'orders'").fetchone()
+    finally:
+        db.close()
+    return rows, state
+
+
+@pytest.mark.xfail(
+    reason="open finding: at the SYNCDECK_TEST_FREEZE_BEFORE_BATCH seam the frozen daemon "
+    "still holds the store's write lock (pause gets 'the store is locked by pid A'), so no "
+    "takeover can happen; the seam is not yet outside every write transaction",
+    strict=False,
+)
+def test_a_runner_frozen_past_its_lease_writes_nothing_after_the_takeover(
+    cli_env: dict[str, str], data_dir: Path
+) -> None:
+    env = {**_env(cli_env, data_dir), "SYNCDECK_SYNC__BATCH_SIZE": "500"}
+    frozen_env = {**env, "SYNCDECK_TEST_FREEZE_BEFORE_BATCH": "3"}
+    fleet = Daemons(frozen_env, data_dir.parent)
+    a = fleet.start()
+    try:
+        wait_until(lambda: runner_pid(data_dir) == a.pid, 20, "A's lease", fleet.tails)
+        assert cli(env, "sync", "orders", "--mode", "full").returncode == 0
+        wait_until(lambda: _stopped(a.pid), 20, "A frozen before a batch commit", fleet.tails)
+        assert cli(env, "pause").returncode == 0  # B must start nothing of its own
+        fleet.env = env
+        b = fleet.start()
+        wait_until(lambda: runner_pid(data_dir) == b.pid, 20, "B's takeover", fleet.tails)
+        at_takeover = _replica(data_dir)
+        assert at_takeover[0] == 1000  # the two batches A committed before it froze
+        os.kill(a.pid, signal.SIGCONT)
+        log = data_dir.parent / "daemon-0.log"
+        wait_until(
+            lambda: "lost its lease; not recorded" in log.read_text(),
+            20,
+            "A awake, its run given up",
+            fleet.tails,
+        )
+        runs = _runs(data_dir)
+        assert [r["outcome"] for r in runs] == ["interrupted"], runs
+        assert _replica(data_dir) == at_takeover
+    finally:
         fleet.close()
