@@ -44,7 +44,7 @@ def render_status(snap: Snapshot) -> str:
     schedule = SCHEDULE_WORDS.get(snap.schedule, snap.schedule)
     lines.append(
         f"dispatch: {'paused' if snap.controls.dispatch_paused else 'running'}   "
-        f"schedule: {schedule}   health: {snap.health.value}"
+        f"schedule: {schedule}   health: {snap.store_problem or snap.health.value}"
     )
     if snap.plan_holder is not None:
         lines.append(f"plan:     next runs and health as runner {snap.plan_holder} applies them")

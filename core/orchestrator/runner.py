@@ -381,6 +381,8 @@ class Runner:
                 "run #%s ended after this runner lost its lease; not recorded", active.run.id
             )
             self.lease = None
+        except StoreBroken as exc:  # one line, from store_health; the daemon then stops
+            self.store_health.failed(exc)
         except Exception:
             log.exception("recording run #%s failed", active.run.id)
         finally:

@@ -68,7 +68,10 @@ class RuleStore(ABC):
     # -- services and controls ----------------------------------------------------
 
     async def register_services(self, defaults: dict[str, int]) -> None:
-        await self._write(services.register_services, defaults)
+        # Read first: a process that only reads must start while another holds the lock.
+        known = {state.name for state in await self.services()}
+        if not defaults.keys() <= known:
+            await self._write(services.register_services, defaults)
 
     async def services(self) -> list[ServiceState]:
         return await self._query(lambda fetch: queries.services(fetch, self.dialect))

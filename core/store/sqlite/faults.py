@@ -3,11 +3,16 @@
 `classify` turns an `sqlite3.Error` into the `core.errors` class that says what
 to do: `StoreUnwritable` for a full disk, an I/O error or a read-only file
 (it may pass: keep trying, start nothing); `StoreCorrupt` for a damaged file
-or one that is not a database (stop; the file is left as it is); `StoreError`
-for anything else. `FileIdentity` notices that the file at the store's path is
+or one that is not a database (stop; the file is left as it is); `StoreUnwritable`
+"the store is locked by pid N" when another process held the write lock past the
+busy wait (N is the runner lease's holder, the likeliest one; "another process"
+when that is unknown or is this process); `StoreError` for anything else.
+`FileIdentity` notices that the file at the store's path is
 no longer the one this process opened (deleted, or replaced by a copy or a
 restore): a process that carried on against the old inode while another
 opened the new file would make two runners, so this is `StoreReplaced`.
+`write_problem` tells an observer, without writing, why the store would refuse
+a write now (a full filesystem, a read-only file or directory); it never raises.
 """
 
 from __future__ import annotations
@@ -20,6 +25,49 @@ from core.errors import StoreCorrupt, StoreError, StoreReplaced, StoreUnwritable
 
 _UNWRITABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY}
 _CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+MIN_FREE_BYTES = 256 * 1024
+"""Below this, a write that grows the journal or the file is about to fail: the
+WAL and a batch's pages need room before the commit that would report SQLITE_FULL."""
+
+
+def write_problem(path: Path) -> str | None:
+    """Why a write to the store at `path` would fail now, as seen from outside SQLite.
+
+    Reads only the filesystem (free space, permissions), so any process, even one
+    that never writes, can say "store unwritable" while the runner is stuck on it."""
+    directory = path.parent
+    try:
+        fs = os.statvfs(directory)
+    except OSError:
+        return None
+    if fs.f_flag & os.ST_RDONLY:
+        return f"store unwritable: the filesystem holding {directory} is read-only"
+    free = fs.f_bavail * fs.f_frsize
+    if free < MIN_FREE_BYTES:
+        return f"store unwritable: no space left on the filesystem holding {directory}"
+    if os.geteuid() != 0:
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"store unwritable: {path} is read-only"
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return f"store unwritable: {directory} is read-only"
+    return None
+
+
+def lock_holder(path: Path) -> str:
+    """Who likely holds the write lock: the lease holder's pid, read without waiting
+    (WAL readers never wait for a writer); never raises."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0)
+        try:
+            row = conn.execute("SELECT pid FROM lease").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return "another process"
+    if row is None or row[0] == os.getpid():
+        return "another process"
+    return f"pid {row[0]}"
 
 
 def classify(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -30,6 +78,8 @@ def classify(exc: sqlite3.Error, path: Path) -> StoreError:
             f"{path} is damaged or is not a syncdeck store ({exc}); syncdeck left it "
             "unchanged: move it aside or restore a backup, then start again"
         )
+    if primary in _BUSY:
+        return StoreUnwritable(f"the store is locked by {lock_holder(path)} ({path})")
     if primary in _UNWRITABLE:
         return StoreUnwritable(f"store unwritable: {exc} ({path})")
     return StoreError(f"{path}: {exc}")

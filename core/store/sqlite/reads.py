@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -28,12 +29,15 @@ def fetcher(db: sqlite3.Connection) -> Fetch:
     return fetch
 
 
-def view(db: sqlite3.Connection, now: datetime, history: bool) -> StoreView:
+def view(
+    db: sqlite3.Connection, now: datetime, history: bool, problem: str | None = None
+) -> StoreView:
     db.execute("BEGIN")
     try:
-        return queries.view(fetcher(db), SQLITE, now, history)
+        view = queries.view(fetcher(db), SQLITE, now, history)
     finally:
         db.execute("COMMIT")
+    return view if problem is None else replace(view, problem=problem)
 
 
 def run_stats(

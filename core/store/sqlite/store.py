@@ -26,7 +26,7 @@ from core.store.columns import Fetch
 from core.store.rule_store import RuleStore
 from core.store.sqlite import reads
 from core.store.sqlite.connection import SQLiteConnection
-from core.store.sqlite.faults import classify
+from core.store.sqlite.faults import classify, write_problem
 from core.store.sqlite.rows import SQLITE
 from core.store.sqlite.schema import prepare_private_path, refuse_newer_schema
 from core.store.sqlite.tx import SQLiteTx
@@ -97,7 +97,8 @@ class SQLiteStore(RuleStore):
             await asyncio.sleep(min(self._poll_interval, remaining))
 
     async def view(self, history: bool = True) -> StoreView:
-        return await self._conn.read(lambda db: reads.view(db, self._conn.now(), history))
+        problem = write_problem(self._conn.path)
+        return await self._conn.read(lambda db: reads.view(db, self._conn.now(), history, problem))
 
     async def prune_events(self, keep: int) -> int:
         def prune(db: Any, now: datetime) -> int:
