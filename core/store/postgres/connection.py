@@ -50,7 +50,7 @@ import psycopg
 from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
-from core.errors import StoreError
+from core.errors import StoreError, StoreUnwritable
 from core.models import to_datetime
 from core.store.postgres.rows import Conn
 from core.store.postgres.schema import lock_key, migrate
@@ -139,9 +139,15 @@ class PostgresConnection:
 
     def error(self, exc: BaseException) -> StoreError:
         """`StoreError` naming the database (never the password) for a psycopg error."""
-        message = str(exc).strip() or type(exc).__name__
+        lines = str(exc).strip().splitlines()
+        message = lines[0].strip() if lines else type(exc).__name__
         for secret in self._secrets:
             message = message.replace(secret, "***")
+        state = getattr(exc, "sqlstate", None) or ""
+        if isinstance(exc, psycopg.OperationalError) and (not state or state[:2] in ("08", "57")):
+            # No session (no SQLSTATE, a pool timeout), a connection exception or a server
+            # shutdown: the pool reconnects with backoff and the call may pass later.
+            return StoreUnwritable(f"store unreachable: {self.where}: {message}")
         return StoreError(f"{self.where}: {message}")
 
     # -- lifecycle --------------------------------------------------------------------
@@ -183,6 +189,8 @@ class PostgresConnection:
             name=f"syncdeck-{self.schema}",
             timeout=self.timeouts.connect_s,
             num_workers=1,
+            check=ConnectionPool.check_connection,  # drop sessions a server restart killed
+            reconnect_timeout=86400.0,  # keep trying with backoff while it is down
         )
         pool.open(wait=True, timeout=self.timeouts.connect_s)
         return pool
