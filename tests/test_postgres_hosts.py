@@ -95,6 +95,11 @@ def lease(url: str) -> tuple[str, int] | None:
     return (str(found[0][0]), int(found[0][1])) if found else None
 
 
+def gave_up(log: str) -> bool:
+    """The runner noticed its lease was gone: it stopped its sync, or its result was refused."""
+    return "runner lease lost" in log or "lost its lease; not recorded" in log
+
+
 def wait_for(what: str, check: Any, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while not (found := check()):
@@ -122,6 +127,7 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         data = tmp_path / ns
         data.mkdir(exist_ok=True)
         ns_env["SYNCDECK_DATA_DIR"] = str(data)
+        ns_env["SYNCDECK_TEST_FREEZE_IN_TX"] = str(data / "freeze")
         with (tmp_path / f"{ns}.log").open("ab") as out:
             procs[ns] = subprocess.Popen(
                 ["ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c",
@@ -179,7 +185,7 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         sh("ip", "link", "set", f"{host}r", "up")
         wait_for(
             "the cut-off runner to stop its sync",
-            lambda: "runner lease lost" in (tmp_path / f"{HOSTS[cut]}.log").read_text(),
+            lambda: gave_up((tmp_path / f"{HOSTS[cut]}.log").read_text()),
             TTL_S + 10,
         )
         request_all()
@@ -189,6 +195,22 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         procs[host].send_signal(signal.SIGTERM)
         taken_over(epoch, sent, 1.0)
         procs[host].wait(timeout=30)
+
+        # the runner freezes (SIGSTOP) inside a write transaction; the server aborts it
+        request_all()
+        host, epoch = running_holder()
+        frozen = procs[host]
+        sent = time.monotonic()
+        (tmp_path / host / "freeze").touch()
+        wait_for("the freeze", lambda: not (tmp_path / host / "freeze").exists(), 10)
+        taken_over(epoch, sent, TTL_S + 5.0 + 2)  # idle_in_transaction_session_timeout 5 s
+        [(taken_at,)] = rows(url, "SELECT acquired_at FROM lease")
+        frozen.send_signal(signal.SIGCONT)
+        wait_for(
+            "the frozen runner to give up",
+            lambda: gave_up((tmp_path / f"{host}.log").read_text()),
+            TTL_S + 10,
+        )
 
         wait_for(
             "the queue to drain",
@@ -212,6 +234,14 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
             "GROUP BY request_id HAVING count(*) > 1",
         )
         assert per_request == [], per_request
+        stale = rows(
+            url,
+            "SELECT id FROM runs WHERE epoch = %s AND outcome <> 'interrupted' "
+            "AND (finished_at IS NULL OR finished_at >= %s)",
+            epoch,
+            taken_at,
+        )
+        assert stale == [], stale  # the frozen runner recorded nothing under its epoch
         # the cut-off runner's writes after it came back were refused: no run of its epoch
         # was finished after a newer epoch had started
         late = rows(

@@ -38,6 +38,9 @@ Raises: `StoreError` for every psycopg error, for use before `open()` or after
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +60,20 @@ from core.store.postgres.schema import lock_key, migrate
 
 T = TypeVar("T")
 Role = Literal["store", "listener"]
+
+
+FREEZE_ENV = "SYNCDECK_TEST_FREEZE_IN_TX"
+
+
+def freeze_hook() -> None:
+    """Test hook: when the file named by SYNCDECK_TEST_FREEZE_IN_TX exists, remove it and
+    SIGSTOP this process inside the write transaction it just began (a frozen client holding
+    the lease row's lock, which the server's idle-in-transaction timeout must undo)."""
+    marker = os.environ.get(FREEZE_ENV)
+    if marker:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(marker)
+            os.kill(os.getpid(), signal.SIGSTOP)
 
 
 @dataclass(frozen=True)
@@ -233,6 +250,7 @@ class PostgresConnection:
     def _write_tx(self, conn: Conn, fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, int]:
         try:
             seq, now = begin_write(conn, self.begin_write_sql)
+            freeze_hook()
             if self._clock is not None:
                 now = to_datetime(self._clock())
             result = fn(conn, now, *args)
