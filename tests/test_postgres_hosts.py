@@ -3,9 +3,11 @@
 veth pairs; requests are sent from the root namespace with the CLI.
 
 Shown from PostgreSQL's own tables: the runner SIGKILLed twice, then cut off (link down)
-mid-run and reconnected after its lease expired, then stopped gracefully: every takeover
-within TTL + 2 s (1 s after a graceful stop), no two runs overlapping, every request ended
-exactly once, and the cut-off runner records nothing after it came back.
+mid-run and reconnected after its lease expired, then stopped gracefully, then frozen
+(SIGSTOP, through the SYNCDECK_TEST_FREEZE_IN_TX hook) inside a write transaction: every
+takeover within TTL + 2 s (1 s after a graceful stop, TTL + the idle-in-transaction timeout
++ 2 s after the freeze), no two runs overlapping, every request ended exactly once, and
+the cut-off and the frozen runners record nothing after they came back.
 
 Skips, saying why, where network namespaces or a cluster cannot be made.
 """
