@@ -39,6 +39,7 @@ bench: setup tools
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/postgres.py
+	$(BIN)/python bench/takeover.py
 
 screenshots: setup
 	$(BIN)/python tests/support/scenes.py screenshots

@@ -212,8 +212,10 @@ class Runner:
             if current is not None and self.holder_dead(current):
                 steal_from = current.holder
         asked = time.monotonic()
+        epoch = None if self.lease is None else self.lease.epoch
+        ttl = self._cfg.lease_ttl_s
         result = await self._store.acquire_lease(
-            me.holder_id, me.host, me.pid, self._cfg.lease_ttl_s, steal_from
+            me.holder_id, me.host, me.pid, ttl, steal_from, epoch
         )
         self.store_health.succeeded()
         had = self.is_runner
@@ -223,6 +225,9 @@ class Runner:
         self._publish(result.events)
         if had and not self.is_runner:
             self._lease_lost("another process took it over")
+        elif had and result.taken_over and self.active is not None:
+            # Expired before renewal, taken again: the new epoch fences the active run.
+            self.active.interrupt()
         # Catch up with the event log even if no change was signalled: this also trims the
         # set of ids published locally, which would otherwise only grow.
         await self._catch_up()

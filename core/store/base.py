@@ -226,11 +226,19 @@ class Store(Protocol):
 
     # lease and runs
     async def acquire_lease(
-        self, holder: str, host: str, pid: int, ttl_s: float, steal_from: str | None = None
+        self,
+        holder: str,
+        host: str,
+        pid: int,
+        ttl_s: float,
+        steal_from: str | None = None,
+        epoch: int | None = None,
     ) -> LeaseResult:
         """Take the lease if it is free, expired, or still held by `steal_from` (a holder
-        the caller knows to be dead); renew it if `holder` has it. A takeover bumps the
-        fencing epoch and turns runs left running into `interrupted`, queuing them again.
+        the caller knows to be dead); renew it only while `holder` has it under `epoch` and
+        it has not expired (an expired lease is taken again, under a new epoch). A takeover
+        bumps the fencing epoch and turns runs left running into `interrupted`, queuing
+        them again.
 
         Raises: StoreError."""
         ...

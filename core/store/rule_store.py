@@ -120,9 +120,15 @@ class RuleStore(ABC):
     # -- lease and runs -------------------------------------------------------------
 
     async def acquire_lease(
-        self, holder: str, host: str, pid: int, ttl_s: float, steal_from: str | None = None
+        self,
+        holder: str,
+        host: str,
+        pid: int,
+        ttl_s: float,
+        steal_from: str | None = None,
+        epoch: int | None = None,
     ) -> LeaseResult:
-        return await self._write(runs.acquire_lease, holder, host, pid, ttl_s, steal_from)
+        return await self._write(runs.acquire_lease, holder, host, pid, ttl_s, steal_from, epoch)
 
     async def release_lease(self, holder: str) -> list[Event]:
         return await self._write(runs.release_lease, holder)

@@ -204,7 +204,7 @@ async def test_lease_acquire_renew_expiry_and_takeover(store: Store, clock: Manu
     assert (await store.acquire_lease("B", "host-b", 22, 10.0)).lease is None
 
     clock.advance(6)
-    renewed = await store.acquire_lease("A", "host-a", 11, 10.0)
+    renewed = await store.acquire_lease("A", "host-a", 11, 10.0, epoch=1)
     assert renewed.lease is not None and not renewed.taken_over
     assert renewed.lease.epoch == 1
     assert renewed.lease.expires_at.timestamp() == pytest.approx(T0 + 16)

@@ -38,6 +38,9 @@ Raises: `StoreError` for every psycopg error, for use before `open()` or after
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,13 +53,27 @@ import psycopg
 from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
-from core.errors import StoreError
+from core.errors import StoreError, StoreUnwritable
 from core.models import to_datetime
 from core.store.postgres.rows import Conn
 from core.store.postgres.schema import lock_key, migrate
 
 T = TypeVar("T")
 Role = Literal["store", "listener"]
+
+
+FREEZE_ENV = "SYNCDECK_TEST_FREEZE_IN_TX"
+
+
+def freeze_hook() -> None:
+    """Test hook: when the file named by SYNCDECK_TEST_FREEZE_IN_TX exists, remove it and
+    SIGSTOP this process inside the write transaction it just began (a frozen client holding
+    the lease row's lock, which the server's idle-in-transaction timeout must undo)."""
+    marker = os.environ.get(FREEZE_ENV)
+    if marker:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(marker)
+            os.kill(os.getpid(), signal.SIGSTOP)
 
 
 @dataclass(frozen=True)
@@ -139,9 +156,15 @@ class PostgresConnection:
 
     def error(self, exc: BaseException) -> StoreError:
         """`StoreError` naming the database (never the password) for a psycopg error."""
-        message = str(exc).strip() or type(exc).__name__
+        lines = str(exc).strip().splitlines()
+        message = lines[0].strip() if lines else type(exc).__name__
         for secret in self._secrets:
             message = message.replace(secret, "***")
+        state = getattr(exc, "sqlstate", None) or ""
+        if isinstance(exc, psycopg.OperationalError) and (not state or state[:2] in ("08", "57")):
+            # No session (no SQLSTATE, a pool timeout), a connection exception or a server
+            # shutdown: the pool reconnects with backoff and the call may pass later.
+            return StoreUnwritable(f"store unreachable: {self.where}: {message}")
         return StoreError(f"{self.where}: {message}")
 
     # -- lifecycle --------------------------------------------------------------------
@@ -183,6 +206,8 @@ class PostgresConnection:
             name=f"syncdeck-{self.schema}",
             timeout=self.timeouts.connect_s,
             num_workers=1,
+            check=ConnectionPool.check_connection,  # drop sessions a server restart killed
+            reconnect_timeout=86400.0,  # keep trying with backoff while it is down
         )
         pool.open(wait=True, timeout=self.timeouts.connect_s)
         return pool
@@ -225,6 +250,7 @@ class PostgresConnection:
     def _write_tx(self, conn: Conn, fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, int]:
         try:
             seq, now = begin_write(conn, self.begin_write_sql)
+            freeze_hook()
             if self._clock is not None:
                 now = to_datetime(self._clock())
             result = fn(conn, now, *args)

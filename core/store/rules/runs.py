@@ -48,25 +48,39 @@ def acquire_lease(
     pid: int,
     ttl_s: float,
     steal_from: str | None,
+    epoch: int | None = None,
 ) -> LeaseResult:
     """Renew the caller's lease, or take a free, expired or dead holder's one.
 
-    A takeover grows the epoch, which fences every write of the previous holder,
-    and turns the runs it left open into `interrupted`, queued again."""
+    Renewal needs holder, epoch and an unexpired lease all to be the caller's: a lease
+    that expired may already have been judged free by another process, so it is never
+    extended, only taken again under a new epoch (which fences the writes made under
+    the old one). A takeover grows the epoch, which fences every write of the previous
+    holder, and turns the runs it left open into `interrupted`, queued again."""
     current = tx.lease()
     expires = now + timedelta(seconds=ttl_s)
-    if current is not None and current.holder == holder:
+    if (
+        current is not None
+        and current.holder == holder
+        and epoch is not None
+        and current.epoch == epoch
+        and current.expires_at >= now
+    ):
         renewed = replace(current, expires_at=expires, renewed_at=now)
         tx.write_lease(renewed)
         return LeaseResult(renewed)
-    if current is not None and current.expires_at > now and current.holder != steal_from:
+    if (
+        current is not None
+        and current.expires_at > now
+        and current.holder not in (steal_from, holder)
+    ):
         return LeaseResult(None)
-    epoch = 1 if current is None else current.epoch + 1
+    term = 1 if current is None else current.epoch + 1
     lease = Lease(
         holder=holder,
         host=host,
         pid=pid,
-        epoch=epoch,
+        epoch=term,
         acquired_at=now,
         expires_at=expires,
         renewed_at=now,
@@ -79,7 +93,7 @@ def acquire_lease(
             holder=holder,
             host=host,
             pid=pid,
-            epoch=epoch,
+            epoch=term,
             previous=None if current is None else current.holder,
         )
     ]
