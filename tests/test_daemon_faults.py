@@ -213,12 +213,6 @@ def _replica(data_dir: Path) -> tuple[int, tuple[Any, ...] | None]:
     return rows, state
 
 
-@pytest.mark.xfail(
-    reason="open finding: at the SYNCDECK_TEST_FREEZE_BEFORE_BATCH seam the frozen daemon "
-    "still holds the store's write lock (pause gets 'the store is locked by pid A'), so no "
-    "takeover can happen; the seam is not yet outside every write transaction",
-    strict=False,
-)
 def test_a_runner_frozen_past_its_lease_writes_nothing_after_the_takeover(
     cli_env: dict[str, str], data_dir: Path
 ) -> None:

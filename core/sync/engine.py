@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from core import seams
 from core.errors import IncompleteListing, SourceInterrupted
 from core.models import RunCounts, SyncMode
 from core.replica.base import Batch, BatchResult, Replica, ReplicaTarget, SyncState
@@ -45,8 +45,8 @@ T = TypeVar("T")
 
 FREEZE_BEFORE_BATCH = int(os.environ.get("SYNCDECK_TEST_FREEZE_BEFORE_BATCH", "0") or 0)
 """A test seam, off unless set: the process stops itself (SIGSTOP) right before writing
-its Nth batch of a run, outside any transaction, so a test can force the race between
-a frozen runner and a takeover."""
+its Nth batch of a run, outside every transaction (`core.seams`), so a test can force the
+race between a frozen runner and a takeover."""
 
 PROGRESS_EVERY_S = 0.05
 """A worker thread reports progress at most this often (each report wakes the event loop)."""
@@ -108,7 +108,7 @@ class RunWriter:
         """Write one decoded page with its cursor in one transaction, fenced by the target."""
         self._batches += 1
         if self._batches == FREEZE_BEFORE_BATCH:
-            os.kill(os.getpid(), signal.SIGSTOP)
+            seams.freeze()
         result = self.target.write(batch, run_id)
         self._on_commit(result.counts)
         return result

@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core import seams
 from core.errors import StoreError
 from core.models import to_datetime
 from core.store.sqlite.faults import FileIdentity, classify
@@ -64,6 +65,7 @@ class SQLiteConnection:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="syncdeck-store")
         try:
             await self._on_thread(self._locked, self._open_sync, ())
+            seams.hold_while_frozen(self._lock)
         except sqlite3.Error as exc:
             self._executor.shutdown(wait=False)
             self._executor = None
@@ -101,6 +103,7 @@ class SQLiteConnection:
     async def close(self) -> None:
         if self._executor is None:
             return
+        seams.release_on_close(self._lock)
         await self._on_thread(self._close_checkpointer)
         await self._call(self._close_sync, ())  # no identity check: closing is always allowed
         self._executor.shutdown(wait=True)

@@ -1,0 +1,45 @@
+"""Test seams: points where a test makes this process freeze, off unless asked for.
+
+A freeze test needs the process stopped at a chosen point *outside every write
+transaction*, or the frozen process holds SQLite's write lock and nothing can
+take over from it (which is a limit of SQLite, not the fault under test). So a
+connection that runs write transactions registers the lock that its
+transactions hold (`hold_while_frozen`), and `freeze()` takes every such lock
+before it stops the process: no transaction is open while it is stopped.
+
+Raises: nothing; `freeze()` returns once the process is continued (SIGCONT).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+_locks: list[threading.Lock] = []
+_registry = threading.Lock()
+
+
+def hold_while_frozen(lock: threading.Lock) -> None:
+    """`lock` is held for the whole of each of a connection's write transactions."""
+    with _registry:
+        _locks.append(lock)
+
+
+def release_on_close(lock: threading.Lock) -> None:
+    with _registry:
+        if lock in _locks:
+            _locks.remove(lock)
+
+
+def freeze() -> None:
+    """SIGSTOP this process once no registered connection is inside a transaction."""
+    with _registry:
+        held = list(_locks)
+    for lock in held:
+        lock.acquire()
+    try:
+        os.kill(os.getpid(), signal.SIGSTOP)
+    finally:
+        for lock in reversed(held):
+            lock.release()
