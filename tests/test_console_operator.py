@@ -399,3 +399,17 @@ async def test_the_queue_source_shows_an_upgrade_merge(tmp_path: Path) -> None:
         snap = await console.orch.snapshot()
         assert snap.queue[0].request.mode == SyncMode.FULL and snap.queue[0].request.merged == 1
         assert isinstance(console.app.query_one(QueueTable), DataTable)
+
+
+async def test_the_queue_source_counts_older_merges_beyond_two(tmp_path: Path) -> None:
+    console = make_console(tmp_path)
+    async with running(console, NARROW) as pilot:
+        await console.orch.pause()
+        await console.orch.request("orders", SyncMode.AUTO, source=RequestSource.SCHEDULE)
+        await console.orch.request("orders", SyncMode.AUTO, source=RequestSource.API)
+        await pilot.press("f")
+        await until(pilot, lambda: "manual+2" in screen_text(console.app), "the merge count")
+        assert "schedule+" not in screen_text(console.app)
+        snap = await console.orch.snapshot()
+        assert len(snap.queue) == 1 and snap.queue[0].request.merged == 2
+        assert snap.queue[0].request.source == RequestSource.SCHEDULE
