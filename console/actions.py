@@ -40,6 +40,8 @@ class ConsoleActions(FramedApp):
     """The action handlers of the console app (its shell is `console.app.SyncdeckApp`)."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.fault is not None:
+            return False  # the store broke: the notice's own q is the only key
         if self.read_only and action in MUTATING_ACTIONS:
             return False
         # Over another screen (history), keys that act on the main view's selection are off.

@@ -7,7 +7,9 @@ key, so the operator's cursor and scroll survive every update. This module is
 the shell: the layout, the event subscription, the toasts and the lifecycle.
 A request that failed for good, a circuit change and a runner takeover become
 toasts, at most two on screen (`console.toasts`); nothing the core reports
-crashes the app. The event log starts with the store's newest events (up to
+crashes the app. A store that breaks under the console (corrupt, deleted or
+replaced) ends dispatch and drawing, and a blocking notice offers only quit
+(exit code 2: `console.screens.fault`). The event log starts with the store's newest events (up to
 BACKLOG), then live ones.
 """
 
@@ -34,6 +36,7 @@ from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from console.widgets.status_header import StatusHeader
+from core.errors import StoreBroken
 from core.models import Event
 
 if TYPE_CHECKING:
@@ -96,6 +99,7 @@ class SyncdeckApp(ConsoleActions):
             await self.orch.start()
         self.query_one(ServicesTable).focus()
         self.run_worker(self._consume_events(), exclusive=True, group="events")
+        self.run_worker(self._watch_fault(), group="fault")
         if self._live:
             self.set_interval(IDLE_REFRESH, self.request_redraw)
             await self.redraw()
@@ -105,6 +109,18 @@ class SyncdeckApp(ConsoleActions):
             batch = [event, *self._subscription.pending()]
             self._react(batch)
             self.log_events(batch)
+
+    async def _watch_fault(self) -> None:
+        self.store_broke(await self.orch.wait_for_fault())
+
+    def store_broke(self, fault: StoreBroken) -> None:
+        """Stop drawing and show the blocking notice: from now on the only key is q."""
+        super().store_broke(fault)
+        if self.fault is None:
+            from console.screens.fault import FaultScreen
+
+            self.fault = fault
+            self.push_screen(FaultScreen(fault))
 
     async def on_unmount(self) -> None:
         self.stop_frames()

@@ -5,8 +5,9 @@ However many events arrive, the screen is redrawn at most ten times a second
 (`request_redraw`), an operator's key gets one at once (`redraw_now`) unless ten
 were drawn in the last second. A frame reads one snapshot and updates every
 pane by row key, so the operator's cursor and scroll survive it. A store that
-closes under a frame in flight at exit ends that frame quietly; any other
-`StoreError` from the snapshot propagates (the worker fails and Textual shows it).
+closes under a frame in flight at exit ends that frame quietly; a store that
+broke (`StoreBroken`) ends the frames (`store_broke`: the app shows why); any
+other `StoreError` from the snapshot propagates (the worker fails and Textual shows it).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from console.widgets.event_log import EventLog
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from console.widgets.status_header import StatusHeader
-from core.errors import StoreError
+from core.errors import StoreBroken, StoreError
 from core.models import Event, Snapshot
 from core.orchestrator import Orchestrator
 
@@ -61,6 +62,8 @@ class FramedApp(App[None]):
         self._frame_times: deque[float] = deque(maxlen=MAX_FPS)
         self._closing = False
         self._pending_events: list[Event] = []
+        self.fault: StoreBroken | None = None
+        """The store broke under the console: it shows why and offers only quit."""
         self.frames = 0
         """Redraws so far (the console benchmark reads it)."""
 
@@ -78,6 +81,10 @@ class FramedApp(App[None]):
 
     def _after_first_frame(self) -> None:
         """Runs once, after the first frame is on screen (the app defines what)."""
+
+    def store_broke(self, fault: StoreBroken) -> None:
+        """The store broke under this process (the app says so and stops)."""
+        self.stop_frames()
 
     def after_frame(self, snap: Snapshot, before: Snapshot | None) -> None:
         """Runs after each frame, with the previous frame's snapshot (the app defines what)."""
@@ -134,6 +141,9 @@ class FramedApp(App[None]):
             self._frame_times.append(self._last_frame)
             try:
                 snap = await self.orch.snapshot()
+            except StoreBroken as exc:  # the orchestrator stops on it: say so, draw no more
+                self.store_broke(exc)
+                return
             except StoreError:
                 if self._closing:  # the store closed under a frame in flight at exit
                     return

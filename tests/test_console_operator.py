@@ -8,8 +8,10 @@ a key changes something, the core's state.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
+import pytest
 from test_console_keys import (
     SERVICES,
     Console,
@@ -20,10 +22,12 @@ from test_console_keys import (
     start_held_run,
     until,
 )
+from test_store_faults import _fill, tiny_disk  # noqa: F401 (a fixture)
 from textual.widgets import DataTable, Sparkline
 
 from console.screens.confirm import ConfirmScreen
 from console.screens.detail import DetailScreen
+from console.screens.fault import FaultScreen
 from console.screens.history import HistoryScreen
 from console.widgets.active import ActivePane
 from console.widgets.event_log import EventLog
@@ -32,9 +36,10 @@ from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
 from console.widgets.status_header import SEPARATOR, StatusHeader
-from core.errors import TransientError
+from core.errors import StoreReplaced, TransientError
 from core.models import RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
+from core.store import SQLiteStore
 from core.sync.service import RunContext
 
 NARROW = (80, 24)
@@ -399,3 +404,71 @@ async def test_the_queue_source_shows_an_upgrade_merge(tmp_path: Path) -> None:
         snap = await console.orch.snapshot()
         assert snap.queue[0].request.mode == SyncMode.FULL and snap.queue[0].request.merged == 1
         assert isinstance(console.app.query_one(QueueTable), DataTable)
+
+
+async def test_the_queue_source_counts_older_merges_beyond_two(tmp_path: Path) -> None:
+    console = make_console(tmp_path)
+    async with running(console, NARROW) as pilot:
+        await console.orch.pause()
+        await console.orch.request("orders", SyncMode.AUTO, source=RequestSource.SCHEDULE)
+        await console.orch.request("orders", SyncMode.AUTO, source=RequestSource.API)
+        await pilot.press("f")
+        await until(pilot, lambda: "manual+2" in screen_text(console.app), "the merge count")
+        assert "schedule+" not in screen_text(console.app)
+        snap = await console.orch.snapshot()
+        assert len(snap.queue) == 1 and snap.queue[0].request.merged == 2
+        assert snap.queue[0].request.source == RequestSource.SCHEDULE
+
+
+# -- issue 9: the store breaking or refusing writes under the console ---------------------------
+
+
+@pytest.mark.skip(reason="unfinished: Pilot.pause() never returns once the fault notice is up")
+async def test_a_store_replaced_under_the_console_blocks_it_with_quit_only(
+    tmp_path: Path,
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    replacement = SQLiteStore(other / "syncdeck.db")
+    await replacement.open()
+    await replacement.close()
+    console = make_console(tmp_path)
+    async with running(console, NARROW) as pilot:
+        app = console.app
+        os.replace(other / "syncdeck.db", console.db)  # another syncdeck db moved over ours
+        await until(pilot, lambda: isinstance(app.screen, FaultScreen), "the notice", 20)
+        await pilot.pause()
+        text = screen_text(app).replace("│", "").replace("\n", " ")
+        assert str(console.db)[:30] in " ".join(text.split()), text
+        assert "was replaced" in text and "start syncdeck again" in text, text
+        assert isinstance(console.orch.fault, StoreReplaced)
+        assert not console.orch.is_runner  # dispatch stopped: the lease is given up
+        for key in ("escape", "f", "question_mark", "h"):
+            await pilot.press(key)
+        await pilot.pause()
+        assert isinstance(app.screen, FaultScreen) and app.is_running
+        assert footer_labels(console) == ["q Quit"]
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "q to quit")
+    assert app.return_code == 2
+
+
+@pytest.mark.skip(reason="unfinished: Pilot.pause() never returns once the fault notice is up")
+async def test_a_full_disk_says_store_unwritable_in_the_header_and_active_pane(
+    tiny_disk: Path,  # noqa: F811 (the fixture imported above)
+) -> None:
+    console = make_console(tiny_disk)
+    async with running(console, NARROW) as pilot:
+        app = console.app
+        filler = _fill(tiny_disk)
+        header = app.query_one(StatusHeader)
+        pane = app.query_one(ActivePane)
+        for _ in range(400):  # operator keys until a write meets the full disk
+            if "store unwritable" in header.text:
+                break
+            await pilot.press("s")
+            await pilot.pause(0.02)
+        await until(pilot, lambda: "store unwritable: " in header.text, "the header", 20)
+        await until(pilot, lambda: "Nothing runs: store unwritable: " in pane.text, "the pane")
+        assert "full" in (await console.orch.snapshot()).store_problem or ""  # type: ignore[operator]
+        filler.unlink()

@@ -5,7 +5,8 @@ line; the phase, a progress bar, rows/s and ETA on the second, which always
 shows: each line is cut to the pane's width (the auto reason ends in an
 ellipsis), neither ever wraps. While nothing runs and requests wait, the
 snapshot's `idle_reason` says why (no runner alive, dispatch paused, the
-circuit or backoff and until when, the store refusing writes).
+circuit or backoff and until when, the store refusing writes); the store's
+trouble ("store unwritable: <reason>") shows even with nothing queued.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ def active_lines(snap: Snapshot) -> list[Text]:
     if active is None:
         reason = snap.idle_reason
         waiting = len(snap.queue)
+        if reason is None and snap.store_problem:
+            first = Text("Nothing runs: ", style="bold")
+            first.append(snap.store_problem, style="bold red")
+            return [first, Text("nothing starts until the store takes writes", style="dim")]
         if reason is None:
             note = "starting the next one" if waiting else "waiting for work"
             return [Text(f"No sync running ({note}).", style="dim")]

@@ -2,10 +2,11 @@
 
 Each entry says when it can run if not now (`QueueEntry.ready_at`: its backoff's
 end or its circuit's cooldown end) and where it came from, merges included:
-a scheduled request an operator's key upgraded reads `schedule+manual`. The
+a scheduled request an operator's key upgraded reads `schedule+manual`; after
+more merges, the newest source and how many came before it (`manual+2`). The
 merged sources come from the `request.merged` events this console has seen
 (its first log lines are the store's newest events, so a console that attaches
-later knows the recent ones); a merge older than that shows as `schedule+1`.
+later knows the recent ones); a merge older than that counts (`schedule+1`).
 """
 
 from __future__ import annotations
@@ -32,12 +33,23 @@ MODE_SHORT = {"incremental": "incr"}
 MAX_MERGES_KEPT = 2_000
 
 
+def merged_source(entry: QueueEntry, merged_from: list[str] | None = None) -> str:
+    """Where the request came from: `schedule+manual` for one merge, the newest source and
+    how many older ones merged into it (`manual+2`) beyond that, or when a merge is older
+    than the events this console has seen (`schedule+1`)."""
+    r = entry.request
+    chain = ["retry" if r.attempt > 1 else r.source.value, *(merged_from or [])]
+    total = max(len(chain), 1 + r.merged)
+    if total == 1:
+        return chain[0]
+    if total == 2 and len(chain) == 2 and chain[0] != chain[1]:
+        return "+".join(chain)
+    return f"{chain[-1]}+{total - 1}"
+
+
 def queue_cells(entry: QueueEntry, merged_from: list[str] | None = None) -> tuple[object, ...]:
     r = entry.request
-    sources = ["retry" if r.attempt > 1 else r.source.value, *(merged_from or [])]
-    source = "+".join(dict.fromkeys(sources))
-    if r.merged > len(merged_from or []):
-        source += f"+{r.merged - len(merged_from or [])}"
+    source = merged_source(entry, merged_from)
     ready = "" if entry.ready_at is None else clock(entry.ready_at)
     return (
         str(entry.position),

@@ -3,7 +3,8 @@
 Fields are separated by " · " and never run together. When the line is wider
 than the terminal, the least important field is cut first, with an ellipsis
 (then dropped if fewer than eight cells of it would remain), then the next: the "since"
-time goes first, the dispatch state and health last.
+time goes first, the dispatch state and the store's trouble ("store unwritable:
+<reason>") last.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def header_fields(snap: Snapshot, read_only: bool) -> list[tuple[int, Text]]:
         sched.append("on", style="green")
     fields.append((5, sched))
     if snap.store_problem:
-        fields.append((9, Text("store refuses writes", style="bold red")))
+        fields.append((9, Text(snap.store_problem, style="bold red")))
     fields.append((6, Text(snap.health.value, style=HEALTH_STYLE[snap.health])))
     fields.append((2, Text(clock(snap.at))))
     return fields
