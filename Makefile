@@ -29,6 +29,7 @@ lint: setup
 	$(BIN)/ruff check core console tests bench
 	$(BIN)/ruff format --check core console tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 test: lint tools
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -23,6 +23,7 @@ from test_console_keys import (
     until,
 )
 from test_store_faults import _fill, tiny_disk  # noqa: F401 (a fixture)
+from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline
 
 from console.screens.confirm import ConfirmScreen
@@ -344,19 +345,24 @@ async def test_history_filters_as_you_type_with_a_match_count(tmp_path: Path) ->
 # -- 13: focus --------------------------------------------------------------------------------
 
 
+def border(widget: Widget) -> str:
+    """The kind of a widget's top border, as its styles now say."""
+    return str(widget.styles.border_top[0])
+
+
 async def test_focus_changes_the_border_not_only_the_colour(tmp_path: Path) -> None:
     console = make_console(tmp_path)
     async with running(console, NARROW) as pilot:
         services = console.app.query_one(ServicesTable)
         queue = console.app.query_one(QueueTable)
         assert services.has_focus
-        assert services.styles.border_top[0] == "heavy"
-        assert queue.styles.border_top[0] == "round"
+        assert border(services) == "heavy"
+        assert border(queue) == "round"
         await pilot.press("tab")
         await until(pilot, lambda: queue.has_focus, "the queue to take focus")
         await pilot.pause()
-        assert queue.styles.border_top[0] == "heavy"
-        assert services.styles.border_top[0] == "round"
+        assert border(queue) == "heavy"
+        assert border(services) == "round"
 
 
 # -- 14, 15, 16 --------------------------------------------------------------------------------

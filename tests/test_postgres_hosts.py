@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import REPO
-from support.pgcluster import PgCluster
+from support.pgcluster import PgCluster, rows, running_cluster
 
 TTL_S = 3.0
 HOSTS = ["sdh1", "sdh2", "sdh3"]
@@ -70,23 +70,9 @@ def hosts() -> Iterator[None]:
 
 @pytest.fixture
 def cluster(hosts: None) -> Iterator[PgCluster]:
-    why = PgCluster.available()
-    if why is not None:
-        pytest.skip(why)
     listen = ",".join(["127.0.0.1", *(root_ip(i) for i in range(len(HOSTS)))])
-    pg = PgCluster.temporary(PORT, listen)
-    try:
-        pg.init()
-        pg.start()
-        pg.createdb("syncdeck")
+    with running_cluster(PORT, listen) as pg:
         yield pg
-    finally:
-        pg.destroy()
-
-
-def rows(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True, options="-c search_path=syncdeck") as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 def lease(url: str) -> tuple[str, int] | None:

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import REPO, SYNCDECK
-from support.pgcluster import PgCluster
+from support.pgcluster import PgCluster, rows, running_cluster
 
 SCHEMA = "syncdeck"
 
@@ -34,22 +34,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def cluster() -> Iterator[PgCluster]:
-    why = PgCluster.available()
-    if why is not None:
-        pytest.skip(why)
-    pg = PgCluster.temporary(free_port())
-    try:
-        pg.init()
-        pg.start()
-        pg.createdb("syncdeck")
+    with running_cluster(free_port()) as pg:
         yield pg
-    finally:
-        pg.destroy()
-
-
-def rows(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True, options=f"-c search_path={SCHEMA}") as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 def wait_for(what: str, check: Any, timeout: float) -> Any:

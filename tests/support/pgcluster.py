@@ -11,7 +11,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -96,3 +102,26 @@ class PgCluster:
             "postgres",
             name,
         )
+
+
+@contextmanager
+def running_cluster(port: int, listen: str = "127.0.0.1") -> Iterator[PgCluster]:
+    """A started throwaway cluster with an empty database `syncdeck`, destroyed after;
+    the test skips, saying why, where initdb cannot run."""
+    why = PgCluster.available()
+    if why is not None:
+        pytest.skip(why)
+    pg = PgCluster.temporary(port, listen)
+    try:
+        pg.init()
+        pg.start()
+        pg.createdb("syncdeck")
+        yield pg
+    finally:
+        pg.destroy()
+
+
+def rows(url: str, sql: str, *args: Any, schema: str = "syncdeck") -> list[tuple[Any, ...]]:
+    """What one statement returns, read in the store's schema on a connection of its own."""
+    with psycopg.connect(url, autocommit=True, options=f"-c search_path={schema}") as conn:
+        return conn.execute(sql, args).fetchall()
