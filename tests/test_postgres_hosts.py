@@ -19,6 +19,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -73,6 +74,13 @@ def cluster(hosts: None) -> Iterator[PgCluster]:
     listen = ",".join(["127.0.0.1", *(root_ip(i) for i in range(len(HOSTS)))])
     with running_cluster(PORT, listen) as pg:
         yield pg
+
+
+def server_now(url: str) -> datetime:
+    """The database server's clock: the one the lease's times are on."""
+    [(now,)] = rows(url, "SELECT clock_timestamp()")
+    assert isinstance(now, datetime)
+    return now
 
 
 def lease(url: str) -> tuple[str, int] | None:
@@ -143,9 +151,12 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         found: tuple[str, int] = wait_for("a running sync", check, 60)
         return found
 
-    def taken_over(after_epoch: int, since: float, limit: float) -> float:
+    def taken_over(after_epoch: int, since: datetime, limit: float) -> float:
+        """Seconds from `since` to the new lease's `acquired_at`, both on the server's
+        clock, so the test's own polling does not count."""
         wait_for("a takeover", lambda: (lease(url) or ("", 0))[1] > after_epoch, limit + 30)
-        took = time.monotonic() - since
+        [(acquired_at,)] = rows(url, "SELECT acquired_at FROM lease WHERE id = 1")
+        took = float((acquired_at - since).total_seconds())
         print(f"takeover in {took:.2f} s (limit {limit:.2f} s)")
         assert took <= limit, f"takeover took {took:.2f} s, limit {limit:.2f} s"
         return took
@@ -157,7 +168,7 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         # SIGKILL the runner twice, mid-run
         for _ in range(2):
             host, epoch = running_holder()
-            sent = time.monotonic()
+            sent = server_now(url)
             procs[host].send_signal(signal.SIGKILL)
             procs[host].wait()
             taken_over(epoch, sent, TTL_S + 2)
@@ -166,7 +177,7 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         # cut the runner's link mid-run, reconnect after its lease expired
         host, epoch = running_holder()
         cut = HOSTS.index(host)
-        sent = time.monotonic()
+        sent = server_now(url)
         sh("ip", "link", "set", f"{host}r", "down")
         taken_over(epoch, sent, TTL_S + 2)
         time.sleep(0.5)  # the fault lasts past expiry, so the cut-off runner's lease is gone
@@ -179,7 +190,7 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         request_all()
         # graceful stop
         host, epoch = running_holder()
-        sent = time.monotonic()
+        sent = server_now(url)
         procs[host].send_signal(signal.SIGTERM)
         taken_over(epoch, sent, 1.0)
         procs[host].wait(timeout=30)
@@ -188,7 +199,7 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         request_all()
         host, epoch = running_holder()
         frozen = procs[host]
-        sent = time.monotonic()
+        sent = server_now(url)
         (tmp_path / host / "freeze").touch()
         wait_for("the freeze", lambda: not (tmp_path / host / "freeze").exists(), 10)
         taken_over(epoch, sent, TTL_S + 5.0 + 2)  # idle_in_transaction_session_timeout 5 s
