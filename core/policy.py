@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.models import MODE_STRENGTH, CircuitState, SyncMode, SyncRequest
+from core import health
+from core.models import MODE_STRENGTH, CircuitState, ServiceState, SyncMode, SyncRequest
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,21 @@ def retry_delay(attempt: int, backoff_s: list[float]) -> float:
     if not backoff_s:
         return 0.0
     return backoff_s[min(attempt - 1, len(backoff_s) - 1)]
+
+
+def ready_at(
+    request: SyncRequest,
+    state: ServiceState | None,
+    now: datetime,
+    circuit_policy: health.CircuitPolicy,
+) -> tuple[datetime | None, str | None]:
+    """When `request` may start (None: now) and what holds it, by `dispatchable`'s
+    rules: a backoff until `not_before`, an open circuit until its cooldown ends."""
+    at: datetime | None = None
+    blocked_by: str | None = None
+    if request.not_before is not None and request.not_before > now:
+        at, blocked_by = request.not_before, "backoff"
+    cooled = None if state is None else health.cooldown_ends(state, circuit_policy)
+    if cooled is not None and cooled > now and (at is None or cooled > at):
+        at, blocked_by = cooled, "circuit open"
+    return at, blocked_by

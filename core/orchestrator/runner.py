@@ -54,7 +54,7 @@ from core.models import (
 )
 from core.orchestrator.faults import StoreHealth
 from core.orchestrator.identity import Identity, process_alive
-from core.orchestrator.supervise import ActiveRun, await_ending, record
+from core.orchestrator.supervise import ActiveRun, await_ending, missing_service, record
 from core.orchestrator.ticks import Requester, Ticks
 from core.replica.base import Fence
 from core.scheduler import plan_for
@@ -308,7 +308,9 @@ class Runner:
         )
         ctx._on_progress = lambda progress: self._on_progress(run, progress)
         if service is None:
-            task: asyncio.Task[RunCounts] = asyncio.create_task(self._missing_service(pick.service))
+            task: asyncio.Task[RunCounts] = asyncio.create_task(
+                missing_service(pick.service, self.identity.holder_id)
+            )
         else:
             task = asyncio.create_task(service.run(ctx), name=f"sync-{pick.service}-{run.id}")
         self.active = ActiveRun(request=request, run=run, ctx=ctx, task=task)
@@ -317,19 +319,13 @@ class Runner:
         self._tasks.append(asyncio.create_task(self._supervise(self.active)))
         return None
 
-    async def _missing_service(self, name: str) -> RunCounts:
-        holder = self.identity.holder_id
-        raise LookupError(f"service {name!r} is not registered in the runner {holder}")
-
     def _seconds_until_eligible(self, view: StoreView) -> float | None:
-        waits = []
-        for request in view.queued:
-            if request.not_before is not None and request.not_before > view.now:
-                waits.append((request.not_before - view.now).total_seconds())
-        for state in view.services:
-            reopen = health_rules.cooldown_ends(state, self._circuit_policy)
-            if reopen is not None:
-                waits.append(max(0.0, (reopen - view.now).total_seconds()))
+        states = {s.name: s for s in view.services}
+        ready = [
+            policy.ready_at(r, states.get(r.service), view.now, self._circuit_policy)[0]
+            for r in view.queued
+        ]
+        waits = [(at - view.now).total_seconds() for at in ready if at is not None]
         return min(waits) if waits else None
 
     # -- the active run: cancel, progress, supervision ---------------------------

@@ -19,7 +19,6 @@ Failures: none; it raises nothing for any view the store can return.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 
 from core import health as health_rules
 from core import policy
@@ -152,7 +151,9 @@ def _queue(
     for position, (request, score) in enumerate(
         policy.queue_order(view.queued, now, aging_step_s), start=1
     ):
-        ready_at, blocked_by = _ready(request, states.get(request.service), now, circuit_policy)
+        ready_at, blocked_by = policy.ready_at(
+            request, states.get(request.service), now, circuit_policy
+        )
         entries.append(
             QueueEntry(
                 request=request,
@@ -164,24 +165,6 @@ def _queue(
             )
         )
     return entries
-
-
-def _ready(
-    request: SyncRequest,
-    state: ServiceState | None,
-    now: datetime,
-    circuit_policy: health_rules.CircuitPolicy,
-) -> tuple[datetime | None, str | None]:
-    """When `request` may start (None: now) and what holds it, by `policy.dispatchable`'s
-    rules: a backoff until `not_before`, an open circuit until its cooldown ends."""
-    ready_at: datetime | None = None
-    blocked_by: str | None = None
-    if request.not_before is not None and request.not_before > now:
-        ready_at, blocked_by = request.not_before, "backoff"
-    cooled = None if state is None else health_rules.cooldown_ends(state, circuit_policy)
-    if cooled is not None and cooled > now and (ready_at is None or cooled > ready_at):
-        ready_at, blocked_by = cooled, "circuit open"
-    return ready_at, blocked_by
 
 
 def _services(

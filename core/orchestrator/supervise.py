@@ -185,3 +185,8 @@ async def record(
             continue
         store_health.succeeded()
         return service, events
+
+
+async def missing_service(name: str, holder: str) -> RunCounts:
+    """The run of a request for a service this runner does not have: it fails, saying so."""
+    raise LookupError(f"service {name!r} is not registered in the runner {holder}")
