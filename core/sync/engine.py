@@ -52,6 +52,23 @@ PROGRESS_EVERY_S = 0.05
 """A worker thread reports progress at most this often (each report wakes the event loop)."""
 
 
+class _Tally:
+    """A pass's counts so far, reported at most every `PROGRESS_EVERY_S` and at its end."""
+
+    def __init__(self, ctx: RunContext, phase: str, total: int | None) -> None:
+        self.counts = RunCounts()
+        self._ctx, self._phase, self._total = ctx, phase, total
+        self._reported = 0.0
+
+    def add(self, counts: RunCounts, last: bool) -> None:
+        self.counts = self.counts + counts
+        now = time.monotonic()
+        if last or now - self._reported >= PROGRESS_EVERY_S:
+            self._reported = now
+            done = self.counts.fetched
+            self._ctx.report(self._phase, done, max(self._total or 0, done) or None)
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     batch_size: int = 2000
@@ -248,8 +265,7 @@ class EntitySyncService:
             daemon=True,
         )
         reader.start()
-        counts = RunCounts()
-        reported = 0.0
+        tally = _Tally(ctx, phase, total)
         try:
             while True:
                 try:
@@ -264,14 +280,9 @@ class EntitySyncService:
                 ctx.check_cancelled()
                 if stop.is_set():
                     raise SourceInterrupted("the run was stopped")
-                result = writer.commit(batch, ctx.run_id)
-                counts = counts + result.counts
-                now = time.monotonic()
-                if last or now - reported >= PROGRESS_EVERY_S:
-                    reported = now
-                    ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
+                tally.add(writer.commit(batch, ctx.run_id).counts, last)
                 if last:
-                    return counts
+                    return tally.counts
         finally:
             stop.set()  # the reader stops at its next check, holding no page
             reader.join()
@@ -286,22 +297,16 @@ class EntitySyncService:
         phase: str,
         stop: threading.Event,
     ) -> RunCounts:
-        counts = RunCounts()
+        tally = _Tally(ctx, phase, total)
         token: str | None = None
-        reported = 0.0
         while True:
             ctx.check_cancelled()
             if stop.is_set():
                 raise SourceInterrupted("the run was stopped")
             page = source.page_blocking(self.name, since, token, self.settings.batch_size, stop)
-            result = writer.write(page, ctx.run_id)
-            counts = counts + result.counts
-            now = time.monotonic()
-            if page.next is None or now - reported >= PROGRESS_EVERY_S:
-                reported = now
-                ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
+            tally.add(writer.write(page, ctx.run_id).counts, page.next is None)
             if page.next is None:
-                return counts
+                return tally.counts
             token = page.next
 
     def _read_ahead(
