@@ -248,6 +248,16 @@ class Progress(Model, frozen=True, kw_only=True):
     total: int | None = None
     rate: float | None = None
     """Rows per second."""
+    recorded_at: datetime | None = None
+    """When the runner stored it (the store's clock), so that observers can tell a stalled
+    runner's last figures from current ones; None in a live, in-process report."""
+
+    def figures(self) -> dict[str, Any]:
+        """The report as an event's or a document's data: plain JSON values only."""
+        data = msgspec.structs.asdict(self)
+        data["recorded_at"] = None if self.recorded_at is None else self.recorded_at.isoformat()
+        data["eta_s"] = self.eta_s
+        return data
 
     @property
     def eta_s(self) -> float | None:

@@ -59,11 +59,7 @@ def status_document(snapshot: Snapshot) -> dict[str, Any]:
         active = request_document(snapshot.active.request)
         active["run"] = None if snapshot.active.run is None else run_document(snapshot.active.run)
         progress = snapshot.active.progress
-        active["progress"] = (
-            None
-            if progress is None
-            else {**msgspec.structs.asdict(progress), "eta_s": progress.eta_s}
-        )
+        active["progress"] = None if progress is None else progress.figures()
     runner = None
     if snapshot.runner is not None:
         runner = {

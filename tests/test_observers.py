@@ -116,6 +116,21 @@ def test_status_in_another_process_shows_the_progress_of_a_slow_full_sync(
         what="progress to move",
     )
     assert later["done"] > progress["done"]
+    assert datetime.fromisoformat(later["recorded_at"]).tzinfo is not None
+
+    # A runner that stops reporting (frozen here) must not look current to an observer.
+    daemon = daemons[-1]
+    daemon.proc.send_signal(signal.SIGSTOP)
+    try:
+        stale = until(
+            lambda: next(
+                (x for x in run(env, "status").stdout.splitlines() if "last reported" in x), None
+            ),
+            what="status to show the frozen runner's progress as old",
+        )
+        assert re.search(r"\(last reported \d+ s ago\)$", stale), stale
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
 
 
 def test_an_observer_without_the_profile_shows_the_runners_schedule_and_health(

@@ -52,7 +52,7 @@ def render_status(snap: Snapshot) -> str:
         req = snap.active.request
         progress = snap.active.progress
         lines.append(f"active:   #{req.id} {req.service} ({req.mode.value})")
-        lines.append(f"progress: {render_progress(progress)}")
+        lines.append(f"progress: {render_progress(progress, snap.at)}")
     else:
         lines.append("active:   none")
     if snap.idle_reason is not None:
@@ -89,8 +89,14 @@ def render_status(snap: Snapshot) -> str:
 SCHEDULE_WORDS = {"none": "stopped (no runner)"}
 
 
-def render_progress(progress: Progress | None) -> str:
-    """done/total, rows/s and ETA, as far as the runner reported them."""
+STALE_PROGRESS_S = 5.0
+"""A stored report older than this gets its age shown: the runner may be stalled (frozen,
+cut off, waiting on a slow page), and figures that look current would hide it."""
+
+
+def render_progress(progress: Progress | None, now: datetime | None = None) -> str:
+    """done/total, rows/s and ETA, as far as the runner reported them, and how long ago
+    when that is long enough to matter."""
     if progress is None:
         return "not reported yet"
     text = f"done={progress.done} total={progress.total if progress.total else '?'}"
@@ -100,6 +106,10 @@ def render_progress(progress: Progress | None) -> str:
         text += f" rows_per_s={progress.rate:.2f}"
     if progress.eta_s is not None:
         text += f" eta_s={progress.eta_s:.2f}"
+    if now is not None and progress.recorded_at is not None:
+        age = (now - progress.recorded_at).total_seconds()
+        if age >= STALE_PROGRESS_S:
+            text += f" (last reported {age:.0f} s ago)"
     return text
 
 

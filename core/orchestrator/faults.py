@@ -51,5 +51,5 @@ class StoreHealth:
     def succeeded(self) -> None:
         """A write went through: whatever the trouble was, it passed."""
         if self.problem is not None and self.fault is None:
-            log.warning("store writable again: %s is over", self.problem)
+            log.warning("store usable again (it was: %s)", self.problem)
             self.problem = None

@@ -36,8 +36,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
-import msgspec
-
 from core import health as health_rules
 from core import policy
 from core.config import Settings
@@ -346,7 +344,7 @@ class Runner:
             service=run.service,
             request_id=run.request_id,
             run_id=run.id,
-            data=msgspec.structs.asdict(progress),
+            data=progress.figures(),
         )
         self._publish([event])
         now = time.monotonic()

@@ -4,6 +4,7 @@ and the schema migrating forward to hold them."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from contract.backends import Backend, StoreFactory
@@ -32,7 +33,8 @@ async def test_progress_is_kept_on_the_running_run_and_announced(store: Store) -
 
     view = await store.view()
     assert view.running_run is not None and view.running_run.id == run_id
-    assert view.running_progress == last  # the latest, not the first
+    # the latest, not the first, stamped with the store's clock so that observers can age it
+    assert view.running_progress == msgspec.structs.replace(last, recorded_at=await store.now())
     assert [e.kind for e in events] == [EventKind.RUN_PROGRESS] * 2
     logged = (await store.events_since(events[0].id - 1))[-1]
     assert (logged.run_id, logged.request_id, logged.data["done"]) == (run_id, request_id, 30)
@@ -103,5 +105,5 @@ async def test_an_older_schema_migrates_forward_to_hold_them(
     await store.record_progress(run_id, 1, Progress(done=3, total=9))
     await store.publish_plan(_plan("A", 1, 60.0))
     view = await store.view()
-    assert view.running_progress == Progress(done=3, total=9)
+    assert view.running_progress == Progress(done=3, total=9, recorded_at=await store.now())
     assert view.plan is not None and view.plan.holder == "A"

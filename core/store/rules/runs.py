@@ -261,8 +261,9 @@ def record_progress(
     run = tx.run(run_id)
     if run.outcome is not None:
         return []
+    progress = msgspec.structs.replace(progress, recorded_at=now)
     tx.write_progress(run_id, progress)
-    data = msgspec.structs.asdict(progress)
+    data = progress.figures()
     return [tx.emit(now, EventKind.RUN_PROGRESS, run.service, run.request_id, run_id, **data)]
 
 
