@@ -10,16 +10,17 @@ import base64
 import json
 import os
 import re
-import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import jwt
 from conftest import REPO, SYNCDECK
+from support.procs import cli as cli
+from support.procs import stop
+from support.procs import wait_until as wait_until
 
 SECRET = "tests-only-secret-" + "x" * 30
 AUDIENCE = "syncdeck-tests"
@@ -126,27 +127,7 @@ class ApiServer:
 
     def stop(self) -> int:
         self.client.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-def wait_until(
-    check: Callable[[], T | bool | None], timeout: float, what: str, more: Callable[[], str]
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value is not None and value is not False:
-            return value  # type: ignore[return-value]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}\n{more()}")
-        time.sleep(0.05)
+        return stop(self.proc)
 
 
 def wait_ended(server: ApiServer, request_id: int, timeout: float = 30) -> dict[str, Any]:
@@ -159,9 +140,3 @@ def wait_ended(server: ApiServer, request_id: int, timeout: float = 30) -> dict[
         return request if request["state"] in ("finished", "cancelled") else None
 
     return wait_until(ended, timeout, f"request #{request_id} to end", server.log)
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SYNCDECK, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
-    )

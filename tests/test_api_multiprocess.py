@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import OPERATE, READ, SERVICES, ApiServer, api_env, cli, token, wait_until
+from api_support import OPERATE, READ, SERVICES, ApiServer, api_env, cli, token
 from conftest import REPO, SYNCDECK
 from prometheus_client.parser import text_string_to_metric_families
+from support.procs import wait_until
 
 pytestmark = pytest.mark.slow
 

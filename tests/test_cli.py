@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, SYNCDECK
+from support.procs import stop
 
 COMMANDS = ["daemon", "status", "sync", "cancel", "history", "pause", "resume", "priority"]
 SERVICES = ["customers", "orders", "prices", "products"]
@@ -77,14 +77,7 @@ class Daemon:
             time.sleep(0.05)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop(self.proc)
 
 
 @pytest.fixture

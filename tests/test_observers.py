@@ -14,7 +14,6 @@ import json
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, SYNCDECK
+from support.procs import stop, wait_until
 
 from core.config import Settings
 
@@ -39,13 +39,7 @@ def status_json(env: dict[str, str], *args: str) -> Any:
 
 
 def until(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+    return wait_until(check, timeout, what)
 
 
 class Daemon:
@@ -63,14 +57,7 @@ class Daemon:
         return "syncdeck daemon started" in self.err.read_text()
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop(self.proc)
 
 
 @pytest.fixture

@@ -69,7 +69,20 @@ class Daemons:
             log.close()
 
 
-def cli(env: dict[str, str], *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def stop(proc: subprocess.Popen[Any], timeout: float = 20) -> int:
+    """SIGTERM `proc` as an operator's stop would, SIGKILL it if it has not ended within
+    `timeout`, and reap it: its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*SYNCDECK, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
     )
