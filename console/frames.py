@@ -60,7 +60,9 @@ class FramedApp(App[None]):
         self._refresh_handle: asyncio.TimerHandle | None = None
         self._refreshing = False
         self._frame_times: deque[float] = deque(maxlen=MAX_FPS)
-        self._closing = False
+        self._no_frames = False
+        """Not `_closing`: that is Textual's own, and setting it makes the app refuse every
+        message, keys included (a console deaf to q once the fault notice was up)."""
         self._pending_events: list[Event] = []
         self.fault: StoreBroken | None = None
         """The store broke under the console: it shows why and offers only quit."""
@@ -74,7 +76,7 @@ class FramedApp(App[None]):
 
     def stop_frames(self) -> None:
         """No frame after this: the widgets and the store are going."""
-        self._closing = True
+        self._no_frames = True
         if self._refresh_handle is not None:
             self._refresh_handle.cancel()
             self._refresh_handle = None
@@ -92,7 +94,12 @@ class FramedApp(App[None]):
     def request_redraw(self) -> None:
         """Redraw once the frame interval since the last frame has passed (events)."""
         self._dirty = True
-        if not self._live or self._closing or self._refresh_handle is not None or self._refreshing:
+        if (
+            not self._live
+            or self._no_frames
+            or self._refresh_handle is not None
+            or self._refreshing
+        ):
             return
         due = max(self._last_frame + FRAME_INTERVAL, self._window_opens())
         loop = asyncio.get_running_loop()
@@ -102,7 +109,7 @@ class FramedApp(App[None]):
         """Redraw as soon as the rate allows (an operator's key): at once, unless ten frames
         were drawn in the last second. Events then wait a whole interval after it."""
         self._dirty = True
-        if not self._live or self._closing or self._refreshing:
+        if not self._live or self._no_frames or self._refreshing:
             return
         if self._refresh_handle is not None:
             self._refresh_handle.cancel()
@@ -127,14 +134,14 @@ class FramedApp(App[None]):
 
     async def redraw(self) -> None:
         """Draw one frame now, unless one is under way."""
-        if self._refreshing or self._closing:
+        if self._refreshing or self._no_frames:
             return
         self._refreshing = True
         await self._draw()
 
     async def _draw(self) -> None:
         try:
-            if self._closing:
+            if self._no_frames:
                 return
             self._dirty = False
             self._last_frame = self._clock()
@@ -145,10 +152,10 @@ class FramedApp(App[None]):
                 self.store_broke(exc)
                 return
             except StoreError:
-                if self._closing:  # the store closed under a frame in flight at exit
+                if self._no_frames:  # the store closed under a frame in flight at exit
                     return
                 raise
-            if self._closing:
+            if self._no_frames:
                 return
             before, self.snapshot = self.snapshot, snap
             events, self._pending_events = self._pending_events, []

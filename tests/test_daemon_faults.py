@@ -213,12 +213,6 @@ def _replica(data_dir: Path) -> tuple[int, tuple[Any, ...] | None]:
     return rows, state
 
 
-@pytest.mark.xfail(
-    reason="open finding: with the seam outside the store connection's transactions "
-    "(core.seams) this passes about 3 runs in 5; in the others `pause` still meets SQLite's "
-    "write lock held by the frozen daemon, from a connection not yet found",
-    strict=False,
-)
 def test_a_runner_frozen_past_its_lease_writes_nothing_after_the_takeover(
     cli_env: dict[str, str], data_dir: Path
 ) -> None:

@@ -77,7 +77,7 @@ class Orchestrator:
         )
         self._wants_runner = runner
         self._bus = EventBus()
-        self._store_health = StoreHealth()
+        self._store_health = StoreHealth(on_broken=lambda: self._runner.wake())
         self._relay = Relay(
             store,
             self._bus,

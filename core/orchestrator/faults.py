@@ -10,7 +10,7 @@ Two kinds of trouble, told apart by `core.errors`:
 - `StoreBroken` (corrupt, deleted or replaced under us): the process must stop
   using the store, because carrying on could make a second runner. `fault` holds
   it and `broken` is set, for the daemon to exit non-zero and the console to say
-  so; the loops stop.
+  so; the loops stop, and the runner, woken (`on_broken`), gives up its lease.
 
 Failures: none; this only records and logs.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from core.errors import StoreBroken, StoreError
 
@@ -28,10 +29,13 @@ log = logging.getLogger("core.orchestrator")
 class StoreHealth:
     """The store's trouble as this process has met it."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_broken: Callable[[], None] = lambda: None) -> None:
+        """`on_broken`: called once when the store breaks, so the runner gives up its lease
+        and its run at once rather than at its next heartbeat."""
         self.problem: str | None = None
         self.fault: StoreBroken | None = None
         self.broken = asyncio.Event()
+        self._on_broken = on_broken
 
     def failed(self, exc: StoreError) -> None:
         """A store call failed with `exc`."""
@@ -41,6 +45,7 @@ class StoreHealth:
                 self.fault = exc
                 self.problem = str(exc)
                 self.broken.set()
+                self._on_broken()
             return
         text = str(exc)
         problem = text if text.startswith("store ") else f"store unavailable: {text}"

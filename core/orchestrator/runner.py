@@ -17,8 +17,8 @@ state and logs one line per change):
 - a store that refuses writes for now (`StoreUnwritable`: a full disk): start
   nothing, keep heartbeating, and retry the active run's record with backoff;
   once a write goes through, the run is recorded and the queue moves on;
-- a store that cannot be trusted (`StoreBroken`: corrupt, deleted or replaced
-  under us): interrupt the run and stop the loop; the façade reports the fault;
+- a store that cannot be trusted (`StoreBroken`: corrupt, deleted or replaced under
+  us): at once, drop the lease unwritten, interrupt the run and stop the loop;
 - the lease lost, or possibly lost: a takeover seen at heartbeat, `LeaseLost`
   from the store, or this process's own deadline passing (last renewal + TTL -
   a margin, by the monotonic clock, so a process frozen past its lease knows it
@@ -109,8 +109,8 @@ class Runner:
         """Monotonic time of the last successful renewal: the lease's deadline counts from it."""
 
     @property
-    def is_runner(self) -> bool:
-        return self.lease is not None
+    def is_runner(self) -> bool:  # not with a broken store: it can start and record nothing
+        return self.lease is not None and self.store_health.fault is None
 
     def wake(self) -> None:
         """Look at the queue again now (a request, a resume, a run that ended)."""
@@ -178,9 +178,7 @@ class Runner:
                 raise
             except StoreBroken as exc:
                 self.store_health.failed(exc)
-                if self.active is not None:
-                    self.active.interrupt()
-                return
+                break
             except StoreError as exc:  # it may pass: one line per change, no traceback
                 self.store_health.failed(exc)
                 timeout = 1.0
@@ -190,6 +188,8 @@ class Runner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
+        if self.lease is not None and self.store_health.fault is not None:
+            self._lease_lost("the store broke under this process")  # it stops the active run
 
     def _heartbeat_interval(self) -> float:
         if self.is_runner:
