@@ -31,7 +31,7 @@ Key-to-screen latency (parts a and b), defined precisely:
     all of that is inside t1 - t0.
   - Each press waits for the previous one's paint, then for a random 100-250 ms, so
     presses land at random phases of the redraw timer. p95 (nearest rank) over all
-    presses (at least 30; --quick: at least 15). Target: p95 <= 100 ms.
+    presses (at least 30; --quick: at least 15). Target: p95 <= 50 ms (issue 12).
   - Printed under it, where the time goes (median/p95 of each stage, over the presses
     whose paint came from a redraw that started after the core call): key -> the core
     call returned (`orchestrator.pause()`/`resume()`, timed by a wrapper) -> the start
@@ -65,7 +65,7 @@ Key-to-screen latency (parts a and b), defined precisely:
     is timed and excluded), then a full products sync (the real `EntitySyncService`,
     demo ERP -> SQLite replica) is requested in a console built like `syncdeck`'s
     (`build_orchestrator`, the configured services). Key presses run from the moment the
-    run starts until it ends; key-to-screen p95 as above. Target <= 100 ms. Rows/s,
+    run starts until it ends; key-to-screen p95 as above. Target <= 50 ms. Rows/s,
     redraws/s and CPU over the sync are printed for reference.
 
 (c) Time to first full paint, `syncdeck` beside a Textual hello-world app, measured the
@@ -79,7 +79,7 @@ Key-to-screen latency (parts a and b), defined precisely:
     alternate between the two; one untimed warm-up run each; median of 15 (--quick: 5).
     Bytecode is cached as on an installed system (PYTHONPYCACHEPREFIX in the temporary
     directory, filled by the warm-up runs; PYTHONDONTWRITEBYTECODE removed for the
-    children). Target: syncdeck <= 1.5x hello world.
+    children). Target: syncdeck <= 1.3x hello world (issue 12).
 
 The load average is printed at the start and after each part: the figures are only as
 quiet as the machine was.
@@ -123,7 +123,9 @@ os.environ.pop("COLORTERM", None)
 os.environ.pop("NO_COLOR", None)
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
+# First, even when PYTHONPATH names it too: this script's folder (sys.path[0]) holds a
+# console.py that would hide the console package.
+if sys.path[:1] != [str(REPO)]:
     sys.path.insert(0, str(REPO))
 
 import textual  # noqa: E402
@@ -142,11 +144,11 @@ from core.sync.service import RunContext  # noqa: E402
 SYNCDECK = [sys.executable, "-m", "console"]
 SIZE = (100, 30)
 
-TARGET_KEY_P95_MS = 100.0
+TARGET_KEY_P95_MS = 50.0
 TARGET_FPS = 10.0
 TARGET_CPU_PCT = 50.0
 TARGET_RSS_MB = 20.0
-TARGET_PAINT_RATIO = 1.5
+TARGET_PAINT_RATIO = 1.3
 
 STORM_RATE = 2000.0
 PRESS_GAP_S = (0.10, 0.25)
@@ -667,6 +669,12 @@ async def part_b(base: Path, prof: Profile, report: Report, profile: bool) -> No
     ) -> tuple[list[float], Any]:
         if (await orch.snapshot()).controls.dispatch_paused:  # left paused by an odd press
             await orch.resume()
+
+            def drawn_resumed() -> bool:  # presses read the state from the app's last frame
+                snap = app.snapshot
+                return snap is not None and not snap.controls.dispatch_paused
+
+            await until(drawn_resumed, 10, "the console to draw dispatch resumed")
         request = await orch.request("products", SyncMode.FULL)
         waiting = asyncio.create_task(orch.wait(request.id))
 

@@ -4,7 +4,9 @@ The keys themselves are in `console.keys`; this is the other half of each entry
 there. An action acts on the main view's selection (a service, a queue entry)
 or asks first (cancel a running sync, quit while this console runs one). The
 core's refusals (`StoreError`, an unknown service, a bad value) become a toast,
-never a crash; after every accepted call the screen is redrawn at once.
+never a crash; after every accepted call the screen is redrawn at once. A sync
+key whose mode the core will not honour (`i` on a service with no cursor runs a
+full pass) says so in a toast, by the core's own rule.
 Read-only consoles refuse every mutating action (`check_action`). A
 confirmation about a running sync closes itself when that sync ends first
 (`after_frame`). `/`, `o`, `O` act on whatever screen is up (the event log or
@@ -99,7 +101,25 @@ class ConsoleActions(FramedApp):
         await self.sync(service, SyncMode(mode))
 
     async def sync(self, service: str, mode: SyncMode) -> None:
-        await self._call("Sync", self.orch.request(service, mode, source="manual"))
+        """Queue the sync; when the rule the runner applies (`Orchestrator.resolve_mode`)
+        will not honour the incremental mode asked for (no cursor yet), say so at once
+        (auto and full are always taken as asked). The rule is asked first, so that a
+        run that starts at once (and lays a cursor) does not make it answer for the next
+        run instead of this one."""
+        planned = await self._planned_mode(service, mode) if mode == SyncMode.INCREMENTAL else None
+        done = await self._call("Sync", self.orch.request(service, mode, source="manual"))
+        if done and planned is not None and planned[0] != mode:
+            resolved, reason = planned
+            self.notify(
+                f"{service} runs a {resolved.value} pass ({reason}).",
+                title=f"Sync: {resolved.value}, not {mode.value}",
+            )
+
+    async def _planned_mode(self, service: str, mode: SyncMode) -> tuple[SyncMode, str] | None:
+        try:
+            return await self.orch.resolve_mode(service, mode)
+        except Exception:  # an unknown service or an unreadable replica: the request's
+            return None  # refusal or the run's record says it
 
     async def action_cancel(self) -> None:
         queue = self.query_one(QueueTable)

@@ -4,7 +4,9 @@ However many events arrive, the screen is redrawn at most ten times a second
 (principle 10): events ask for a frame at most five times a second
 (`request_redraw`), an operator's key gets one at once (`redraw_now`) unless ten
 were drawn in the last second. A frame reads one snapshot and updates every
-pane by row key, so the operator's cursor and scroll survive it. A store that
+pane by row key, so the operator's cursor and scroll survive it. The frame's new
+event-log lines go in just after it is painted: a line makes the log taller, which
+lays the whole screen out again, and a key's effect should not wait for that. A store that
 closes under a frame in flight at exit ends that frame quietly; a store that
 broke (`StoreBroken`) ends the frames (`store_broke`: the app shows why); any
 other `StoreError` from the snapshot propagates (the worker fails and Textual shows it).
@@ -73,6 +75,14 @@ class FramedApp(App[None]):
         """Log these events in the next frame, and ask for it."""
         self._pending_events.extend(events)
         self.request_redraw()
+
+    def _write_log_lines(self, events: list[Event]) -> None:
+        if self._closing:
+            return
+        log = self.query_one(EventLog)
+        log.add(events)
+        if log.auto_scroll:  # a pane above may have grown: keep the newest line in view
+            log.scroll_end(animate=False)
 
     def stop_frames(self) -> None:
         """No frame after this: the widgets and the store are going."""
@@ -165,10 +175,10 @@ class FramedApp(App[None]):
             queue.note(events)
             queue.show(snap.queue)
             self.query_one(ActivePane).show(snap)
-            log = self.query_one(EventLog)
-            log.add(events)
-            if log.auto_scroll:  # a pane above may have grown: keep the newest line in view
-                log.scroll_end(animate=False)
+            if events and self._live:
+                self.call_after_refresh(self._write_log_lines, events)
+            else:
+                self._write_log_lines(events)
             self.query_one("#queue").border_subtitle = f"{len(snap.queue)} queued"
             self.after_frame(snap, before)
             self.frames += 1

@@ -280,7 +280,7 @@ def test_no_color_renders_the_services_pane_in_greys(
 
 
 HEADER_FIELD = re.compile(
-    r"^(READ-ONLY|runner: .+|since .+|dispatch (on|PAUSED)|sched (on|off|PAUSED)"
+    r"^(READ-ONLY|runner: .+|since .+|dispatch (on|PAUSED)|sched (on|off|PAUSED|stopped)"
     r"|healthy|degraded|unhealthy|store .+|\d\d:\d\d:\d\d)$"
 )
 

@@ -23,22 +23,12 @@ from console.format import clock, duration, short_count
 from console.widgets.filter_bar import FilterBar
 from console.widgets.key_bar import KeyBar
 from console.widgets.services import OUTCOME_STYLE, OUTCOME_TEXT
-from console.widgets.table import Column, SortOrder, add_columns, apply_order, selected_key
+from console.widgets.table import Column, KeyedTable, SortOrder, columns, mode_text, selected_key
 from core.models import RunRecord
 
-FIXED = (
-    Column("run", "run", 4),
-    Column("started", "started", 8),
-    Column("mode", "mode", 4),
-    Column("outcome", "outcome", 9),
-    Column("took", "took", 5),
-    Column("fetched", "fetched", 7),
-    Column("written", "written", 7),
-    Column("rej", "rej", 3),
-)
+FIXED = columns("run 4, started 8, mode 4, outcome 9, took 5, fetched 7, written 7, rej 3")
 ERROR_MIN = 10
 """At 80 columns the error column keeps 11 cells; Enter shows the whole error."""
-MODE_SHORT = {"incremental": "incr"}
 SORTS: dict[str, Callable[[RunRecord], Any]] = {
     "started": lambda r: r.started_at.timestamp(),
     "outcome": lambda r: r.outcome.value if r.outcome else "",
@@ -55,7 +45,7 @@ def run_cells(run: RunRecord) -> tuple[object, ...]:
     return (
         str(run.id),
         clock(run.started_at),
-        MODE_SHORT.get(run.mode.value, run.mode.value),
+        mode_text(run.mode.value),
         Text(outcome, style=style),
         duration(run.duration),
         _count(c.fetched),
@@ -80,8 +70,6 @@ class HistoryScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("q,h", "app.pop_screen", "Back", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
     ]
     DEFAULT_CSS = """
     HistoryScreen Sparkline { height: 3; margin: 0 1; }
@@ -106,20 +94,19 @@ class HistoryScreen(Screen[None]):
             if finished:
                 durations = [r.duration or 0.0 for r in reversed(finished)]
                 yield Sparkline(durations, summary_function=max)
-            yield DataTable[object](id="runs", cursor_type="row", zebra_stripes=True)
+            fixed = sum(c.width + 2 for c in FIXED)
+            error_width = max(ERROR_MIN, self.app.size.width - 4 - fixed)
+            yield KeyedTable((*FIXED, Column("error", error_width)), id="runs", zebra_stripes=True)
         yield FilterBar(id="history-filter")
         yield KeyBar()
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#runs", DataTable)
+    def table(self) -> KeyedTable:
+        return self.query_one("#runs", KeyedTable)
 
     def on_mount(self) -> None:
-        table = self.table
-        error_width = max(ERROR_MIN, self.app.size.width - 4 - sum(c.width + 2 for c in FIXED))
-        add_columns(table, (*FIXED, Column("error", "error", error_width)))
         self._fill()
-        table.focus()
+        self.table.focus()
 
     def _visible(self) -> list[RunRecord]:
         wanted = self.filter_text.lower()
@@ -129,13 +116,7 @@ class HistoryScreen(Screen[None]):
     def _fill(self) -> None:
         table = self.table
         runs = self._visible()
-        wanted = {str(r.id) for r in runs}
-        for key in [k for k in table.rows if k.value not in wanted]:
-            table.remove_row(key)
-        for run in runs:
-            if str(run.id) not in table.rows:
-                table.add_row(*run_cells(run), key=str(run.id))
-        apply_order(table, "run", [str(r.id) for r in runs])
+        table.put_rows(((str(r.id), run_cells(r)) for r in runs), "run")
         parts = [self.sorting.label]
         if self.filter_text:
             parts.insert(0, f"filter: {self.filter_text} ({len(runs)} of {len(self.runs)})")
@@ -192,9 +173,3 @@ class HistoryScreen(Screen[None]):
             from console.screens.detail import run_screen
 
             self.app.push_screen(run_screen(self.service, run))
-
-    def action_cursor_down(self) -> None:
-        self.table.action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.table.action_cursor_up()

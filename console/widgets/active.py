@@ -50,6 +50,8 @@ def active_lines(snap: Snapshot) -> list[Text]:
         first.append("  cancelling...", style="bold yellow")
     if run is not None and run.mode_reason and run.requested_mode == SyncMode.AUTO:
         first.append(f"  (auto: {run.mode_reason})", style="dim")
+    elif run is not None and run.mode_reason and run.mode != run.requested_mode:
+        first.append(f"  ({run.mode_reason})", style="dim")  # incremental without a cursor
     second = Text()
     if progress is None:
         second.append("starting...")

@@ -11,25 +11,11 @@ later knows the recent ones); a merge older than that counts (`schedule+1`).
 
 from __future__ import annotations
 
-from textual.binding import Binding
-from textual.widgets import DataTable
-
 from console.format import clock, duration
-from console.widgets.table import Column, add_columns, apply_order, selected_key, update_changed
+from console.widgets.table import KeyedTable, columns, mode_text, selected_key
 from core.models import Event, EventKind, QueueEntry
 
-COLUMNS = (
-    Column("#", "#", 2),
-    Column("id", "id", 5),
-    Column("service", "service", 10),
-    Column("mode", "mode", 4),
-    Column("prio", "prio", 5),
-    Column("waited", "waited", 6),
-    Column("ready", "ready at", 8),
-    Column("source", "source", 16),
-)
-KEYS = tuple(c.key for c in COLUMNS)
-MODE_SHORT = {"incremental": "incr"}
+COLUMNS = columns("# 2, id 5, service 10, mode 4, prio 5, waited 6, ready at 8, source 16")
 MAX_MERGES_KEPT = 2_000
 
 
@@ -55,7 +41,7 @@ def queue_cells(entry: QueueEntry, merged_from: list[str] | None = None) -> tupl
         str(entry.position),
         f"#{r.id}",
         r.service,
-        MODE_SHORT.get(r.mode.value, r.mode.value),
+        mode_text(r.mode.value),
         f"{entry.effective_priority:.1f}",
         duration(entry.waited_s),
         ready,
@@ -63,18 +49,10 @@ def queue_cells(entry: QueueEntry, merged_from: list[str] | None = None) -> tupl
     )
 
 
-class QueueTable(DataTable[object]):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
-
+class QueueTable(KeyedTable):
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row")
+        super().__init__(COLUMNS, id=id)
         self.merged_from: dict[int, list[str]] = {}
-
-    def on_mount(self) -> None:
-        add_columns(self, COLUMNS)
 
     @property
     def selected(self) -> int | None:
@@ -93,14 +71,6 @@ class QueueTable(DataTable[object]):
                 del self.merged_from[request_id]
 
     def show(self, queue: list[QueueEntry]) -> None:
-        wanted = {str(e.request.id) for e in queue}
-        for key in [k for k in self.rows if k.value not in wanted]:
-            self.remove_row(key)
-        for entry in queue:
-            row_key = str(entry.request.id)
-            cells = queue_cells(entry, self.merged_from.get(entry.request.id))
-            if row_key in self.rows:
-                update_changed(self, row_key, KEYS, cells)
-            else:
-                self.add_row(*cells, key=row_key)
-        apply_order(self, "id", [str(e.request.id) for e in queue], lambda c: str(c)[1:])
+        merged = self.merged_from
+        rows = ((str(e.request.id), queue_cells(e, merged.get(e.request.id))) for e in queue)
+        self.put_rows(rows, "id", lambda cell: str(cell)[1:])

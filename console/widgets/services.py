@@ -13,33 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
-from textual.binding import Binding
-from textual.widgets import DataTable
 
 from console.format import clock, short_count
 from console.widgets.status_header import HEALTH_STYLE
-from console.widgets.table import (
-    Column,
-    SortOrder,
-    add_columns,
-    apply_order,
-    selected_key,
-    update_changed,
-)
+from console.widgets.table import KeyedTable, SortOrder, apply_order, columns, selected_key
 from core.models import CircuitState, RunOutcome, ServiceView
 
-COLUMNS = (
-    Column("service", "service", 10),
-    Column("state", "state", 7),
-    Column("health", "health", 9),
-    Column("next", "next", 8),
-    Column("last", "last run", 8),
-    Column("result", "result", 9),
-    Column("rows", "rows", 11),
-)
+COLUMNS = columns("service 10, state 7, health 9, next 8, last run 8, result 9, rows 11")
 """7 columns, 62 cells of text and 14 of padding: whole at 80 columns (78 inside). The
 default priority and the last run's duration are in the service's detail (Enter)."""
-KEYS = tuple(c.key for c in COLUMNS)
 OUTCOME_STYLE = {
     RunOutcome.SUCCEEDED: "green",
     RunOutcome.FAILED: "bold red",
@@ -92,45 +74,33 @@ def service_cells(s: ServiceView) -> tuple[object, ...]:
     )
 
 
-class ServicesTable(DataTable[object]):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
-
+class ServicesTable(KeyedTable):
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(COLUMNS, id=id, zebra_stripes=True)
         self.sorting = SortOrder(tuple(SORTS))
         self.views: dict[str, ServiceView] = {}
         self._order: list[str] = []
-
-    def on_mount(self) -> None:
-        add_columns(self, COLUMNS)
 
     @property
     def selected(self) -> str | None:
         return selected_key(self)
 
     def show(self, services: list[ServiceView]) -> None:
-        wanted = {s.name for s in services}
-        for key in [k for k in self.rows if k.value not in wanted]:
-            self.remove_row(key)
-        for s in services:
-            cells = service_cells(s)
-            if s.name in self.rows:
-                update_changed(self, s.name, KEYS, cells)
-            else:
-                self.add_row(*cells, key=s.name)
         self.views = {s.name: s for s in services}
         self._order = [s.name for s in services]
-        self._reorder()
+        self.put_rows(((s.name, service_cells(s)) for s in self._sorted()), "service")
+        self._label_sort()
+
+    def _sorted(self) -> list[ServiceView]:
+        views = [self.views[name] for name in self._order]
+        return sorted(views, key=SORTS[self.sorting.column], reverse=self.sorting.descending)
 
     def _reorder(self) -> None:
-        key = SORTS[self.sorting.column]
+        apply_order(self, "service", [s.name for s in self._sorted()])
+        self._label_sort()
+
+    def _label_sort(self) -> None:
         order = self.sorting
-        views = [self.views[name] for name in self._order]
-        ordered = sorted(views, key=key, reverse=order.descending)
-        apply_order(self, "service", [s.name for s in ordered])
         self.border_subtitle = "" if order.index == 0 and not order.descending else order.label
 
     def cycle_sort(self) -> None:

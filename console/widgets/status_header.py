@@ -4,7 +4,8 @@ Fields are separated by " · " and never run together. When the line is wider
 than the terminal, the least important field is cut first, with an ellipsis
 (then dropped if fewer than eight cells of it would remain), then the next: the "since"
 time goes first, the dispatch state and the store's trouble ("store unwritable:
-<reason>") last.
+<reason>") last. The schedule field is the runner's schedule (`Snapshot.schedule`, from
+the plan it publishes), so an observer under another configuration shows what ticks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ HEALTH_STYLE = {
     HealthState.UNHEALTHY: "bold red",
 }
 SEPARATOR = " · "
+SCHEDULE_WORDS = {
+    "running": ("on", "green"),
+    "paused": ("PAUSED", "bold yellow"),
+    "disabled": ("off", "dim"),
+    "none": ("stopped", "dim"),
+}
+"""`Snapshot.schedule`, the runner's schedule as it keeps it (its published plan), in the
+header's words: an observer shows the runner's state, not its own configuration's, and
+"stopped" while no runner is alive to tick (`syncdeck status`: "stopped (no runner)")."""
 
 
 def fit(fields: list[tuple[int, Text]], width: int) -> Text:
@@ -72,14 +82,8 @@ def header_fields(snap: Snapshot, read_only: bool) -> list[tuple[int, Text]]:
     dispatch = Text("dispatch ")
     dispatch.append("PAUSED" if paused else "on", style="bold yellow" if paused else "green")
     fields.append((9, dispatch))
-    sched = Text("sched ")
-    if not any(s.schedule_enabled for s in snap.services):
-        sched.append("off", style="dim")  # disabled by configuration
-    elif snap.controls.schedule_paused:
-        sched.append("PAUSED", style="bold yellow")
-    else:
-        sched.append("on", style="green")
-    fields.append((5, sched))
+    word, style = SCHEDULE_WORDS.get(snap.schedule, (snap.schedule, ""))
+    fields.append((5, Text("sched ").append(word, style=style)))
     if snap.store_problem:
         fields.append((9, Text(snap.store_problem, style="bold red")))
     fields.append((6, Text(snap.health.value, style=HEALTH_STYLE[snap.health])))

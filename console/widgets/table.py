@@ -2,30 +2,87 @@
 
 Columns have fixed widths chosen to fit 80 columns, so that no value widens a
 column, no horizontal scrollbar appears and no pane jumps when the first run
-lands (a value wider than its column is cut). Rows are updated by key, touching
-only changed cells, and reordered in place: the selected row stays selected
-through every update, filter and sort.
+lands (a value wider than its column is cut). A table declares them in one line
+(`columns("service 10, state 7, ...")`), a column's label being its key. Rows are
+updated by key, touching only changed cells, and reordered in place: the selected
+row stays selected through every update, filter and sort (`KeyedTable.put_rows`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
+
+MODE_SHORT = {"incremental": "incr"}
+"""Modes as a 4-cell column shows them (`mode_text`)."""
 
 
 @dataclass(frozen=True)
 class Column:
-    key: str
     label: str
+    """Also the column's key, for `update_cell` and `sort`."""
     width: int
+
+
+def columns(spec: str) -> tuple[Column, ...]:
+    """Columns from "label width, label width, ...": a label may hold spaces ("last run 8").
+    Raises ValueError on an entry without a width (at import: a typo shows at once)."""
+    out = []
+    for entry in spec.split(","):
+        label, _, width = entry.strip().rpartition(" ")
+        out.append(Column(label, int(width)))
+    return tuple(out)
+
+
+def mode_text(mode: str) -> str:
+    return MODE_SHORT.get(mode, mode)
 
 
 def add_columns(table: DataTable[object], columns: Sequence[Column]) -> None:
     for column in columns:
-        table.add_column(column.label, key=column.key, width=column.width)
+        table.add_column(column.label, key=column.label, width=column.width)
+
+
+class KeyedTable(DataTable[object]):
+    """A table of fixed `columns` whose rows are kept by key; j and k move the cursor."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def __init__(
+        self, columns: Sequence[Column], *, id: str | None = None, zebra_stripes: bool = False
+    ) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=zebra_stripes)
+        self.column_spec = tuple(columns)
+        self._column_keys = tuple(c.label for c in columns)
+
+    def on_mount(self) -> None:
+        add_columns(self, self.column_spec)
+
+    def put_rows(
+        self,
+        rows: Iterable[tuple[str, Sequence[object]]],
+        order_column: str,
+        cell_key: Callable[[object], str] | None = None,
+    ) -> None:
+        """Make the table hold exactly `rows` (key, cells), in their order: rows gone are
+        removed, new ones added, the others updated cell by cell (`update_changed`)."""
+        rows = list(rows)
+        wanted = {key for key, _ in rows}
+        for gone in [k for k in self.rows if k.value not in wanted]:
+            self.remove_row(gone)
+        for key, cells in rows:
+            if key in self.rows:
+                update_changed(self, key, self._column_keys, cells)
+            else:
+                self.add_row(*cells, key=key)
+        apply_order(self, order_column, [key for key, _ in rows], cell_key)
 
 
 def update_changed(

@@ -280,6 +280,17 @@ class Orchestrator:
         self._runner.wake()
         return result.request
 
+    async def resolve_mode(
+        self, service: str, mode: SyncMode | str = SyncMode.AUTO
+    ) -> tuple[SyncMode, str]:
+        """The mode a `mode` request of `service` would run in if it started now, and why:
+        the service's `resolve_mode`, the rule the runner applies when it starts the run
+        (`core.sync.modes`), so a front end can say beforehand what an operator's key will
+        do. Raises UnknownService, ValueError for a mode that does not exist, and what the
+        service raises reading its state (its replica unreachable)."""
+        self._check_service(service)
+        return await self._services[service].resolve_mode(SyncMode(mode))
+
     async def wait(self, request_id: int, timeout: float | None = None) -> RequestResult:
         """Wait until the request ends (finished or cancelled) and return it with its last run.
         Raises NotFound, and TimeoutError if `timeout` passes first."""

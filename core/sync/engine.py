@@ -168,7 +168,9 @@ class EntitySyncService:
                 target.close()
 
         state = await asyncio.to_thread(read)
-        return choose_mode(requested, state, self.spec, time.time(), self.settings.full_every_s)
+        return choose_mode(
+            requested, state, self.spec.mapping_version, time.time(), self.settings.full_every_s
+        )
 
     async def run(self, ctx: RunContext) -> RunCounts:
         executor = ThreadPoolExecutor(1, thread_name_prefix=f"sync-{self.name}")
@@ -211,7 +213,7 @@ class EntitySyncService:
             live_before = await call(writer.target.live_rows)
             await call(writer.begin_full)
         total = await source.estimate(self.name, since)
-        phase = "full listing" if full else f"changes since {since}"
+        phase = "full listing" if full else f"changes since {since or 'the start'}"
         ctx.report(phase, 0, total)
         counts: RunCounts
         if isinstance(source, BlockingSource):

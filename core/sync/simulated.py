@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 from core.errors import TransientError
 from core.models import RunCounts, SyncMode
+from core.replica.base import SyncState
+from core.sync.modes import choose_mode
 from core.sync.service import RunContext
 
 STEPS = 20
@@ -32,14 +35,12 @@ class SimulatedService:
         self.rows = rows
         self.failure_rate = failure_rate
         self._random = random.Random(seed)
-        self._has_run_full = False
+        self._state = SyncState(cursor=None, last_full_at=None, mapping_version=1, needs_full=None)
+        """Kept in memory, as a replica would keep it: a completed full pass sets the cursor."""
 
     async def resolve_mode(self, requested: SyncMode) -> tuple[SyncMode, str]:
-        if requested != SyncMode.AUTO:
-            return requested, "requested"
-        if not self._has_run_full:
-            return SyncMode.FULL, "no cursor yet"
-        return SyncMode.INCREMENTAL, "cursor present"
+        # Never stale: a simulated full pass is as good as new (hence the infinite period).
+        return choose_mode(requested, self._state, 1, time.time(), float("inf"))
 
     async def run(self, ctx: RunContext) -> RunCounts:
         rows = self.rows if ctx.mode == SyncMode.FULL else max(1, self.rows // 100)
@@ -51,5 +52,7 @@ class SimulatedService:
         if self._random.random() < self.failure_rate:
             raise TransientError(f"{self.name}: simulated ERP timeout")
         if ctx.mode == SyncMode.FULL:
-            self._has_run_full = True
+            self._state = SyncState(
+                cursor="simulated", last_full_at=time.time(), mapping_version=1, needs_full=None
+            )
         return RunCounts(fetched=rows, unchanged=rows)
