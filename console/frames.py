@@ -77,7 +77,7 @@ class FramedApp(App[None]):
         self.request_redraw()
 
     def _write_log_lines(self, events: list[Event]) -> None:
-        if self._closing:
+        if self._no_frames:
             return
         log = self.query_one(EventLog)
         log.add(events)
