@@ -6,11 +6,25 @@ here means both say the same thing with the same keys.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from core.models import RunRecord, Snapshot, SyncRequest
+from core.models import Progress, RunRecord, Snapshot, SyncRequest
+
+STALE_PROGRESS_S = 5.0
+"""A stored progress report older than this has its age shown: the runner may be stalled
+(frozen, cut off, waiting on a slow page), and figures that look current would hide it."""
+
+
+def stale_progress_age(progress: Progress, now: datetime) -> float | None:
+    """Seconds since the runner stored `progress`, once that is long enough to matter; None
+    for a fresh or a live (in-process) report."""
+    if progress.recorded_at is None:
+        return None
+    age = (now - progress.recorded_at).total_seconds()
+    return age if age >= STALE_PROGRESS_S else None
 
 
 def run_document(run: RunRecord) -> dict[str, Any]:

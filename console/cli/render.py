@@ -22,7 +22,7 @@ from core.models import (
     Snapshot,
     SyncRequest,
 )
-from core.reports import request_document, run_document
+from core.reports import request_document, run_document, stale_progress_age
 
 
 def print_json(data: Any) -> None:
@@ -89,11 +89,6 @@ def render_status(snap: Snapshot) -> str:
 SCHEDULE_WORDS = {"none": "stopped (no runner)"}
 
 
-STALE_PROGRESS_S = 5.0
-"""A stored report older than this gets its age shown: the runner may be stalled (frozen,
-cut off, waiting on a slow page), and figures that look current would hide it."""
-
-
 def render_progress(progress: Progress | None, now: datetime | None = None) -> str:
     """done/total, rows/s and ETA, as far as the runner reported them, and how long ago
     when that is long enough to matter."""
@@ -106,10 +101,9 @@ def render_progress(progress: Progress | None, now: datetime | None = None) -> s
         text += f" rows_per_s={progress.rate:.2f}"
     if progress.eta_s is not None:
         text += f" eta_s={progress.eta_s:.2f}"
-    if now is not None and progress.recorded_at is not None:
-        age = (now - progress.recorded_at).total_seconds()
-        if age >= STALE_PROGRESS_S:
-            text += f" (last reported {age:.0f} s ago)"
+    age = None if now is None else stale_progress_age(progress, now)
+    if age is not None:
+        text += f" (last reported {age:.0f} s ago)"
     return text
 
 

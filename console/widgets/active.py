@@ -1,12 +1,13 @@
 """The active sync, or why nothing runs.
 
 While a sync runs: service, mode and why, request, try and elapsed on the first
-line; the phase, a progress bar, rows/s and ETA on the second, which always
-shows: each line is cut to the pane's width (the auto reason ends in an
-ellipsis), neither ever wraps. While nothing runs and requests wait, the
-snapshot's `idle_reason` says why (no runner alive, dispatch paused, the
-circuit or backoff and until when, the store refusing writes); the store's
-trouble ("store unwritable: <reason>") shows even with nothing queued.
+line; the phase, a progress bar, rows/s and ETA on the second (and the age of a
+report that another process's runner stored a while ago), which always shows:
+each line is cut to the pane's width (the auto reason ends in an ellipsis),
+neither ever wraps. While nothing runs and requests wait, the snapshot's
+`idle_reason` says why (no runner alive, dispatch paused, the circuit or backoff
+and until when, the store refusing writes); the store's trouble ("store
+unwritable: <reason>") shows even with nothing queued.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.widget import Widget
 
 from console.format import bar, clock, count, duration
 from core.models import Snapshot, SyncMode
+from core.reports import stale_progress_age
 
 REASON_STYLE = {"paused": "bold yellow", "backoff": "yellow"}
 
@@ -64,6 +66,9 @@ def active_lines(snap: Snapshot) -> list[Text]:
             second.append(f"  {count(int(progress.rate))}/s")
             if total and progress.done < total:
                 second.append(f"  ETA {duration((total - progress.done) / progress.rate)}")
+        age = stale_progress_age(progress, snap.at)
+        if age is not None:  # a stalled runner's last figures must not look current
+            second.append(f"  reported {duration(age)} ago", style="bold yellow")
     return [first, second]
 
 
