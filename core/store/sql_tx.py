@@ -10,6 +10,11 @@ transition is serialized with every other. Where the backend has row locks,
 
 A primitive that raises leaves the transaction to be rolled back (PostgreSQL
 aborts it at its first failed statement): the rules never go on after one.
+A write whose result nobody reads is only executed: a pipelining backend
+sends it with the next statement whose result is read (a read, an event's
+id, the commit), and its failure, if any, is raised there. The one refusal
+a rule must hear as such, a partial unique index refusing a request's new
+state, is read back at once.
 
 Raises: `NotFound` where the `Tx` protocol says so; `InvalidTransition` when a
 partial unique index (one queued per service, one running) refuses a write;
@@ -58,13 +63,22 @@ class Connection(Protocol):
     def execute(self, sql: str, params: Any = ..., /) -> Any: ...
 
 
+_UNREAD: Any = object()
+
+
 class SqlTx:
-    """`core.store.tx.Tx` over a connection inside a write transaction of `dialect`."""
+    """`core.store.tx.Tx` over a connection inside a write transaction of `dialect`.
+
+    `lease_row`, when given, is the lease's row as the backend read it after taking its
+    write lock (or None: no lease yet), so that `lease()` costs no statement."""
 
     dialect: ClassVar[Dialect]
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, lease_row: Any = _UNREAD) -> None:
         self.conn = conn
+        self._lease: Lease | None = _UNREAD
+        if lease_row is not _UNREAD:
+            self._lease = self.dialect.decode.lease(lease_row)
 
     def _sql(self, sql: str) -> str:
         return sql if self.dialect.param == "?" else sql.replace("?", self.dialect.param)
@@ -115,8 +129,12 @@ class SqlTx:
         return [int(r[0]) for r in found]
 
     def lease(self) -> Lease | None:
-        row = self._one(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1{self.dialect.row_lock}")
-        return self.dialect.decode.lease(row)
+        # Read once: it is locked (or read under the write lock) until the transaction ends,
+        # and `write_lease` keeps the copy current.
+        if self._lease is _UNREAD:
+            row = self._one(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1{self.dialect.row_lock}")
+            self._lease = self.dialect.decode.lease(row)
+        return self._lease
 
     def controls(self) -> Controls:
         return queries.controls(self._fetch)
@@ -153,8 +171,12 @@ class SqlTx:
 
     def update_request(self, request_id: int, **changes: Any) -> None:
         sql = _update_sql("requests", "id", tuple(changes), self.dialect.param)
+        params = (*map(self.dialect.encode, changes.values()), request_id)
         try:
-            self.conn.execute(sql, (*map(self.dialect.encode, changes.values()), request_id))
+            if "state" in changes:  # the one change a unique index may refuse: hear it now
+                self.conn.execute(f"{sql} RETURNING id", params).fetchone()
+            else:
+                self.conn.execute(sql, params)
         except self.dialect.unique_violation as exc:
             raise InvalidTransition("another request is already running") from exc
 
@@ -205,6 +227,7 @@ class SqlTx:
         self.conn.execute(sql, (*map(self.dialect.encode, changes.values()), name))
 
     def write_lease(self, lease: Lease) -> None:
+        self._lease = lease
         encode = self.dialect.encode
         self.conn.execute(
             self._sql(

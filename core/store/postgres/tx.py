@@ -2,11 +2,13 @@
 
 The transaction is READ COMMITTED and was opened by `begin_write`, which took
 the schema's write lock (see `core.store.postgres.connection`), so each
-statement sees every transaction committed before this one. `service()` and
-`lease()` also lock the rows they read (`FOR UPDATE`, the dialect's row lock),
-as the `Tx` protocol asks of a row-locking backend: the write lock is what
-serializes the event log, and the row locks keep "one transition per service,
-one on the lease" true on their own.
+statement sees every transaction committed before this one, and no other
+write transaction runs until this one ends. That lock is what keeps the
+lease row as `begin_write` read it, handed in rather than read again, and
+it serializes the event log; `service()` also locks the row it reads (`FOR
+UPDATE`, the dialect's row lock), as the `Tx` protocol asks of a row-locking
+backend. The connection is in pipeline mode: writes whose result is not read
+ride with the next statement that is (see `core.store.sql_tx`).
 
 Raises: what `core.store.sql_tx` says; `psycopg.Error` for the rest, which the
 connection maps to `StoreError`.
