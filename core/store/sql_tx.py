@@ -277,6 +277,16 @@ class SqlTx:
             ),
         )
 
+    def _insert_event(self, values: tuple[Any, ...]) -> int:
+        """Append one row (at, kind, service, request_id, run_id, data) and return its id;
+        a backend that knows the next id without asking overrides it."""
+        row = self._one(
+            "INSERT INTO events (at, kind, service, request_id, run_id, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            values,
+        )
+        return 0 if row is None else int(row[0])
+
     def emit(
         self,
         now: datetime,
@@ -286,9 +296,7 @@ class SqlTx:
         run_id: int | None = None,
         **data: Any,
     ) -> Event:
-        row = self._one(
-            "INSERT INTO events (at, kind, service, request_id, run_id, data) "
-            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        event_id = self._insert_event(
             (
                 self.dialect.encode(now),
                 kind.value,
@@ -296,10 +304,10 @@ class SqlTx:
                 request_id,
                 run_id,
                 self.dialect.event_json(data),
-            ),
+            )
         )
         return Event(
-            id=0 if row is None else int(row[0]),
+            id=event_id,
             at=now,
             kind=kind,
             service=service,

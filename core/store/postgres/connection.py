@@ -16,17 +16,17 @@ client outlasts it.
 
 **Writes.** Every write transaction begins by taking the schema's write lock
 (`pg_advisory_xact_lock`, held until commit), bumping the `changes` counter,
-queueing a NOTIFY with the counter's value (delivered only on commit),
-reading the clock and reading the lease (which every fenced write checks),
-all in one round trip. Holding that one lock, writes commit one after
-another, so event ids (an identity column) become visible in id order and a
-reader following `events_since(last)` never skips one: with concurrent
-transactions, sequence values would otherwise commit out of order. (The
-counter's row lock would serialize them too; the advisory lock states it, and
-is what a frozen client's timeout releases along with its rows.) The clock
-is `clock_timestamp()` taken once the lock is held (not `now()`, the
-transaction's start, which may predate the previous writer's commit), or the
-test seam `clock` when one is given.
+queueing a NOTIFY with the counter's value (delivered only on commit), reading
+the clock, the lease (which every fenced write checks) and the last event id
+(see `core.store.postgres.tx`), all in one round trip. Holding that one lock,
+writes commit one after another, so event ids (an identity column) become
+visible in id order and a reader following `events_since(last)` never skips
+one: with concurrent transactions, sequence values would otherwise commit out
+of order. (The counter's row lock would serialize them too; the advisory lock
+states it, and is what a frozen client's timeout releases along with its
+rows.) The clock is `clock_timestamp()` taken once the lock is held (not
+`now()`, the transaction's start, which may predate the previous writer's
+commit), or the test seam `clock` when one is given.
 
 **Round trips.** The transaction runs in psycopg's pipeline mode: a statement
 whose result the rule does not read (an UPDATE, the COMMIT) is sent with the
@@ -148,6 +148,7 @@ class PostgresConnection:
                 "RETURNING seq, clock_timestamp(), pg_notify({channel}, seq::text)"
             ).format(channel=sql.Literal(self.channel)),
             sql.SQL(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1"),
+            sql.SQL("SELECT last_value, is_called FROM events_id_seq"),
         )
 
     # -- sessions -------------------------------------------------------------------
@@ -328,15 +329,19 @@ class Begun:
     seq: int
     now: datetime
     lease_row: Row | None
+    last_event_id: int
+    """The events' identity sequence's last value (see `core.store.postgres.tx`)."""
 
 
 def begin_write(conn: Conn, statements: tuple[sql.Composed | sql.SQL, ...]) -> Begun:
-    """BEGIN, take the write lock, count the change, queue its NOTIFY, read the clock and the
-    lease: one round trip on a connection in pipeline mode."""
-    *_, counted, lease = [conn.execute(statement) for statement in statements]
+    """BEGIN, take the write lock, count the change, queue its NOTIFY, read the clock, the
+    lease and the last event id: one round trip on a connection in pipeline mode."""
+    *_, counted, lease, event_seq = [conn.execute(statement) for statement in statements]
     row = counted.fetchone()
-    assert row is not None
-    return Begun(int(row[0]), row[1], lease.fetchone())
+    last = event_seq.fetchone()
+    assert row is not None and last is not None
+    last_event_id = int(last[0]) if last[1] else int(last[0]) - 1
+    return Begun(int(row[0]), row[1], lease.fetchone(), last_event_id)
 
 
 def check_idle(conn: Conn) -> None:

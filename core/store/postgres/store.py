@@ -50,7 +50,10 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 
 
 def _apply(conn: Conn, begun: Begun, rule: Callable[..., T], *args: Any) -> T:
-    return rule(PostgresTx(conn, begun.lease_row), begun.now, *args)
+    tx = PostgresTx(conn, begun)
+    result = rule(tx, begun.now, *args)
+    tx.end()
+    return result
 
 
 class PostgresStore(RuleStore):

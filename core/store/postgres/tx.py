@@ -10,17 +10,45 @@ UPDATE`, the dialect's row lock), as the `Tx` protocol asks of a row-locking
 backend. The connection is in pipeline mode: writes whose result is not read
 ride with the next statement that is (see `core.store.sql_tx`).
 
+Event ids cost no round trip either: `begin_write` also read the last id of
+the events' identity sequence, and as no other transaction appends until this
+one ends, the next ids are known; the rows are inserted with them, and the
+sequence is moved past them just before the commit. (A transaction that rolls
+back after that leaves a gap in the ids, which readers allow, as before.)
+
 Raises: what `core.store.sql_tx` says; `psycopg.Error` for the rest, which the
 connection maps to `StoreError`.
 """
 
 from __future__ import annotations
 
-from core.store.postgres.rows import POSTGRES
+from typing import Any
+
+from core.store.postgres.connection import Begun
+from core.store.postgres.rows import POSTGRES, Conn
 from core.store.sql_tx import SqlTx
+
+_INSERT_EVENT = (
+    "INSERT INTO events (id, at, kind, service, request_id, run_id, data) "
+    "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 class PostgresTx(SqlTx):
     """`core.store.tx.Tx` over a connection inside a write transaction."""
 
     dialect = POSTGRES
+
+    def __init__(self, conn: Conn, begun: Begun) -> None:
+        super().__init__(conn, begun.lease_row)
+        self._last_event_id = self._first_event_id = begun.last_event_id
+
+    def _insert_event(self, values: tuple[Any, ...]) -> int:
+        self._last_event_id += 1
+        self.conn.execute(_INSERT_EVENT, (self._last_event_id, *values))
+        return self._last_event_id
+
+    def end(self) -> None:
+        """Before the commit: move the events' id sequence past the ids taken here."""
+        if self._last_event_id != self._first_event_id:
+            self.conn.execute("SELECT setval('events_id_seq', %s)", (self._last_event_id,))
