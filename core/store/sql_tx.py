@@ -47,6 +47,9 @@ _WRITABLE = {
     "services": frozenset(SERVICE_COLS.split(", ")) - {"name"} | {"health_reasons"},
 }
 
+_SERVICE_ROW = f"SELECT {SERVICE_COLS} FROM services WHERE name = ?"
+_QUEUED_FOR = f"SELECT {REQUEST_COLS} FROM requests WHERE state = 'queued' AND service = ?"
+
 
 @cache
 def _update_sql(table: str, key: str, columns: tuple[str, ...], param: str) -> str:
@@ -98,10 +101,7 @@ class SqlTx:
         return queries.request(self._fetch, self.dialect, request_id)
 
     def queued_for(self, service: str) -> SyncRequest | None:
-        row = self._one(
-            f"SELECT {REQUEST_COLS} FROM requests WHERE state = 'queued' AND service = ?",
-            (service,),
-        )
+        row = self._one(_QUEUED_FOR, (service,))
         return None if row is None else self.dialect.decode.request(row)
 
     def running_requests(self) -> list[SyncRequest]:
@@ -109,12 +109,21 @@ class SqlTx:
         return [self.dialect.decode.request(r) for r in found]
 
     def service(self, name: str) -> ServiceState:
-        row = self._one(
-            f"SELECT {SERVICE_COLS} FROM services WHERE name = ?{self.dialect.row_lock}", (name,)
-        )
+        return self._service(self._one(_SERVICE_ROW + self.dialect.row_lock, (name,)), name)
+
+    def _service(self, row: Any, name: str) -> ServiceState:
         if row is None:
             raise NotFound(f"unknown service {name!r}")
         return self.dialect.decode.service(row)
+
+    def service_and_queued(self, name: str) -> tuple[ServiceState, SyncRequest | None]:
+        # Both sent before either is read: one round trip in a pipeline. The service row is
+        # still locked first.
+        service = self.conn.execute(self._sql(_SERVICE_ROW + self.dialect.row_lock), (name,))
+        queued = self.conn.execute(self._sql(_QUEUED_FOR), (name,))
+        state = self._service(service.fetchone(), name)
+        row = queued.fetchone()
+        return state, None if row is None else self.dialect.decode.request(row)
 
     def run(self, run_id: int) -> RunRecord:
         row = self._one(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (run_id,))

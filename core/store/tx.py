@@ -53,6 +53,11 @@ class Tx(Protocol):
         """Raises NotFound for a service never registered."""
         ...
 
+    def service_and_queued(self, name: str) -> tuple[ServiceState, SyncRequest | None]:
+        """`service(name)` and `queued_for(name)` at once (a pipelining backend reads both in
+        one round trip). Raises NotFound for a service never registered."""
+        ...
+
     def run(self, run_id: int) -> RunRecord:
         """Raises NotFound."""
         ...
