@@ -299,3 +299,27 @@ async def test_the_runtime_selects_postgres_by_store_url(pg_database: str, data_
     finally:
         await store.close()
     assert not (data_dir / "syncdeck.db").exists()
+
+
+async def test_a_session_the_server_ended_is_replaced_without_an_error(pg_database: str) -> None:
+    """The pool checks a connection it hands out without a round trip: one whose session
+    the server ended (as a restart ends every session) is closed and replaced, and the
+    caller sees no error."""
+    backend = PostgresBackend(pg_database)
+    store = backend.store()
+    await store.open()
+    try:
+        await store.register_services({"orders": 4})
+        with backend.raw() as conn:
+            ended = conn.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) "
+                "FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'syncdeck-store'"
+            ).fetchone()
+        assert ended is not None and isinstance(ended[0], int) and ended[0] >= 1, ended
+        for _ in range(3):
+            assert [s.name for s in await store.services()] == ["orders"]
+        queued = await store.enqueue("orders", SyncMode.FULL, None, RequestSource.CLI)
+        assert queued.request.state == RequestState.QUEUED
+    finally:
+        await store.close()

@@ -349,7 +349,8 @@ def check_idle(conn: Conn) -> None:
     docstring). Raises psycopg.OperationalError for a connection it closed."""
     if conn.closed or conn.broken:
         raise psycopg.OperationalError("the session is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:  # an idle session has nothing to say, but its end
+    poller = select.poll()  # not select(): a descriptor may be above FD_SETSIZE
+    poller.register(conn.fileno(), select.POLLIN)
+    if poller.poll(0):  # an idle session has nothing to say, but its end
         conn.close()
         raise psycopg.OperationalError("the server ended the session")
