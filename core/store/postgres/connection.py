@@ -32,7 +32,9 @@ commit), or the test seam `clock` when one is given.
 whose result the rule does not read (an UPDATE, the COMMIT) is sent with the
 next one that it does read, or with the final sync, instead of costing a round
 trip of its own; a failure in one still aborts the transaction and is raised
-at the next read or at the commit, and the transaction is rolled back. A
+at the next read or at the commit, and the transaction is rolled back. Every
+read ends with a Sync, not a mere flush (`core.store.postgres.pipeline`), so
+that the idle-in-transaction timeout still ends a client frozen mid-way. A
 pooled connection is checked without a round trip: one whose socket has
 something to read while idle (a server that ended the session says so, then
 closes it) is closed and replaced, and a session that died silently fails its
@@ -69,6 +71,7 @@ from psycopg_pool import ConnectionPool
 from core.errors import StoreError, StoreUnwritable
 from core.models import to_datetime
 from core.store.columns import LEASE_COLS, Row
+from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import Conn
 from core.store.postgres.schema import lock_key, migrate
 
@@ -249,8 +252,8 @@ class PostgresConnection:
         return await self._on_thread(self._with_conn, fn, args)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, begun, *args)` in one write transaction (see the module docstring);
-        its change number goes to `committed` as soon as it commits."""
+        """Run `fn(conn, begun, *args)` in one write transaction (see the module docstring),
+        `conn` a `PipelineConn`; its change number goes to `committed` once it commits."""
         return await self._on_thread(self._with_conn, self._write_tx, (fn, args))
 
     async def _on_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -270,12 +273,13 @@ class PostgresConnection:
 
     def _write_tx(self, conn: Conn, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
-            with conn.pipeline():
-                begun = begin_write(conn, self.begin_write_sql)
+            with conn.pipeline() as pipeline:
+                synced = PipelineConn(conn, pipeline)
+                begun = begin_write(synced, self.begin_write_sql)
                 freeze_hook()
                 if self._clock is not None:
                     begun = dataclasses.replace(begun, now=to_datetime(self._clock()))
-                result = fn(conn, begun, *args)
+                result = fn(synced, begun, *args)
                 if conn.info.transaction_status == pq.TransactionStatus.INERROR:
                     raise StoreError("a statement failed inside the transaction")
                 conn.execute("COMMIT")
@@ -333,7 +337,7 @@ class Begun:
     """The events' identity sequence's last value (see `core.store.postgres.tx`)."""
 
 
-def begin_write(conn: Conn, statements: tuple[sql.Composed | sql.SQL, ...]) -> Begun:
+def begin_write(conn: PipelineConn, statements: tuple[sql.Composed | sql.SQL, ...]) -> Begun:
     """BEGIN, take the write lock, count the change, queue its NOTIFY, read the clock, the
     lease and the last event id: one round trip on a connection in pipeline mode."""
     *_, counted, lease, event_seq = [conn.execute(statement) for statement in statements]

@@ -39,7 +39,8 @@ from core.store.columns import Fetch
 from core.store.postgres import reads
 from core.store.postgres.changes import Changes
 from core.store.postgres.connection import Begun, PostgresConnection, Timeouts
-from core.store.postgres.rows import POSTGRES, Conn
+from core.store.postgres.pipeline import PipelineConn
+from core.store.postgres.rows import POSTGRES
 from core.store.postgres.tx import PostgresTx
 from core.store.rule_store import RuleStore
 
@@ -49,7 +50,7 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 """Lower-case identifiers that need no quoting, short enough for the channel's name."""
 
 
-def _apply(conn: Conn, begun: Begun, rule: Callable[..., T], *args: Any) -> T:
+def _apply(conn: PipelineConn, begun: Begun, rule: Callable[..., T], *args: Any) -> T:
     tx = PostgresTx(conn, begun)
     result = rule(tx, begun.now, *args)
     tx.end()
@@ -146,7 +147,7 @@ class PostgresStore(RuleStore):
         return await self._conn.call(reads.view, self._conn.test_clock, history)
 
     async def prune_events(self, keep: int) -> int:
-        def prune(conn: Conn, begun: Begun) -> int:
+        def prune(conn: PipelineConn, begun: Begun) -> int:
             # Counted in SQL: in the write transaction's pipeline, a rowcount comes late.
             if keep <= 0:
                 gone = conn.execute(

@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.store.postgres.connection import Begun
-from core.store.postgres.rows import POSTGRES, Conn
+from core.store.postgres.pipeline import PipelineConn
+from core.store.postgres.rows import POSTGRES
 from core.store.sql_tx import SqlTx
 
 _INSERT_EVENT = (
@@ -39,7 +40,7 @@ class PostgresTx(SqlTx):
 
     dialect = POSTGRES
 
-    def __init__(self, conn: Conn, begun: Begun) -> None:
+    def __init__(self, conn: PipelineConn, begun: Begun) -> None:
         super().__init__(conn, begun.lease_row)
         self._last_event_id = self._first_event_id = begun.last_event_id
 
