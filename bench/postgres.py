@@ -7,6 +7,7 @@ starts it; `--admin-url` names another):
     .venv/bin/python bench/postgres.py            # 1,000,000 products
     .venv/bin/python bench/postgres.py --quick    # 100,000 products, shorter windows
     .venv/bin/python bench/postgres.py --rows N   # or SYNCDECK_BENCH_PG_ROWS=N (make bench)
+    .venv/bin/python bench/postgres.py --parts 3,4  # only the store's parts
 
 Everything runs in a database of the benchmark's own (`syncdeck_bench_<pid>`, created from
 template0 and dropped `WITH (FORCE)` at the end), each part in a schema of its own, and a
@@ -35,9 +36,10 @@ fresh temporary directory (the demo ERP, SQLite files), removed at the end.
    services, runs counted from the store's history over a fixed window) on a SQLite file and
    on a `PostgresStore`, one after the other. Reference figures, no target for PostgreSQL.
    Then a second pass on a fresh schema counts, client side, the statements every psycopg
-   cursor of this process sends (each one a round trip; COPY aside), and the server's
-   commits of the database (`pg_stat_database`, autocommit reads included), per run
-   recorded: where a durable run's time goes. The counting slows that pass; its runs/s
+   cursor of this process sends (COPY aside) and the round trips they cost (a pipeline
+   sends several statements in one), and the server's commits of the database
+   (`pg_stat_database`, autocommit reads included), per run recorded: where a durable
+   run's time goes. The counting slows that pass; its runs/s
    are not reported.
 
 4. Cross-process request -> run start, on a SQLite file first (the daemon polls; a
@@ -58,7 +60,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import os
 import platform
 import random
@@ -66,7 +67,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -82,6 +82,7 @@ import orchestrator as orch_bench  # noqa: E402
 import psycopg  # noqa: E402
 import sync as sync_bench  # noqa: E402
 from common import fs_type  # noqa: E402
+from pgcount import StatementCounter  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
@@ -275,9 +276,10 @@ async def durable(url: str, base: Path, prof: orch_bench.Profile) -> list[Row]:
     commits = server_commits(url) - commits_before
     runs = recorded_runs(url, "durable_counted")
     per_run = counted.total / runs
+    trips = counted.round_trips / runs
     print(
-        f"    counted pass: {runs} runs, {per_run:.1f} statements per run (client side), "
-        f"{commits / runs:.1f} server commits per run; most frequent per run: "
+        f"    counted pass: {runs} runs; per run: {per_run:.1f} statements and {trips:.1f} "
+        f"round trips (client side), {commits / runs:.1f} server commits; most frequent per run: "
         + "; ".join(f"{n / runs:.1f} x {q}" for q, n in counted.top(6)),
         flush=True,
     )
@@ -290,49 +292,12 @@ async def durable(url: str, base: Path, prof: orch_bench.Profile) -> list[Row]:
             "",
         ),
         (
-            "Statements / server commits per durable run, PostgreSQL",
-            f"{per_run:.1f} / {commits / runs:.1f}",
+            "Statements / round trips / server commits per durable run, PostgreSQL",
+            f"{per_run:.1f} / {trips:.1f} / {commits / runs:.1f}",
             "reference",
             "",
         ),
     ]
-
-
-class StatementCounter:
-    """Counts the statements every psycopg cursor in this process sends while it is open
-    (a connection's `execute` goes through a cursor's); COPY and pipelines are not counted."""
-
-    def __init__(self) -> None:
-        self.counts: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
-        self._saved: list[tuple[type, Any]] = []
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def top(self, n: int) -> list[tuple[str, int]]:
-        return self.counts.most_common(n)
-
-    def __enter__(self) -> StatementCounter:
-        for cls in (psycopg.Cursor, psycopg.AsyncCursor):
-            original = cls.execute
-            self._saved.append((cls, original))
-            setattr(cls, "execute", self._counting(original))  # noqa: B010 (a class patched)
-        return self
-
-    def _counting(self, original: Any) -> Any:
-        def execute(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-            text = query if isinstance(query, str) else type(query).__name__
-            with self._lock:
-                self.counts[" ".join(text.split()[:3])] += 1
-            return original(cursor, query, *args, **kwargs)
-
-        return execute
-
-    def __exit__(self, *exc: object) -> None:
-        for cls, original in self._saved:
-            setattr(cls, "execute", original)  # noqa: B010
 
 
 def server_commits(url: str) -> int:
@@ -405,14 +370,14 @@ async def cross_process(url: str | None, base: Path, samples: int) -> list[Row]:
 # -- main --------------------------------------------------------------------------------
 
 
-async def bench(url: str, base: Path, rows: int, quick: bool) -> list[Row]:
-    """Every part, one after the other; a part that fails is one ERROR line, and the
-    rest still run."""
+async def bench(url: str, base: Path, rows: int, quick: bool, parts: set[int]) -> list[Row]:
+    """The chosen parts (by their first number), one after the other; a part that fails is
+    one ERROR line, and the rest still run."""
     prof = orch_bench.QUICK if quick else orch_bench.FULL
     table: list[Row] = []
     data_dir = base / "data"
     data_dir.mkdir(mode=0o700)
-    parts: list[tuple[str, str, Callable[[], Awaitable[list[Row]]]]] = [
+    every: list[tuple[str, str, Callable[[], Awaitable[list[Row]]]]] = [
         (
             "1-2. the replica: full and incremental sync beside a plain COPY",
             "Full sync / incremental into the PostgreSQL replica",
@@ -429,7 +394,8 @@ async def bench(url: str, base: Path, rows: int, quick: bool) -> list[Row]:
             lambda: cross_process_both(url, base, prof.xproc_samples),
         ),
     ]
-    for title, metric, part in parts:
+    chosen = [p for p in every if int(p[0][0]) in parts]
+    for title, metric, part in chosen:
         print(f"\n{title}", flush=True)
         try:
             table += await part()
@@ -456,7 +422,16 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="100,000 products, shorter windows")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="a database to create ours from")
+    parser.add_argument(
+        "--parts",
+        default="1,3,4",
+        help="which parts to run, by number: 1 (the replica, with 2), 3, 4 (default: all)",
+    )
     args = parser.parse_args()
+    try:
+        parts = {int(p) for p in args.parts.split(",")}
+    except ValueError:
+        parser.error("--parts: numbers separated by commas, e.g. 3,4")
     rows = 100_000 if args.quick and "--rows" not in sys.argv else args.rows
     if rows < 1000:
         parser.error("--rows must be at least 1000")
@@ -484,7 +459,7 @@ def main() -> int:
             f"({psycopg.pq.__impl__}); database {dbname}; temp dir {base} ({fs_type(base)})",
             flush=True,
         )
-        table = asyncio.run(bench(url, base, rows, args.quick))
+        table = asyncio.run(bench(url, base, rows, args.quick, parts))
     finally:
         for child in orch_bench._CHILDREN:
             orch_bench._stop_process(child)

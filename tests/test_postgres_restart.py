@@ -3,8 +3,9 @@
 The test makes its own cluster (`tests/support/pgcluster.py`), runs a real `syncdeck daemon`
 against it, stops the server (`pg_ctl stop -m fast`: every session is cut) while a run is
 going, and starts it again. Meanwhile the daemon says "store unreachable" in one log line
-(no traceback); its pool reconnects with backoff; nothing committed is lost, and the run
-ends (succeeded, or interrupted and requeued, then succeeded): never stuck in `running`.
+(no traceback), and so do another process's `syncdeck status` and `status --json`, in one
+line each; the daemon's pool reconnects with backoff; nothing committed is lost, and the
+run ends (succeeded, or interrupted and requeued, then succeeded): never stuck in `running`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 from conftest import REPO, SYNCDECK
 from support.pgcluster import PgCluster, rows, running_cluster
+from support.procs import cli
 
 SCHEMA = "syncdeck"
 
@@ -49,6 +51,14 @@ def wait_for(what: str, check: Any, timeout: float) -> Any:
             return found
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def said_unreachable(result: subprocess.CompletedProcess[str], args: tuple[str, ...]) -> None:
+    """Another process's command, while the server is down: one line, no traceback."""
+    said = (result.stdout + result.stderr).strip()
+    assert result.returncode != 0, (args, said)
+    assert len(said.splitlines()) == 1 and "store unreachable" in said, (args, said)
+    assert "Traceback" not in said, (args, said)
 
 
 def test_server_restart_mid_run_reconnects_and_the_run_ends(
@@ -88,6 +98,8 @@ def test_server_restart_mid_run_reconnects_and_the_run_ends(
             20,
         )
         assert daemon.poll() is None, log.read_text(errors="replace")
+        for args in (("status",), ("status", "--json")):
+            said_unreachable(cli(env, *args, timeout=20), args)
         cluster.start()
 
         ended = wait_for(

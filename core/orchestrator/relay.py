@@ -97,15 +97,16 @@ class Relay:
     async def watch(
         self, stopping: Callable[[], bool], changed: Callable[[], None], health: StoreHealth
     ) -> None:
-        """Relay other processes' events as the store signals them; call `changed` after.
+        """Relay other processes' events as the store signals them; call `changed` first
+        (the runner reads the store, not the log: its dispatch need not wait for the relay).
         A store that broke under us (`StoreBroken`) ends the watch; `health` has it."""
         while not stopping() and health.fault is None:
             try:
                 signalled = await self._store.wait_for_change(1.0)
                 if not signalled or stopping():
                     continue
-                await self.catch_up()
                 changed()
+                await self.catch_up()
             except asyncio.CancelledError:
                 raise
             except StoreError as exc:  # one line per change of state, no traceback

@@ -2,7 +2,10 @@
 
 Each function runs its statements through the backend's `fetch` and decodes
 with its `Dialect`; the backend opens the connection and, where several
-statements must agree (the view), the one read snapshot around them. Reads
+statements must agree (the view), the one read snapshot around them. The
+view's statements are also offered as a list (`view_statements`), none
+depending on another's result, so that a backend with pipelining sends them
+in one round trip and decodes them with `view_from`. Reads
 take no write lock, so they never wait for a writer on either backend.
 
 Raises: whatever the backend's `fetch` raises; `NotFound` when the controls
@@ -11,6 +14,7 @@ row is missing (a store never opened by syncdeck) or a request is not there.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from core.errors import NotFound
@@ -27,12 +31,23 @@ from core.models import (
     SyncRequest,
 )
 from core.store.base import StoreView
-from core.store.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Dialect, Fetch
+from core.store.columns import (
+    LEASE_COLS,
+    REQUEST_COLS,
+    RUN_COLS,
+    SERVICE_COLS,
+    Dialect,
+    Fetch,
+    Row,
+)
 
 _LAST_RUNS = (
     f"SELECT {', '.join('r.' + c for c in RUN_COLS.split(', '))} "
     "FROM runs r JOIN services s ON r.id = s.last_run_id"
 )
+_CONTROLS = "SELECT dispatch_paused, schedule_paused FROM controls WHERE id = 1"
+_SERVICES = f"SELECT {SERVICE_COLS} FROM services ORDER BY name"
+_LEASE = f"SELECT {LEASE_COLS} FROM lease WHERE id = 1"
 
 
 def request(fetch: Fetch, d: Dialect, request_id: int) -> SyncRequest:
@@ -43,21 +58,22 @@ def request(fetch: Fetch, d: Dialect, request_id: int) -> SyncRequest:
 
 
 def controls(fetch: Fetch) -> Controls:
-    found = fetch("SELECT dispatch_paused, schedule_paused FROM controls WHERE id = 1", ())
+    return _controls(fetch(_CONTROLS, ()))
+
+
+def _controls(found: Sequence[Row]) -> Controls:
     if not found:
         raise NotFound("the controls row is missing")
     return Controls(dispatch_paused=bool(found[0][0]), schedule_paused=bool(found[0][1]))
 
 
 def lease(fetch: Fetch, d: Dialect) -> Lease | None:
-    found = fetch(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1", ())
+    found = fetch(_LEASE, ())
     return d.decode.lease(found[0] if found else None)
 
 
 def services(fetch: Fetch, d: Dialect) -> list[ServiceState]:
-    return [
-        d.decode.service(r) for r in fetch(f"SELECT {SERVICE_COLS} FROM services ORDER BY name", ())
-    ]
+    return [d.decode.service(r) for r in fetch(_SERVICES, ())]
 
 
 def runs(
@@ -103,43 +119,65 @@ def last_event_id(fetch: Fetch) -> int:
     return int(found[0][0]) if found else 0
 
 
-def view(fetch: Fetch, d: Dialect, now: datetime, history: bool) -> StoreView:
-    """The view's statements; the caller runs them inside one read snapshot."""
-    requests = [
-        d.decode.request(r)
-        for r in fetch(
+def view_statements(d: Dialect, history: bool) -> list[tuple[str, tuple[object, ...]]]:
+    """The view's statements, none depending on another's result, so that a backend may
+    send them together; `view_from` decodes their rows, in this order."""
+    statements: list[tuple[str, tuple[object, ...]]] = [
+        (
             f"SELECT {REQUEST_COLS} FROM requests WHERE state IN ('queued', 'running') ORDER BY id",
             (),
-        )
+        ),
+        (_CONTROLS, ()),
+        (_SERVICES, ()),
+        (_LEASE, ()),
     ]
+    if history:
+        statements += [
+            (
+                f"SELECT {RUN_COLS}, progress FROM runs WHERE outcome IS NULL AND request_id IN "
+                "(SELECT id FROM requests WHERE state = 'running') ORDER BY id DESC LIMIT 1",
+                (),
+            ),
+            (_LAST_RUNS, ()),
+            ("SELECT plan FROM runner_plan WHERE id = 1", ()),
+        ]
+    return statements
+
+
+def view_from(rows: list[Sequence[Row]], d: Dialect, now: datetime, history: bool) -> StoreView:
+    """The view from the rows of `view_statements(d, history)`, read in one snapshot."""
+    found = iter(rows)
+    requests = [d.decode.request(r) for r in next(found)]
+    controls_rows, services_rows, lease_rows = next(found), next(found), next(found)
     running = next((r for r in requests if r.state == RequestState.RUNNING), None)
     running_run = None
     progress = None
-    if running is not None and history:
-        found = fetch(
-            f"SELECT {RUN_COLS}, progress FROM runs WHERE request_id = {d.param} "
-            "AND outcome IS NULL ORDER BY id DESC LIMIT 1",
-            (running.id,),
-        )
-        if found:
-            running_run = d.decode.run(found[0])
-            if found[0][-1] is not None:
-                progress = d.from_json(found[0][-1], Progress)
     last_runs = {}
     plan = None
     if history:
-        last_runs = {run.service: run for run in map(d.decode.run, fetch(_LAST_RUNS, ()))}
-        published = fetch("SELECT plan FROM runner_plan WHERE id = 1", ())
+        open_runs, last, published = next(found), next(found), next(found)
+        if running is not None and open_runs:
+            running_run = d.decode.run(open_runs[0])
+            if open_runs[0][-1] is not None:
+                progress = d.from_json(open_runs[0][-1], Progress)
+        last_runs = {run.service: run for run in map(d.decode.run, last)}
         plan = d.from_json(published[0][0], RunnerPlan) if published else None
     return StoreView(
         now=now,
-        controls=controls(fetch),
-        services=services(fetch, d),
+        controls=_controls(controls_rows),
+        services=[d.decode.service(r) for r in services_rows],
         queued=[r for r in requests if r.state == RequestState.QUEUED],
         running=running,
         running_run=running_run,
-        lease=lease(fetch, d),
+        lease=d.decode.lease(lease_rows[0] if lease_rows else None),
         last_runs=last_runs,
         running_progress=progress,
         plan=plan,
     )
+
+
+def view(fetch: Fetch, d: Dialect, now: datetime, history: bool) -> StoreView:
+    """The view's statements one after the other; the caller runs them inside one read
+    snapshot."""
+    rows = [fetch(sql, params) for sql, params in view_statements(d, history)]
+    return view_from(rows, d, now, history)

@@ -10,6 +10,11 @@ transition is serialized with every other. Where the backend has row locks,
 
 A primitive that raises leaves the transaction to be rolled back (PostgreSQL
 aborts it at its first failed statement): the rules never go on after one.
+A write whose result nobody reads is only executed: a pipelining backend
+sends it with the next statement whose result is read (a read, an event's
+id, the commit), and its failure, if any, is raised there. The one refusal
+a rule must hear as such, a partial unique index refusing a request's new
+state, is read back at once.
 
 Raises: `NotFound` where the `Tx` protocol says so; `InvalidTransition` when a
 partial unique index (one queued per service, one running) refuses a write;
@@ -42,6 +47,9 @@ _WRITABLE = {
     "services": frozenset(SERVICE_COLS.split(", ")) - {"name"} | {"health_reasons"},
 }
 
+_SERVICE_ROW = f"SELECT {SERVICE_COLS} FROM services WHERE name = ?"
+_QUEUED_FOR = f"SELECT {REQUEST_COLS} FROM requests WHERE state = 'queued' AND service = ?"
+
 
 @cache
 def _update_sql(table: str, key: str, columns: tuple[str, ...], param: str) -> str:
@@ -58,13 +66,22 @@ class Connection(Protocol):
     def execute(self, sql: str, params: Any = ..., /) -> Any: ...
 
 
+_UNREAD: Any = object()
+
+
 class SqlTx:
-    """`core.store.tx.Tx` over a connection inside a write transaction of `dialect`."""
+    """`core.store.tx.Tx` over a connection inside a write transaction of `dialect`.
+
+    `lease_row`, when given, is the lease's row as the backend read it after taking its
+    write lock (or None: no lease yet), so that `lease()` costs no statement."""
 
     dialect: ClassVar[Dialect]
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, lease_row: Any = _UNREAD) -> None:
         self.conn = conn
+        self._lease: Lease | None = _UNREAD
+        if lease_row is not _UNREAD:
+            self._lease = self.dialect.decode.lease(lease_row)
 
     def _sql(self, sql: str) -> str:
         return sql if self.dialect.param == "?" else sql.replace("?", self.dialect.param)
@@ -84,10 +101,7 @@ class SqlTx:
         return queries.request(self._fetch, self.dialect, request_id)
 
     def queued_for(self, service: str) -> SyncRequest | None:
-        row = self._one(
-            f"SELECT {REQUEST_COLS} FROM requests WHERE state = 'queued' AND service = ?",
-            (service,),
-        )
+        row = self._one(_QUEUED_FOR, (service,))
         return None if row is None else self.dialect.decode.request(row)
 
     def running_requests(self) -> list[SyncRequest]:
@@ -95,12 +109,21 @@ class SqlTx:
         return [self.dialect.decode.request(r) for r in found]
 
     def service(self, name: str) -> ServiceState:
-        row = self._one(
-            f"SELECT {SERVICE_COLS} FROM services WHERE name = ?{self.dialect.row_lock}", (name,)
-        )
+        return self._service(self._one(_SERVICE_ROW + self.dialect.row_lock, (name,)), name)
+
+    def _service(self, row: Any, name: str) -> ServiceState:
         if row is None:
             raise NotFound(f"unknown service {name!r}")
         return self.dialect.decode.service(row)
+
+    def service_and_queued(self, name: str) -> tuple[ServiceState, SyncRequest | None]:
+        # Both sent before either is read: one round trip in a pipeline. The service row is
+        # still locked first.
+        service = self.conn.execute(self._sql(_SERVICE_ROW + self.dialect.row_lock), (name,))
+        queued = self.conn.execute(self._sql(_QUEUED_FOR), (name,))
+        state = self._service(service.fetchone(), name)
+        row = queued.fetchone()
+        return state, None if row is None else self.dialect.decode.request(row)
 
     def run(self, run_id: int) -> RunRecord:
         row = self._one(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (run_id,))
@@ -115,8 +138,12 @@ class SqlTx:
         return [int(r[0]) for r in found]
 
     def lease(self) -> Lease | None:
-        row = self._one(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1{self.dialect.row_lock}")
-        return self.dialect.decode.lease(row)
+        # Read once: it is locked (or read under the write lock) until the transaction ends,
+        # and `write_lease` keeps the copy current.
+        if self._lease is _UNREAD:
+            row = self._one(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1{self.dialect.row_lock}")
+            self._lease = self.dialect.decode.lease(row)
+        return self._lease
 
     def controls(self) -> Controls:
         return queries.controls(self._fetch)
@@ -153,8 +180,12 @@ class SqlTx:
 
     def update_request(self, request_id: int, **changes: Any) -> None:
         sql = _update_sql("requests", "id", tuple(changes), self.dialect.param)
+        params = (*map(self.dialect.encode, changes.values()), request_id)
         try:
-            self.conn.execute(sql, (*map(self.dialect.encode, changes.values()), request_id))
+            if "state" in changes:  # the one change a unique index may refuse: hear it now
+                self.conn.execute(f"{sql} RETURNING id", params).fetchone()
+            else:
+                self.conn.execute(sql, params)
         except self.dialect.unique_violation as exc:
             raise InvalidTransition("another request is already running") from exc
 
@@ -205,6 +236,7 @@ class SqlTx:
         self.conn.execute(sql, (*map(self.dialect.encode, changes.values()), name))
 
     def write_lease(self, lease: Lease) -> None:
+        self._lease = lease
         encode = self.dialect.encode
         self.conn.execute(
             self._sql(
@@ -254,6 +286,16 @@ class SqlTx:
             ),
         )
 
+    def _insert_event(self, values: tuple[Any, ...]) -> int:
+        """Append one row (at, kind, service, request_id, run_id, data) and return its id;
+        a backend that knows the next id without asking overrides it."""
+        row = self._one(
+            "INSERT INTO events (at, kind, service, request_id, run_id, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            values,
+        )
+        return 0 if row is None else int(row[0])
+
     def emit(
         self,
         now: datetime,
@@ -263,9 +305,7 @@ class SqlTx:
         run_id: int | None = None,
         **data: Any,
     ) -> Event:
-        row = self._one(
-            "INSERT INTO events (at, kind, service, request_id, run_id, data) "
-            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        event_id = self._insert_event(
             (
                 self.dialect.encode(now),
                 kind.value,
@@ -273,10 +313,10 @@ class SqlTx:
                 request_id,
                 run_id,
                 self.dialect.event_json(data),
-            ),
+            )
         )
         return Event(
-            id=0 if row is None else int(row[0]),
+            id=event_id,
             at=now,
             kind=kind,
             service=service,

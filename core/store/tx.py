@@ -6,8 +6,9 @@ promises a `Tx` makes are the ones the rules' correctness rests on: reads see
 the transaction's own writes, a rule's writes commit together or not at all,
 and transitions on the same service or on the lease are serialized (SQLite's
 single writer does this; a row-locking backend locks the rows `service()` and
-`lease()` read). A primitive that fails raises `StoreError` (or the
-`core.errors` subclass its docstring names), and the backend rolls back.
+`lease()` read, or serializes its write transactions otherwise). A primitive
+that fails raises `StoreError` (or the `core.errors` subclass its docstring
+names), and the backend rolls back.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ class Tx(Protocol):
 
     Reads return what this transaction would see, its own writes included.
     `service()` and `lease()` also lock what they read until the transaction
-    ends, where the backend has row locks: every transition about one service
-    serializes on its service row, and every lease transition on the lease row.
+    ends, where the backend has row locks (or every write transaction holds one
+    lock): every transition about one service serializes on its service row,
+    and every lease transition on the lease row.
     Field names passed to `update_*` are the models' field names; values are
     model values (datetimes, enums, lists), which the backend encodes.
     """
@@ -49,6 +51,11 @@ class Tx(Protocol):
 
     def service(self, name: str) -> ServiceState:
         """Raises NotFound for a service never registered."""
+        ...
+
+    def service_and_queued(self, name: str) -> tuple[ServiceState, SyncRequest | None]:
+        """`service(name)` and `queued_for(name)` at once (a pipelining backend reads both in
+        one round trip). Raises NotFound for a service never registered."""
         ...
 
     def run(self, run_id: int) -> RunRecord:

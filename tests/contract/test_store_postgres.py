@@ -9,6 +9,7 @@ has a database of its own (`pg_database`, copied from a migrated template).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from core.models import Event, EventKind, RequestSource, RequestState, SyncMode
 from core.runtime import open_store
 from core.store.postgres import PostgresStore
 from core.store.postgres.connection import PostgresConnection, begin_write
+from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.schema import SCHEMA_VERSION
 from core.sync.entities import BUILTIN_PRIORITIES
 
@@ -216,18 +218,21 @@ async def test_a_frozen_client_in_a_transaction_does_not_block_a_takeover(
             pool_size=1,
         )
         frozen = psycopg.connect(backend.url, **session.kwargs("store"))
-        begin_write(frozen, session.begin_write_sql)
-        frozen.execute("SELECT holder FROM lease WHERE id = 1 FOR UPDATE")
-        await asyncio.sleep(0.3)  # the lease has expired; the frozen client still holds it
+        # Begun as the store begins a write, in a pipeline, then frozen: nothing more is sent.
+        with contextlib.suppress(psycopg.OperationalError), frozen.pipeline() as pipeline:
+            synced = PipelineConn(frozen, pipeline)
+            begin_write(synced, session.begin_write_sql)
+            synced.execute("SELECT holder FROM lease WHERE id = 1 FOR UPDATE").fetchone()
+            await asyncio.sleep(0.3)  # the lease has expired; the frozen client still holds it
 
-        started = time.monotonic()
-        takeover = await second.acquire_lease("B", "host-b", 2, ttl_s=10.0)
-        waited = time.monotonic() - started
+            started = time.monotonic()
+            takeover = await second.acquire_lease("B", "host-b", 2, ttl_s=10.0)
+            waited = time.monotonic() - started
+            with pytest.raises(psycopg.OperationalError):  # its session is gone
+                synced.execute("UPDATE lease SET holder = 'A'").fetchone()
         assert takeover.lease is not None and takeover.taken_over
         assert (takeover.lease.holder, takeover.lease.epoch) == ("B", 2)
         assert 0.5 < waited < FAST_TIMEOUTS.lock_s, waited
-        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
-            frozen.execute("UPDATE lease SET holder = 'A'")
         assert (await first.lease()) == takeover.lease
     finally:
         if frozen is not None:
@@ -299,3 +304,27 @@ async def test_the_runtime_selects_postgres_by_store_url(pg_database: str, data_
     finally:
         await store.close()
     assert not (data_dir / "syncdeck.db").exists()
+
+
+async def test_a_session_the_server_ended_is_replaced_without_an_error(pg_database: str) -> None:
+    """The pool checks a connection it hands out without a round trip: one whose session
+    the server ended (as a restart ends every session) is closed and replaced, and the
+    caller sees no error."""
+    backend = PostgresBackend(pg_database)
+    store = backend.store()
+    await store.open()
+    try:
+        await store.register_services({"orders": 4})
+        with backend.raw() as conn:
+            ended = conn.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) "
+                "FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'syncdeck-store'"
+            ).fetchone()
+        assert ended is not None and isinstance(ended[0], int) and ended[0] >= 1, ended
+        for _ in range(3):
+            assert [s.name for s in await store.services()] == ["orders"]
+        queued = await store.enqueue("orders", SyncMode.FULL, None, RequestSource.CLI)
+        assert queued.request.state == RequestState.QUEUED
+    finally:
+        await store.close()

@@ -9,9 +9,14 @@ pass a pooler in transaction mode, so `wait` also polls the counter, and a
 lost one costs up to a poll interval of latency, never a missed change.
 
 The store's own writes are not news to it: `wrote` tells which change numbers
-were its own, so that `wait` reports only what another connection did (as
-SQLite's `data_version` does). When two writes interleave it may report one
-of its own as news: a spurious wake-up, which the protocol allows.
+were its own (called on the store's thread as soon as the commit returns, so
+usually before its notification is heard), so that `wait` reports only what
+another connection did (as SQLite's `data_version` does): news is a change
+number, heard or polled, that is not one of its own. When the notification
+of its own write is heard before `wrote`, it is reported as news: a spurious
+wake-up, which the protocol allows. The counter is polled every
+`poll_interval` whichever `wait` call is waiting, not at the start of each:
+a woken caller that waits again costs no round trip.
 
 Raises: `StoreError` from the polling read (the listener's own failures are
 only retried).
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,13 +56,19 @@ class Changes:
         self._poll_interval = poll_interval
         self._seen = 0
         """Every change up to this number is known: made here, or reported by `wait`."""
-        self._heard = 0
+        self._latest = 0
+        """The newest change number heard of or polled."""
+        self._own: set[int] = set()
+        """Changes above `_seen` made here."""
+        self._lock = threading.Lock()  # `wrote` is called on the store's threads
+        self._next_poll = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.listening = False
 
     async def start(self) -> None:
-        self._seen = self._heard = await self._read_seq()
+        self._seen = self._latest = await self._read_seq()
+        self._next_poll = time.monotonic() + self._poll_interval
         self._task = asyncio.create_task(self._listen(), name=f"syncdeck-listen-{self._channel}")
 
     async def stop(self) -> None:
@@ -68,32 +80,43 @@ class Changes:
         self.listening = False
 
     def wrote(self, seq: int) -> None:
-        """This process committed change `seq`: it is news to nobody here."""
-        if seq == self._seen + 1:
-            self._seen = seq
+        """This process committed change `seq`: it is news to nobody here. Thread-safe."""
+        with self._lock:
+            if seq > self._seen:
+                self._own.add(seq)
+
+    def _news(self, latest: int) -> bool:
+        """Whether a change up to `latest` was made elsewhere; it is then known."""
+        with self._lock:
+            self._latest = max(self._latest, latest)
+            while self._seen < self._latest and self._seen + 1 in self._own:
+                self._seen += 1
+                self._own.discard(self._seen)
+            if self._seen >= self._latest:
+                return False
+            self._seen = self._latest
+            self._own = {s for s in self._own if s > self._seen}
+            return True
 
     async def wait(self, timeout: float) -> bool:
         """True once a change not made here is known, False after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        next_poll = 0.0
         while True:
             self._wake.clear()
-            if self._heard > self._seen:
-                self._seen = self._heard
+            if self._news(0):
                 return True
-            now = time.monotonic()
-            if now >= next_poll:
+            if time.monotonic() >= self._next_poll:
                 seq = await self._read_seq()
-                if seq > self._seen:
-                    self._seen = self._heard = max(self._heard, seq)
+                self._next_poll = time.monotonic() + self._poll_interval
+                if self._news(seq):
                     return True
-                next_poll = time.monotonic() + self._poll_interval
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._wake.wait(), min(remaining, max(0.0, next_poll - time.monotonic()))
+                    self._wake.wait(),
+                    min(remaining, max(0.0, self._next_poll - time.monotonic())),
                 )
 
     async def _listen(self) -> None:
@@ -107,8 +130,8 @@ class Changes:
                     self.listening = True
                     backoff = 0.1
                     async for note in conn.notifies():
-                        with contextlib.suppress(ValueError):
-                            self._heard = max(self._heard, int(note.payload))
+                        with contextlib.suppress(ValueError), self._lock:
+                            self._latest = max(self._latest, int(note.payload))
                         self._wake.set()
             except psycopg.Error as exc:
                 log.debug("store notifications unavailable (polling meanwhile): %s", type(exc))

@@ -14,18 +14,31 @@ transaction, and with it its locks, so another process can take the lease
 over; the lock timeout is longer than it, so a writer waiting behind a frozen
 client outlasts it.
 
-**Writes.** Every write transaction begins with one statement that takes the
-schema's write lock (`pg_advisory_xact_lock`, held until commit), bumps the
-`changes` counter, queues a NOTIFY with the counter's value (delivered only
-on commit) and reads the clock. Holding that one lock, writes commit one after
-another, so event ids (an identity column) become visible in id order and a
-reader following `events_since(last)` never skips one: with concurrent
-transactions, sequence values would otherwise commit out of order. (The
-counter's row lock would serialize them too; the advisory lock states it, and
-is what a frozen client's timeout releases along with its rows.) The clock
-is `clock_timestamp()` taken once the lock is held (not `now()`, the
-transaction's start, which may predate the previous writer's commit), or the
-test seam `clock` when one is given.
+**Writes.** Every write transaction begins by taking the schema's write lock
+(`pg_advisory_xact_lock`, held until commit), bumping the `changes` counter,
+queueing a NOTIFY with the counter's value (delivered only on commit), reading
+the clock, the lease (which every fenced write checks) and the last event id
+(see `core.store.postgres.tx`), all in one round trip. Holding that one lock,
+writes commit one after another, so event ids (an identity column) become
+visible in id order and a reader following `events_since(last)` never skips
+one: with concurrent transactions, sequence values would otherwise commit out
+of order. (The counter's row lock would serialize them too; the advisory lock
+states it, and is what a frozen client's timeout releases along with its
+rows.) The clock is `clock_timestamp()` taken once the lock is held (not
+`now()`, the transaction's start, which may predate the previous writer's
+commit), or the test seam `clock` when one is given.
+
+**Round trips.** The transaction runs in psycopg's pipeline mode: a statement
+whose result the rule does not read (an UPDATE, the COMMIT) is sent with the
+next one that it does read, or with the final sync, instead of costing a round
+trip of its own; a failure in one still aborts the transaction and is raised
+at the next read or at the commit, and the transaction is rolled back. Every
+read ends with a Sync, not a mere flush (`core.store.postgres.pipeline`), so
+that the idle-in-transaction timeout still ends a client frozen mid-way. A
+pooled connection is checked without a round trip: one whose socket has
+something to read while idle (a server that ended the session says so, then
+closes it) is closed and replaced, and a session that died silently fails its
+first statement, as any statement may.
 
 **Secrets.** A password comes from the URL, libpq's own `PGPASSWORD` and
 `.pgpass`, or `password_file`; no error message carries it: URLs are shown
@@ -39,7 +52,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
+import select
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +70,8 @@ from psycopg_pool import ConnectionPool
 
 from core.errors import StoreError, StoreUnwritable
 from core.models import to_datetime
+from core.store.columns import LEASE_COLS, Row
+from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import Conn
 from core.store.postgres.schema import lock_key, migrate
 
@@ -122,13 +139,20 @@ class PostgresConnection:
         self._password: str | None = None
         self._secrets = [s for s in (urlsplit(url).password,) if s]
         self._pool: ConnectionPool[Conn] | None = None
+        self.committed: Callable[[int], None] | None = None
+        """Told, on the store's thread, each change number a write here committed."""
         self._executor: ThreadPoolExecutor | None = None
         key = lock_key(schema, "write")
-        self.begin_write_sql = sql.SQL(
-            "BEGIN; SELECT pg_advisory_xact_lock({key}); "
-            "UPDATE changes SET seq = seq + 1 "
-            "RETURNING seq, clock_timestamp(), pg_notify({channel}, seq::text)"
-        ).format(key=sql.Literal(key), channel=sql.Literal(self.channel))
+        self.begin_write_sql = (
+            sql.SQL("BEGIN"),
+            sql.SQL("SELECT pg_advisory_xact_lock({key})").format(key=sql.Literal(key)),
+            sql.SQL(
+                "UPDATE changes SET seq = seq + 1 "
+                "RETURNING seq, clock_timestamp(), pg_notify({channel}, seq::text)"
+            ).format(channel=sql.Literal(self.channel)),
+            sql.SQL(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1"),
+            sql.SQL("SELECT last_value, is_called FROM events_id_seq"),
+        )
 
     # -- sessions -------------------------------------------------------------------
 
@@ -206,7 +230,7 @@ class PostgresConnection:
             name=f"syncdeck-{self.schema}",
             timeout=self.timeouts.connect_s,
             num_workers=1,
-            check=ConnectionPool.check_connection,  # drop sessions a server restart killed
+            check=check_idle,  # drop sessions a server restart killed
             reconnect_timeout=86400.0,  # keep trying with backoff while it is down
         )
         pool.open(wait=True, timeout=self.timeouts.connect_s)
@@ -227,9 +251,9 @@ class PostgresConnection:
         own transaction unless `fn` opens one), on a store thread."""
         return await self._on_thread(self._with_conn, fn, args)
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> tuple[T, int]:
-        """Run `fn(conn, now, *args)` in one write transaction (see the module docstring);
-        return its result and the change number the transaction took."""
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, begun, *args)` in one write transaction (see the module docstring),
+        `conn` a `PipelineConn`; its change number goes to `committed` once it commits."""
         return await self._on_thread(self._with_conn, self._write_tx, (fn, args))
 
     async def _on_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -247,21 +271,35 @@ class PostgresConnection:
         with pool.connection() as conn:
             return fn(conn, *args)
 
-    def _write_tx(self, conn: Conn, fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, int]:
+    def _write_tx(self, conn: Conn, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
-            seq, now = begin_write(conn, self.begin_write_sql)
-            freeze_hook()
-            if self._clock is not None:
-                now = to_datetime(self._clock())
-            result = fn(conn, now, *args)
-            if conn.info.transaction_status == pq.TransactionStatus.INERROR:
-                raise StoreError("a statement failed inside the transaction")
-            conn.execute("COMMIT")
+            with conn.pipeline() as pipeline:
+                synced = PipelineConn(conn, pipeline)
+                begun = begin_write(synced, self.begin_write_sql)
+                freeze_hook()
+                if self._clock is not None:
+                    begun = dataclasses.replace(begun, now=to_datetime(self._clock()))
+                result = fn(synced, begun, *args)
+                if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+                    raise StoreError("a statement failed inside the transaction")
+                conn.execute("COMMIT")
+            # The pipeline's sync has run the COMMIT: anything else is a failure it skipped.
+            if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                raise StoreError("the transaction did not commit")
         except BaseException:
             if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
             raise
-        return result, seq
+        committed = self.committed
+        if committed is not None:
+            committed(begun.seq)
+        return result
+
+    @property
+    def test_clock(self) -> Callable[[], datetime] | None:
+        """The test seam's clock as datetimes, or None: the server's clock is the one."""
+        clock = self._clock
+        return None if clock is None else lambda: to_datetime(clock())
 
     def now_sync(self, conn: Conn) -> datetime:
         """The store's clock, read on `conn` (the database's, unless a test clock is set)."""
@@ -286,12 +324,37 @@ class PostgresConnection:
         return await self.call(self.change_seq_sync)
 
 
-def begin_write(conn: Conn, statement: sql.Composed) -> tuple[int, datetime]:
-    """BEGIN, take the write lock, count the change, queue its NOTIFY, read the clock:
-    one round trip. Returns the change number and the database's time."""
-    cur = conn.execute(statement)
-    while cur.nextset():
-        pass
-    row = cur.fetchone()
-    assert row is not None
-    return int(row[0]), row[1]
+@dataclass(frozen=True)
+class Begun:
+    """What the start of a write transaction read: its change number, the store's time, and
+    the lease's row (None: no lease yet), read under the write lock, so that nobody else
+    changes it before this transaction ends."""
+
+    seq: int
+    now: datetime
+    lease_row: Row | None
+    last_event_id: int
+    """The events' identity sequence's last value (see `core.store.postgres.tx`)."""
+
+
+def begin_write(conn: PipelineConn, statements: tuple[sql.Composed | sql.SQL, ...]) -> Begun:
+    """BEGIN, take the write lock, count the change, queue its NOTIFY, read the clock, the
+    lease and the last event id: one round trip on a connection in pipeline mode."""
+    *_, counted, lease, event_seq = [conn.execute(statement) for statement in statements]
+    row = counted.fetchone()
+    last = event_seq.fetchone()
+    assert row is not None and last is not None
+    last_event_id = int(last[0]) if last[1] else int(last[0]) - 1
+    return Begun(int(row[0]), row[1], lease.fetchone(), last_event_id)
+
+
+def check_idle(conn: Conn) -> None:
+    """The pool's check of a connection it hands out, without a round trip (see the module
+    docstring). Raises psycopg.OperationalError for a connection it closed."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the session is closed")
+    poller = select.poll()  # not select(): a descriptor may be above FD_SETSIZE
+    poller.register(conn.fileno(), select.POLLIN)
+    if poller.poll(0):  # an idle session has nothing to say, but its end
+        conn.close()
+        raise psycopg.OperationalError("the server ended the session")

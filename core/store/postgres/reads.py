@@ -3,7 +3,9 @@
 Each function takes a pooled connection in autocommit mode and runs on a store
 thread. A single statement reads one snapshot; the view, which must agree
 with itself across several statements, reads inside one REPEATABLE READ READ
-ONLY transaction. Reads take no locks and never wait for a writer.
+ONLY transaction, sent as one pipeline: the clock and every statement of it
+in one round trip (the runner reads it before each start). Reads take no
+locks and never wait for a writer.
 
 Raises: `psycopg.Error`, which the connection maps to `StoreError`.
 """
@@ -32,11 +34,24 @@ def _snapshot(conn: Conn) -> None:
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
-def view(conn: Conn, now: Callable[[Conn], datetime], history: bool) -> StoreView:
-    """Everything in one snapshot; `now` is read first, inside it."""
-    with conn.transaction():
-        _snapshot(conn)
-        return queries.view(fetcher(conn), POSTGRES, now(conn), history)
+def view(conn: Conn, clock: Callable[[], datetime] | None, history: bool) -> StoreView:
+    """Everything in one snapshot; the time is the server's, read first inside it, unless
+    the test seam `clock` is given."""
+    statements = queries.view_statements(POSTGRES, history)
+    with conn.pipeline():
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        server_now = conn.execute("SELECT clock_timestamp()") if clock is None else None
+        cursors = [conn.execute(sql, params) for sql, params in statements]
+        conn.execute("COMMIT")
+    # The pipeline's sync has brought every result into its cursor.
+    if server_now is None:
+        assert clock is not None
+        now = clock()
+    else:
+        row = server_now.fetchone()
+        assert row is not None
+        now = row[0]
+    return queries.view_from([c.fetchall() for c in cursors], POSTGRES, now, history)
 
 
 def run_stats(

@@ -14,8 +14,8 @@ of `core.store.base.Store` hold as follows:
   (`pg_advisory_xact_lock`) first and holds it until it commits, so appends are
   serialized and ids commit in order (see `connection`).
 - **Fencing**: `start_run`, `finish_run`, `record_progress` and `publish_plan` check
-  the epoch on the lease row, which `PostgresTx.lease()` locks for the rest of the
-  transaction.
+  the epoch on the lease row, which every write transaction reads once it holds the
+  write lock (so no other writer can change it before this one commits).
 
 `wait_for_change` is LISTEN/NOTIFY with polling underneath (see `changes`).
 `maintenance` does nothing: autovacuum looks after the tables.
@@ -38,8 +38,9 @@ from core.store.base import StoreView
 from core.store.columns import Fetch
 from core.store.postgres import reads
 from core.store.postgres.changes import Changes
-from core.store.postgres.connection import PostgresConnection, Timeouts
-from core.store.postgres.rows import POSTGRES, Conn
+from core.store.postgres.connection import Begun, PostgresConnection, Timeouts
+from core.store.postgres.pipeline import PipelineConn
+from core.store.postgres.rows import POSTGRES
 from core.store.postgres.tx import PostgresTx
 from core.store.rule_store import RuleStore
 
@@ -49,8 +50,11 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 """Lower-case identifiers that need no quoting, short enough for the channel's name."""
 
 
-def _apply(conn: Conn, now: datetime, rule: Callable[..., T], *args: Any) -> T:
-    return rule(PostgresTx(conn), now, *args)
+def _apply(conn: PipelineConn, begun: Begun, rule: Callable[..., T], *args: Any) -> T:
+    tx = PostgresTx(conn, begun)
+    result = rule(tx, begun.now, *args)
+    tx.end()
+    return result
 
 
 class PostgresStore(RuleStore):
@@ -99,10 +103,7 @@ class PostgresStore(RuleStore):
         return await self._conn.call(reads.run_stats, duration_buckets, wait_buckets)
 
     async def _write_fn(self, fn: Callable[..., T], *args: Any) -> T:
-        result, seq = await self._conn.write(fn, *args)
-        if self._changes is not None:
-            self._changes.wrote(seq)
-        return result
+        return await self._conn.write(fn, *args)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -121,9 +122,11 @@ class PostgresStore(RuleStore):
             await self._conn.close()
             raise
         self._changes = changes
+        self._conn.committed = changes.wrote
 
     async def close(self) -> None:
         changes, self._changes = self._changes, None
+        self._conn.committed = None
         if changes is not None:
             await changes.stop()
         await self._conn.close()
@@ -141,18 +144,21 @@ class PostgresStore(RuleStore):
         return await self._changes.wait(timeout)
 
     async def view(self, history: bool = True) -> StoreView:
-        return await self._conn.call(reads.view, self._conn.now_sync, history)
+        return await self._conn.call(reads.view, self._conn.test_clock, history)
 
     async def prune_events(self, keep: int) -> int:
-        def prune(conn: Conn, now: datetime) -> int:
+        def prune(conn: PipelineConn, begun: Begun) -> int:
+            # Counted in SQL: in the write transaction's pipeline, a rowcount comes late.
             if keep <= 0:
-                return int(conn.execute("DELETE FROM events").rowcount)
-            # By rows, not by ids: ids may have gaps.
-            cur = conn.execute(
-                "DELETE FROM events WHERE id < (SELECT id FROM events ORDER BY id DESC "
-                "LIMIT 1 OFFSET %s)",
-                (max(0, keep - 1),),
-            )
-            return int(cur.rowcount)
+                gone = conn.execute(
+                    "WITH gone AS (DELETE FROM events RETURNING 1) SELECT count(*) FROM gone"
+                ).fetchone()
+            else:  # by rows, not by ids: ids may have gaps
+                gone = conn.execute(
+                    "WITH gone AS (DELETE FROM events WHERE id < (SELECT id FROM events "
+                    "ORDER BY id DESC LIMIT 1 OFFSET %s) RETURNING 1) SELECT count(*) FROM gone",
+                    (max(0, keep - 1),),
+                ).fetchone()
+            return 0 if gone is None else int(gone[0])
 
         return await self._write_fn(prune)

@@ -2,11 +2,19 @@
 
 The transaction is READ COMMITTED and was opened by `begin_write`, which took
 the schema's write lock (see `core.store.postgres.connection`), so each
-statement sees every transaction committed before this one. `service()` and
-`lease()` also lock the rows they read (`FOR UPDATE`, the dialect's row lock),
-as the `Tx` protocol asks of a row-locking backend: the write lock is what
-serializes the event log, and the row locks keep "one transition per service,
-one on the lease" true on their own.
+statement sees every transaction committed before this one, and no other
+write transaction runs until this one ends. That lock is what keeps the
+lease row as `begin_write` read it, handed in rather than read again, and
+it serializes the event log; `service()` also locks the row it reads (`FOR
+UPDATE`, the dialect's row lock), as the `Tx` protocol asks of a row-locking
+backend. The connection is in pipeline mode: writes whose result is not read
+ride with the next statement that is (see `core.store.sql_tx`).
+
+Event ids cost no round trip either: `begin_write` also read the last id of
+the events' identity sequence, and as no other transaction appends until this
+one ends, the next ids are known; the rows are inserted with them, and the
+sequence is moved past them just before the commit. (A transaction that rolls
+back after that leaves a gap in the ids, which readers allow, as before.)
 
 Raises: what `core.store.sql_tx` says; `psycopg.Error` for the rest, which the
 connection maps to `StoreError`.
@@ -14,11 +22,34 @@ connection maps to `StoreError`.
 
 from __future__ import annotations
 
+from typing import Any
+
+from core.store.postgres.connection import Begun
+from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import POSTGRES
 from core.store.sql_tx import SqlTx
+
+_INSERT_EVENT = (
+    "INSERT INTO events (id, at, kind, service, request_id, run_id, data) "
+    "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 class PostgresTx(SqlTx):
     """`core.store.tx.Tx` over a connection inside a write transaction."""
 
     dialect = POSTGRES
+
+    def __init__(self, conn: PipelineConn, begun: Begun) -> None:
+        super().__init__(conn, begun.lease_row)
+        self._last_event_id = self._first_event_id = begun.last_event_id
+
+    def _insert_event(self, values: tuple[Any, ...]) -> int:
+        self._last_event_id += 1
+        self.conn.execute(_INSERT_EVENT, (self._last_event_id, *values))
+        return self._last_event_id
+
+    def end(self) -> None:
+        """Before the commit: move the events' id sequence past the ids taken here."""
+        if self._last_event_id != self._first_event_id:
+            self.conn.execute("SELECT setval('events_id_seq', %s)", (self._last_event_id,))

@@ -46,9 +46,8 @@ def enqueue(
     Raises StoreError (priority out of range), NotFound (service)."""
     if priority is not None:
         check_priority(priority)
-    state = tx.service(service)
+    state, queued = tx.service_and_queued(service)
     wanted = state.default_priority if priority is None else priority
-    queued = tx.queued_for(service)
     if queued is not None:
         merged = policy.merge(queued.mode, queued.priority, mode, wanted)
         # An operator asking now should not wait out a retry's backoff; the schedule should.
