@@ -42,6 +42,12 @@ def release_on_close(lock: threading.Lock) -> None:
             _locks.remove(lock)
 
 
+def stop_here() -> None:
+    """SIGSTOP this process from the calling thread, wherever it is (see above for why the
+    thread): a hook that means to freeze inside a transaction calls this directly."""
+    signal.raise_signal(signal.SIGSTOP)
+
+
 def freeze() -> None:
     """SIGSTOP this process once no registered connection is inside a transaction."""
     with _registry:
@@ -49,7 +55,7 @@ def freeze() -> None:
     for lock in held:
         lock.acquire()
     try:
-        signal.raise_signal(signal.SIGSTOP)
+        stop_here()
     finally:
         for lock in reversed(held):
             lock.release()
