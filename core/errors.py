@@ -30,6 +30,14 @@ class StoreBroken(StoreError):
 class StoreCorrupt(StoreBroken):
     """The database is damaged or is not a syncdeck store; it is left exactly as it is."""
 
+    @classmethod
+    def of(cls, path: object, reason: object) -> StoreCorrupt:
+        """The one message for it, whichever of the file's users (store, replica) met it."""
+        return cls(
+            f"{path} is damaged or is not a syncdeck store ({reason}); syncdeck left it "
+            "unchanged: move it aside or restore a backup, then start again"
+        )
+
 
 class StoreReplaced(StoreBroken):
     """The database file was deleted or replaced under a running process. Carrying on

@@ -197,3 +197,39 @@ def test_schedule_prints_the_timeline_with_gaps_and_says_when_the_stagger_cannot
         daemon.wait(timeout=15)
     assert err.read_text().count("cannot keep syncs") == 1
     assert "the closest are 450s apart" in err.read_text()
+
+
+CORRUPT_LINE = "is damaged or is not a syncdeck store"
+
+
+def corrupt_store(data_dir: Path) -> str:
+    """Random bytes where the store should be, as a bad disk or a stray file leaves it."""
+    path = data_dir / "syncdeck.db"
+    path.write_bytes(hashlib.sha256(b"seed").digest() * 6250)  # 200,000 bytes, no header
+    return db_digest(data_dir)
+
+
+def test_a_corrupt_store_is_one_line_and_exit_2_for_every_command(
+    env: dict[str, str], data_dir: Path
+) -> None:
+    before = corrupt_store(data_dir)
+    demo = {**env, "SYNCDECK_SOURCE__KIND": "demo"}
+    commands = [
+        ["status"],
+        ["status", "--json"],
+        ["history"],
+        ["sync", "orders"],
+        ["cancel", "1"],
+        ["pause"],
+        ["schedule"],
+        ["daemon"],
+    ]
+    for args in commands:
+        done = syncdeck(env, *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.count("\n") == 1 and CORRUPT_LINE in done.stderr, (args, done.stderr)
+        assert str(data_dir / "syncdeck.db") in done.stderr and "Traceback" not in done.stderr
+    done = syncdeck(demo, "verify")
+    assert done.returncode == 2 and CORRUPT_LINE in done.stderr, done.stderr
+    assert db_digest(data_dir) == before
+    assert not [p.name for p in data_dir.iterdir() if p.name.startswith("syncdeck.db-")]

@@ -51,9 +51,15 @@ class Console:
     """`syncdeck` in a detached tmux session on a private tmux server."""
 
     def __init__(
-        self, env: dict[str, str], workdir: Path, name: str, size: tuple[int, int]
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        name: str,
+        size: tuple[int, int],
+        args: tuple[str, ...] = (),
     ) -> None:
         self.name = name
+        self.args = args
         self.width, self.height = size
         self.socket = str(workdir / f"tmux-{name}.sock")
         self.exit_file = workdir / f"{name}.exit"
@@ -79,7 +85,7 @@ class Console:
         # The shell records the exit status: tmux 3.3a does not always reap the pane's
         # process (it stays a zombie and #{pane_dead_status} stays empty).
         command = (
-            f"{shlex.join(['env', *assignments, *SYNCDECK])}; "
+            f"{shlex.join(['env', *assignments, *SYNCDECK, *self.args])}; "
             f"echo $? > {shlex.quote(str(self.exit_file))}"
         )
         self.tmux(
@@ -161,8 +167,13 @@ def console_env(cli_env: dict[str, str]) -> dict[str, str]:
 def start_console(console_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Console]]:
     started: list[Console] = []
 
-    def start(name: str, size: tuple[int, int] = (WIDTH, HEIGHT), **extra_env: str) -> Console:
-        console = Console({**console_env, **extra_env}, tmp_path, name, size)
+    def start(
+        name: str,
+        size: tuple[int, int] = (WIDTH, HEIGHT),
+        args: tuple[str, ...] = (),
+        **extra_env: str,
+    ) -> Console:
+        console = Console({**console_env, **extra_env}, tmp_path, name, size, args)
         started.append(console)
         console.start()
         return console
@@ -318,6 +329,24 @@ def test_at_80x24_the_header_never_runs_together_and_paused_dispatch_is_said(
     assert all(len(line) <= 80 for line in said.splitlines()), said
     console.press("q")
     assert console.wait_exit(STARTUP_S) == 0, console.screen()
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["console", "read-only console"])
+def test_a_corrupt_store_is_one_line_and_exit_2_for_the_console(
+    start_console: Callable[..., Console], console_env: dict[str, str], read_only: bool
+) -> None:
+    db = Path(console_env["SYNCDECK_DATA_DIR"]) / "syncdeck.db"
+    db.write_bytes(bytes(range(256)) * 800)  # not a database: no SQLite header
+    before = db.read_bytes()
+    console = start_console("corrupt", (80, 24), ("--read-only",) if read_only else ())
+    assert console.wait_exit(STARTUP_S) == 2, console.screen()
+    # The whole pane, its scrollback included, with wrapped lines joined: what was printed.
+    printed = console.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", console.name).stdout
+    lines = [x for x in printed.splitlines() if x.strip() and not x.startswith("Pane is dead")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"syncdeck: {db} is damaged or is not a syncdeck store"), lines
+    assert db.read_bytes() == before
+    assert not [p for p in db.parent.iterdir() if p.name.startswith("syncdeck.db-")]
 
 
 def cli_json(env: dict[str, str], *args: str) -> object:

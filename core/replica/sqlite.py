@@ -10,7 +10,9 @@ The schema is this module's own: created if missing (every statement `IF NOT
 EXISTS`, so the tables the store's migration 2 made are adopted as they are)
 when the first target is opened, and versioned in `replica_meta`, apart from
 the store's `PRAGMA user_version`. A newer version than this syncdeck knows
-raises `SchemaTooNew`; SQLite's own errors propagate as `sqlite3.Error`.
+raises `SchemaTooNew`, a damaged file or one that is not a database `StoreCorrupt`
+(the store's message: it is the same file by default); SQLite's other errors
+propagate as `sqlite3.Error`.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.errors import SchemaTooNew
+from core.errors import SchemaTooNew, StoreCorrupt
 from core.models import RunCounts
 from core.replica.base import Batch, BatchResult, Drift, Fence, SyncState
 from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
 from core.sync.entities import ENTITIES, EntitySpec
 
 PARAM_CHUNK = 900
+CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+"""A file that is damaged or not a database: `StoreCorrupt`, the store's own message."""
 
 
 def _now_iso() -> str:
@@ -62,6 +66,11 @@ class SQLiteReplica:
                 if spec.name not in self._ready:  # an entity a plugin defines
                     self._create_schema(db, entity_ddl(spec, SQLITE))
                     self._ready.add(spec.name)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in CORRUPT_CODES:
+                raise StoreCorrupt.of(self.path, exc) from exc
+            raise
         except BaseException:
             db.close()
             raise

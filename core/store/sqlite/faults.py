@@ -74,10 +74,7 @@ def classify(exc: sqlite3.Error, path: Path) -> StoreError:
     code = getattr(exc, "sqlite_errorcode", None)
     primary = None if code is None else code & 0xFF
     if primary in _CORRUPT:
-        return StoreCorrupt(
-            f"{path} is damaged or is not a syncdeck store ({exc}); syncdeck left it "
-            "unchanged: move it aside or restore a backup, then start again"
-        )
+        return StoreCorrupt.of(path, exc)
     if primary in _BUSY:
         return StoreUnwritable(f"the store is locked by {lock_holder(path)} ({path})")
     if primary in _UNWRITABLE:
