@@ -331,22 +331,46 @@ def test_at_80x24_the_header_never_runs_together_and_paused_dispatch_is_said(
     assert console.wait_exit(STARTUP_S) == 0, console.screen()
 
 
+def _corrupt(data: Path) -> str:
+    (data / "syncdeck.db").write_bytes(bytes(range(256)) * 800)  # no SQLite header
+    return f"{data / 'syncdeck.db'} is damaged or is not a syncdeck store"
+
+
+def _newer_schema(data: Path) -> str:
+    conn = sqlite3.connect(data / "syncdeck.db")
+    conn.execute("CREATE TABLE future (x)")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    return f"{data / 'syncdeck.db'} has schema version 99"
+
+
+def _bad_config(data: Path) -> str:
+    (data / "syncdeck.toml").write_text("[orchestrator\ntries = 1\n")
+    return f"config file {data / 'syncdeck.toml'}: not valid TOML"
+
+
+START_FAULTS = {"corrupt db": _corrupt, "newer schema": _newer_schema, "bad config": _bad_config}
+
+
+@pytest.mark.parametrize("fault", START_FAULTS)
 @pytest.mark.parametrize("read_only", [False, True], ids=["console", "read-only console"])
-def test_a_corrupt_store_is_one_line_and_exit_2_for_the_console(
-    start_console: Callable[..., Console], console_env: dict[str, str], read_only: bool
+def test_a_console_that_cannot_start_says_why_in_one_line_and_exits_2(
+    start_console: Callable[..., Console],
+    console_env: dict[str, str],
+    read_only: bool,
+    fault: str,
 ) -> None:
-    db = Path(console_env["SYNCDECK_DATA_DIR"]) / "syncdeck.db"
-    db.write_bytes(bytes(range(256)) * 800)  # not a database: no SQLite header
-    before = db.read_bytes()
-    console = start_console("corrupt", (80, 24), ("--read-only",) if read_only else ())
+    data = Path(console_env["SYNCDECK_DATA_DIR"])
+    said = START_FAULTS[fault](data)
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    console = start_console("faulty", (80, 24), ("--read-only",) if read_only else ())
     assert console.wait_exit(STARTUP_S) == 2, console.screen()
     # The whole pane, its scrollback included, with wrapped lines joined: what was printed.
     printed = console.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", console.name).stdout
     lines = [x for x in printed.splitlines() if x.strip() and not x.startswith("Pane is dead")]
     assert len(lines) == 1, lines
-    assert lines[0].startswith(f"syncdeck: {db} is damaged or is not a syncdeck store"), lines
-    assert db.read_bytes() == before
-    assert not [p for p in db.parent.iterdir() if p.name.startswith("syncdeck.db-")]
+    assert lines[0].startswith(f"syncdeck: {said}"), lines
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # nothing touched
 
 
 def cli_json(env: dict[str, str], *args: str) -> object:
