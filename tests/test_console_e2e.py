@@ -349,7 +349,28 @@ def _bad_config(data: Path) -> str:
     return f"config file {data / 'syncdeck.toml'}: not valid TOML"
 
 
-START_FAULTS = {"corrupt db": _corrupt, "newer schema": _newer_schema, "bad config": _bad_config}
+def _read_only_fs(data: Path) -> str:
+    """A store on a filesystem mounted read-only (root only: as another user the test
+    skips): the WAL's shared-memory file cannot be made, so not even a read opens."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a read-only bind mount needs root and mount(8)")
+    conn = sqlite3.connect(data / "syncdeck.db")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    for args in (["--bind", str(data), str(data)], ["-o", "remount,ro,bind", str(data)]):
+        mounted = subprocess.run(["mount", *args], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            pytest.skip(f"mount {' '.join(args)} was refused here: {mounted.stderr.strip()}")
+    return f"store unwritable: the filesystem holding {data} is read-only"
+
+
+START_FAULTS = {
+    "corrupt db": _corrupt,
+    "newer schema": _newer_schema,
+    "bad config": _bad_config,
+    "read-only filesystem": _read_only_fs,
+}
 
 
 @pytest.mark.parametrize("fault", START_FAULTS)
@@ -361,16 +382,20 @@ def test_a_console_that_cannot_start_says_why_in_one_line_and_exits_2(
     fault: str,
 ) -> None:
     data = Path(console_env["SYNCDECK_DATA_DIR"])
-    said = START_FAULTS[fault](data)
-    before = {p.name: p.read_bytes() for p in data.iterdir()}
-    console = start_console("faulty", (80, 24), ("--read-only",) if read_only else ())
-    assert console.wait_exit(STARTUP_S) == 2, console.screen()
-    # The whole pane, its scrollback included, with wrapped lines joined: what was printed.
-    printed = console.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", console.name).stdout
-    lines = [x for x in printed.splitlines() if x.strip() and not x.startswith("Pane is dead")]
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"syncdeck: {said}"), lines
-    assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # nothing touched
+    try:
+        said = START_FAULTS[fault](data)
+        before = {p.name: p.read_bytes() for p in data.iterdir()}
+        console = start_console("faulty", (80, 24), ("--read-only",) if read_only else ())
+        assert console.wait_exit(STARTUP_S) == 2, console.screen()
+        # The whole pane, scrollback included, wrapped lines joined: what was printed.
+        printed = console.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", console.name).stdout
+        lines = [x for x in printed.splitlines() if x.strip() and not x.startswith("Pane is")]
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"syncdeck: {said}"), lines
+        assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # nothing touched
+    finally:
+        if str(data) in Path("/proc/mounts").read_text():
+            subprocess.run(["umount", "-l", str(data)], check=False)
 
 
 def cli_json(env: dict[str, str], *args: str) -> object:

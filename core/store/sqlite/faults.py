@@ -79,6 +79,9 @@ def classify(exc: sqlite3.Error, path: Path) -> StoreError:
         return StoreUnwritable(f"the store is locked by {lock_holder(path)} ({path})")
     if primary in _UNWRITABLE:
         return StoreUnwritable(f"store unwritable: {exc} ({path})")
+    problem = write_problem(path) if primary == sqlite3.SQLITE_CANTOPEN else None
+    if problem is not None:  # a WAL database's -shm cannot be made in a read-only place
+        return StoreUnwritable(f"{problem}: cannot open {path} ({exc})")
     return StoreError(f"{path}: {exc}")
 
 
