@@ -14,6 +14,9 @@ from msgspec import Meta
 
 from core.config_section import Section
 
+SessionSeconds = Annotated[float, Meta(ge=0.1, le=3600)]
+"""A PostgreSQL session timeout: finite, positive, at most an hour."""
+
 
 class StoreSettings(Section, frozen=True, kw_only=True):
     """Where the coordination store lives: SQLite in the data directory unless `url` is set."""
@@ -25,6 +28,14 @@ class StoreSettings(Section, frozen=True, kw_only=True):
     """PostgreSQL: the schema that holds syncdeck's tables (lower-case letters, digits, _)."""
     password_file: Path | None = None
     """PostgreSQL: a file holding the password (read when the store opens)."""
+    idle_in_transaction_timeout_s: SessionSeconds = 5.0
+    """PostgreSQL: the server ends a store session left idle inside a transaction this long
+    (a frozen or cut-off client), so its locks fall away: a takeover after such a freeze
+    takes up to the lease TTL plus this. Shorter than the longest pause between the
+    statements of one of syncdeck's transactions would abort healthy work."""
+    connect_timeout_s: SessionSeconds = 5.0
+    """PostgreSQL: how long a connection may take to open (or a call wait for one) before
+    the call fails and health says "store unreachable"."""
 
     def __post_init__(self) -> None:
         if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):

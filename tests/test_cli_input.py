@@ -105,7 +105,13 @@ def test_config_and_environment_refuse_non_finite_numbers(
         "[orchestrator]\nrun_timeout_s = inf\n[schedule]\nstagger_s = nan\n"
         "[services.orders]\ninterval_s = 1e308\n"
     )
-    env = {**env, "SYNCDECK_SOURCE__TIMEOUT_S": "inf", "SYNCDECK_DEMO__SEED": "1" + "0" * 30}
+    env = {
+        **env,
+        "SYNCDECK_SOURCE__TIMEOUT_S": "inf",
+        "SYNCDECK_DEMO__SEED": "1" + "0" * 30,
+        "SYNCDECK_STORE__IDLE_IN_TRANSACTION_TIMEOUT_S": "nan",
+        "SYNCDECK_STORE__CONNECT_TIMEOUT_S": "0",
+    }
     result = syncdeck(env, "status")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     for line in (
@@ -114,6 +120,8 @@ def test_config_and_environment_refuse_non_finite_numbers(
         "services.orders.interval_s: must be less than or equal to 31622400",
         "source.timeout_s: must be a finite number, not inf",
         "demo.seed: must be less than or equal to",
+        "store.idle_in_transaction_timeout_s: must be a finite number, not nan",
+        "store.connect_timeout_s: must be greater than or equal to 0.1",
     ):
         assert line in result.stderr, result.stderr
     assert not (data_dir / "syncdeck.db").exists()

@@ -28,6 +28,8 @@ from conftest import REPO
 from support.pgcluster import PgCluster, rows, running_cluster
 
 TTL_S = 3.0
+IDLE_TX_S = 2.0
+"""[store] idle_in_transaction_timeout_s, below its default: the test shows that it applies."""
 HOSTS = ["sdh1", "sdh2", "sdh3"]
 PORT = 55439
 SYNCDECK_BIN = str(REPO / ".venv" / "bin" / "syncdeck")
@@ -113,6 +115,7 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         "SYNCDECK_SIMULATION__RUN_SECONDS": "3",
         "SYNCDECK_ORCHESTRATOR__LEASE_TTL_S": str(TTL_S),
         "SYNCDECK_ORCHESTRATOR__HEARTBEAT_S": "0.5",
+        "SYNCDECK_STORE__IDLE_IN_TRANSACTION_TIMEOUT_S": str(IDLE_TX_S),
     }
     url = cluster.url("syncdeck")
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -202,7 +205,7 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         sent = server_now(url)
         (tmp_path / host / "freeze").touch()
         wait_for("the freeze", lambda: not (tmp_path / host / "freeze").exists(), 10)
-        taken_over(epoch, sent, TTL_S + 5.0 + 2)  # idle_in_transaction_session_timeout 5 s
+        taken_over(epoch, sent, TTL_S + IDLE_TX_S + 2)  # the server ends the frozen session
         [(taken_at,)] = rows(url, "SELECT acquired_at FROM lease")
         frozen.send_signal(signal.SIGCONT)
         wait_for(

@@ -27,13 +27,19 @@ from core.sync.service import SyncService
 
 def open_store(settings: Settings) -> Store:
     """PostgreSQL when `[store] url` is set (only then is psycopg imported), else SQLite."""
-    if settings.store.url:
+    store = settings.store
+    if store.url:
         from core.store.postgres import PostgresStore
+        from core.store.postgres.connection import Timeouts
 
         return PostgresStore(
-            settings.store.url,
-            schema=settings.store.schema,
-            password_file=settings.store.password_file,
+            store.url,
+            schema=store.schema,
+            password_file=store.password_file,
+            timeouts=Timeouts(
+                idle_in_transaction_s=store.idle_in_transaction_timeout_s,
+                connect_s=store.connect_timeout_s,
+            ),
         )
     return SQLiteStore(settings.data_dir / DB_FILENAME)
 

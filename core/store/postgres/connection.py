@@ -95,12 +95,13 @@ def freeze_hook() -> None:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Session timeouts of the store's connections, in seconds (0: none)."""
+    """Session timeouts of the store's connections, in seconds (0: none); the first and the
+    last are `[store]` settings."""
 
     idle_in_transaction_s: float = 5.0
     lock_s: float = 10.0
     statement_s: float = 30.0
-    connect_s: float = 10.0
+    connect_s: float = 5.0
 
 
 def redact(url: str) -> str:
