@@ -62,6 +62,14 @@ class ConsoleActions(FramedApp):
 
     def after_frame(self, snap: Snapshot, before: Snapshot | None) -> None:
         """Close a confirmation about a run that ended meanwhile; redraw state labels."""
+        if len(self.screen_stack) > 1:  # only then can a confirmation be up (or loaded)
+            self._close_stale_confirmation(snap)
+        if before is None or before.controls != snap.controls:
+            from console.widgets.key_bar import KeyBar
+
+            self.query_one(KeyBar).refresh()
+
+    def _close_stale_confirmation(self, snap: Snapshot) -> None:
         from console.screens.confirm import ConfirmScreen
 
         screen = self.screen
@@ -73,10 +81,6 @@ class ConsoleActions(FramedApp):
                     f"Request #{screen.request_id} ended meanwhile: nothing to confirm.",
                     title="Dialog closed",
                 )
-        if before is None or before.controls != snap.controls:
-            from console.widgets.key_bar import KeyBar
-
-            self.query_one(KeyBar).refresh()
 
     def _selected_service(self) -> str | None:
         return self.query_one(ServicesTable).selected

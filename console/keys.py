@@ -9,13 +9,11 @@ depends on state (`p Resume` while paused, `s Sched off`) comes from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import msgspec
 from textual.binding import Binding
 
 
-@dataclass(frozen=True)
-class KeyAction:
+class KeyAction(msgspec.Struct, frozen=True):
     keys: str
     """Textual key names, comma-separated."""
     action: str

@@ -11,8 +11,8 @@ console's height never reach the header on an 80x24 terminal.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+import msgspec
 from textual.app import App
 from textual.notifications import Notification, SeverityLevel
 
@@ -23,8 +23,7 @@ TIMEOUT = 6.0
 FAILED = (RunOutcome.FAILED.value, RunOutcome.TIMED_OUT.value)
 
 
-@dataclass(frozen=True)
-class Toast:
+class Toast(msgspec.Struct, frozen=True):
     title: str
     message: str
     severity: SeverityLevel

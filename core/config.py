@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -268,6 +267,8 @@ def load_settings(
         raise ConfigError(f"config file {config_file}: no such file")
     merged: dict[str, Any] = {}
     if config_file is not None:
+        import tomllib  # only with a file to read: the console's first frame has none to wait on
+
         try:
             merged = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

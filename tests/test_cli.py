@@ -142,6 +142,15 @@ def test_help_exits_0_for_every_command(env: dict[str, str], data_dir: Path) -> 
     assert list(data_dir.iterdir()) == []  # asking for help creates no store
 
 
+def test_the_bare_command_reads_as_the_parser_would_read_it() -> None:
+    """`syncdeck` with no arguments skips argparse (`console.cli.BARE`): same namespace."""
+    from console.cli import BARE, parse_args
+    from console.cli.parser import build_parser
+
+    assert vars(build_parser().parse_args([])) == BARE == vars(parse_args([]))
+    assert vars(parse_args(["--read-only"]))["read_only"] is True
+
+
 def test_unknown_service_exits_2_with_a_clear_message(env: dict[str, str]) -> None:
     ok(env, "resume")  # create the store first: the three commands below then only read it
     for stderr in usage_errors(

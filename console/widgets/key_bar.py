@@ -10,16 +10,14 @@ so it shows exactly what the help screen and the command palette offer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import msgspec
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
 from textual.widget import Widget
 
 
-@dataclass(frozen=True)
-class Offer:
+class Offer(msgspec.Struct, frozen=True):
     """One key in the bar."""
 
     key: str

@@ -6,13 +6,14 @@ lands (a value wider than its column is cut). A table declares them in one line
 (`columns("service 10, state 7, ...")`), a column's label being its key. Rows are
 updated by key, touching only changed cells, and reordered in place: the selected
 row stays selected through every update, filter and sort (`KeyedTable.put_rows`).
+Labels and text cells are shown as they are, never read as Rich markup (`plain_cell`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
+import msgspec
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -21,8 +22,7 @@ MODE_SHORT = {"incremental": "incr"}
 """Modes as a 4-cell column shows them (`mode_text`)."""
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(msgspec.Struct, frozen=True):
     label: str
     """Also the column's key, for `update_cell` and `sort`."""
     width: int
@@ -42,9 +42,18 @@ def mode_text(mode: str) -> str:
     return MODE_SHORT.get(mode, mode)
 
 
+def plain_cell(value: object) -> object:
+    """A text cell as DataTable shows a one-line `str` cell, without reading it as markup:
+    a value with "[" shows as it is, and the first frame does not wait for Rich's markup
+    parser and emoji table (the first markup read imports it)."""
+    if isinstance(value, str):
+        return Text(value, no_wrap=True, end="")
+    return value
+
+
 def add_columns(table: DataTable[object], columns: Sequence[Column]) -> None:
     for column in columns:
-        table.add_column(column.label, key=column.label, width=column.width)
+        table.add_column(Text(column.label), key=column.label, width=column.width)
 
 
 class KeyedTable(DataTable[object]):
@@ -73,7 +82,7 @@ class KeyedTable(DataTable[object]):
     ) -> None:
         """Make the table hold exactly `rows` (key, cells), in their order: rows gone are
         removed, new ones added, the others updated cell by cell (`update_changed`)."""
-        rows = list(rows)
+        rows = [(key, [plain_cell(cell) for cell in cells]) for key, cells in rows]
         wanted = {key for key, _ in rows}
         for gone in [k for k in self.rows if k.value not in wanted]:
             self.remove_row(gone)
@@ -126,8 +135,7 @@ def _plain(cell: object) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-@dataclass
-class SortOrder:
+class SortOrder(msgspec.Struct):
     """Which column a table is sorted by, and which way; `o` cycles, `O` flips."""
 
     choices: tuple[str, ...]
