@@ -25,7 +25,7 @@ PLAN = RunnerPlan(
 
 
 def project_with(v: StoreView, plan: RunnerPlan | None = PLAN, **changes: object) -> Snapshot:
-    v = StoreView(**{**v.__dict__, "plan": plan, **changes})
+    v = msgspec.structs.replace(v, plan=plan, **changes)
     return project(
         v,
         Settings(),

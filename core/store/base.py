@@ -11,9 +11,10 @@ connections, its clock, its locking and change notification, and nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+import msgspec
 
 from core.health import BreakerUpdate
 from core.models import (
@@ -34,24 +35,21 @@ from core.models import (
 )
 
 
-@dataclass(frozen=True)
-class EnqueueResult:
+class EnqueueResult(msgspec.Struct, frozen=True):
     request: SyncRequest
     merged: bool
     events: list[Event]
 
 
-@dataclass(frozen=True)
-class LeaseResult:
+class LeaseResult(msgspec.Struct, frozen=True):
     """The lease after an acquire-or-renew; `lease` is None if another process holds it."""
 
     lease: Lease | None
     taken_over: bool = False
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = msgspec.field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class RunStart:
+class RunStart(msgspec.Struct, frozen=True):
     request_id: int
     epoch: int
     holder: str
@@ -64,8 +62,7 @@ Breaker = Callable[[ServiceState, datetime], BreakerUpdate]
 """Given the service's state and the store's now, the circuit breaker's next state."""
 
 
-@dataclass(frozen=True)
-class RunFinish:
+class RunFinish(msgspec.Struct, frozen=True):
     """Everything that changes when a run ends, applied by the store in one transaction
     (fenced by `epoch`). The breaker decision runs inside it, on the state it reads."""
 
@@ -80,8 +77,7 @@ class RunFinish:
     breaker: Breaker
 
 
-@dataclass(frozen=True)
-class StoreView:
+class StoreView(msgspec.Struct, frozen=True):
     """One consistent read of everything the dispatcher and a console need."""
 
     now: datetime

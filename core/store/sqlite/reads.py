@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from core.models import RunStats
 from core.store import queries, stats
@@ -37,7 +38,7 @@ def view(
         view = queries.view(fetcher(db), SQLITE, now, history)
     finally:
         db.execute("COMMIT")
-    return view if problem is None else replace(view, problem=problem)
+    return view if problem is None else msgspec.structs.replace(view, problem=problem)
 
 
 def run_stats(
