@@ -13,6 +13,8 @@ import argparse
 import sqlite3
 import sys
 
+import msgspec
+
 from console.cli.parser import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, UsageError
 from console.cli.render import print_json
 from core.config import Settings
@@ -41,7 +43,7 @@ async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
         print(f"syncdeck: verify: cannot read the replica: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
     if args.json:
-        print_json([vars(r) | {"clean": r.clean} for r in reports])
+        print_json([msgspec.structs.asdict(r) | {"clean": r.clean} for r in reports])
     else:
         for report in reports:
             print(render_drift(report))

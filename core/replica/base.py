@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import msgspec
 
 from core.errors import LeaseLost
 from core.models import RunCounts
 from core.sync.entities import EntitySpec
 
 
-@dataclass(frozen=True)
-class Fence:
+class Fence(msgspec.Struct, frozen=True):
     """Who may commit to the replica: the runner `holder` at lease `epoch`, until `deadline()`.
 
     A target opened with a fence commits a batch (or a full pass's end) only if, inside
@@ -62,31 +62,29 @@ class Fence:
             raise LeaseLost(f"runner lease epoch {self.epoch} may have expired (renewal overdue)")
 
 
-@dataclass
-class Batch:
+class Batch(msgspec.Struct):
     """One page of a listing, decoded: valid rows as parallel lists, and the rejects."""
 
     fetched: int = 0
     """Records the source listed on this page, valid or not."""
-    keys: list[str] = field(default_factory=list)
-    values: list[tuple[Any, ...]] = field(default_factory=list)
+    keys: list[str] = msgspec.field(default_factory=list)
+    values: list[tuple[Any, ...]] = msgspec.field(default_factory=list)
     """The replica columns of each valid row, in `EntitySpec.columns` order (key first)."""
-    digests: list[bytes] = field(default_factory=list)
+    digests: list[bytes] = msgspec.field(default_factory=list)
     """Per row, the fingerprint of its values and children (`core.sync.codec.row_digest`)."""
-    children: list[list[tuple[Any, ...]]] = field(default_factory=list)
+    children: list[list[tuple[Any, ...]]] = msgspec.field(default_factory=list)
     """Per row, its child rows (parent key first, then `ChildTable.columns`); empty lists
     for entities without children."""
     top_cursor: str | None = None
     """The highest cursor among the valid rows: where the entity's cursor moves to."""
-    rejected: list[tuple[str | None, str, str]] = field(default_factory=list)
+    rejected: list[tuple[str | None, str, str]] = msgspec.field(default_factory=list)
     """(key if any, raw payload as JSON, reason) per invalid record."""
-    keys_seen: list[str] = field(default_factory=list)
+    keys_seen: list[str] = msgspec.field(default_factory=list)
     """When asked for: every key the source listed, valid or not (a malformed record
     still exists in the source, so reconciliation must not delete its row)."""
 
 
-@dataclass
-class SyncState:
+class SyncState(msgspec.Struct):
     """An entity's bookkeeping: where incremental runs resume, and when a full one is due."""
 
     cursor: str | None
@@ -98,14 +96,12 @@ class SyncState:
     """Why the next auto run must be full (a full pass began and did not complete)."""
 
 
-@dataclass
-class BatchResult:
+class BatchResult(msgspec.Struct):
     counts: RunCounts
     cursor: str | None
 
 
-@dataclass
-class Drift:
+class Drift(msgspec.Struct):
     """How a replica table differs from its source, by key, lag told apart from drift.
 
     The replica's cursor says what its syncs cover: source rows whose cursor is below it.

@@ -11,10 +11,11 @@ errors propagate to the caller; nothing is written to the replica.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+
+import msgspec
 
 from core.replica.base import Drift, Replica, ReplicaTarget
 from core.sources.base import Source
@@ -60,7 +61,7 @@ async def verify_entity(
             drift = await loop.run_in_executor(executor, target.finish_verify)
         finally:
             executor.submit(target.close)
-        return dataclasses.replace(
+        return msgspec.structs.replace(
             drift,
             source_rows=listed,
             invalid_in_source=invalid,
