@@ -16,9 +16,10 @@ Raises: `ValueError` from an enum for a value no version of syncdeck wrote
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from core.models import (
     CircuitState,
@@ -54,8 +55,7 @@ Fetch = Callable[[str, Sequence[Any]], Sequence[Row]]
 """A backend running one statement with its parameters and returning every row."""
 
 
-@dataclass(frozen=True)
-class Decoders:
+class Decoders(msgspec.Struct, frozen=True):
     """Rows in the column orders above to models, given how timestamps arrive."""
 
     timestamp: Callable[[Any], datetime | None]
@@ -147,8 +147,7 @@ def _required(value: datetime | None) -> datetime:
     return value
 
 
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(msgspec.Struct, frozen=True):
     """What the shared read queries need to know of a backend's SQL and driver."""
 
     param: str
