@@ -18,8 +18,9 @@ import heapq
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import msgspec
 
 from core import limits, stagger
 from core.config import Settings
@@ -28,8 +29,7 @@ from core.models import ServiceState
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SchedulePlan:
+class SchedulePlan(msgspec.Struct, frozen=True):
     service: str
     interval_s: float
     offset_s: float
@@ -106,8 +106,7 @@ def with_overrides(
     )
 
 
-@dataclass(frozen=True)
-class Spacing:
+class Spacing(msgspec.Struct, frozen=True):
     """How far apart the enabled plans' fires are, over their whole period."""
 
     period_s: float
