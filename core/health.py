@@ -8,14 +8,14 @@ cooldown.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import msgspec
 
 from core.models import HEALTH_RANK, CircuitState, HealthState, RunOutcome, ServiceState
 
 
-@dataclass(frozen=True)
-class BreakerUpdate:
+class BreakerUpdate(msgspec.Struct, frozen=True):
     """What the breaker decided: the state a run's end leaves the circuit in."""
 
     circuit: CircuitState
@@ -23,8 +23,7 @@ class BreakerUpdate:
     opened_at: datetime | None
 
 
-@dataclass(frozen=True)
-class CircuitPolicy:
+class CircuitPolicy(msgspec.Struct, frozen=True):
     failure_threshold: int = 3
     cooldown_s: float = 300.0
 
