@@ -7,15 +7,15 @@ same rules and the rules can be tested without a store.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from core import health
 from core.models import MODE_STRENGTH, CircuitState, ServiceState, SyncMode, SyncRequest
 
 
-@dataclass(frozen=True)
-class Merge:
+class Merge(msgspec.Struct, frozen=True):
     mode: SyncMode
     priority: int
 
