@@ -18,7 +18,8 @@ replica's own schema version (independent of the coordination store's).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from core.sync.entities import ENTITIES, ColumnKind, EntitySpec
 
@@ -26,8 +27,7 @@ SCHEMA_VERSION = 1
 """The replica schema's version, kept in `replica_meta`."""
 
 
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(msgspec.Struct, frozen=True):
     """How one SQL dialect spells the replica's types."""
 
     name: str
