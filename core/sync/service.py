@@ -12,16 +12,16 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+import msgspec
 
 from core.errors import SyncCancelled
 from core.models import Progress, RunCounts, SyncMode
 from core.replica.base import Fence
 
 
-@dataclass
-class RunContext:
+class RunContext(msgspec.Struct):
     """Handed to `SyncService.run`: the run's identity, its cancel flag and its progress sink.
 
     `cancelled` and `report` are safe to call from a worker thread, so bulk work
@@ -35,12 +35,12 @@ class RunContext:
     attempt: int
     fence: Fence | None = None
     """The runner's lease, which every replica commit of this run is fenced by."""
-    committed: RunCounts = field(default_factory=RunCounts)
+    committed: RunCounts = msgspec.field(default_factory=RunCounts)
     """What the run's committed batches wrote so far: the run's counts even if it fails."""
-    _cancel: threading.Event = field(default_factory=threading.Event)
+    _cancel: threading.Event = msgspec.field(default_factory=threading.Event)
     _on_progress: Callable[[Progress], None] = lambda progress: None
     _loop: asyncio.AbstractEventLoop | None = None
-    _started: float = field(default_factory=time.monotonic)
+    _started: float = msgspec.field(default_factory=time.monotonic)
 
     @property
     def cancelled(self) -> bool:
