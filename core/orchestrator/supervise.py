@@ -20,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+import msgspec
 
 from core import health as health_rules
 from core import policy
@@ -43,8 +44,7 @@ RECORD_BACKOFF_S = (0.2, 5.0)
 """Retrying a record the store refused: the first wait, and the longest."""
 
 
-@dataclass
-class ActiveRun:
+class ActiveRun(msgspec.Struct):
     """The run this process started and still supervises."""
 
     request: SyncRequest
@@ -54,7 +54,7 @@ class ActiveRun:
     progress: Progress | None = None
     hard_cancel: asyncio.TimerHandle | None = None
     stop_reason: RunOutcome | None = None
-    last_persisted: float = field(default=0.0)
+    last_persisted: float = 0.0
 
     def ask_cancel(self, grace_s: float) -> None:
         """An operator's cancel: ask the sync to stop, and cancel its task after `grace_s`."""
@@ -73,10 +73,9 @@ class ActiveRun:
         self.task.cancel()
 
 
-@dataclass(frozen=True)
-class Ending:
+class Ending(msgspec.Struct, frozen=True):
     outcome: RunOutcome
-    counts: RunCounts = field(default_factory=RunCounts)
+    counts: RunCounts = msgspec.field(default_factory=RunCounts)
     transient: bool = False
     """Worth another try (the retry budget permitting)."""
     error_class: str | None = None
