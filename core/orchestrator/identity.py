@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
+
+import msgspec
 
 
 def process_alive(pid: int) -> bool:
@@ -23,12 +24,11 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-@dataclass
-class Identity:
+class Identity(msgspec.Struct):
     """Who this process is to the lease; settable so a scene can fix it for its pictures."""
 
-    host: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
+    host: str = msgspec.field(default_factory=socket.gethostname)
+    pid: int = msgspec.field(default_factory=os.getpid)
     holder_id: str = ""
 
     def __post_init__(self) -> None:
