@@ -6,7 +6,7 @@ order) all read these specs. The replica tables they describe are a public
 contract (other programs read them), so a change to an entity's columns bumps
 its `mapping_version`, which makes the next auto run a full one.
 
-This module imports nothing but the standard library (no pydantic): the
+This module imports nothing but the standard library and msgspec (no pydantic): the
 configuration reads it on every start, and the console's first frame must not
 pay for the record models (`core.sync.records`), which are checked against the
 columns here by a test.
@@ -14,9 +14,10 @@ columns here by a test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
+
+import msgspec
 
 CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 """Cursors are UTC ISO-8601 timestamps ending in Z: they sort as text."""
@@ -27,8 +28,9 @@ ColumnKind = Literal["text", "real", "integer"]
 MINUTE = 60.0
 
 
-@dataclass(frozen=True)
-class ChildTable:
+# dict=True on these specs: `cached_property` keeps its value in the instance's __dict__,
+# which a Struct has only when asked for.
+class ChildTable(msgspec.Struct, frozen=True, dict=True):
     """Rows owned by a parent record, replaced together with it (order lines).
 
     Every child column is NOT NULL; the child table's primary key is `key_columns`."""
@@ -46,8 +48,7 @@ class ChildTable:
         return tuple(name for name, _ in self.fields)
 
 
-@dataclass(frozen=True)
-class EntitySpec:
+class EntitySpec(msgspec.Struct, frozen=True, dict=True):
     name: str
     """Also the service name and the replica table."""
     key: str
