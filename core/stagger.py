@@ -63,13 +63,29 @@ def _step(whole: int, parts: int) -> int:
     """The largest divisor of `whole` that is at most `whole / parts`: a grid that divides
     every interval, so offsets come out round (450 s, not 449.99 s)."""
     limit = whole // parts
-    best = 1
-    for small in range(1, math.isqrt(whole) + 1):
-        if whole % small == 0:
-            for divisor in (small, whole // small):
-                if best < divisor <= limit:
-                    best = divisor
-    return best
+    divisors = [1]
+    for prime, power in _factors(whole):
+        divisors = [d * prime**k for d in divisors for k in range(power + 1)]
+    return max(d for d in divisors if d <= limit) if limit >= 1 else 1
+
+
+def _factors(whole: int) -> list[tuple[int, int]]:
+    """`whole`'s prime factors and their powers. Intervals in microsecond ticks are round
+    numbers (1800 s is 2^10 3^2 5^8), so dividing out small primes ends fast, where
+    trying every divisor up to the square root took a few milliseconds at each start."""
+    found = []
+    rest, prime = whole, 2
+    while prime * prime <= rest:
+        power = 0
+        while rest % prime == 0:
+            rest //= prime
+            power += 1
+        if power:
+            found.append((prime, power))
+        prime += 1 if prime == 2 else 2
+    if rest > 1:
+        found.append((rest, 1))
+    return found
 
 
 def spread(intervals: Sequence[float], fixed: Sequence[float | None] = ()) -> list[float]:
@@ -111,20 +127,14 @@ def _spread(intervals: tuple[float, ...], fixed: tuple[float | None, ...]) -> tu
 
     options = [candidates(i) for i in free]
     if math.prod(len(o) for o in options) <= EXHAUSTIVE_LIMIT:
-        best_score: tuple[int, ...] = (-1,)
-        best_pick = tuple(o[0] for o in options)
-        for pick in itertools.product(*options):
-            trial = list(offsets)
-            for i, value in zip(free, pick, strict=True):
-                trial[i] = value
-            value_score = score(trial)
-            if value_score > best_score:
-                best_score, best_pick = value_score, pick
-        for i, value in zip(free, best_pick, strict=True):
-            offsets[i] = value
+        pinned_or_free = [
+            range(o, o + 1) if o is not None else candidates(i) for i, o in enumerate(offsets)
+        ]
+        offsets = list(_best_pick(pinned_or_free, moduli))
     else:
         for i, option in zip(free, options, strict=True):
-            best_score, best_value = (-1,), 0
+            best_score: tuple[int, ...] = (-1,)
+            best_value = 0
             for value in option:
                 offsets[i] = value
                 value_score = score(offsets)
@@ -132,3 +142,21 @@ def _spread(intervals: tuple[float, ...], fixed: tuple[float | None, ...]) -> tu
                     best_score, best_value = value_score, value
             offsets[i] = best_value
     return tuple((o or 0) / UNIT for o in offsets)
+
+
+def _best_pick(values: Sequence[range], moduli: list[list[int]]) -> tuple[int, ...]:
+    """One offset per service, from its `values`, whose pairwise distances, smallest first,
+    compare largest as a tuple (`score`'s order; the first such pick in product order).
+    Each pair's distances are a table worked out once: the search runs at every start,
+    before the console's first frame."""
+    pairs = [
+        (i, j, [[_distance(a - b, moduli[i][j]) for b in values[j]] for a in values[i]])
+        for i, j in itertools.combinations(range(len(values)), 2)
+    ]
+    best_score: list[int] = [-1]
+    best: tuple[int, ...] = tuple(0 for _ in values)
+    for pick in itertools.product(*(range(len(v)) for v in values)):
+        distances = sorted([table[pick[i]][pick[j]] for i, j, table in pairs])
+        if distances > best_score:
+            best_score, best = distances, pick
+    return tuple(v[k] for v, k in zip(values, best, strict=True))
