@@ -89,7 +89,7 @@ def render_status(snap: Snapshot) -> str:
 SCHEDULE_WORDS = {"none": "stopped (no runner)"}
 
 
-def render_progress(progress: Progress | None, now: datetime | None = None) -> str:
+def render_progress(progress: Progress | None, now: datetime) -> str:
     """done/total, rows/s and ETA, as far as the runner reported them, and how long ago
     when that is long enough to matter."""
     if progress is None:
@@ -101,7 +101,7 @@ def render_progress(progress: Progress | None, now: datetime | None = None) -> s
         text += f" rows_per_s={progress.rate:.2f}"
     if progress.eta_s is not None:
         text += f" eta_s={progress.eta_s:.2f}"
-    age = None if now is None else stale_progress_age(progress, now)
+    age = stale_progress_age(progress, now)
     if age is not None:
         text += f" (last reported {age:.0f} s ago)"
     return text
