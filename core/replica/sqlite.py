@@ -27,11 +27,10 @@ from core.errors import SchemaTooNew, StoreCorrupt
 from core.models import RunCounts
 from core.replica.base import Batch, BatchResult, Drift, Fence, SyncState
 from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
+from core.store.sqlite.faults import is_corrupt
 from core.sync.entities import ENTITIES, EntitySpec
 
 PARAM_CHUNK = 900
-CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
-"""A file that is damaged or not a database: `StoreCorrupt`, the store's own message."""
 
 
 def _now_iso() -> str:
@@ -68,7 +67,7 @@ class SQLiteReplica:
                     self._ready.add(spec.name)
         except sqlite3.DatabaseError as exc:
             db.close()
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in CORRUPT_CODES:
+            if is_corrupt(exc):
                 raise StoreCorrupt.of(self.path, exc) from exc
             raise
         except BaseException:

@@ -70,9 +70,19 @@ def lock_holder(path: Path) -> str:
     return f"pid {row[0]}"
 
 
-def classify(exc: sqlite3.Error, path: Path) -> StoreError:
+def _primary(exc: sqlite3.Error) -> int | None:
     code = getattr(exc, "sqlite_errorcode", None)
-    primary = None if code is None else code & 0xFF
+    return None if code is None else code & 0xFF
+
+
+def is_corrupt(exc: sqlite3.Error) -> bool:
+    """The file is damaged or not a database (the replica, in the same file by default,
+    asks too, so that both say `StoreCorrupt`)."""
+    return _primary(exc) in _CORRUPT
+
+
+def classify(exc: sqlite3.Error, path: Path) -> StoreError:
+    primary = _primary(exc)
     if primary in _CORRUPT:
         return StoreCorrupt.of(path, exc)
     if primary in _BUSY:
