@@ -303,18 +303,16 @@ class PostgresConnection:
         return None if clock is None else lambda: to_datetime(clock())
 
     def now_sync(self, conn: Conn) -> datetime:
-        """The store's clock, read on `conn` (the database's, unless a test clock is set)."""
-        if self._clock is not None:
-            return to_datetime(self._clock())
+        """The database's clock, read on `conn`."""
         row = conn.execute("SELECT clock_timestamp()").fetchone()
         assert row is not None
         when: datetime = row[0]
         return when
 
     async def now(self) -> datetime:
-        if self._clock is not None:
-            return to_datetime(self._clock())
-        return await self.call(self.now_sync)
+        """The store's clock: the database's, unless a test clock is set."""
+        clock = self.test_clock
+        return clock() if clock is not None else await self.call(self.now_sync)
 
     def change_seq_sync(self, conn: Conn) -> int:
         row = conn.execute("SELECT seq FROM changes WHERE id = 1").fetchone()
