@@ -7,7 +7,8 @@ holder on this host whose process is gone), picks the next request with
 timeout, cancel, outcome) until the result is recorded, fenced by the lease's
 epoch. It writes its run's progress into the store (fenced, `progress_persist_s`
 apart), keeps each service's health, and, while it holds the lease, publishes its
-plan for observers (`Ticks.publish`), requests what the schedule says, prunes the log.
+plan for observers (`Ticks.publish`), requests what the schedule says, and from its
+second heartbeat on (the first is on the way to a console's first frame) prunes the log.
 
 It imports nothing of the façade, which hands in `publish` (events out),
 `catch_up` (the store's log in) and `request` (for scheduled ticks).
@@ -107,6 +108,7 @@ class Runner:
         self.store_health = store_health
         self._renewed_at = 0.0
         """Monotonic time of the last successful renewal: the lease's deadline counts from it."""
+        self._chores_due = False  # pruning, checkpoints: not in the first beat (a first frame)
 
     @property
     def is_runner(self) -> bool:  # not with a broken store: it can start and record nothing
@@ -237,22 +239,17 @@ class Runner:
             self.ticks.apply(states)
             if self.lease is not None:
                 await self.ticks.publish(states, self.lease, self._circuit_policy, now)
-            await self._store.prune_events(self._cfg.event_retention)
-            await self._store.maintenance()
+            if self._chores_due:
+                await self._store.prune_events(self._cfg.event_retention)
+                await self._store.maintenance()
+            self._chores_due = True
 
     def _lease_lost(self, why: str) -> None:
         """The lease is gone, or may be: our run may no longer be recorded; stop it now."""
         log.warning("runner lease lost (%s); stopping the active run", why)
         self.lease = None
-        self._publish(
-            [
-                Event(
-                    at=datetime.now().astimezone(),
-                    kind=EventKind.LEASE_LOST,
-                    data={"holder": self.identity.holder_id, "reason": why},
-                )
-            ]
-        )
+        data = {"holder": self.identity.holder_id, "reason": why}
+        self._publish([Event(at=datetime.now().astimezone(), kind=EventKind.LEASE_LOST, data=data)])
         if self.active is not None:
             self.active.interrupt()
 
