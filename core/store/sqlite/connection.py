@@ -31,7 +31,7 @@ from core import seams
 from core.errors import StoreError
 from core.models import to_datetime
 from core.store.sqlite.faults import FileIdentity, classify
-from core.store.sqlite.schema import migrate
+from core.store.sqlite.schema import migrate, refuse_newer_schema
 
 T = TypeVar("T")
 
@@ -76,6 +76,8 @@ class SQLiteConnection:
             raise
 
     def _open_sync(self) -> None:
+        if self.path.exists():  # before anything writes to the file (journal_mode does)
+            refuse_newer_schema(self.path)
         conn = sqlite3.connect(
             self.path,
             isolation_level=None,

@@ -13,7 +13,6 @@ Raises: what `core.store.base.Store` says, per method.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -26,9 +25,9 @@ from core.store.columns import Fetch
 from core.store.rule_store import RuleStore
 from core.store.sqlite import reads
 from core.store.sqlite.connection import SQLiteConnection
-from core.store.sqlite.faults import classify, write_problem
+from core.store.sqlite.faults import write_problem
 from core.store.sqlite.rows import SQLITE
-from core.store.sqlite.schema import prepare_private_path, refuse_newer_schema
+from core.store.sqlite.schema import prepare_private_path
 from core.store.sqlite.tx import SQLiteTx
 
 T = TypeVar("T")
@@ -69,11 +68,6 @@ class SQLiteStore(RuleStore):
     # -- lifecycle ----------------------------------------------------------------
 
     async def open(self) -> None:
-        if self.path.exists():
-            try:  # before touching the file
-                await asyncio.to_thread(refuse_newer_schema, self.path)
-            except sqlite3.Error as exc:
-                raise classify(exc, self.path) from exc
         prepare_private_path(self.path)
         await self._conn.open()
 
