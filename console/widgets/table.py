@@ -101,8 +101,17 @@ def update_changed(
     caches, and a frame that changes nothing should cost nothing."""
     current = table.get_row(key)
     for column, old, new in zip(columns, current, cells, strict=True):
-        if old != new:
+        if not same_cell(old, new):
             table.update_cell(key, column, new)
+
+
+def same_cell(old: object, new: object) -> bool:
+    """Whether a cell would look the same. Rich's `Text ==` compares the text and its spans
+    but not the style of the whole text, so a cell that only changed colour would keep
+    its old one."""
+    if isinstance(old, Text) and isinstance(new, Text):
+        return old.plain == new.plain and old.style == new.style and old.spans == new.spans
+    return old == new
 
 
 def selected_key(table: DataTable[object]) -> str | None:
