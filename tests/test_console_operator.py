@@ -172,6 +172,26 @@ async def test_history_with_no_runs_draws_no_sparkline(tmp_path: Path) -> None:
         assert "0 runs" in screen_text(console.app)
 
 
+async def test_history_with_one_run_draws_no_sparkline(tmp_path: Path) -> None:
+    """One value is a solid block three rows high across the screen: no trend to show."""
+    console = make_console(tmp_path)
+    async with running(console, NARROW) as pilot:
+        await _finish(console.orch, "orders")
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(console.app.screen, HistoryScreen), "the history")
+        await pilot.pause()
+        assert not console.app.screen.query(Sparkline)
+        assert "History of orders: 1 run, newest first" in screen_text(console.app)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(console.app.screen, HistoryScreen), "main")
+        await _finish(console.orch, "orders")
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(console.app.screen, HistoryScreen), "the history")
+        await pilot.pause()
+        assert console.app.screen.query(Sparkline)
+        assert "2 runs, newest first (sparkline" in screen_text(console.app)
+
+
 # -- 6, 7: says why ---------------------------------------------------------------------------
 
 

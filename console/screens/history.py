@@ -3,8 +3,8 @@
 Enter opens the selected run's detail (`console.screens.detail`: the full
 error, counts, mode and why, duration, attempt). `/` filters the runs as you
 type (match count in the border), `o`/`O` sort them, Esc clears a filter or goes
-back, as does `q`. The sparkline of durations shows only when there are
-finished runs to draw.
+back, as does `q`. The sparkline of durations shows only from two finished runs
+on: Textual draws a single value as a solid block the whole width, which says nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from core.models import RunRecord
 FIXED = columns("run 4, started 8, mode 4, outcome 9, took 5, fetched 7, written 7, rej 3")
 ERROR_MIN = 10
 """At 80 columns the error column keeps 11 cells; Enter shows the whole error."""
+TREND_RUNS = 2
+"""Finished runs needed before the sparkline of durations is drawn."""
 SORTS: dict[str, Callable[[RunRecord], Any]] = {
     "started": lambda r: r.started_at.timestamp(),
     "outcome": lambda r: r.outcome.value if r.outcome else "",
@@ -86,12 +88,14 @@ class HistoryScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         finished = [r for r in self.runs if r.finished_at is not None]
+        trend = len(finished) >= TREND_RUNS
         with Vertical():
-            title = f"History of {self.service}: {len(self.runs)} runs, newest first"
-            if finished:
+            runs = "1 run" if len(self.runs) == 1 else f"{len(self.runs)} runs"
+            title = f"History of {self.service}: {runs}, newest first"
+            if trend:
                 title += " (sparkline: durations, oldest left)"
             yield Static(title, id="title")
-            if finished:
+            if trend:
                 durations = [r.duration or 0.0 for r in reversed(finished)]
                 yield Sparkline(durations, summary_function=max)
             fixed = sum(c.width + 2 for c in FIXED)
