@@ -5,6 +5,7 @@ Real files and a real tmpfs mount (root only; elsewhere the disk-full test skips
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -92,14 +93,12 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def _fill(directory: Path) -> Path:
+    """Fill the disk to the last byte. Unbuffered: a buffered file keeps what did not fit
+    and fails again when closed, or not, depending on how full the disk was."""
     filler = directory / "filler"
-    with open(filler, "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-        except OSError:
-            pass
+    with open(filler, "wb", buffering=0) as out, contextlib.suppress(OSError):
+        while True:
+            out.write(b"\0" * 65536)
     return filler
 
 
