@@ -2,7 +2,9 @@
 
 `classify` turns an `sqlite3.Error` into the `core.errors` class that says what
 to do: `StoreUnwritable` for a full disk, an I/O error or a read-only file
-(it may pass: keep trying, start nothing); `StoreCorrupt` for a damaged file
+(it may pass: keep trying, start nothing), in the filesystem's words when it has
+them (`write_problem`: "no space left on the filesystem holding DIR" says more
+than SQLite's "database or disk is full"); `StoreCorrupt` for a damaged file
 or one that is not a database (stop; the file is left as it is); `StoreUnwritable`
 "the store is locked by pid N" when another process held the write lock past the
 busy wait (N is the runner lease's holder, the likeliest one; "another process"
@@ -87,7 +89,10 @@ def classify(exc: sqlite3.Error, path: Path) -> StoreError:
         return StoreCorrupt.of(path, exc)
     if primary in _BUSY:
         return StoreUnwritable(f"the store is locked by {lock_holder(path)} ({path})")
-    if primary in _UNWRITABLE:
+    if primary in _UNWRITABLE:  # the filesystem's reason, where it has one, says more
+        problem = write_problem(path)
+        if problem is not None:
+            return StoreUnwritable(f"{problem} ({exc})")
         return StoreUnwritable(f"store unwritable: {exc} ({path})")
     problem = write_problem(path) if primary == sqlite3.SQLITE_CANTOPEN else None
     if problem is not None:  # a WAL database's -shm cannot be made in a read-only place
