@@ -78,12 +78,24 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import orchestrator as orch_bench  # noqa: E402
 import psycopg  # noqa: E402
 import sync as sync_bench  # noqa: E402
-from common import fs_type  # noqa: E402
+from common import fs_type, percentile  # noqa: E402
+from daemon import (  # noqa: E402
+    CHILDREN,
+    DAEMON_SERVICES,
+    Daemon,
+    request_ended,
+    stop_process,
+    store_latency_ms,
+    wait_for_lease,
+)
+from noop import NoopService, settings_for  # noqa: E402
+from orchprofile import FULL, QUICK, Profile  # noqa: E402
 from pgcount import StatementCounter  # noqa: E402
 from psycopg import sql  # noqa: E402
+from report import Report  # noqa: E402
+from throughput import durable_throughput  # noqa: E402
 
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
 from core.models import SyncMode  # noqa: E402
@@ -259,19 +271,19 @@ async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[Row]:
 # -- 3 and 4: the store ------------------------------------------------------------------
 
 
-async def durable(url: str, base: Path, prof: orch_bench.Profile) -> list[Row]:
-    report = orch_bench.Report()
-    await orch_bench.durable_throughput(base, prof, report, None, "SQLite file", "durable_sqlite")
+async def durable(url: str, base: Path, prof: Profile) -> list[Row]:
+    report = Report()
+    await durable_throughput(base, prof, report, None, "SQLite file", "durable_sqlite")
     store = PostgresStore(url, schema="durable")
-    await orch_bench.durable_throughput(base, prof, report, store, "PostgreSQL", "durable_pg")
+    await durable_throughput(base, prof, report, store, "PostgreSQL", "durable_pg")
     sqlite_rate, pg_rate = report.figures["durable_sqlite"], report.figures["durable_pg"]
     print(f"    PostgreSQL / SQLite: {pg_rate / sqlite_rate:.2f}", flush=True)
     # A second, counted pass: the counting itself would slow the timed one.
     commits_before = server_commits(url)
     with StatementCounter() as counted:
         store = PostgresStore(url, schema="durable_counted")
-        await orch_bench.durable_throughput(
-            base, prof, orch_bench.Report(), store, "PostgreSQL, statements counted", "counted"
+        await durable_throughput(
+            base, prof, Report(), store, "PostgreSQL, statements counted", "counted"
         )
     commits = server_commits(url) - commits_before
     runs = recorded_runs(url, "durable_counted")
@@ -324,35 +336,35 @@ async def cross_process(url: str | None, base: Path, samples: int) -> list[Row]:
     data_dir = base / f"daemon-{'sqlite' if url is None else 'pg'}"
     data_dir.mkdir(mode=0o700)
     env = {} if url is None else {"SYNCDECK_STORE__URL": url, "SYNCDECK_STORE__SCHEMA": "xproc"}
-    daemon = orch_bench.Daemon(data_dir, data_dir.with_suffix(".log"), env)
+    daemon = Daemon(data_dir, data_dir.with_suffix(".log"), env)
     try:
         store: Store = (
             SQLiteStore(data_dir / DB_FILENAME)
             if url is None
             else PostgresStore(url, schema="xproc")
         )
-        names = orch_bench.DAEMON_SERVICES
+        names = DAEMON_SERVICES
         client = Orchestrator(
             store,
-            {name: orch_bench.NoopService(name) for name in names},
-            orch_bench.settings_for(data_dir),
+            {name: NoopService(name) for name in names},
+            settings_for(data_dir),
             runner=False,
             schedule=False,
         )
         await client.start()
         try:
-            await orch_bench._wait_for_daemon_lease(client, daemon)
+            await wait_for_lease(client, daemon)
             lat: list[float] = []
             for i in range(samples):
                 await asyncio.sleep(random.uniform(0.0, 0.1))
                 request = await client.request(names[i % len(names)], SyncMode.FULL)
-                await orch_bench._request_ended(client, request.id)
-                lat.append(await orch_bench._store_latency_ms(store, request.id))
+                await request_ended(client, request.id)
+                lat.append(await store_latency_ms(store, request.id))
         finally:
             await client.stop()
     finally:
         daemon.close()
-    p50, p95 = orch_bench.percentile(lat, 50), orch_bench.percentile(lat, 95)
+    p50, p95 = percentile(lat, 50), percentile(lat, 95)
     print(
         f"    {label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(lat):.1f} ms (n={len(lat)})",
         flush=True,
@@ -373,7 +385,7 @@ async def cross_process(url: str | None, base: Path, samples: int) -> list[Row]:
 async def bench(url: str, base: Path, rows: int, quick: bool, parts: set[int]) -> list[Row]:
     """The chosen parts (by their first number), one after the other; a part that fails is
     one ERROR line, and the rest still run."""
-    prof = orch_bench.QUICK if quick else orch_bench.FULL
+    prof = QUICK if quick else FULL
     table: list[Row] = []
     data_dir = base / "data"
     data_dir.mkdir(mode=0o700)
@@ -461,8 +473,8 @@ def main() -> int:
         )
         table = asyncio.run(bench(url, base, rows, args.quick, parts))
     finally:
-        for child in orch_bench._CHILDREN:
-            orch_bench._stop_process(child)
+        for child in CHILDREN:
+            stop_process(child)
         shutil.rmtree(base, ignore_errors=True)
         admin(
             args.admin_url,
