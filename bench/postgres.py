@@ -79,7 +79,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import psycopg  # noqa: E402
-import sync as sync_bench  # noqa: E402
 from common import fs_type, percentile  # noqa: E402
 from daemon import (  # noqa: E402
     CHILDREN,
@@ -93,8 +92,18 @@ from daemon import (  # noqa: E402
 from noop import NoopService, settings_for  # noqa: E402
 from orchprofile import FULL, QUICK, Profile  # noqa: E402
 from pgcount import StatementCounter  # noqa: E402
+from plainsqlite import read_rows  # noqa: E402
+from productsync import (  # noqa: E402
+    CHANGED_SHARE,
+    SPEC,
+    change_products,
+    context,
+    cpu_s,
+    engine_settings,
+    sizes,
+)
 from psycopg import sql  # noqa: E402
-from report import Report  # noqa: E402
+from report import Report, print_table  # noqa: E402
 from throughput import durable_throughput  # noqa: E402
 
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
@@ -106,7 +115,6 @@ from core.store.base import Store  # noqa: E402
 from core.store.postgres import PostgresStore  # noqa: E402
 from core.sync.engine import EntitySyncService  # noqa: E402
 
-SPEC = sync_bench.SPEC
 ADMIN_URL = os.environ.get("SYNCDECK_BENCH_PGURL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_RATIO = 0.5
 TARGET_INCREMENTAL_SHARE = 0.01
@@ -172,15 +180,13 @@ def differing_rows(url: str) -> int:
 
 async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[Row]:
     t0 = time.perf_counter()
-    DemoERP(data_dir / DEMO_FILENAME, sizes=sync_bench.sizes(rows), changes_per_minute=0).close()
+    DemoERP(data_dir / DEMO_FILENAME, sizes=sizes(rows), changes_per_minute=0).close()
     print(f"  setup: demo ERP generated in {time.perf_counter() - t0:.1f} s (excluded)", flush=True)
 
     t0 = time.perf_counter()
-    source_rows = [
-        (*r[:4], int(r[4]), *r[5:]) for r in sync_bench.read_rows(data_dir / DEMO_FILENAME)
-    ]
+    source_rows = [(*r[:4], int(r[4]), *r[5:]) for r in read_rows(data_dir / DEMO_FILENAME)]
     prep_s = time.perf_counter() - t0
-    batch = sync_bench.engine_settings().batch_size
+    batch = engine_settings().batch_size
     plain_s = plain_copy(url, "plain", source_rows, batch)
     single_s = plain_copy(url, "plain_single", source_rows, None)
     del source_rows
@@ -193,16 +199,16 @@ async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[Row]:
         flush=True,
     )
 
-    erp = DemoERP(data_dir / DEMO_FILENAME, sizes=sync_bench.sizes(rows), changes_per_minute=0)
+    erp = DemoERP(data_dir / DEMO_FILENAME, sizes=sizes(rows), changes_per_minute=0)
     try:
         replica = PostgresReplica(url, "replica")
-        settings = sync_bench.engine_settings()
+        settings = engine_settings()
         service = EntitySyncService(SPEC, lambda: DemoSource(erp), replica, settings)
         mode, reason = await service.resolve_mode(SyncMode.AUTO)
         assert mode == SyncMode.FULL, (mode, reason)
-        t0, c0 = time.perf_counter(), sync_bench.cpu_s()
-        full = await service.run(sync_bench.context(SyncMode.FULL, 1))
-        full_s, full_cpu = time.perf_counter() - t0, sync_bench.cpu_s() - c0
+        t0, c0 = time.perf_counter(), cpu_s()
+        full = await service.run(context(SyncMode.FULL, 1))
+        full_s, full_cpu = time.perf_counter() - t0, cpu_s() - c0
         full_rate = rows / full_s
         print(
             f"  full sync (EntitySyncService.run into PostgresReplica, batch {batch}): "
@@ -211,11 +217,11 @@ async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[Row]:
             flush=True,
         )
 
-        changed = sync_bench.change_products(erp, rows)
+        changed = change_products(erp, rows)
         mode, reason = await service.resolve_mode(SyncMode.AUTO)
         assert mode == SyncMode.INCREMENTAL, (mode, reason)
         t0 = time.perf_counter()
-        inc = await service.run(sync_bench.context(SyncMode.INCREMENTAL, 2))
+        inc = await service.run(context(SyncMode.INCREMENTAL, 2))
         inc_s = time.perf_counter() - t0
         print(
             f"  incremental after {changed:,} products changed ({reason}): {inc_s * 1000:.0f} ms; "
@@ -254,7 +260,7 @@ async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[Row]:
             verdict(ratio >= TARGET_RATIO),
         ),
         (
-            f"Incremental sync, {sync_bench.CHANGED_SHARE:.1%} changed",
+            f"Incremental sync, {CHANGED_SHARE:.1%} changed",
             f"{inc_s * 1000:.0f} ms = {share:.2%} of full",
             f"<= {TARGET_INCREMENTAL_SHARE:.0%}",
             verdict(share <= TARGET_INCREMENTAL_SHARE),
@@ -480,7 +486,7 @@ def main() -> int:
             args.admin_url,
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)),
         )
-    sync_bench.print_table(table)
+    print_table(("Metric", "Result", "Target", "Status"), table)
     failed = [row for row in table if row[3] in ("MISS", "ERROR")]
     print(
         f"\n`bench/postgres.py{' --quick' if args.quick else ''}` on {os.cpu_count()} CPUs "
