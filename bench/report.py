@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 TableRow = tuple[str, str, str, str]
-"""A line of a Metric / Result / Target / Status table (the sync and PostgreSQL scripts)."""
+"""A line of a Metric / Result / Target / Status table (the sync and PostgreSQL scripts):
+the status is PASS, FAIL (PostgreSQL: MISS, or ERROR for a part that failed) or empty for a
+reference figure."""
 
 
 def verdict(ok: bool | None, missed: str = "FAIL") -> str:
