@@ -62,7 +62,6 @@ import argparse
 import asyncio
 import os
 import platform
-import random
 import shutil
 import signal
 import sys
@@ -71,44 +70,23 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import orchestrator as orch_bench  # noqa: E402
+
 import psycopg  # noqa: E402
-import sync as sync_bench  # noqa: E402
 from common import fs_type  # noqa: E402
-from pgcount import StatementCounter  # noqa: E402
+from daemon import CHILDREN, stop_process  # noqa: E402
+from orchprofile import FULL, QUICK  # noqa: E402
+from pgstore import cross_process_both, durable  # noqa: E402
+from pgsync import replica_syncs  # noqa: E402
 from psycopg import sql  # noqa: E402
+from report import TableRow, print_table  # noqa: E402
 
-from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
-from core.models import SyncMode  # noqa: E402
-from core.orchestrator import Orchestrator  # noqa: E402
-from core.replica.postgres import PostgresReplica  # noqa: E402
-from core.store import DB_FILENAME, SQLiteStore  # noqa: E402
-from core.store.base import Store  # noqa: E402
-from core.store.postgres import PostgresStore  # noqa: E402
-from core.sync.engine import EntitySyncService  # noqa: E402
-
-SPEC = sync_bench.SPEC
 ADMIN_URL = os.environ.get("SYNCDECK_BENCH_PGURL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TARGET_RATIO = 0.5
-TARGET_INCREMENTAL_SHARE = 0.01
-TARGET_XPROC_P95_MS = 20.0
-COPY_TYPES = ["text", "text", "text", "text", "int8", "float8", "text", "bytea", "text"]
-"""The products' columns, row_hash and synced_at, as the replica's tables type them."""
-
-
-Row = tuple[str, str, str, str]
-"""A line of the table: metric, result, target, PASS / MISS (or empty: a reference)."""
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def with_db(url: str, dbname: str) -> str:
@@ -120,264 +98,14 @@ def admin(url: str, statement: sql.Composed) -> None:
         conn.execute(statement)
 
 
-# -- 1 and 2: the replica ----------------------------------------------------------------
-
-
-def plain_copy(url: str, schema: str, rows: list[tuple[Any, ...]], batch: int | None) -> float:
-    """Binary COPY of `rows` into `schema`'s products, a transaction per `batch` rows (or one
-    in all), into tables the replica code made. Returns wall seconds."""
-    PostgresReplica(url, schema).target(SPEC).close()
-    statement = (
-        f"COPY {schema}.products ({', '.join(SPEC.columns)}, row_hash, synced_at) "
-        "FROM STDIN (FORMAT BINARY)"
-    )
-    size = batch or len(rows)
-    with psycopg.connect(url, autocommit=True) as conn:
-        t0 = time.perf_counter()
-        for start in range(0, len(rows), size):
-            with conn.transaction(), conn.cursor().copy(statement) as copy:
-                copy.set_types(COPY_TYPES)
-                for row in rows[start : start + size]:
-                    copy.write_row(row)
-        elapsed = time.perf_counter() - t0
-        found = conn.execute(f"SELECT count(*) FROM {schema}.products").fetchone()
-    assert found is not None and found[0] == len(rows), (found, len(rows))
-    return elapsed
-
-
-def differing_rows(url: str) -> int:
-    """Rows of the replica's products that differ from the plain COPY's, synced_at aside."""
-    cols = [*SPEC.columns, "row_hash", "deleted_at"]
-    differs = " OR ".join(f"r.{c} IS DISTINCT FROM p.{c}" for c in cols)
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM replica.products r FULL JOIN plain.products p "
-            f"ON p.sku = r.sku WHERE r.sku IS NULL OR p.sku IS NULL OR {differs}"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[Row]:
-    t0 = time.perf_counter()
-    DemoERP(data_dir / DEMO_FILENAME, sizes=sync_bench.sizes(rows), changes_per_minute=0).close()
-    print(f"  setup: demo ERP generated in {time.perf_counter() - t0:.1f} s (excluded)", flush=True)
-
-    t0 = time.perf_counter()
-    source_rows = [
-        (*r[:4], int(r[4]), *r[5:]) for r in sync_bench.read_rows(data_dir / DEMO_FILENAME)
-    ]
-    prep_s = time.perf_counter() - t0
-    batch = sync_bench.engine_settings().batch_size
-    plain_s = plain_copy(url, "plain", source_rows, batch)
-    single_s = plain_copy(url, "plain_single", source_rows, None)
-    del source_rows
-    plain_rate = rows / plain_s
-    print(
-        f"  plain binary COPY: {plain_rate:,.0f} rows/s ({plain_s:.2f} s; a transaction per "
-        f"{batch} rows); one COPY in one transaction: {rows / single_s:,.0f} rows/s "
-        f"({single_s:.2f} s); reading and hashing the rows beforehand: {prep_s:.2f} s "
-        "(not counted)",
-        flush=True,
-    )
-
-    erp = DemoERP(data_dir / DEMO_FILENAME, sizes=sync_bench.sizes(rows), changes_per_minute=0)
-    try:
-        replica = PostgresReplica(url, "replica")
-        settings = sync_bench.engine_settings()
-        service = EntitySyncService(SPEC, lambda: DemoSource(erp), replica, settings)
-        mode, reason = await service.resolve_mode(SyncMode.AUTO)
-        assert mode == SyncMode.FULL, (mode, reason)
-        t0, c0 = time.perf_counter(), sync_bench.cpu_s()
-        full = await service.run(sync_bench.context(SyncMode.FULL, 1))
-        full_s, full_cpu = time.perf_counter() - t0, sync_bench.cpu_s() - c0
-        full_rate = rows / full_s
-        print(
-            f"  full sync (EntitySyncService.run into PostgresReplica, batch {batch}): "
-            f"{full_rate:,.0f} rows/s ({full_s:.2f} s wall, {full_cpu:.2f} s CPU of this "
-            f"process; fetched {full.fetched:,}, inserted {full.inserted:,})",
-            flush=True,
-        )
-
-        changed = sync_bench.change_products(erp, rows)
-        mode, reason = await service.resolve_mode(SyncMode.AUTO)
-        assert mode == SyncMode.INCREMENTAL, (mode, reason)
-        t0 = time.perf_counter()
-        inc = await service.run(sync_bench.context(SyncMode.INCREMENTAL, 2))
-        inc_s = time.perf_counter() - t0
-        print(
-            f"  incremental after {changed:,} products changed ({reason}): {inc_s * 1000:.0f} ms; "
-            f"fetched {inc.fetched:,}, updated {inc.updated:,}, unchanged {inc.unchanged:,}",
-            flush=True,
-        )
-    finally:
-        erp.close()
-
-    differing = differing_rows(url)
-    correct = full.inserted == rows and inc.updated == changed and differing == changed
-    print(
-        f"  check: the replica differs from the plain COPY's table in {differing:,} rows "
-        f"(expected: the {changed:,} changed since)",
-        flush=True,
-    )
-    ratio = full_rate / plain_rate
-    share = inc_s / full_s
-    return [
-        (
-            f"Full sync, {rows:,} products, PostgreSQL replica",
-            f"{full_rate:,.0f} rows/s ({full_s:.1f} s)",
-            "",
-            "",
-        ),
-        (
-            "Plain binary COPY, same rows and schema",
-            f"{plain_rate:,.0f} rows/s ({plain_s:.1f} s)",
-            "",
-            "",
-        ),
-        (
-            "Full sync / plain COPY",
-            f"{ratio:.2f}",
-            f">= {TARGET_RATIO}",
-            verdict(ratio >= TARGET_RATIO),
-        ),
-        (
-            f"Incremental sync, {sync_bench.CHANGED_SHARE:.1%} changed",
-            f"{inc_s * 1000:.0f} ms = {share:.2%} of full",
-            f"<= {TARGET_INCREMENTAL_SHARE:.0%}",
-            verdict(share <= TARGET_INCREMENTAL_SHARE),
-        ),
-        (
-            "Replica equals the plain COPY but the changes",
-            "yes" if correct else "NO",
-            "yes",
-            verdict(correct),
-        ),
-    ]
-
-
-# -- 3 and 4: the store ------------------------------------------------------------------
-
-
-async def durable(url: str, base: Path, prof: orch_bench.Profile) -> list[Row]:
-    report = orch_bench.Report()
-    await orch_bench.durable_throughput(base, prof, report, None, "SQLite file", "durable_sqlite")
-    store = PostgresStore(url, schema="durable")
-    await orch_bench.durable_throughput(base, prof, report, store, "PostgreSQL", "durable_pg")
-    sqlite_rate, pg_rate = report.figures["durable_sqlite"], report.figures["durable_pg"]
-    print(f"    PostgreSQL / SQLite: {pg_rate / sqlite_rate:.2f}", flush=True)
-    # A second, counted pass: the counting itself would slow the timed one.
-    commits_before = server_commits(url)
-    with StatementCounter() as counted:
-        store = PostgresStore(url, schema="durable_counted")
-        await orch_bench.durable_throughput(
-            base, prof, orch_bench.Report(), store, "PostgreSQL, statements counted", "counted"
-        )
-    commits = server_commits(url) - commits_before
-    runs = recorded_runs(url, "durable_counted")
-    per_run = counted.total / runs
-    trips = counted.round_trips / runs
-    print(
-        f"    counted pass: {runs} runs; per run: {per_run:.1f} statements and {trips:.1f} "
-        f"round trips (client side), {commits / runs:.1f} server commits; most frequent per run: "
-        + "; ".join(f"{n / runs:.1f} x {q}" for q, n in counted.top(6)),
-        flush=True,
-    )
-    return [
-        ("Durable no-op runs/s, SQLite file", f"{sqlite_rate:,.0f}/s", "reference", ""),
-        (
-            "Durable no-op runs/s, PostgreSQL",
-            f"{pg_rate:,.0f}/s ({pg_rate / sqlite_rate:.2f}x SQLite)",
-            "reference",
-            "",
-        ),
-        (
-            "Statements / round trips / server commits per durable run, PostgreSQL",
-            f"{per_run:.1f} / {trips:.1f} / {commits / runs:.1f}",
-            "reference",
-            "",
-        ),
-    ]
-
-
-def server_commits(url: str) -> int:
-    """The database's commits so far, every session's (autocommit statements count too)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        row = conn.execute(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def recorded_runs(url: str, schema: str) -> int:
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {schema}.runs").fetchone()
-    assert row is not None
-    return max(1, int(row[0]))
-
-
-async def cross_process(url: str | None, base: Path, samples: int) -> list[Row]:
-    """On PostgreSQL at `url` (NOTIFY), or on a SQLite file when `url` is None."""
-    label = "SQLite file" if url is None else "PostgreSQL"
-    data_dir = base / f"daemon-{'sqlite' if url is None else 'pg'}"
-    data_dir.mkdir(mode=0o700)
-    env = {} if url is None else {"SYNCDECK_STORE__URL": url, "SYNCDECK_STORE__SCHEMA": "xproc"}
-    daemon = orch_bench.Daemon(data_dir, data_dir.with_suffix(".log"), env)
-    try:
-        store: Store = (
-            SQLiteStore(data_dir / DB_FILENAME)
-            if url is None
-            else PostgresStore(url, schema="xproc")
-        )
-        names = orch_bench.DAEMON_SERVICES
-        client = Orchestrator(
-            store,
-            {name: orch_bench.NoopService(name) for name in names},
-            orch_bench.settings_for(data_dir),
-            runner=False,
-            schedule=False,
-        )
-        await client.start()
-        try:
-            await orch_bench._wait_for_daemon_lease(client, daemon)
-            lat: list[float] = []
-            for i in range(samples):
-                await asyncio.sleep(random.uniform(0.0, 0.1))
-                request = await client.request(names[i % len(names)], SyncMode.FULL)
-                await orch_bench._request_ended(client, request.id)
-                lat.append(await orch_bench._store_latency_ms(store, request.id))
-        finally:
-            await client.stop()
-    finally:
-        daemon.close()
-    p50, p95 = orch_bench.percentile(lat, 50), orch_bench.percentile(lat, 95)
-    print(
-        f"    {label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(lat):.1f} ms (n={len(lat)})",
-        flush=True,
-    )
-    return [
-        (
-            f"Cross-process request -> run start, p50 / p95 (daemon on {label}, n={len(lat)})",
-            f"{p50:.1f} / {p95:.1f} ms",
-            f"p95 <= {TARGET_XPROC_P95_MS:g} ms",
-            verdict(p95 <= TARGET_XPROC_P95_MS),
-        )
-    ]
-
-
-# -- main --------------------------------------------------------------------------------
-
-
-async def bench(url: str, base: Path, rows: int, quick: bool, parts: set[int]) -> list[Row]:
+async def bench(url: str, base: Path, rows: int, quick: bool, parts: set[int]) -> list[TableRow]:
     """The chosen parts (by their first number), one after the other; a part that fails is
     one ERROR line, and the rest still run."""
-    prof = orch_bench.QUICK if quick else orch_bench.FULL
-    table: list[Row] = []
+    prof = QUICK if quick else FULL
+    table: list[TableRow] = []
     data_dir = base / "data"
     data_dir.mkdir(mode=0o700)
-    every: list[tuple[str, str, Callable[[], Awaitable[list[Row]]]]] = [
+    every: list[tuple[str, str, Callable[[], Awaitable[list[TableRow]]]]] = [
         (
             "1-2. the replica: full and incremental sync beside a plain COPY",
             "Full sync / incremental into the PostgreSQL replica",
@@ -403,13 +131,6 @@ async def bench(url: str, base: Path, rows: int, quick: bool, parts: set[int]) -
             print(f"    failed: {type(exc).__name__}: {exc}", flush=True)
             table.append((metric, f"{type(exc).__name__}: {str(exc)[:60]}", "runs", "ERROR"))
     return table
-
-
-async def cross_process_both(url: str, base: Path, samples: int) -> list[Row]:
-    sqlite_rows = await cross_process(None, base, samples)
-    # The SQLite figure is a reference beside PostgreSQL's: its target is the PostgreSQL one.
-    table = [(m, v, "reference", "") for m, v, _, _ in sqlite_rows]
-    return table + await cross_process(url, base, samples)
 
 
 def main() -> int:
@@ -461,14 +182,14 @@ def main() -> int:
         )
         table = asyncio.run(bench(url, base, rows, args.quick, parts))
     finally:
-        for child in orch_bench._CHILDREN:
-            orch_bench._stop_process(child)
+        for child in CHILDREN:
+            stop_process(child)
         shutil.rmtree(base, ignore_errors=True)
         admin(
             args.admin_url,
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)),
         )
-    sync_bench.print_table(table)
+    print_table(("Metric", "Result", "Target", "Status"), table)
     failed = [row for row in table if row[3] in ("MISS", "ERROR")]
     print(
         f"\n`bench/postgres.py{' --quick' if args.quick else ''}` on {os.cpu_count()} CPUs "

@@ -60,323 +60,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import cProfile
-import io
 import json
 import os
 import platform
-import pstats
-import random
-import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import msgspec  # noqa: E402
 from common import fs_type  # noqa: E402
+from plainsqlite import plain_upsert, read_rows  # noqa: E402
+from productsync import CHANGED_SHARE, engine_settings, sizes  # noqa: E402
+from replicacheck import replica_matches_source, same_rows  # noqa: E402
+from report import print_table, verdict  # noqa: E402
+from syncprocess import sync_child  # noqa: E402
 
-from core.config import DemoSizes, SyncSettings  # noqa: E402
-from core.demo import DEMO_FILENAME, DemoERP, DemoSource  # noqa: E402
-from core.demo.generation import BASE_EPOCH, ROWS_PER_SECOND, iso  # noqa: E402
-from core.models import SyncMode  # noqa: E402
-from core.replica.sqlite import SQLiteReplica  # noqa: E402
-from core.store import DB_FILENAME, SQLiteStore  # noqa: E402
-from core.sync.codec import row_digest as row_hash  # noqa: E402
-from core.sync.engine import EngineSettings, EntitySyncService  # noqa: E402
-from core.sync.entities import ENTITIES  # noqa: E402
-from core.sync.service import RunContext  # noqa: E402
+from core.demo import DEMO_FILENAME, DemoERP  # noqa: E402
+from core.store import DB_FILENAME  # noqa: E402
 
-SPEC = ENTITIES["products"]
-CHANGED_SHARE = 0.001
 TARGET_RATIO = 0.5
 TARGET_INCREMENTAL_SHARE = 0.02
 TARGET_RSS_MB = 300.0
-SAMPLE_SEED = 1
-WAITS = {
-    "<method 'get' of '_queue.SimpleQueue' objects>",
-    "<method 'poll' of 'select.epoll' objects>",
-    "<method 'acquire' of '_thread.lock' objects>",
-}
-"""Where idle threads sit: left out of the profile's listing."""
-
-
-def sizes(rows: int) -> DemoSizes:
-    return DemoSizes(customers=0, products=rows, prices=0, orders=0)
-
-
-def maxrss_mb() -> float:
-    """Peak RSS of this process so far. VmHWM (Linux) is this program's own peak;
-    ru_maxrss also counts the peak of the process it was forked from, when that was
-    bigger (the benchmark's parent, holding a million rows), so it is only the fallback."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def cpu_s() -> float:
-    """CPU time of this process, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def upsert_sql() -> str:
-    """The replica writer's upsert, built the same way (the statement is private to it)."""
-    cols = SPEC.columns
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
-    return (
-        f"INSERT INTO {SPEC.table} ({', '.join(cols)}, row_hash, synced_at, deleted_at) "
-        f"VALUES ({', '.join('?' for _ in cols)}, ?, ?, NULL) "
-        f"ON CONFLICT ({SPEC.key}) DO UPDATE SET {updates}, row_hash = excluded.row_hash, "
-        "synced_at = excluded.synced_at, deleted_at = NULL"
-    )
-
-
-async def create_store(path: Path) -> None:
-    """The store and the replica's tables in one file, as the daemon makes them."""
-    store = SQLiteStore(path)
-    await store.open()
-    await store.close()
-    SQLiteReplica(path).target(SPEC).close()
-
-
-def engine_settings() -> EngineSettings:
-    defaults = SyncSettings()
-    return EngineSettings(
-        batch_size=defaults.batch_size,
-        full_threshold=defaults.full_threshold,
-        full_every_s=defaults.full_every_h * 3600,
-    )
-
-
-def context(mode: SyncMode, run_id: int) -> RunContext:
-    return RunContext(request_id=run_id, run_id=run_id, mode=mode, mode_reason="bench", attempt=1)
-
-
-# -- the sync process -----------------------------------------------------------------
-
-
-async def sync_child(data_dir: Path, rows: int, profile: bool) -> dict[str, Any]:
-    rss_start = maxrss_mb()
-    erp = DemoERP(data_dir / DEMO_FILENAME, sizes=sizes(rows), changes_per_minute=0)
-    db_path = data_dir / DB_FILENAME
-    await create_store(db_path)
-    settings = engine_settings()
-    service = EntitySyncService(SPEC, lambda: DemoSource(erp), SQLiteReplica(db_path), settings)
-    out: dict[str, Any] = {"rss_start_mb": rss_start, "batch_size": settings.batch_size}
-
-    mode, reason = await service.resolve_mode(SyncMode.AUTO)
-    assert mode == SyncMode.FULL, (mode, reason)
-    t0, c0 = time.perf_counter(), cpu_s()
-    counts = await service.run(context(SyncMode.FULL, 1))
-    out["full_s"] = time.perf_counter() - t0
-    out["full_cpu_s"] = cpu_s() - c0
-    out["full_counts"] = msgspec.structs.asdict(counts)
-    out["rss_after_full_mb"] = maxrss_mb()
-
-    out["changed"] = change_products(erp, rows)
-
-    mode, reason = await service.resolve_mode(SyncMode.AUTO)
-    assert mode == SyncMode.INCREMENTAL, (mode, reason)
-    out["incremental_reason"] = reason
-    t0 = time.perf_counter()
-    counts = await service.run(context(SyncMode.INCREMENTAL, 2))
-    out["incremental_s"] = time.perf_counter() - t0
-    out["incremental_counts"] = msgspec.structs.asdict(counts)
-    out["rss_peak_mb"] = maxrss_mb()
-
-    if profile:
-        out["profile"] = await profiled_full_sync(erp, data_dir / "profiled.db", settings)
-    erp.close()
-    return out
-
-
-def change_products(erp: DemoERP, rows: int) -> int:
-    """Change 0.1% of the products in the ERP (a seeded sample: new weight, an updated_at
-    after everything there); return how many."""
-    changed = max(1, round(rows * CHANGED_SHARE))
-    picks = random.Random(SAMPLE_SEED).sample(range(rows), changed)
-    skus = [f"P{i:08d}" for i in picks]
-    stamp = iso(BASE_EPOCH + rows // ROWS_PER_SECOND + 3600)
-    src = sqlite3.connect(erp.path)
-    records = []
-    cols = SPEC.columns
-    for start in range(0, len(skus), 500):
-        chunk = skus[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for row in src.execute(
-            f"SELECT {', '.join(cols)} FROM products WHERE sku IN ({marks})", chunk
-        ):
-            record = dict(zip(cols, row, strict=True))
-            record["weight_kg"] = round(record["weight_kg"] + 1.0, 3)
-            record["updated_at"] = stamp
-            records.append(record)
-    src.close()
-    erp.upsert("products", records)
-    return len(records)
-
-
-async def profiled_full_sync(erp: DemoERP, db_path: Path, settings: EngineSettings) -> str:
-    """A full sync into a fresh store with a cProfile in every thread; the merged top lines."""
-    await create_store(db_path)
-    profiles: list[cProfile.Profile] = []
-    original_run = threading.Thread.run
-
-    def profiled_run(thread: threading.Thread) -> None:
-        profiler = cProfile.Profile()
-        profiles.append(profiler)
-        profiler.enable()
-        try:
-            original_run(thread)
-        finally:
-            profiler.disable()
-
-    threading.Thread.run = profiled_run  # type: ignore[method-assign,assignment]
-    service = EntitySyncService(SPEC, lambda: DemoSource(erp), SQLiteReplica(db_path), settings)
-
-    def run_in_fresh_loop() -> float:
-        # A fresh thread and loop, so every executor thread is created (and profiled) anew.
-        t0 = time.perf_counter()
-        asyncio.run(service.run(context(SyncMode.FULL, 3)))
-        return time.perf_counter() - t0
-
-    before = set(threading.enumerate())
-    try:
-        holder: list[float] = []
-        thread = threading.Thread(target=lambda: holder.append(run_in_fresh_loop()))
-        thread.start()
-        thread.join()
-        for other in set(threading.enumerate()) - before:
-            other.join(timeout=10)  # the engine's writer thread closes its connection last
-    finally:
-        threading.Thread.run = original_run  # type: ignore[method-assign]
-    stats = pstats.Stats(*profiles, stream=(text := io.StringIO()))
-    waiting = [key for key in stats.stats if key[2] in WAITS]  # type: ignore[attr-defined]
-    waited = sum(stats.stats[key][2] for key in waiting)  # type: ignore[attr-defined]
-    for key in waiting:
-        del stats.stats[key]  # type: ignore[attr-defined]
-    stats.total_tt -= waited  # type: ignore[attr-defined]
-    text.write(
-        f"full sync under cProfile: {holder[0]:.1f} s wall; {len(profiles)} threads profiled; "
-        f"{waited:.1f} s of idle waiting (epoll, executor queues, locks) left out. By own "
-        "time, all threads:\n"
-    )
-    stats.sort_stats("tottime").print_stats(20)
-    text.write("By cumulative time, the core's functions:\n")
-    stats.sort_stats("cumulative").print_stats(r"core/", 20)
-    return text.getvalue()
-
-
-# -- the plain sqlite3 baseline --------------------------------------------------------
-
-
-def read_rows(erp_path: Path) -> list[tuple[Any, ...]]:
-    """Every product as the replica stores it: the model's columns, row_hash, synced_at."""
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    db = sqlite3.connect(erp_path)
-    try:
-        rows = []
-        for sku, name, category, unit, active, weight, updated in db.execute(
-            f"SELECT {', '.join(SPEC.columns)} FROM products ORDER BY updated_at, sku"
-        ):
-            values = (sku, name, category, unit, bool(active), weight, updated)
-            rows.append((*values, row_hash(values, []), stamp))
-        return rows
-    finally:
-        db.close()
-
-
-def plain_upsert(path: Path, rows: list[tuple[Any, ...]], batch: int | None) -> tuple[float, float]:
-    """executemany of the writer's upsert: one transaction per `batch` rows (or one in all).
-    Returns wall and CPU seconds."""
-    asyncio.run(create_store(path))
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA synchronous = NORMAL")
-    sql = upsert_sql()
-    size = batch or len(rows)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for start in range(0, len(rows), size):
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany(sql, rows[start : start + size])
-        db.execute("COMMIT")
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    count = db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
-    db.close()
-    assert count == len(rows), (count, len(rows))
-    return elapsed, cpu
-
-
-# -- checks ----------------------------------------------------------------------------
-
-
-def replica_matches_source(data_dir: Path) -> tuple[int, int, int]:
-    """(source rows, rows missing or different, rows live but not in the source)."""
-    db = sqlite3.connect(f"file:{data_dir / DB_FILENAME}?mode=ro", uri=True)
-    try:
-        db.execute("ATTACH DATABASE ? AS src", (f"file:{data_dir / DEMO_FILENAME}?mode=ro",))
-        differs = " OR ".join(f"r.{c} IS NOT s.{c}" for c in SPEC.columns)
-        total = db.execute("SELECT COUNT(*) FROM src.products").fetchone()[0]
-        wrong = db.execute(
-            "SELECT COUNT(*) FROM src.products s LEFT JOIN products r ON r.sku = s.sku "
-            f"WHERE r.sku IS NULL OR r.deleted_at IS NOT NULL OR {differs}"
-        ).fetchone()[0]
-        extra = db.execute(
-            "SELECT COUNT(*) FROM products WHERE deleted_at IS NULL "
-            "AND sku NOT IN (SELECT sku FROM src.products)"
-        ).fetchone()[0]
-        return total, wrong, extra
-    finally:
-        db.close()
-
-
-def same_rows(a: Path, b: Path) -> int:
-    """How many rows differ between two replica tables, synced_at aside."""
-    db = sqlite3.connect(f"file:{a}?mode=ro", uri=True)
-    try:
-        db.execute("ATTACH DATABASE ? AS b", (f"file:{b}?mode=ro",))
-        cols = [*SPEC.columns, "row_hash", "deleted_at"]
-        differs = " OR ".join(f"x.{c} IS NOT y.{c}" for c in cols)
-        return int(
-            db.execute(
-                "SELECT COUNT(*) FROM products x LEFT JOIN b.products y ON y.sku = x.sku "
-                f"WHERE y.sku IS NULL OR {differs}"
-            ).fetchone()[0]
-        )
-    finally:
-        db.close()
-
-
-# -- main ------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    headers = ("Metric", "Result", "Target", "Status")
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    print()
-    print(line(headers))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(line(row))
 
 
 def main() -> int:
@@ -503,7 +214,7 @@ def run(base: Path, rows: int, profile: bool) -> int:
         ("Peak RSS, sync process", f"{rss:.0f} MB", f"<= {TARGET_RSS_MB:.0f} MB", verdict(ok_rss)),
         ("Replica equals source", "yes" if correct else "NO", "yes", verdict(correct)),
     ]
-    print_table(table)
+    print_table(("Metric", "Result", "Target", "Status"), table)
     print(
         f"\n`bench/sync.py{' --quick' if rows == 100_000 else ''}` on {os.cpu_count()} CPUs "
         f"(load {os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}, "

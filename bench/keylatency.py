@@ -1,0 +1,179 @@
+"""Key-to-screen latency of the console, headless (parts a and b of bench/console.py, whose
+docstring defines the method): `PaintProbe` puts back the terminal string Textual builds for
+every paint, `press_p` times one press of `p` from the key reaching the app to the paint
+showing the new dispatch state, and `Stages` splits that time into where it goes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from common import ms, p95
+from terminal import plain
+from textual import events
+from textual._compositor import CompositorUpdate
+
+from console.app import SyncdeckApp
+from core.orchestrator import Orchestrator
+
+if TYPE_CHECKING:
+    from costwindow import Window
+
+TARGET_KEY_P95_MS = 50.0
+PRESS_GAP_S = (0.10, 0.25)
+PRESS_TIMEOUT_S = 10.0
+
+
+@dataclass
+class _Waiter:
+    marker: str
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    at: float = 0.0
+
+
+class PaintProbe:
+    """Puts back, in a headless app, the terminal string Textual builds for every paint,
+    counts paints, and tells waiters when a paint shows their marker."""
+
+    def __init__(self, app: SyncdeckApp) -> None:
+        self.app = app
+        self.paints = 0
+        self.first_paint_at: float | None = None
+        self._waiters: list[_Waiter] = []
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is None or app._batch_count:
+                return
+            console = app.console
+            if isinstance(renderable, CompositorUpdate):
+                sequence = renderable.render_segments(console)
+            else:
+                sequence = console._render_buffer(console.render(renderable))
+            self.paints += 1
+            now = time.perf_counter()
+            if self.first_paint_at is None:
+                self.first_paint_at = now
+            if self._waiters:
+                text = plain(sequence)
+                for waiter in [w for w in self._waiters if w.marker in text]:
+                    waiter.at = now
+                    waiter.event.set()
+                    self._waiters.remove(waiter)
+
+        app._display = display  # type: ignore[method-assign]
+
+    def expect(self, marker: str) -> _Waiter:
+        waiter = _Waiter(marker)
+        self._waiters.append(waiter)
+        return waiter
+
+
+async def press_p(app: SyncdeckApp, probe: PaintProbe, stages: Stages | None) -> float:
+    """One press of `p`; seconds from the key reaching the app to the paint showing it."""
+    snap = app.snapshot
+    assert snap is not None
+    marker = "dispatch on" if snap.controls.dispatch_paused else "dispatch PAUSED"
+    waiter = probe.expect(marker)
+    key = events.Key("p", "p")
+    key.set_sender(app)
+    driver = app._driver
+    assert driver is not None
+    t0 = time.perf_counter()
+    driver.send_message(key)
+    try:
+        await asyncio.wait_for(waiter.event.wait(), PRESS_TIMEOUT_S)
+    except TimeoutError:
+        raise RuntimeError(f"no paint showed {marker!r} {PRESS_TIMEOUT_S:g}s after p") from None
+    if stages is not None:
+        stages.attribute(t0, waiter.at)
+    return waiter.at - t0
+
+
+async def press_while(
+    app: SyncdeckApp,
+    probe: PaintProbe,
+    rng: random.Random,
+    keep_going: Callable[[int], bool],
+    stages: Stages | None = None,
+    window: Window | None = None,
+) -> list[float]:
+    """Press p (and time it) while `keep_going(presses so far)`."""
+    latencies: list[float] = []
+    while keep_going(len(latencies)):
+        latencies.append(await press_p(app, probe, stages))
+        if window is not None:
+            window.sample()
+        await asyncio.sleep(rng.uniform(*PRESS_GAP_S))
+    return latencies
+
+
+class Stages:
+    """Where a press's time goes: key -> the core call returned (`orchestrator.pause()` or
+    `resume()`) -> the first console redraw that starts after it (the wait is the redraw
+    rate limit) -> that redraw done -> the paint showing it. Also every redraw's start, to
+    check the rate limit."""
+
+    def __init__(self, app: SyncdeckApp, orch: Orchestrator) -> None:
+        self.core_done: list[float] = []
+        self.redraws: list[tuple[float, float]] = []
+        self.rows: list[tuple[float, float, float, float]] = []
+        for name in ("pause", "resume"):
+            original = getattr(orch, name)
+
+            async def call(original: Callable[[], Awaitable[None]] = original) -> None:
+                await original()
+                self.core_done.append(time.perf_counter())
+
+            setattr(orch, name, call)
+        draw = app._draw  # every frame, whoever asked for it, is drawn here
+
+        async def timed_draw() -> None:
+            started, before = time.perf_counter(), app.frames
+            await draw()
+            if app.frames > before:
+                self.redraws.append((started, time.perf_counter()))
+
+        app._draw = timed_draw  # type: ignore[method-assign]
+
+    def attribute(self, t0: float, t1: float) -> None:
+        core = next((t for t in self.core_done if t >= t0), None)
+        frame = None if core is None else next((f for f in self.redraws if f[0] >= core), None)
+        if core is None or frame is None or frame[1] > t1:
+            return  # drawn by a redraw already under way: not attributable
+        self.rows.append((core - t0, frame[0] - core, frame[1] - frame[0], t1 - frame[1]))
+
+    def summary(self) -> str:
+        if not self.rows:
+            return "no press attributable"
+        names = ("key->core", "wait for redraw slot", "redraw", "redraw->paint")
+        parts = []
+        for i, name in enumerate(names):
+            values = [row[i] for row in self.rows]
+            parts.append(f"{name} {ms(statistics.median(values))}/{ms(p95(values))}")
+        return f"median/p95 over {len(self.rows)} presses: " + ", ".join(parts)
+
+    def gaps(self, since: float, end: float) -> str:
+        starts = [f[0] for f in self.redraws if since <= f[0] <= end]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        if not gaps:
+            return "no redraws"
+        short = sum(1 for g in gaps if g < 0.099)
+        return (
+            f"{len(starts)} redraws, gap between redraw starts: min {ms(min(gaps))}, "
+            f"median {ms(statistics.median(gaps))}; {short} gaps under 100 ms"
+        )
+
+
+def latency_summary(values: list[float]) -> str:
+    return (
+        f"p95 {1000 * p95(values):.1f} ms (n={len(values)}, median "
+        f"{ms(statistics.median(values))}, max {ms(max(values))})"
+    )

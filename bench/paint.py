@@ -1,0 +1,167 @@
+"""Part (c) of bench/console.py: time to first full paint, `syncdeck` beside a Textual
+hello-world app, each started in a 100x30 pseudo-terminal and timed until the terminal has
+received a screen showing every marker, with the CPU time each had used by then (the method
+in full: bench/console.py's docstring). Target: syncdeck <= 1.3x hello world."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import termios
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import cpu_seconds, ms
+from report import PartReport
+from terminal import SIZE, plain
+
+REPO = Path(__file__).resolve().parent.parent
+SYNCDECK = [sys.executable, "-m", "console"]
+TARGET_PAINT_RATIO = 1.3
+
+HELLO = """\
+from textual.app import App
+from textual.widgets import Static
+
+
+class Hello(App):
+    def compose(self):
+        yield Static("Hello, world")
+
+
+Hello().run()
+"""
+
+
+@dataclass
+class Paint:
+    wall: float
+    """Seconds from the spawn to the screen showing every marker."""
+    cpu: float
+    """CPU seconds the program had used by then (clock-tick resolution)."""
+
+
+def first_paint(
+    command: list[str], env: dict[str, str], markers: list[str], quit_key: bytes
+) -> Paint:
+    """The time from spawning `command` in a 100x30 pty to the screen showing every marker,
+    and the CPU time the program had used by then."""
+    master, slave = os.openpty()
+    cols, rows = SIZE
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    received = b""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        command,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    os.close(slave)
+    painted: float | None = None
+    cpu = 0.0
+    try:
+        deadline = t0 + 60
+        while painted is None and time.perf_counter() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                received += os.read(master, 1 << 16)
+            except OSError:
+                break
+            text = plain(received.decode("utf-8", "replace"))
+            if all(marker in text for marker in markers):
+                painted = time.perf_counter()
+                with contextlib.suppress(OSError):
+                    cpu = cpu_seconds(proc.pid)
+        os.write(master, quit_key)
+        end = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < end:  # drain, so it can exit
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                with contextlib.suppress(OSError):
+                    os.read(master, 1 << 16)
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
+    if painted is None:
+        tail = plain(received.decode("utf-8", "replace"))[-2000:]
+        raise RuntimeError(f"{command} did not paint {markers} (exit {proc.returncode}):\n{tail}")
+    return Paint(painted - t0, cpu)
+
+
+def part_c(base: Path, report: PartReport, *, paint_runs: int) -> None:
+    """`paint_runs` timed starts of each program, alternating, after one untimed warm-up each."""
+    data_dir = base / "paint"
+    data_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCDECK_", "TEXTUAL"))}
+    # Bytecode is cached as on an installed system, in a directory of its own (the warm-up
+    # runs fill it), even where the environment says not to write it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.update(
+        TERM="xterm-256color",
+        PYTHONPYCACHEPREFIX=str(base / "pycache"),
+        SYNCDECK_DATA_DIR=str(data_dir),
+        SYNCDECK_SCHEDULE__ENABLED="false",
+    )
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print(
+            "    (this environment sets PYTHONDONTWRITEBYTECODE, so the repository's own modules "
+            "have no bytecode cache and are compiled at every start; these runs use a cache "
+            "in the temporary directory instead, for both programs)",
+            flush=True,
+        )
+    syncdeck = (
+        SYNCDECK,
+        ["runner:", "orders", "customers", "products", "prices", "palette"],
+        b"q",
+    )
+    hello = ([sys.executable, "-c", HELLO], ["Hello, world"], b"\x11")
+    first_paint(*_args(syncdeck, env))  # warm-up: creates the store, warms the file cache
+    first_paint(*_args(hello, env))
+    paints: dict[str, list[Paint]] = {"syncdeck": [], "hello": []}
+    for _ in range(paint_runs):
+        paints["hello"].append(first_paint(*_args(hello, env)))
+        paints["syncdeck"].append(first_paint(*_args(syncdeck, env)))
+    times = {name: [p.wall for p in runs] for name, runs in paints.items()}
+    sd, hw = statistics.median(times["syncdeck"]), statistics.median(times["hello"])
+    runs = ", ".join(f"{t * 1000:.0f}" for t in times["syncdeck"])
+    hello_runs = ", ".join(f"{t * 1000:.0f}" for t in times["hello"])
+    print(f"    (syncdeck runs: {runs} ms; hello world runs: {hello_runs} ms)", flush=True)
+    report.add(
+        "c",
+        "first full paint, syncdeck / hello world",
+        f"{sd / hw:.2f}x ({ms(sd)} vs {ms(hw)}, medians of {paint_runs})",
+        f"<= {TARGET_PAINT_RATIO:g}x",
+        sd / hw <= TARGET_PAINT_RATIO,
+    )
+    sd_cpu, hw_cpu = (statistics.mean(p.cpu for p in paints[n]) for n in ("syncdeck", "hello"))
+    report.add(
+        "c",
+        "CPU time to first full paint, syncdeck / hello world",
+        f"{sd_cpu / hw_cpu:.2f}x ({ms(sd_cpu)} vs {ms(hw_cpu)}, means of {paint_runs})",
+    )
+
+
+def _args(
+    spec: tuple[list[str], list[str], bytes], env: dict[str, str]
+) -> tuple[list[str], dict[str, str], list[str], bytes]:
+    command, markers, quit_key = spec
+    return command, env, markers, quit_key
