@@ -24,6 +24,7 @@ from daemon import (
     wait_for_lease,
 )
 from noop import NoopService, settings_for
+from noop import client as noop_client
 from orchprofile import Profile
 from report import Report
 
@@ -88,13 +89,7 @@ async def cross_process(base: Path, prof: Profile, report: Report) -> None:
     daemon = Daemon(data_dir, base / "daemon.log")
     try:
         store = SQLiteStore(data_dir / DB_FILENAME)  # read directly for the latency figures
-        client = Orchestrator(
-            store,
-            {name: NoopService(name) for name in DAEMON_SERVICES},
-            settings_for(data_dir),
-            runner=False,
-            schedule=False,
-        )
+        client = noop_client(store, data_dir, tuple(DAEMON_SERVICES))
         started = time.monotonic()
         await client.start()
         try:

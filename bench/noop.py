@@ -8,11 +8,20 @@ from pathlib import Path
 
 from core.config import Settings
 from core.models import RunCounts, SyncMode
+from core.orchestrator import Orchestrator
+from core.store import Store
 from core.sync.service import RunContext
 
 
 def settings_for(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir)
+
+
+def client(store: Store, data_dir: Path, names: tuple[str, ...]) -> Orchestrator:
+    """An orchestrator that only asks, as a second process would: no runner, no schedule,
+    the named no-op services."""
+    services = {name: NoopService(name) for name in names}
+    return Orchestrator(store, services, settings_for(data_dir), runner=False, schedule=False)
 
 
 class NoopService:

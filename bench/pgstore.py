@@ -12,14 +12,13 @@ from pathlib import Path
 import psycopg
 from common import percentile
 from daemon import DAEMON_SERVICES, Daemon, request_ended, store_latency_ms, wait_for_lease
-from noop import NoopService, settings_for
+from noop import client as noop_client
 from orchprofile import Profile
 from pgcount import StatementCounter
 from report import Report, TableRow, verdict
 from throughput import durable_throughput
 
 from core.models import SyncMode
-from core.orchestrator import Orchestrator
 from core.store import DB_FILENAME, SQLiteStore
 from core.store.base import Store
 from core.store.postgres import PostgresStore
@@ -100,13 +99,7 @@ async def cross_process(url: str | None, base: Path, samples: int) -> list[Table
             else PostgresStore(url, schema="xproc")
         )
         names = DAEMON_SERVICES
-        client = Orchestrator(
-            store,
-            {name: NoopService(name) for name in names},
-            settings_for(data_dir),
-            runner=False,
-            schedule=False,
-        )
+        client = noop_client(store, data_dir, tuple(names))
         await client.start()
         try:
             await wait_for_lease(client, daemon)
