@@ -304,6 +304,19 @@ def test_schema_too_new_exits_2(env: dict[str, str], data_dir: Path) -> None:
 # -- with a daemon ----------------------------------------------------------------------------
 
 
+def test_sync_wait_says_an_incremental_without_a_cursor_ran_as_a_full_pass(
+    env: dict[str, str], tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """The daemon decides the mode; the waiting CLI reports what it ran, and why."""
+    start_daemon(env, tmp_path, daemons)
+    first = syncdeck(env, "sync", "orders", "--mode", "incremental", "--wait", "--timeout", "30")
+    assert first.returncode == 0, (first.stdout, first.stderr)
+    assert "(orders full, not incremental: incremental requested, no cursor yet," in first.stdout
+    again = syncdeck(env, "sync", "orders", "--mode", "incremental", "--wait", "--timeout", "30")
+    assert again.returncode == 0, (again.stdout, again.stderr)
+    assert "(orders incremental, " in again.stdout, again.stdout
+
+
 def test_sync_wait_succeeds_with_a_daemon_and_history_json(
     env: dict[str, str], tmp_path: Path, daemons: list[Daemon]
 ) -> None:

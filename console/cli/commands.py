@@ -78,7 +78,7 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
         if args.json:
             print_json(result_document(result))
         else:
-            print(describe_result(result.request.id, result.outcome, result.run))
+            print(describe_result(result.request, result.outcome, result.run))
         return EXIT_OK if result.outcome == RunOutcome.SUCCEEDED else EXIT_FAILED
 
     return await client(settings, work)

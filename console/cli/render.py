@@ -20,6 +20,7 @@ from core.models import (
     RunOutcome,
     RunRecord,
     Snapshot,
+    SyncMode,
     SyncRequest,
 )
 from core.reports import request_document, run_document, stale_progress_age
@@ -125,12 +126,18 @@ def result_document(result: RequestResult) -> dict[str, Any]:
     return doc
 
 
-def describe_result(request_id: int, outcome: RunOutcome, run: RunRecord | None) -> str:
-    text = f"request #{request_id}: {outcome.value}"
+def describe_result(request: SyncRequest, outcome: RunOutcome, run: RunRecord | None) -> str:
+    """A waited sync's end. A run that took another mode than the one asked for says so,
+    with the runner's reason ("full, not incremental: incremental requested, no cursor
+    yet"): the answer comes from the run's record, whichever process ran it."""
+    text = f"request #{request.id}: {outcome.value}"
     if run is not None:
         c = run.counts
+        mode = run.mode.value
+        if request.mode not in (run.mode, SyncMode.AUTO):
+            mode += f", not {request.mode.value}: {run.mode_reason}"
         text += (
-            f" ({run.service} {run.mode.value}, {run.duration or 0:.1f}s, fetched {c.fetched}, "
+            f" ({run.service} {mode}, {run.duration or 0:.1f}s, fetched {c.fetched}, "
             f"inserted {c.inserted}, updated {c.updated}, deleted {c.deleted}, "
             f"rejected {c.rejected})"
         )
