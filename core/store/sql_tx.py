@@ -69,6 +69,12 @@ class Connection(Protocol):
 _UNREAD: Any = object()
 
 
+RUN_COLUMNS = (
+    "request_id, service, requested_mode, mode, mode_reason, attempt, epoch, holder, started_at"
+)
+"""The columns a new run's row is given (`SqlTx.run_values`)."""
+
+
 class SqlTx:
     """`core.store.tx.Tx` over a connection inside a write transaction of `dialect`.
 
@@ -190,23 +196,27 @@ class SqlTx:
             raise InvalidTransition("another request is already running") from exc
 
     def insert_run(self, run: RunRecord) -> int:
+        """Open the run's row and return its id; a backend that knows the next id without
+        asking overrides it (as for events)."""
         row = self._one(
-            "INSERT INTO runs (request_id, service, requested_mode, mode, mode_reason, "
-            "attempt, epoch, holder, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "RETURNING id",
-            (
-                run.request_id,
-                run.service,
-                run.requested_mode.value,
-                run.mode.value,
-                run.mode_reason,
-                run.attempt,
-                run.epoch,
-                run.holder,
-                self.dialect.encode(run.started_at),
-            ),
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            self.run_values(run),
         )
         return 0 if row is None else int(row[0])
+
+    def run_values(self, run: RunRecord) -> tuple[Any, ...]:
+        """A new run's row, in `RUN_COLUMNS` order."""
+        return (
+            run.request_id,
+            run.service,
+            run.requested_mode.value,
+            run.mode.value,
+            run.mode_reason,
+            run.attempt,
+            run.epoch,
+            run.holder,
+            self.dialect.encode(run.started_at),
+        )
 
     def end_run(self, run: RunRecord) -> None:
         c, encode = run.counts, self.dialect.encode

@@ -153,6 +153,7 @@ class PostgresConnection:
             ).format(channel=sql.Literal(self.channel)),
             sql.SQL(f"SELECT {LEASE_COLS} FROM lease WHERE id = 1"),
             sql.SQL("SELECT last_value, is_called FROM events_id_seq"),
+            sql.SQL("SELECT last_value, is_called FROM runs_id_seq"),
         )
 
     # -- sessions -------------------------------------------------------------------
@@ -334,17 +335,29 @@ class Begun:
     lease_row: Row | None
     last_event_id: int
     """The events' identity sequence's last value (see `core.store.postgres.tx`)."""
+    last_run_id: int
+    """The runs' identity sequence's last value, likewise."""
 
 
 def begin_write(conn: PipelineConn, statements: tuple[sql.Composed | sql.SQL, ...]) -> Begun:
     """BEGIN, take the write lock, count the change, queue its NOTIFY, read the clock, the
-    lease and the last event id: one round trip on a connection in pipeline mode."""
-    *_, counted, lease, event_seq = [conn.execute(statement) for statement in statements]
+    lease and the last event and run ids: one round trip on a connection in pipeline mode."""
+    *_, counted, lease, event_seq, run_seq = [conn.execute(statement) for statement in statements]
     row = counted.fetchone()
-    last = event_seq.fetchone()
-    assert row is not None and last is not None
-    last_event_id = int(last[0]) if last[1] else int(last[0]) - 1
-    return Begun(int(row[0]), row[1], lease.fetchone(), last_event_id)
+    assert row is not None
+    return Begun(
+        int(row[0]),
+        row[1],
+        lease.fetchone(),
+        _last_id(event_seq.fetchone()),
+        _last_id(run_seq.fetchone()),
+    )
+
+
+def _last_id(row: Row | None) -> int:
+    """An identity sequence's last value handed out (last_value counts only once called)."""
+    assert row is not None
+    return int(row[0]) if row[1] else int(row[0]) - 1
 
 
 def check_idle(conn: Conn) -> None:

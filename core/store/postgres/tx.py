@@ -10,11 +10,12 @@ UPDATE`, the dialect's row lock), as the `Tx` protocol asks of a row-locking
 backend. The connection is in pipeline mode: writes whose result is not read
 ride with the next statement that is (see `core.store.sql_tx`).
 
-Event ids cost no round trip either: `begin_write` also read the last id of
-the events' identity sequence, and as no other transaction appends until this
-one ends, the next ids are known; the rows are inserted with them, and the
-sequence is moved past them just before the commit. (A transaction that rolls
-back after that leaves a gap in the ids, which readers allow, as before.)
+Event and run ids cost no round trip either: `begin_write` also read the last
+id of the events' and the runs' identity sequences, and as no other transaction
+inserts until this one ends, the next ids are known; the rows are inserted with
+them, and each sequence is moved past them just before the commit. (A
+transaction that rolls back after that leaves a gap in the ids, which readers
+allow, as before.)
 
 Raises: what `core.store.sql_tx` says; `psycopg.Error` for the rest, which the
 connection maps to `StoreError`.
@@ -24,14 +25,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.models import RunRecord
 from core.store.postgres.connection import Begun
 from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import POSTGRES
-from core.store.sql_tx import SqlTx
+from core.store.sql_tx import RUN_COLUMNS, SqlTx
 
 _INSERT_EVENT = (
     "INSERT INTO events (id, at, kind, service, request_id, run_id, data) "
     "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+_INSERT_RUN = (
+    f"INSERT INTO runs (id, {RUN_COLUMNS}) "
+    "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -43,13 +49,21 @@ class PostgresTx(SqlTx):
     def __init__(self, conn: PipelineConn, begun: Begun) -> None:
         super().__init__(conn, begun.lease_row)
         self._last_event_id = self._first_event_id = begun.last_event_id
+        self._last_run_id = self._first_run_id = begun.last_run_id
 
     def _insert_event(self, values: tuple[Any, ...]) -> int:
         self._last_event_id += 1
         self.conn.execute(_INSERT_EVENT, (self._last_event_id, *values))
         return self._last_event_id
 
+    def insert_run(self, run: RunRecord) -> int:
+        self._last_run_id += 1
+        self.conn.execute(_INSERT_RUN, (self._last_run_id, *self.run_values(run)))
+        return self._last_run_id
+
     def end(self) -> None:
-        """Before the commit: move the events' id sequence past the ids taken here."""
+        """Before the commit: move the id sequences past the ids taken here."""
         if self._last_event_id != self._first_event_id:
             self.conn.execute("SELECT setval('events_id_seq', %s)", (self._last_event_id,))
+        if self._last_run_id != self._first_run_id:
+            self.conn.execute("SELECT setval('runs_id_seq', %s)", (self._last_run_id,))
