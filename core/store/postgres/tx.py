@@ -29,7 +29,7 @@ from core.models import RunRecord
 from core.store.postgres.connection import Begun
 from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import POSTGRES
-from core.store.sql_tx import RUN_COLUMNS, SqlTx
+from core.store.sql_tx import RUN_COLUMNS, Connection, SqlTx
 
 _INSERT_EVENT = (
     "INSERT INTO events (id, at, kind, service, request_id, run_id, data) "
@@ -41,6 +41,24 @@ _INSERT_RUN = (
 )
 
 
+class _IdsAhead:
+    """The ids of one identity sequence taken in this transaction without asking the server
+    (no other transaction inserts until this one ends)."""
+
+    def __init__(self, sequence: str, last: int) -> None:
+        self.sequence = sequence
+        self._first = self.last = last
+
+    def take(self) -> int:
+        self.last += 1
+        return self.last
+
+    def settle(self, conn: Connection) -> None:
+        """Move the sequence past the ids taken, if any."""
+        if self.last != self._first:
+            conn.execute(f"SELECT setval('{self.sequence}', %s)", (self.last,))
+
+
 class PostgresTx(SqlTx):
     """`core.store.tx.Tx` over a connection inside a write transaction."""
 
@@ -48,22 +66,20 @@ class PostgresTx(SqlTx):
 
     def __init__(self, conn: PipelineConn, begun: Begun) -> None:
         super().__init__(conn, begun.lease_row)
-        self._last_event_id = self._first_event_id = begun.last_event_id
-        self._last_run_id = self._first_run_id = begun.last_run_id
+        self._event_ids = _IdsAhead("events_id_seq", begun.last_event_id)
+        self._run_ids = _IdsAhead("runs_id_seq", begun.last_run_id)
 
     def _insert_event(self, values: tuple[Any, ...]) -> int:
-        self._last_event_id += 1
-        self.conn.execute(_INSERT_EVENT, (self._last_event_id, *values))
-        return self._last_event_id
+        event_id = self._event_ids.take()
+        self.conn.execute(_INSERT_EVENT, (event_id, *values))
+        return event_id
 
     def insert_run(self, run: RunRecord) -> int:
-        self._last_run_id += 1
-        self.conn.execute(_INSERT_RUN, (self._last_run_id, *self.run_values(run)))
-        return self._last_run_id
+        run_id = self._run_ids.take()
+        self.conn.execute(_INSERT_RUN, (run_id, *self.run_values(run)))
+        return run_id
 
     def end(self) -> None:
         """Before the commit: move the id sequences past the ids taken here."""
-        if self._last_event_id != self._first_event_id:
-            self.conn.execute("SELECT setval('events_id_seq', %s)", (self._last_event_id,))
-        if self._last_run_id != self._first_run_id:
-            self.conn.execute("SELECT setval('runs_id_seq', %s)", (self._last_run_id,))
+        self._event_ids.settle(self.conn)
+        self._run_ids.settle(self.conn)
