@@ -89,12 +89,13 @@ def classify(exc: sqlite3.Error, path: Path) -> StoreError:
         return StoreCorrupt.of(path, exc)
     if primary in _BUSY:
         return StoreUnwritable(f"the store is locked by {lock_holder(path)} ({path})")
-    if primary in _UNWRITABLE:  # the filesystem's reason, where it has one, says more
-        problem = write_problem(path)
-        if problem is not None:
-            return StoreUnwritable(f"{problem} ({exc})")
-        return StoreUnwritable(f"store unwritable: {exc} ({path})")
-    problem = write_problem(path) if primary == sqlite3.SQLITE_CANTOPEN else None
+    # The filesystem's reason, where it has one, says more than SQLite's words.
+    cannot_open = primary == sqlite3.SQLITE_CANTOPEN
+    problem = write_problem(path) if primary in _UNWRITABLE or cannot_open else None
+    if primary in _UNWRITABLE:
+        return StoreUnwritable(
+            f"{problem} ({exc})" if problem else f"store unwritable: {exc} ({path})"
+        )
     if problem is not None:  # a WAL database's -shm cannot be made in a read-only place
         return StoreUnwritable(f"{problem}: cannot open {path} ({exc})")
     return StoreError(f"{path}: {exc}")
