@@ -33,6 +33,6 @@ class Identity(msgspec.Struct):
 
     def __post_init__(self) -> None:
         if not self.holder_id:
-            # secrets.token_hex reads os.urandom too; importing secrets (hmac, hashlib) costs the
-            # console's first frame about 1.5 ms
+            # what secrets.token_hex reads, without importing secrets (hmac, hashlib) on the
+            # way to the console's first frame
             self.holder_id = f"{self.host}:{self.pid}:{os.urandom(3).hex()}"
