@@ -13,11 +13,11 @@ from pathlib import Path
 from core.config import DemoSizes, SyncSettings
 from core.demo import DemoERP
 from core.demo.generation import BASE_EPOCH, ROWS_PER_SECOND, iso
+from core.entities import ENTITIES
 from core.models import SyncMode
 from core.replica.sqlite import SQLiteReplica
 from core.store import SQLiteStore
 from core.sync.engine import EngineSettings
-from core.sync.entities import ENTITIES
 from core.sync.service import RunContext
 
 SPEC = ENTITIES["products"]

@@ -269,7 +269,7 @@ class Progress(Model, frozen=True, kw_only=True):
 
 class PlannedService(Model, frozen=True, kw_only=True):
     """One service's schedule in the runner's configuration. The store's overrides apply
-    on top, for observers as in the runner (`core.scheduler.with_overrides`), so an
+    on top, for observers as in the runner (`core.schedule.plan.with_overrides`), so an
     override shows at once, before the runner publishes again."""
 
     service: str

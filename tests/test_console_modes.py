@@ -19,10 +19,10 @@ from test_console_keys import Console, make_console, running, until
 from console.widgets.event_log import EventLog
 from core.config import DemoFaults, DemoSizes
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource
+from core.entities import ENTITIES
 from core.models import RunOutcome, RunRecord, SyncMode
 from core.replica.sqlite import SQLiteReplica
 from core.sync.engine import EngineSettings, EntitySyncService
-from core.sync.entities import ENTITIES
 from core.sync.service import RunContext
 from core.sync.simulated import SimulatedService
 

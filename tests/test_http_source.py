@@ -26,13 +26,13 @@ from conftest import REPO, SYNCDECK
 
 from core.config import Settings
 from core.demo import DEMO_FILENAME, DemoERP
+from core.entities import ENTITIES
 from core.errors import SourceError, SourceUnavailable, TransientError
 from core.models import RunOutcome, SyncMode
 from core.orchestrator import Orchestrator
 from core.runtime import open_replica
 from core.runtime.services import builtin_services
 from core.sources.http import HttpSource
-from core.sync.entities import ENTITIES
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -24,6 +24,7 @@ from conftest import REPO, SYNCDECK
 from support.procs import stop, wait_until
 
 from core.config import Settings
+from core.schedule.plan import service_offset_s
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -139,7 +140,7 @@ def test_an_observer_without_the_profile_shows_the_runners_schedule_and_health(
     for service in as_runner["services"]:
         mine = by_name[service["name"]]
         assert mine["interval_s"] == demo.interval_s(service["name"])
-        assert mine["offset_s"] == demo.offset_s(service["name"])
+        assert mine["offset_s"] == service_offset_s(demo, service["name"])
         assert (mine["health"], mine["health_reasons"]) == (
             service["health"],
             service["health_reasons"],

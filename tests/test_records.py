@@ -1,6 +1,6 @@
 """The record models and the entity list describe the same records, and config reads the list.
 
-The entity list (`core.sync.entities`, no pydantic) and the models (`core.sync.records`)
+The entity list (`core.entities`, no pydantic) and the models (`core.sync.records`)
 are written apart so that start-up never loads pydantic; these checks keep them from
 drifting apart.
 """
@@ -8,7 +8,7 @@ drifting apart.
 from __future__ import annotations
 
 from core.config import Settings
-from core.sync.entities import BUILTIN_PRIORITIES, ENTITIES, STAGGER_ORDER
+from core.entities import BUILTIN_PRIORITIES, ENTITIES, STAGGER_ORDER
 from core.sync.records import CHILD_MODELS, MODELS
 
 

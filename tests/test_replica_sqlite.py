@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
+from core.entities import ENTITIES
 from core.errors import SchemaTooNew
 from core.replica.schema import SCHEMA_VERSION, SQLITE
 from core.replica.sqlite import SQLiteReplica
 from core.store import SQLiteStore
 from core.sync.engine import RunWriter
-from core.sync.entities import ENTITIES
 
 MIGRATION_2 = """
 CREATE TABLE customers (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core import health as health_rules
+from core.breaker import BreakerRules
 from core.config import Settings
 from core.models import (
     CircuitState,
@@ -25,7 +25,7 @@ from core.orchestrator.snapshot import project
 from core.store.base import StoreView
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
-POLICY = health_rules.CircuitPolicy(failure_threshold=3, cooldown_s=300)
+POLICY = BreakerRules(failure_threshold=3, cooldown_s=300)
 
 
 def service(name: str, **fields: object) -> ServiceState:

@@ -2,7 +2,7 @@
 
 The property: whatever the intervals, the default offsets give no two services
 a shared fire instant over the plan's whole period, which the test checks by
-listing every fire of the period (not with `core.stagger`'s closed form, which
+listing every fire of the period (not with `core.schedule.stagger`'s closed form, which
 it checks too).
 """
 
@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.config import Settings
+from core.entities import STAGGER_ORDER
 from core.models import ServiceState
-from core.scheduler import plan_for, spacing, timeline
-from core.stagger import period_s, smallest_gap, spread
-from core.sync.entities import STAGGER_ORDER
+from core.schedule.plan import plan_for, service_offset_s, spacing, timeline
+from core.schedule.stagger import period_s, smallest_gap, spread
 
-UNIT = 1_000_000  # microseconds, as `core.stagger`: fires listed exactly, as integers
+UNIT = 1_000_000  # microseconds, as `core.schedule.stagger`: fires listed exactly, as integers
 
 # Intervals an operator would pick (seconds), and demo-scaled ones: periods stay small
 # enough to list every fire.
@@ -60,7 +60,7 @@ def test_the_default_plan_spreads_the_four_services_as_far_as_possible() -> None
     hourly one lands in one half only, so 7.5 min is the best any offsets can do."""
     s = Settings()
     intervals = [s.interval_s(n) for n in STAGGER_ORDER]
-    offsets = [s.offset_s(n) for n in STAGGER_ORDER]
+    offsets = [service_offset_s(s, n) for n in STAGGER_ORDER]
     assert [o / 60 for o in offsets] == [0, 7.5, 15, 22.5]
     assert smallest_gap(intervals, offsets) == 7.5 * 60
     grid = [k * 150 for k in range(24)]  # every 2.5 min of the hour

@@ -33,6 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from core.clock import ManualClock
 from core.config import CircuitSettings, OrchestratorSettings, RetrySettings, Settings
+from core.entities import BUILTIN_PRIORITIES
 from core.errors import InvalidTransition, SyncCancelled, TransientError
 from core.events import Subscription
 from core.models import (
@@ -46,7 +47,6 @@ from core.models import (
 )
 from core.orchestrator import Orchestrator
 from core.store import DB_FILENAME, SQLiteStore, StoreView
-from core.sync.entities import BUILTIN_PRIORITIES
 from core.sync.service import RunContext
 
 T = TypeVar("T")
@@ -128,7 +128,7 @@ class ControlledService:
             gate.changed.set()
 
 
-# -- the queue rules, restated independently of core.policy ------------------------------
+# -- the queue rules, restated independently of core.queue_order ------------------------------
 
 
 def rank_key(request: SyncRequest, now: datetime, aging_step_s: float) -> tuple[Any, ...]:

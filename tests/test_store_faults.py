@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from core.entities import BUILTIN_PRIORITIES
 from core.errors import StoreCorrupt, StoreReplaced, StoreUnwritable
 from core.models import RequestSource, SyncMode
 from core.store import SQLiteStore
-from core.sync.entities import BUILTIN_PRIORITIES
 
 
 def sha256(path: Path) -> str:

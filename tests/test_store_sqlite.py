@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.clock import ManualClock
+from core.entities import BUILTIN_PRIORITIES
 from core.errors import SchemaTooNew
 from core.models import (
     RequestSource,
@@ -22,7 +23,6 @@ from core.models import (
 )
 from core.store import SQLiteStore
 from core.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
-from core.sync.entities import BUILTIN_PRIORITIES
 
 T0 = 1_800_000_000.0
 

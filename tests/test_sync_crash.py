@@ -66,8 +66,8 @@ from conftest import REPO, SYNCDECK
 from core.config import DemoSizes
 from core.demo import DEMO_FILENAME, DemoERP
 from core.demo.generation import BASE_EPOCH, ROWS_PER_SECOND
+from core.entities import ENTITIES
 from core.store import DB_FILENAME
-from core.sync.entities import ENTITIES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

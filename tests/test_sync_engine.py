@@ -31,6 +31,7 @@ from core.config import DemoFaults, DemoSizes, Settings
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource
 from core.demo.faults import corrupt, is_malformed
 from core.demo.generation import BASE_EPOCH, COLUMNS, KEYS, LINE_COLUMNS, iso
+from core.entities import ENTITIES, EntitySpec
 from core.errors import IncompleteListing
 from core.models import RunCounts, RunOutcome, RunRecord, SyncMode
 from core.orchestrator import Orchestrator
@@ -39,7 +40,6 @@ from core.runtime import open_replica
 from core.runtime.services import builtin_services
 from core.store import SQLiteStore
 from core.sync.engine import EngineSettings, EntitySyncService
-from core.sync.entities import ENTITIES, EntitySpec
 from core.sync.service import RunContext
 
 NAMES = tuple(ENTITIES)

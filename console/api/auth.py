@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from console.api.errors import ApiError
 from console.api.token import OPERATE_SCOPE, READ_SCOPE, Keys, decode, load_keys, scopes
-from core.config_stores import ApiSettings
+from core.config.stores import ApiSettings
 
 REALM = 'Bearer realm="syncdeck"'
 VERIFIED_CACHE = 1024

@@ -2,7 +2,7 @@
 finite, in range, no unknown keys: a 422 otherwise) and document what goes out in the
 OpenAPI document, which schemathesis holds every answer to.
 
-The documents themselves are built by `core.reports` (the same keys as
+The documents themselves are built by `console.documents` (the same keys as
 `status --json` and `history --json`); these models only describe them.
 """
 

@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 
 from core.config import ConfigError
-from core.config_stores import MIN_SECRET_BYTES, ApiSettings
+from core.config.stores import MIN_SECRET_BYTES, ApiSettings
 
 READ_SCOPE = "syncdeck:read"
 OPERATE_SCOPE = "syncdeck:operate"

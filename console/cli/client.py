@@ -34,7 +34,7 @@ async def client(
 async def warn_stored_problems(orch: Orchestrator, settings: Settings, snapshot: Snapshot) -> None:
     """Stored schedule overrides that are invalid (the plan uses the configuration instead):
     one line each on stderr, with how to reset them, unless the snapshot already says so."""
-    from core.scheduler import plan_for
+    from core.schedule.plan import plan_for
 
     shown = {s.name: set(s.health_reasons) for s in snapshot.services}
     for state in await orch.services():

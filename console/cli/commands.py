@@ -31,10 +31,10 @@ from console.cli.render import (
 )
 from console.cli.schedule import cmd_schedule
 from console.cli.verify import cmd_verify
+from console.documents import request_document, run_document, status_document
 from core.config import Settings, read_secret_file
 from core.models import RunOutcome
 from core.orchestrator import Orchestrator
-from core.reports import request_document, run_document, status_document
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 

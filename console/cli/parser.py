@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from console.api.commands import add_commands as add_api_commands
-from core import limits
+from core.config import limits
 from core.models import MAX_PRIORITY, MIN_PRIORITY, SyncMode
 
 EXIT_OK = 0
@@ -74,7 +74,7 @@ def _port(text: str) -> int:
 
 
 def _seconds(check: Callable[[object], str | None]) -> Callable[[str], float]:
-    """A number of seconds: finite and in the range `check` enforces (`core.limits`)."""
+    """A number of seconds: finite and in the range `check` enforces (`core.config.limits`)."""
 
     def parse(text: str) -> float:
         try:

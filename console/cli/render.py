@@ -2,7 +2,7 @@
 
 Pure functions of the core's values (`Snapshot`, `RunRecord`, `SyncRequest`,
 `Event`): they read nothing and fail on nothing. Times are shown in the local
-time zone, to the second. The JSON documents come from `core.reports`, the
+time zone, to the second. The JSON documents come from `console.documents`, the
 shapes every front end shares.
 """
 
@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from console.documents import request_document, run_document, stale_progress_age
 from core.models import (
     Event,
     IdleReason,
@@ -23,7 +24,6 @@ from core.models import (
     SyncMode,
     SyncRequest,
 )
-from core.reports import request_document, run_document, stale_progress_age
 
 
 def print_json(data: Any) -> None:

@@ -21,7 +21,7 @@ from console.cli.parser import EXIT_OK, UsageError
 from console.cli.render import print_json, when
 from core.config import Settings
 from core.orchestrator import Orchestrator
-from core.scheduler import SchedulePlan, Spacing, plan_for, spacing, timeline
+from core.schedule.plan import SchedulePlan, Spacing, plan_for, spacing, timeline
 
 
 async def cmd_schedule(settings: Settings, args: argparse.Namespace) -> int:

@@ -24,8 +24,8 @@ from core.runtime import require_store
 
 
 async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from core.entities import ENTITIES
     from core.runtime import verify_replica
-    from core.sync.entities import ENTITIES
 
     if settings.source.kind == "simulated":
         raise UsageError("verify needs a real source (source.kind demo or http)")

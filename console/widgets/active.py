@@ -15,9 +15,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from console.documents import stale_progress_age
 from console.format import bar, clock, count, duration
 from core.models import Snapshot, SyncMode
-from core.reports import stale_progress_age
 
 REASON_STYLE = {"paused": "bold yellow", "backoff": "yellow"}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs
 
+from core.entities import CURSOR_PATTERN
 from core.sources.http import DEFAULT_LIMIT, MAX_LIMIT
-from core.sync.entities import CURSOR_PATTERN
 
 _CURSOR = re.compile(CURSOR_PATTERN)
 

@@ -29,7 +29,7 @@ Authentication
     - `next_page_token` is null on the last page only.
     - An empty `since` or `page_token` counts as absent.
 
-    A record is a flat JSON object of its fields (see `core.sync.entities`);
+    A record is a flat JSON object of its fields (see `core.entities`);
     an order also carries `lines`, a list of `{line_no, sku, quantity,
     unit_price}`. Records that do not validate are the client's problem: it
     quarantines them, so one bad record never breaks paging.

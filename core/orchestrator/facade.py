@@ -29,7 +29,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 
-from core import health as health_rules
+from core.breaker import BreakerRules
 from core.config import Settings
 from core.errors import NotFound, StoreBroken, UnknownService
 from core.events import EventBus, Subscription
@@ -72,9 +72,7 @@ class Orchestrator:
         self.settings = settings or Settings()
         self._services = dict(services)
         cfg = self.settings.orchestrator
-        self._circuit_policy = health_rules.CircuitPolicy(
-            cfg.circuit.failure_threshold, cfg.circuit.cooldown_s
-        )
+        self._breaker_rules = BreakerRules(cfg.circuit.failure_threshold, cfg.circuit.cooldown_s)
         self._wants_runner = runner
         self._bus = EventBus()
         self._store_health = StoreHealth(on_broken=lambda: self._runner.wake())
@@ -88,7 +86,7 @@ class Orchestrator:
             store,
             self._services,
             self.settings,
-            self._circuit_policy,
+            self._breaker_rules,
             schedule=schedule and runner,
             publish=self._relay.publish,
             note_local=self._relay.note_local,
@@ -216,7 +214,7 @@ class Orchestrator:
         return project(
             view,
             self.settings,
-            self._circuit_policy,
+            self._breaker_rules,
             local_run=None if active is None else (active.request.id, active.progress),
             remote_progress=self._relay.remote_progress,
             holder_dead=view.lease is not None and self._runner.holder_dead(view.lease),

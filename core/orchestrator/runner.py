@@ -3,7 +3,7 @@
 Every orchestrator has a `Runner`, but only one that holds the store's lease
 dispatches. Its loop heartbeats the lease (acquire, renew, or steal it from a
 holder on this host whose process is gone), picks the next request with
-`core.policy`, resolves its mode, starts it, and supervises it (`supervise`:
+`core.queue_order`, resolves its mode, starts it, and supervises it (`supervise`:
 timeout, cancel, outcome) until the result is recorded, fenced by the lease's
 epoch. It writes its run's progress into the store (fenced, `progress_persist_s`
 apart), keeps each service's health, and, while it holds the lease, publishes its
@@ -37,10 +37,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
-from core import health as health_rules
-from core import policy
+from core import queue_order
+from core.breaker import BreakerRules, cooldown_over
 from core.config import Settings
 from core.errors import InvalidTransition, LeaseLost, StoreBroken, StoreError
+from core.health import service_health
 from core.models import (
     CircuitState,
     Event,
@@ -53,10 +54,10 @@ from core.models import (
 )
 from core.orchestrator.faults import StoreHealth
 from core.orchestrator.identity import Identity, process_alive
-from core.orchestrator.supervise import ActiveRun, await_ending, missing_service, record
-from core.orchestrator.ticks import Requester, Ticks
+from core.orchestrator.supervise import SupervisedRun, await_ending, missing_service, record
 from core.replica.base import Fence
-from core.scheduler import plan_for
+from core.schedule.plan import plan_for
+from core.schedule.ticks import Requester, Ticks
 from core.store.base import RunStart, Store, StoreView
 from core.sync.service import RunContext, SyncService
 
@@ -73,7 +74,7 @@ class Runner:
         store: Store,
         services: Mapping[str, SyncService],
         settings: Settings,
-        circuit_policy: health_rules.CircuitPolicy,
+        breaker_rules: BreakerRules,
         *,
         schedule: bool,
         publish: Publish,
@@ -86,13 +87,13 @@ class Runner:
         self._services = services
         self._settings = settings
         self._cfg = settings.orchestrator
-        self._circuit_policy = circuit_policy
+        self._breaker_rules = breaker_rules
         self._publish = publish
         self._note_local = note_local
         self._catch_up = catch_up
         self.identity = Identity()
         self.lease: Lease | None = None
-        self.active: ActiveRun | None = None
+        self.active: SupervisedRun | None = None
         self.stopping = False
         self.started_at = datetime.min.replace(tzinfo=UTC)
         self._wake = asyncio.Event()
@@ -238,7 +239,7 @@ class Runner:
                 await self._update_health(state, now)
             self.ticks.apply(states)
             if self.lease is not None:
-                await self.ticks.publish(states, self.lease, self._circuit_policy, now)
+                await self.ticks.publish(states, self.lease, self._breaker_rules, now)
             if self._chores_due:
                 await self._store.prune_events(self._cfg.event_retention)
                 await self._store.maintenance()
@@ -266,10 +267,11 @@ class Runner:
         states = {s.name: s for s in view.services}
         circuits = {name: s.circuit for name, s in states.items()}
         cooled = {
-            name: health_rules.cooldown_over(s, view.now, self._circuit_policy)
-            for name, s in states.items()
+            name: cooldown_over(s, view.now, self._breaker_rules) for name, s in states.items()
         }
-        pick = policy.choose_next(view.queued, view.now, self._cfg.aging_step_s, circuits, cooled)
+        pick = queue_order.choose_next(
+            view.queued, view.now, self._cfg.aging_step_s, circuits, cooled
+        )
         if pick is None:
             return self._seconds_until_eligible(view)
         assert self.lease is not None
@@ -308,7 +310,7 @@ class Runner:
             )
         else:
             task = asyncio.create_task(service.run(ctx), name=f"sync-{pick.service}-{run.id}")
-        self.active = ActiveRun(request=request, run=run, ctx=ctx, task=task)
+        self.active = SupervisedRun(request=request, run=run, ctx=ctx, task=task)
         if request.cancel_requested:
             self.cancel_active_if(request.id)
         self._tasks.append(asyncio.create_task(self._supervise(self.active)))
@@ -317,7 +319,7 @@ class Runner:
     def _seconds_until_eligible(self, view: StoreView) -> float | None:
         states = {s.name: s for s in view.services}
         ready = [
-            policy.ready_at(r, states.get(r.service), view.now, self._circuit_policy)[0]
+            queue_order.ready_at(r, states.get(r.service), view.now, self._breaker_rules)[0]
             for r in view.queued
         ]
         waits = [(at - view.now).total_seconds() for at in ready if at is not None]
@@ -355,7 +357,7 @@ class Runner:
         with contextlib.suppress(Exception):
             self._note_local(await self._store.record_progress(run.id, run.epoch, progress))
 
-    async def _supervise(self, active: ActiveRun) -> None:
+    async def _supervise(self, active: SupervisedRun) -> None:
         """Wait for a run, classify how it ended, and record it (fenced by its epoch)."""
         ending = await await_ending(active, self._cfg.run_timeout_s)
         try:
@@ -364,7 +366,7 @@ class Runner:
                 active,
                 ending,
                 self._cfg.retry,
-                self._circuit_policy,
+                self._breaker_rules,
                 self.store_health,
                 giving_up=lambda: self.stopping or self.store_health.fault is not None,
             )
@@ -390,6 +392,6 @@ class Runner:
         """Record a service's health when it changed (the only store call it may make)."""
         now = now or await self._store.now()
         plan = plan_for(state, self._settings)
-        health, reasons = health_rules.evaluate(state, plan.interval_s, now, self._circuit_policy)
+        health, reasons = service_health(state, plan.interval_s, now, self._breaker_rules)
         if health != state.health:
             self._publish(await self._store.set_health(state.name, health, reasons))

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core import health as health_rules
-from core import policy
+from core import queue_order
+from core.breaker import BreakerRules, cooldown_ends
 from core.config import Settings
+from core.health import overall_health, service_health
 from core.models import (
     ActiveRun,
     CircuitState,
@@ -37,14 +38,14 @@ from core.models import (
     Snapshot,
     SyncRequest,
 )
-from core.scheduler import SchedulePlan, plan_for, with_overrides
+from core.schedule.plan import SchedulePlan, plan_for, with_overrides
 from core.store.base import StoreView
 
 
 def project(
     view: StoreView,
     settings: Settings,
-    circuit_policy: health_rules.CircuitPolicy,
+    breaker_rules: BreakerRules,
     *,
     local_run: tuple[int, Progress | None] | None,
     remote_progress: Mapping[int, Progress],
@@ -70,9 +71,9 @@ def project(
     runner = lease if alive else None
     plan = view.plan if view.plan is not None and _current(view.plan, runner) else None
     if plan is not None:  # the runner's rules, not this process's configuration
-        circuit_policy = health_rules.CircuitPolicy(plan.failure_threshold, plan.cooldown_s)
-    services = _services(view, settings, circuit_policy, plan)
-    queue = _queue(view, settings.orchestrator.aging_step_s, circuit_policy)
+        breaker_rules = BreakerRules(plan.failure_threshold, plan.cooldown_s)
+    services = _services(view, settings, breaker_rules, plan)
+    queue = _queue(view, settings.orchestrator.aging_step_s, breaker_rules)
     problem = store_problem or view.problem
     return Snapshot(
         at=now,
@@ -81,7 +82,7 @@ def project(
         active=active,
         runner=runner,
         controls=view.controls,
-        health=health_rules.worst(s.health for s in services),
+        health=overall_health(s.health for s in services),
         is_runner=is_runner,
         store_problem=problem,
         idle_reason=None if active is not None else idle_reason(view, queue, runner, problem),
@@ -142,17 +143,15 @@ def idle_reason(
     return IdleReason(kind="backoff", text=text, until=first.ready_at, service=service)
 
 
-def _queue(
-    view: StoreView, aging_step_s: float, circuit_policy: health_rules.CircuitPolicy
-) -> list[QueueEntry]:
+def _queue(view: StoreView, aging_step_s: float, breaker_rules: BreakerRules) -> list[QueueEntry]:
     now = view.now
     states = {s.name: s for s in view.services}
     entries = []
     for position, (request, score) in enumerate(
-        policy.queue_order(view.queued, now, aging_step_s), start=1
+        queue_order.queue_order(view.queued, now, aging_step_s), start=1
     ):
-        ready_at, blocked_by = policy.ready_at(
-            request, states.get(request.service), now, circuit_policy
+        ready_at, blocked_by = queue_order.ready_at(
+            request, states.get(request.service), now, breaker_rules
         )
         entries.append(
             QueueEntry(
@@ -170,7 +169,7 @@ def _queue(
 def _services(
     view: StoreView,
     settings: Settings,
-    circuit_policy: health_rules.CircuitPolicy,
+    breaker_rules: BreakerRules,
     published: RunnerPlan | None,
 ) -> list[ServiceView]:
     now = view.now
@@ -179,7 +178,7 @@ def _services(
     services = []
     for state in sorted(view.services, key=lambda s: (-s.default_priority, s.name)):
         plan = _plan(state, settings, published, planned.get(state.name))
-        health, reasons = health_rules.evaluate(state, plan.interval_s, now, circuit_policy)
+        health, reasons = service_health(state, plan.interval_s, now, breaker_rules)
         next_run = None
         if plan.enabled and not view.controls.schedule_paused:
             next_run = plan.next_fire(now)
@@ -198,7 +197,7 @@ def _services(
                 interval_s=plan.interval_s,
                 offset_s=plan.offset_s,
                 schedule_enabled=plan.enabled,
-                circuit_until=health_rules.cooldown_ends(state, circuit_policy),
+                circuit_until=cooldown_ends(state, breaker_rules),
             )
         )
     return services

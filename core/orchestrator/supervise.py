@@ -1,6 +1,6 @@
 """One run's supervision: its cancel, its timeout, how it ended, and what to record.
 
-The runner starts a sync task and wraps it in an `ActiveRun`. From then on a
+The runner starts a sync task and wraps it in an `SupervisedRun`. From then on a
 run stops in one of three ways: an operator's cancel (`ask_cancel`: cooperative
 first, the task cancelled by force `cancel_grace_s` later), the runner stopping
 or losing its lease (`interrupt`: at once), or its own end, success, failure or
@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 import msgspec
 
-from core import health as health_rules
-from core import policy
+from core import queue_order
+from core.breaker import BreakerRules, after_run
 from core.config import RetrySettings
 from core.errors import LeaseLost, StoreUnwritable, SyncCancelled, TransientError
 from core.models import Event, Progress, RunCounts, RunOutcome, RunRecord, ServiceState, SyncRequest
@@ -44,7 +44,7 @@ RECORD_BACKOFF_S = (0.2, 5.0)
 """Retrying a record the store refused: the first wait, and the longest."""
 
 
-class ActiveRun(msgspec.Struct):
+class SupervisedRun(msgspec.Struct):
     """The run this process started and still supervises."""
 
     request: SyncRequest
@@ -82,7 +82,7 @@ class Ending(msgspec.Struct, frozen=True):
     error: str | None = None
 
 
-async def await_ending(active: ActiveRun, timeout_s: float) -> Ending:
+async def await_ending(active: SupervisedRun, timeout_s: float) -> Ending:
     """Wait for the sync task (at most `timeout_s`) and say how it ended."""
     try:
         counts = await asyncio.wait_for(asyncio.shield(active.task), timeout_s)
@@ -103,7 +103,7 @@ async def await_ending(active: ActiveRun, timeout_s: float) -> Ending:
     return ending
 
 
-def classify(active: ActiveRun, exc: BaseException, timeout_s: float) -> Ending:
+def classify(active: SupervisedRun, exc: BaseException, timeout_s: float) -> Ending:
     """How a run that raised `exc` ended: who stopped it, or whether to retry it."""
     if isinstance(exc, LeaseLost):  # a fenced commit refused: another runner may be on
         return Ending(RunOutcome.INTERRUPTED, error_class="Interrupted", error=str(exc))
@@ -126,11 +126,11 @@ def classify(active: ActiveRun, exc: BaseException, timeout_s: float) -> Ending:
 
 
 def finish_for(
-    active: ActiveRun,
+    active: SupervisedRun,
     ending: Ending,
     epoch: int,
     retry: RetrySettings,
-    circuit_policy: health_rules.CircuitPolicy,
+    breaker_rules: BreakerRules,
 ) -> RunFinish:
     """What the store records for `ending`, fenced by `epoch`."""
     attempt = active.request.attempt
@@ -138,7 +138,7 @@ def finish_for(
     if ending.outcome == RunOutcome.INTERRUPTED:
         retry_in_s = 0.0  # interrupted by us stopping: run again as soon as someone can
     elif ending.transient and attempt < retry.tries:
-        retry_in_s = policy.retry_delay(attempt, retry.backoff_s)
+        retry_in_s = queue_order.retry_delay(attempt, retry.backoff_s)
     outcome = ending.outcome
     return RunFinish(
         run_id=active.run.id,
@@ -148,16 +148,16 @@ def finish_for(
         error_class=ending.error_class,
         error=ending.error,
         retry_in_s=retry_in_s,
-        breaker=lambda state, now: health_rules.after_run(state, outcome, now, circuit_policy),
+        breaker=lambda state, now: after_run(state, outcome, now, breaker_rules),
     )
 
 
 async def record(
     store: Store,
-    active: ActiveRun,
+    active: SupervisedRun,
     ending: Ending,
     retry: RetrySettings,
-    circuit_policy: health_rules.CircuitPolicy,
+    breaker_rules: BreakerRules,
     store_health: StoreHealth,
     giving_up: Callable[[], bool],
 ) -> tuple[ServiceState | None, list[Event]]:
@@ -169,7 +169,7 @@ async def record(
     holder's takeover records the run interrupted and queues it again. Returns the
     service as it now is and the events, or (None, []) when it gave up.
     Raises LeaseLost (another runner took over), StoreBroken, other StoreErrors."""
-    finish = finish_for(active, ending, active.run.epoch, retry, circuit_policy)
+    finish = finish_for(active, ending, active.run.epoch, retry, breaker_rules)
     delay, longest = RECORD_BACKOFF_S
     while True:
         try:

@@ -29,9 +29,9 @@ from typing import Any, Protocol
 
 import msgspec
 
+from core.entities import EntitySpec
 from core.errors import LeaseLost
 from core.models import RunCounts
-from core.sync.entities import EntitySpec
 
 
 class Fence(msgspec.Struct, frozen=True):

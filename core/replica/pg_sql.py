@@ -18,7 +18,7 @@ statements raise psycopg's errors (a NOT NULL child column, for instance).
 
 from __future__ import annotations
 
-from core.sync.entities import ColumnKind, EntitySpec
+from core.entities import ColumnKind, EntitySpec
 
 COPY_TYPES: dict[ColumnKind, str] = {"text": "text", "real": "float8", "integer": "int8"}
 """The binary COPY type of each column kind (the tables' TEXT, DOUBLE PRECISION, BIGINT)."""

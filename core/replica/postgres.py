@@ -40,6 +40,7 @@ from typing import Any
 
 import psycopg
 
+from core.entities import ENTITIES, EntitySpec
 from core.errors import SchemaTooNew
 from core.models import RunCounts
 from core.replica import pg_sql
@@ -47,7 +48,6 @@ from core.replica.base import Batch, BatchResult, Drift, Fence, SyncState
 from core.replica.schema import SCHEMA_VERSION, entity_ddl, postgres, replica_ddl
 from core.store.postgres.connection import redact
 from core.store.postgres.schema import lock_key
-from core.sync.entities import ENTITIES, EntitySpec
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 

@@ -1,7 +1,7 @@
 """The replica's DDL, generated from the one entity list for a given SQL dialect.
 
 One generator for every backend: a dialect only names its types (the column
-kinds of `core.sync.entities`, plus the digest's bytes and the quarantine's
+kinds of `core.entities`, plus the digest's bytes and the quarantine's
 generated id) and, where it has them, the schema that holds the tables
 (PostgreSQL: `postgres(schema)`). Every statement is `IF NOT EXISTS`, so creating the schema over
 tables an older syncdeck made (the store's migration 2, same definitions) is a
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from core.sync.entities import ENTITIES, ColumnKind, EntitySpec
+from core.entities import ENTITIES, ColumnKind, EntitySpec
 
 SCHEMA_VERSION = 1
 """The replica schema's version, kept in `replica_meta`."""

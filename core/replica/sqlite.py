@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.entities import ENTITIES, EntitySpec
 from core.errors import SchemaTooNew, StoreCorrupt
 from core.models import RunCounts
 from core.replica.base import Batch, BatchResult, Drift, Fence, SyncState
 from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
 from core.store.sqlite.faults import is_corrupt
-from core.sync.entities import ENTITIES, EntitySpec
 
 PARAM_CHUNK = 900
 

@@ -124,7 +124,7 @@ async def verify_replica(settings: Settings, names: Iterable[str]) -> list[Drift
     """Compare each named built-in entity's replica with a full listing of the configured
     source. Raises KeyError for a name that is not a built-in entity; source errors and the
     replica's database errors propagate."""
-    from core.sync.entities import ENTITIES
+    from core.entities import ENTITIES
     from core.sync.verify import verify_entity
 
     specs = [ENTITIES[name] for name in names]

@@ -14,10 +14,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from core.config import Settings, read_secret_file
+from core.entities import STAGGER_ORDER
 from core.models import RunCounts, SyncMode
 from core.replica.base import Replica
 from core.sources.base import Source
-from core.sync.entities import STAGGER_ORDER
 from core.sync.service import RunContext, SyncService
 from core.sync.simulated import SimulatedService
 
@@ -71,8 +71,8 @@ def builtin_services(settings: Settings, replica: Replica) -> dict[str, SyncServ
 def _entity_service(
     name: str, source: Callable[[], Source], replica: Replica, settings: Settings
 ) -> SyncService:
+    from core.entities import ENTITIES
     from core.sync.engine import EngineSettings, EntitySyncService
-    from core.sync.entities import ENTITIES
 
     engine = EngineSettings(
         batch_size=settings.sync.batch_size,

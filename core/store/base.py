@@ -16,7 +16,7 @@ from typing import Protocol
 
 import msgspec
 
-from core.health import BreakerUpdate
+from core.breaker import BreakerUpdate
 from core.models import (
     Controls,
     Event,

@@ -1,5 +1,5 @@
 """Syncing entities: the entity list, the record models and codec, the engine, `verify`.
 
-Imports nothing itself: `core.sync.entities` is read on every start, and must not
+Imports nothing itself: `core.entities` is read on every start, and must not
 bring the engine or pydantic with it.
 """

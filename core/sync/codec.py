@@ -19,9 +19,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from core.entities import EntitySpec
 from core.replica.base import Batch
 from core.sources.base import Page
-from core.sync.entities import EntitySpec
 from core.sync.records import MODELS
 
 

@@ -32,12 +32,12 @@ from typing import Any, TypeVar
 import msgspec
 
 from core import seams
+from core.entities import EntitySpec
 from core.errors import IncompleteListing, SourceInterrupted
 from core.models import RunCounts, SyncMode
 from core.replica.base import Batch, BatchResult, Replica, ReplicaTarget, SyncState
 from core.sources.base import BlockingSource, Page, Source
 from core.sync.codec import codec_for
-from core.sync.entities import EntitySpec
 from core.sync.modes import choose_mode
 from core.sync.service import RunContext
 

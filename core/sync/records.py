@@ -2,7 +2,7 @@
 
 Imported only by the codec, when a sync or `verify` first runs: pydantic costs
 about 100 ms to import and build, which no start-up path may pay. A model's
-fields are its entity's replica columns (`core.sync.entities`) plus, for
+fields are its entity's replica columns (`core.entities`) plus, for
 orders, the child records; `tests/test_records.py` keeps the two from drifting
 apart.
 """
@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.sync.entities import CURSOR_PATTERN
+from core.entities import CURSOR_PATTERN
 
 
 class Record(BaseModel):

@@ -17,10 +17,10 @@ from datetime import datetime
 
 import msgspec
 
+from core.entities import EntitySpec
 from core.replica.base import Drift, Replica, ReplicaTarget
 from core.sources.base import Source
 from core.sync.codec import RecordCodec, codec_for
-from core.sync.entities import EntitySpec
 
 
 async def verify_entity(

@@ -26,8 +26,8 @@ from contract.backends import (
     postgres_unavailable,
 )
 from core.clock import ManualClock
+from core.entities import BUILTIN_PRIORITIES
 from core.store import Store
-from core.sync.entities import BUILTIN_PRIORITIES
 
 
 @pytest.fixture(scope="session")

@@ -26,10 +26,10 @@ from contract.backends import SCHEMA, pg_url
 from core.config import ConfigError, Settings
 from core.demo import DEMO_FILENAME, DemoERP
 from core.demo.generation import BASE_EPOCH, ROWS_PER_SECOND, iso
+from core.entities import ENTITIES
 from core.replica.postgres import PostgresReplica
 from core.replica.sqlite import SQLiteReplica
 from core.runtime import open_replica
-from core.sync.entities import ENTITIES
 
 SIZES = {"customers": 30, "products": 40, "prices": 20, "orders": 25}
 

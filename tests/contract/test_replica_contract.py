@@ -28,6 +28,7 @@ from contract.backends import pg_url
 from core.config import DemoFaults, DemoSizes
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource
 from core.demo.faults import corrupt, is_malformed
+from core.entities import ENTITIES, EntitySpec
 from core.errors import IncompleteListing
 from core.models import RunCounts, SyncMode
 from core.replica.base import Batch, Replica, ReplicaTarget, SyncState
@@ -35,7 +36,6 @@ from core.replica.postgres import PostgresReplica
 from core.replica.sqlite import SQLiteReplica
 from core.sync.codec import codec_for
 from core.sync.engine import EngineSettings, EntitySyncService, RunWriter
-from core.sync.entities import ENTITIES, EntitySpec
 from core.sync.service import RunContext
 
 CUSTOMERS = ENTITIES["customers"]

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from contract.backends import T0, Backend, StoreFactory
+from core.breaker import BreakerUpdate
 from core.clock import ManualClock
+from core.entities import BUILTIN_PRIORITIES
 from core.errors import InvalidTransition, LeaseLost, NotFound, SchemaTooNew, StoreError
-from core.health import BreakerUpdate
 from core.models import (
     CircuitState,
     EventKind,
@@ -28,7 +29,6 @@ from core.models import (
 )
 from core.store import RunFinish, RunStart, Store
 from core.store.base import Breaker
-from core.sync.entities import BUILTIN_PRIORITIES
 
 
 def fixed_breaker(failures: int) -> Breaker:

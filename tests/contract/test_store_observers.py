@@ -9,10 +9,10 @@ import pytest
 
 from contract.backends import Backend, StoreFactory
 from core.clock import ManualClock
+from core.entities import BUILTIN_PRIORITIES
 from core.errors import LeaseLost
 from core.models import EventKind, PlannedService, Progress, RequestSource, RunnerPlan, SyncMode
 from core.store import RunStart, Store
-from core.sync.entities import BUILTIN_PRIORITIES
 
 
 async def _running(store: Store) -> tuple[int, int]:

@@ -30,6 +30,7 @@ from contract.backends import (
     pg_url,
 )
 from core.config import Settings
+from core.entities import BUILTIN_PRIORITIES
 from core.errors import StoreError
 from core.models import Event, EventKind, RequestSource, RequestState, SyncMode
 from core.runtime import open_store
@@ -37,7 +38,6 @@ from core.store.postgres import PostgresStore
 from core.store.postgres.connection import PostgresConnection, begin_write
 from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.schema import SCHEMA_VERSION
-from core.sync.entities import BUILTIN_PRIORITIES
 
 SERVICES = sorted(BUILTIN_PRIORITIES)
 

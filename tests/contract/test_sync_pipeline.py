@@ -22,13 +22,13 @@ import pytest
 from contract.backends import pg_url
 from core.config import DemoFaults, DemoSizes
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource
+from core.entities import ENTITIES
 from core.errors import SourceUnavailable
 from core.models import SyncMode
 from core.replica.base import Replica
 from core.replica.postgres import PostgresReplica
 from core.replica.sqlite import SQLiteReplica
 from core.sync.engine import EngineSettings, EntitySyncService
-from core.sync.entities import ENTITIES
 from core.sync.service import RunContext
 
 SPEC = ENTITIES["products"]

@@ -12,9 +12,9 @@ from console.api.auth import operate, read
 from console.api.responses import success
 from console.api.schemas import MAX_ID, READ_ERRORS, PriorityBody, RequestAnswer, errors
 from console.api.state import orchestrator
+from console.documents import request_document
 from core.models import RequestState
 from core.orchestrator import Orchestrator
-from core.reports import request_document
 
 router = APIRouter(prefix="/api/requests", tags=["requests"])
 

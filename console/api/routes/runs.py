@@ -14,8 +14,8 @@ from console.api.errors import ApiError
 from console.api.responses import success
 from console.api.schemas import MAX_ID, READ_ERRORS, RunAnswer, RunsAnswer, RunsQuery, errors
 from console.api.state import orchestrator
+from console.documents import run_document
 from core.orchestrator import Orchestrator
-from core.reports import run_document
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 

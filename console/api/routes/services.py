@@ -20,8 +20,8 @@ from console.api.schemas import (
 )
 from console.api.snapshots import SnapshotCache
 from console.api.state import orchestrator, snapshots
+from console.documents import status_document
 from core.orchestrator import Orchestrator
-from core.reports import status_document
 
 router = APIRouter(prefix="/api/services", tags=["services"])
 

@@ -22,9 +22,9 @@ from console.api.schemas import (
 )
 from console.api.snapshots import SnapshotCache
 from console.api.state import orchestrator, snapshots
+from console.documents import request_document, status_document
 from core.models import HealthState, RequestSource, RunOutcome, ServiceView, Snapshot, SyncMode
 from core.orchestrator import Orchestrator
-from core.reports import request_document, status_document
 
 router = APIRouter(prefix="/api/sync", tags=["sync"])
 

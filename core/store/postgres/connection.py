@@ -70,10 +70,10 @@ from psycopg_pool import ConnectionPool
 from core import seams
 from core.errors import StoreError, StoreUnwritable
 from core.models import to_datetime
-from core.store.columns import LEASE_COLS, Row
 from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import Conn
 from core.store.postgres.schema import lock_key, migrate
+from core.store.sql.columns import LEASE_COLS, Row
 
 T = TypeVar("T")
 Role = Literal["store", "listener"]

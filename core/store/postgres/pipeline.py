@@ -13,7 +13,7 @@ now times out a client that froze at any point of the transaction.
 Outside pipeline mode (`pipeline` None) it is the plain connection.
 
 Raises: the driver's errors, at the read that syncs the statement that failed, or a
-later one (`core.store.sql_tx` says which refusal is read at once).
+later one (`core.store.sql.tx` says which refusal is read at once).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class SyncedCursor:
 
 
 class PipelineConn:
-    """`execute` as `core.store.sql_tx` uses it, on a connection in `pipeline`."""
+    """`execute` as `core.store.sql.tx` uses it, on a connection in `pipeline`."""
 
     def __init__(self, conn: Conn, pipeline: psycopg.Pipeline | None) -> None:
         self.conn = conn

@@ -1,4 +1,4 @@
-"""The PostgreSQL store's reads: the shared queries (`core.store.queries`) on PostgreSQL.
+"""The PostgreSQL store's reads: the shared queries (`core.store.sql.queries`) on PostgreSQL.
 
 Each function takes a pooled connection in autocommit mode and runs on a store
 thread. A single statement reads one snapshot; the view, which must agree
@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from core.models import RunStats
-from core.store import queries, stats
 from core.store.base import StoreView
-from core.store.columns import Fetch
 from core.store.postgres.rows import POSTGRES, Conn
+from core.store.sql import queries, stats
+from core.store.sql.columns import Fetch
 
 
 def fetcher(conn: Conn) -> Fetch:

@@ -18,7 +18,7 @@ from psycopg import errors
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from core.store.columns import Decoders, Dialect
+from core.store.sql.columns import Decoders, Dialect
 
 Conn = psycopg.Connection[TupleRow]
 

@@ -35,14 +35,14 @@ from typing import Any, TypeVar
 from core.errors import StoreError
 from core.models import RunStats
 from core.store.base import StoreView
-from core.store.columns import Fetch
 from core.store.postgres import reads
 from core.store.postgres.changes import Changes
 from core.store.postgres.connection import Begun, PostgresConnection, Timeouts
 from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import POSTGRES
 from core.store.postgres.tx import PostgresTx
-from core.store.rule_store import RuleStore
+from core.store.sql.columns import Fetch
+from core.store.sql.rule_store import RuleStore
 
 T = TypeVar("T")
 

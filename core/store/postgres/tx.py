@@ -8,7 +8,7 @@ lease row as `begin_write` read it, handed in rather than read again, and
 it serializes the event log; `service()` also locks the row it reads (`FOR
 UPDATE`, the dialect's row lock), as the `Tx` protocol asks of a row-locking
 backend. The connection is in pipeline mode: writes whose result is not read
-ride with the next statement that is (see `core.store.sql_tx`).
+ride with the next statement that is (see `core.store.sql.tx`).
 
 Event and run ids cost no round trip either: `begin_write` also read the last
 id of the events' and the runs' identity sequences, and as no other transaction
@@ -17,7 +17,7 @@ them, and each sequence is moved past them just before the commit. (A
 transaction that rolls back after that leaves a gap in the ids, which readers
 allow, as before.)
 
-Raises: what `core.store.sql_tx` says; `psycopg.Error` for the rest, which the
+Raises: what `core.store.sql.tx` says; `psycopg.Error` for the rest, which the
 connection maps to `StoreError`.
 """
 
@@ -29,7 +29,7 @@ from core.models import RunRecord
 from core.store.postgres.connection import Begun
 from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import POSTGRES
-from core.store.sql_tx import RUN_COLUMNS, Connection, SqlTx
+from core.store.sql.tx import RUN_COLUMNS, Connection, SqlTx
 
 _INSERT_EVENT = (
     "INSERT INTO events (id, at, kind, service, request_id, run_id, data) "

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from core import policy
+from core import queue_order
 from core.errors import InvalidTransition, StoreError
 from core.models import (
     MAX_PRIORITY,
@@ -49,7 +49,7 @@ def enqueue(
     state, queued = tx.service_and_queued(service)
     wanted = state.default_priority if priority is None else priority
     if queued is not None:
-        merged = policy.merge(queued.mode, queued.priority, mode, wanted)
+        merged = queue_order.merge(queued.mode, queued.priority, mode, wanted)
         # An operator asking now should not wait out a retry's backoff; the schedule should.
         not_before = queued.not_before if source == RequestSource.SCHEDULE else None
         updated = replace(
@@ -195,7 +195,7 @@ def end_or_requeue(
                 after=outcome.value,
             )
             return requeued, [event]
-        merged = policy.merge(queued.mode, queued.priority, request.mode, request.priority)
+        merged = queue_order.merge(queued.mode, queued.priority, request.mode, request.priority)
         tx.update_request(
             queued.id,
             mode=merged.mode,

@@ -1,4 +1,4 @@
-"""The SQLite store's reads: the shared queries (`core.store.queries`) on SQLite.
+"""The SQLite store's reads: the shared queries (`core.store.sql.queries`) on SQLite.
 
 Each function takes the connection (and, for the view, the store's now) and
 runs on whichever thread holds it; several statements that must agree are
@@ -17,9 +17,9 @@ from typing import Any
 import msgspec
 
 from core.models import RunStats
-from core.store import queries, stats
 from core.store.base import StoreView
-from core.store.columns import Fetch
+from core.store.sql import queries, stats
+from core.store.sql.columns import Fetch
 from core.store.sqlite.rows import SQLITE
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from core.models import to_datetime
-from core.store.columns import Decoders, Dialect
+from core.store.sql.columns import Decoders, Dialect
 
 
 def encode(value: Any) -> Any:

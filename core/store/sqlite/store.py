@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 from core.models import RunStats
 from core.store.base import StoreView
-from core.store.columns import Fetch
-from core.store.rule_store import RuleStore
+from core.store.sql.columns import Fetch
+from core.store.sql.rule_store import RuleStore
 from core.store.sqlite import reads
 from core.store.sqlite.connection import SQLiteConnection
 from core.store.sqlite.faults import write_problem

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.models import Histogram, RunCounts, RunStats
-from core.store.columns import Dialect, Fetch
+from core.store.sql.columns import Dialect, Fetch
 
 
 def _histogram(row: Sequence[Any] | None, bounds: tuple[float, ...]) -> Histogram:

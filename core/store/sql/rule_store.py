@@ -2,7 +2,7 @@
 
 Most of the `Store` protocol is the same on every backend: a mutation is one
 rule of `core.store.rules` applied to the backend's `Tx` inside one write
-transaction, and a read is one of the shared queries (`core.store.queries`).
+transaction, and a read is one of the shared queries (`core.store.sql.queries`).
 `RuleStore` writes that mapping once, so a backend supplies only how it opens
 a write transaction (`_write`), how it runs a read (`_query`), its `Dialect`,
 and the reads that need a snapshot of their own (`view`, `run_stats`); a new
@@ -33,10 +33,10 @@ from core.models import (
     SyncMode,
     SyncRequest,
 )
-from core.store import queries
 from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart
-from core.store.columns import Dialect, Fetch
 from core.store.rules import queue, runs, services
+from core.store.sql import queries
+from core.store.sql.columns import Dialect, Fetch
 from core.store.tx import Tx
 
 T = TypeVar("T")

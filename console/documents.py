@@ -1,7 +1,8 @@
 """Plain-data renderings of core models: the JSON contract of `status` and `history`.
 
-The command line prints these and the HTTP API will serve them; keeping them
-here means both say the same thing with the same keys.
+The command line prints them and the HTTP API serves them, so both say the same
+thing with the same keys. The console and the CLI show a stored progress report's
+age from here too. Nothing here raises for a valid model.
 """
 
 from __future__ import annotations

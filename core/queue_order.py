@@ -11,7 +11,7 @@ from datetime import datetime
 
 import msgspec
 
-from core import health
+from core.breaker import BreakerRules, cooldown_ends
 from core.models import MODE_STRENGTH, CircuitState, ServiceState, SyncMode, SyncRequest
 
 
@@ -83,7 +83,7 @@ def ready_at(
     request: SyncRequest,
     state: ServiceState | None,
     now: datetime,
-    circuit_policy: health.CircuitPolicy,
+    breaker_rules: BreakerRules,
 ) -> tuple[datetime | None, str | None]:
     """When `request` may start (None: now) and what holds it, by `dispatchable`'s
     rules: a backoff until `not_before`, an open circuit until its cooldown ends."""
@@ -91,7 +91,7 @@ def ready_at(
     blocked_by: str | None = None
     if request.not_before is not None and request.not_before > now:
         at, blocked_by = request.not_before, "backoff"
-    cooled = None if state is None else health.cooldown_ends(state, circuit_policy)
+    cooled = None if state is None else cooldown_ends(state, breaker_rules)
     if cooled is not None and cooled > now and (at is None or cooled > at):
         at, blocked_by = cooled, "circuit open"
     return at, blocked_by

@@ -5,7 +5,7 @@ client uses, so the store's coalescing is what stops duplicates, even when
 several processes keep a schedule. Only the lease holder's ticks request
 (`may_request`), and not while the schedule is paused in the store.
 
-APScheduler is imported when the schedule first starts (`core.scheduler`), which
+APScheduler is imported when the schedule first starts (`core.schedule.jobs`), which
 a console does after its first frame.
 
 The runner publishes what its schedule does (`publish`: interval, offset,
@@ -22,8 +22,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
+from core.breaker import BreakerRules
 from core.config import Settings
-from core.health import CircuitPolicy
 from core.models import (
     Lease,
     PlannedService,
@@ -33,7 +33,8 @@ from core.models import (
     SyncMode,
     SyncRequest,
 )
-from core.scheduler import Schedule, SchedulePlan, plan_for
+from core.schedule.jobs import Schedule
+from core.schedule.plan import SchedulePlan, plan_for, service_offset_s
 from core.store.base import Store
 from core.sync.service import SyncService
 
@@ -87,7 +88,7 @@ class Ticks:
             self._schedule.apply(self._plans(states))
 
     async def publish(
-        self, states: list[ServiceState], lease: Lease, policy: CircuitPolicy, now: datetime
+        self, states: list[ServiceState], lease: Lease, rules: BreakerRules, now: datetime
     ) -> None:
         """Put this runner's effective schedule and health rules in the store when they
         changed (a takeover, an override, a fire), so that observers under another profile
@@ -99,13 +100,13 @@ class Ticks:
             holder=lease.holder,
             epoch=lease.epoch,
             schedule=keeps,
-            failure_threshold=policy.failure_threshold,
-            cooldown_s=policy.cooldown_s,
+            failure_threshold=rules.failure_threshold,
+            cooldown_s=rules.cooldown_s,
             services=[
                 PlannedService(
                     service=p.service,
                     interval_s=settings.interval_s(p.service),
-                    offset_s=settings.offset_s(p.service),
+                    offset_s=service_offset_s(settings, p.service),
                     enabled=settings.service(p.service).enabled,
                     next_fire=p.next_fire(now) if keeps and p.enabled else None,
                 )

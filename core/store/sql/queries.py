@@ -31,7 +31,7 @@ from core.models import (
     SyncRequest,
 )
 from core.store.base import StoreView
-from core.store.columns import (
+from core.store.sql.columns import (
     LEASE_COLS,
     REQUEST_COLS,
     RUN_COLS,

@@ -39,8 +39,8 @@ from core.models import (
     ServiceState,
     SyncRequest,
 )
-from core.store import queries
-from core.store.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Dialect
+from core.store.sql import queries
+from core.store.sql.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Dialect
 
 _WRITABLE = {
     "requests": frozenset(REQUEST_COLS.split(", ")) - {"id"},

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from core.config_section import Section
+from core.config.section import Section
 
 SessionSeconds = Annotated[float, Meta(ge=0.1, le=3600)]
 """A PostgreSQL session timeout: finite, positive, at most an hour."""

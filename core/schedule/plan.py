@@ -1,6 +1,6 @@
-"""The periodic schedule: APScheduler 3 jobs that only *request* syncs (principle 6).
+"""Each service's plan: its interval, offset and fires, and the gap a schedule achieves.
 
-Each service's job fires at `anchor + offset + k * interval`, where the anchor
+Each service fires at `anchor + offset + k * interval`, where the anchor
 is when the store first saw the service. Every process therefore computes the
 same instants (and the same "next run" for `status`), and the store coalesces
 whatever duplicates several schedulers produce. Only the runner's scheduler
@@ -15,18 +15,16 @@ in `SchedulePlan.problems`; the schedule logs it once.
 from __future__ import annotations
 
 import heapq
-import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
 
-from core import limits, stagger
-from core.config import Settings
+from core.config import Settings, limits
+from core.entities import STAGGER_ORDER
 from core.models import ServiceState
-
-log = logging.getLogger(__name__)
+from core.schedule import stagger
 
 
 class SchedulePlan(msgspec.Struct, frozen=True):
@@ -53,12 +51,30 @@ class SchedulePlan(msgspec.Struct, frozen=True):
         return self.first_fire + timedelta(seconds=ticks * self.interval_s)
 
 
+def service_offset_s(settings: Settings, name: str) -> float:
+    """The configured offset, else one that spreads the fires as far apart as the
+    intervals allow (`core.schedule.stagger`): the built-in services together, in
+    priority order, around the offsets configured; another service around those."""
+    configured = settings.service(name).offset_s
+    if configured is not None:
+        return configured
+    if not settings.schedule.stagger_s:
+        return 0.0  # stagger_s = 0: no spreading, every service starts at once
+    names = list(STAGGER_ORDER)
+    fixed = [settings.service(n).offset_s for n in names]
+    offsets = stagger.spread([settings.interval_s(n) for n in names], fixed)
+    if name in STAGGER_ORDER:
+        return offsets[names.index(name)]
+    extra = stagger.spread([settings.interval_s(n) for n in [*names, name]], [*offsets, None])
+    return extra[-1]
+
+
 def plan_for(state: ServiceState, settings: Settings) -> SchedulePlan:
     """Operator overrides in the store win over the configuration, when they are valid."""
     return with_overrides(
         state,
         settings.interval_s(state.name),
-        settings.offset_s(state.name),
+        service_offset_s(settings, state.name),
         settings.service(state.name).enabled,
         settings.schedule.enabled,
         settings.stagger_s,
@@ -172,65 +188,3 @@ def timeline(
         fires.append((at, plan.service))
         heapq.heappush(heap, (plan.next_fire(at), rank, plan))
     return fires, False
-
-
-class Schedule:
-    """Owns an AsyncIOScheduler with one interval job per enabled service."""
-
-    def __init__(
-        self, fire: Callable[[str], Awaitable[None]], misfire_grace_s: float | None = None
-    ) -> None:
-        # Imported here: APScheduler costs ~50 ms to import, which the command line and a
-        # console without a schedule need not pay.
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-        self._fire = fire
-        self._misfire_grace_s = misfire_grace_s
-        self._scheduler = AsyncIOScheduler()
-        self._plans: dict[str, SchedulePlan] = {}
-        self._spacing_note: str | None = None
-
-    def start(self) -> None:
-        self._scheduler.start()
-
-    def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-
-    def apply(self, plans: list[SchedulePlan]) -> None:
-        """Bring the jobs in line with `plans`, touching only what changed."""
-        for plan in plans:
-            if self._plans.get(plan.service) == plan:
-                continue
-            self._plans[plan.service] = plan
-            for problem in plan.problems:
-                log.warning("%s: %s", plan.service, problem)
-            job_id = f"sync:{plan.service}"
-            if self._scheduler.get_job(job_id) is not None:
-                self._scheduler.remove_job(job_id)
-            if not plan.enabled:
-                continue
-            from apscheduler.triggers.interval import IntervalTrigger
-
-            self._scheduler.add_job(
-                self._fire,
-                IntervalTrigger(seconds=plan.interval_s, start_date=plan.first_fire),
-                args=[plan.service],
-                id=job_id,
-                name=f"request {plan.service} sync",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=self._misfire_grace_s,
-            )
-            log.debug(
-                "scheduled %s every %ss from %s", plan.service, plan.interval_s, plan.first_fire
-            )
-        self._report_spacing()
-
-    def _report_spacing(self) -> None:
-        """Say once, when it starts and whenever it changes, that the stagger cannot hold."""
-        found = spacing(list(self._plans.values()))
-        note = found.note() if found is not None else None
-        if note is not None and note != self._spacing_note:
-            log.warning("%s", note)
-        self._spacing_note = note

@@ -22,13 +22,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from core import limits
-from core.config_problems import MalformedJSON, convert, problems
-from core.config_section import Section
-from core.config_stores import ApiSettings, ReplicaSettings, StoreSettings
+from core.config import limits
+from core.config.problems import MalformedJSON, convert, problems
+from core.config.section import Section
+from core.config.stores import ApiSettings, ReplicaSettings, StoreSettings
+from core.entities import ENTITIES, MINUTE
 from core.models import MAX_PRIORITY, MIN_PRIORITY
-from core.stagger import spread
-from core.sync.entities import ENTITIES, MINUTE, STAGGER_ORDER
 
 CONFIG_FILENAME = "syncdeck.toml"
 ENV_PREFIX = "SYNCDECK_"
@@ -196,23 +195,6 @@ class Settings(Section, frozen=True, kw_only=True):
             return configured
         default = ENTITIES[name].default_interval_s if name in ENTITIES else 30 * MINUTE
         return default * self._scale
-
-    def offset_s(self, name: str) -> float:
-        """The configured offset, else one that spreads the fires as far apart as the
-        intervals allow (`core.stagger`): the built-in services together, in priority
-        order, around the offsets configured; another service around those."""
-        configured = self.service(name).offset_s
-        if configured is not None:
-            return configured
-        if not self.schedule.stagger_s:
-            return 0.0  # stagger_s = 0: no spreading, every service starts at once
-        names = list(STAGGER_ORDER)
-        fixed = [self.service(n).offset_s for n in names]
-        offsets = spread([self.interval_s(n) for n in names], fixed)
-        if name in STAGGER_ORDER:
-            return offsets[names.index(name)]
-        extra = spread([self.interval_s(n) for n in [*names, name]], [*offsets, None])
-        return extra[-1]
 
     @property
     def stagger_s(self) -> float:

@@ -7,7 +7,7 @@ instead of decoding silently wrong. What differs per backend is only how a
 timestamp arrives (SQLite: epoch seconds; PostgreSQL: an aware datetime),
 which each backend hands in as `timestamp`; booleans arrive as integers or
 booleans, and `bool()` reads both. `Dialect` names the rest that differs in
-the shared SQL (`core.store.queries`, `core.store.sql_tx`, `core.store.stats`).
+the shared SQL (`core.store.sql.queries`, `core.store.sql.tx`, `core.store.sql.stats`).
 
 Raises: `ValueError` from an enum for a value no version of syncdeck wrote
 (a hand-edited row), which the backends report as a store error.
