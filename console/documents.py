@@ -1,4 +1,5 @@
-"""Plain-data renderings of core models: the JSON contract of `status` and `history`.
+"""Plain-data renderings of core models: the JSON contract of `status`, `history` and
+`schedule`.
 
 The command line prints them and the HTTP API serves them, so both say the same
 thing with the same keys. The console and the CLI show a stored progress report's
@@ -13,6 +14,7 @@ from typing import Any
 import msgspec
 
 from core.models import Progress, RunRecord, Snapshot, SyncRequest
+from core.orchestrator import ScheduleView
 
 STALE_PROGRESS_S = 5.0
 """A stored progress report older than this has its age shown: the runner may be stalled
@@ -133,4 +135,38 @@ def status_document(snapshot: Snapshot) -> dict[str, Any]:
             }
             for entry in snapshot.queue
         ],
+    }
+
+
+def schedule_document(schedule: ScheduleView) -> dict[str, Any]:
+    """The schedule as the runner applies it: `syncdeck schedule --json` and
+    `GET /api/schedule`."""
+    found = schedule.spacing
+    previous = None
+    timeline_doc = []
+    for at, service in schedule.fires:
+        gap: float | None = None if previous is None else (at - previous).total_seconds()
+        timeline_doc.append({"at": at.isoformat(), "service": service, "gap_s": gap})
+        previous = at
+    return {
+        "enabled": schedule.enabled,
+        "paused": schedule.paused,
+        "services": [
+            {
+                "name": p.service,
+                "interval_s": p.interval_s,
+                "offset_s": p.offset_s,
+                "enabled": p.enabled,
+                "first_fire": p.first_fire.isoformat(),
+            }
+            for p in schedule.plans
+        ],
+        "period_s": None if found is None else found.period_s,
+        "fires_per_period": None if found is None else found.fires,
+        "smallest_gap_s": None if found is None else found.smallest_gap_s,
+        "stagger_s": schedule.stagger_s,
+        "stagger_holds": None if found is None else found.holds,
+        "note": None if found is None else found.note(),
+        "timeline": timeline_doc,
+        "truncated": schedule.truncated,
     }

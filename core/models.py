@@ -4,12 +4,10 @@ Every value that crosses a boundary (store to orchestrator, core to console or
 CLI, process to process through the event log) is one of these, so that a
 client never needs to know how the store keeps it.
 
-They are msgspec Structs: typed, immutable and cheap. They are built by trusted
-code (the store, the orchestrator) from data already checked at the edge, so
-they validate nothing on construction, and defining them costs next to nothing
-at import, which every `syncdeck` command pays (see `console.startup`).
-Untrusted data is validated where it enters: configuration in `core.config`,
-ERP records in `core.sync.codec` (pydantic).
+They are msgspec Structs: typed, immutable and cheap to define, which every
+`syncdeck` command pays at import. Trusted code builds them from data checked
+where it entered (configuration in `core.config`, ERP records in
+`core.sync.codec`), so they validate nothing on construction.
 """
 
 from __future__ import annotations
@@ -293,6 +291,8 @@ class RunnerPlan(Model, frozen=True, kw_only=True):
     failure_threshold: int
     cooldown_s: float
     services: list[PlannedService] = msgspec.field(default_factory=list)
+    stagger_s: float = 0.0
+    """The smallest gap the runner's configuration wants between two fires."""
 
 
 class ActiveRun(Model, frozen=True, kw_only=True):

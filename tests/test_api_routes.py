@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import (
+from support.api import (
     OPERATE,
     READ,
     ApiServer,
@@ -114,6 +114,7 @@ def routes(w: World) -> list[tuple[Route, str]]:
             Route("DELETE", "/api/services/{name}/schedule", OPERATE),
             "/api/services/prices/schedule",
         ),
+        (Route("GET", "/api/schedule", READ), "/api/schedule"),
         (Route("GET", "/api/controls", READ), "/api/controls"),
         (
             Route("POST", "/api/controls/{action}", OPERATE, body={"target": "schedule"}),
@@ -241,6 +242,10 @@ def test_service_priority_and_schedule(world: World) -> None:
     body = {"interval_s": 120.0, "offset_s": 5.0, "enabled": False}
     doc = call(world, "PUT", "/api/services/orders/schedule", op, json=body).json()["data"]
     assert (doc["interval_s"], doc["offset_s"], doc["schedule_enabled"]) == (120.0, 5.0, False)
+    plans = call(world, "GET", "/api/schedule", token(READ)).json()["data"]["services"]
+    assert plans == json.loads(cli(world.env, "schedule", "--json").stdout)["services"]
+    orders = next(p for p in plans if p["name"] == "orders")
+    assert (orders["interval_s"], orders["offset_s"], orders["enabled"]) == (120.0, 5.0, False)
     reset = call(world, "DELETE", "/api/services/orders/schedule", op).json()["data"]
     assert reset["interval_s"] == 1800.0
     status = json.loads(cli(world.env, "status", "--json").stdout)

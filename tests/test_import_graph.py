@@ -231,3 +231,19 @@ def test_console_reaches_the_store_only_through_the_orchestrator() -> None:
         if b == "core.store" or b.startswith("core.store.")
     }
     assert sorted(reached) == []
+
+
+def test_console_takes_the_schedule_only_from_the_orchestrator() -> None:
+    """`Orchestrator.schedule()` resolves the plans as the snapshot does; a front end that
+    computed its own from its own settings could disagree with the runner."""
+    graph = import_graph()
+    assert (
+        sorted(
+            (a, b)
+            for a, targets in graph.items()
+            if a.split(".")[0] == "console"
+            for b in targets
+            if b == "core.schedule" or b.startswith("core.schedule.")
+        )
+        == []
+    )

@@ -156,6 +156,27 @@ def test_an_observer_without_the_profile_shows_the_runners_schedule_and_health(
     assert daemon.stop() == 0
 
 
+def test_schedule_under_another_profile_shows_the_runners_plan(
+    cli_env: dict[str, str], tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """`syncdeck schedule` without the daemon's profile shows the daemon's intervals,
+    offsets, wanted gap and fires, not those of its own configuration."""
+    daemons.append(Daemon(cli_env, tmp_path, "--profile", "demo"))
+    demo, default = Settings.from_values(profile="demo"), Settings.from_values()
+    until(lambda: status_json(cli_env)["plan_holder"], what="the runner's published plan")
+
+    doc = json.loads(run(cli_env, "schedule", "--json").stdout)  # the default profile here
+    assert doc["enabled"] is True and doc["stagger_s"] == demo.stagger_s != default.stagger_s
+    for service in doc["services"]:
+        name = service["name"]
+        assert service["interval_s"] == demo.interval_s(name) != default.interval_s(name)
+        assert service["offset_s"] == service_offset_s(demo, name)
+    gaps = [f["gap_s"] for f in doc["timeline"] if f["gap_s"] is not None]
+    assert gaps and max(gaps) <= max(demo.interval_s(s["name"]) for s in doc["services"])
+    text = run(cli_env, "schedule").stdout
+    assert f"every {demo.interval_s('orders'):g}s" in text, text
+
+
 def test_a_runner_with_the_schedule_disabled_shows_disabled_to_every_observer(
     cli_env: dict[str, str], tmp_path: Path, daemons: list[Daemon]
 ) -> None:

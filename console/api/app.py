@@ -13,7 +13,16 @@ from fastapi import FastAPI
 
 from console.api.auth import Authenticator
 from console.api.errors import install_error_handlers
-from console.api.routes import controls, events, ops, requests, runs, services, sync
+from console.api.routes import (
+    controls,
+    events,
+    ops,
+    requests,
+    runs,
+    schedule,
+    services,
+    sync,
+)
 from console.api.snapshots import SnapshotCache
 from console.api.state import ApiState
 from core.config import Settings
@@ -43,6 +52,6 @@ def create_app(
         snapshots=SnapshotCache(orch),
     )
     install_error_handlers(app)
-    for module in (sync, requests, services, controls, runs, events, ops):
+    for module in (sync, requests, services, schedule, controls, runs, events, ops):
         app.include_router(module.router)
     return app

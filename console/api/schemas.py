@@ -147,6 +147,34 @@ class ServiceDoc(Answer):
     schedule_enabled: bool
 
 
+class PlanDoc(Answer):
+    name: str
+    interval_s: float
+    offset_s: float
+    enabled: bool
+    first_fire: str
+
+
+class FireDoc(Answer):
+    at: str
+    service: str
+    gap_s: float | None
+
+
+class ScheduleDoc(Answer):
+    enabled: bool
+    paused: bool
+    services: list[PlanDoc]
+    period_s: float | None
+    fires_per_period: int | None
+    smallest_gap_s: float | None
+    stagger_s: float
+    stagger_holds: bool | None
+    note: str | None
+    timeline: list[FireDoc]
+    truncated: bool
+
+
 class QueueDoc(RequestDoc):
     position: int
     effective_priority: float
@@ -231,6 +259,11 @@ class ServicesAnswer(Answer):
 class ServiceAnswer(Answer):
     success: Literal[True]
     data: ServiceDoc
+
+
+class ScheduleAnswer(Answer):
+    success: Literal[True]
+    data: ScheduleDoc
 
 
 class RunsAnswer(Answer):

@@ -12,8 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from core.config import Settings
-from core.models import Snapshot
-from core.orchestrator import Orchestrator
+from core.orchestrator import Orchestrator, ScheduleView
 from core.runtime import build_orchestrator, require_store
 
 
@@ -31,13 +30,9 @@ async def client(
         await orchestrator.stop()
 
 
-async def warn_stored_problems(orch: Orchestrator, settings: Settings, snapshot: Snapshot) -> None:
-    """Stored schedule overrides that are invalid (the plan uses the configuration instead):
-    one line each on stderr, with how to reset them, unless the snapshot already says so."""
-    from core.schedule.plan import plan_for
-
-    shown = {s.name: set(s.health_reasons) for s in snapshot.services}
-    for state in await orch.services():
-        for problem in plan_for(state, settings).problems:
-            if state.name in shown and problem not in shown[state.name]:
-                print(f"syncdeck: warning: {state.name}: {problem}", file=sys.stderr)
+def warn_stored_problems(schedule: ScheduleView) -> None:
+    """Stored schedule overrides that are invalid (the plan uses the configured value
+    instead): one line each on stderr, with how to reset them."""
+    for plan in schedule.plans:
+        for problem in plan.problems:
+            print(f"syncdeck: warning: {plan.service}: {problem}", file=sys.stderr)

@@ -42,7 +42,7 @@ Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     async def work(orch: Orchestrator) -> int:
         snapshot = await orch.snapshot()
-        await warn_stored_problems(orch, settings, snapshot)
+        warn_stored_problems(await orch.schedule())
         if args.json:
             print_json(status_document(snapshot))
         else:

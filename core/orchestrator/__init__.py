@@ -2,9 +2,11 @@
 
 `facade` is the API; `runner` (lease, dispatch, schedule) with `supervise`
 (one run's end), `relay` (other processes' events) and `snapshot` (the pure
-projection) sit below it and never import it. Import `Orchestrator` from here.
+projection) sit below it and never import it. Import `Orchestrator`, and the
+`ScheduleView` its `schedule()` returns, from here.
 """
 
 from core.orchestrator.facade import Orchestrator
+from core.schedule.plan import ScheduleView
 
-__all__ = ["Orchestrator"]
+__all__ = ["Orchestrator", "ScheduleView"]

@@ -49,7 +49,8 @@ from core.models import (
 from core.orchestrator.faults import StoreHealth
 from core.orchestrator.relay import Relay
 from core.orchestrator.runner import Runner
-from core.orchestrator.snapshot import project
+from core.orchestrator.snapshot import project, schedule_view
+from core.schedule.plan import ScheduleView
 from core.store.base import Store
 from core.sync.service import SyncService
 
@@ -221,6 +222,13 @@ class Orchestrator:
             is_runner=self.is_runner,
             store_problem=self._store_health.problem,
         )
+
+    async def schedule(self) -> ScheduleView:
+        """Every service's schedule as the runner applies it (its published plan, with the
+        store's overrides and their problems), the spacing and the next period's fires."""
+        view = await self._store.view()
+        holder_dead = view.lease is not None and self._runner.holder_dead(view.lease)
+        return schedule_view(view, self.settings, holder_dead=holder_dead)
 
     async def get_request(self, request_id: int) -> SyncRequest:
         """One request as the store has it now. Raises NotFound."""

@@ -301,9 +301,9 @@ class Runner:
             mode_reason=reason,
             attempt=request.attempt,
             fence=Fence(self.identity.holder_id, run.epoch, self.lease_deadline),
-            _loop=asyncio.get_running_loop(),
+            on_progress=lambda progress: self._on_progress(run, progress),
+            loop=asyncio.get_running_loop(),
         )
-        ctx._on_progress = lambda progress: self._on_progress(run, progress)
         if service is None:
             task: asyncio.Task[RunCounts] = asyncio.create_task(
                 missing_service(pick.service, self.identity.holder_id)

@@ -38,7 +38,14 @@ from core.models import (
     Snapshot,
     SyncRequest,
 )
-from core.schedule.plan import SchedulePlan, plan_for, with_overrides
+from core.schedule.plan import (
+    SchedulePlan,
+    ScheduleView,
+    plan_for,
+    spacing,
+    timeline,
+    with_overrides,
+)
 from core.store.base import StoreView
 
 
@@ -66,10 +73,8 @@ def project(
         elif view.running_run is not None:
             progress = remote_progress.get(view.running_run.id, view.running_progress)
         active = ActiveRun(request=view.running, run=view.running_run, progress=progress)
-    lease = view.lease
-    alive = lease is not None and lease.expires_at > now and not holder_dead
-    runner = lease if alive else None
-    plan = view.plan if view.plan is not None and _current(view.plan, runner) else None
+    runner = _runner(view, holder_dead)
+    plan = _published(view, holder_dead)
     if plan is not None:  # the runner's rules, not this process's configuration
         breaker_rules = BreakerRules(plan.failure_threshold, plan.cooldown_s)
     services = _services(view, settings, breaker_rules, plan)
@@ -89,6 +94,39 @@ def project(
         schedule=_schedule_state(view, settings, plan, services, runner),
         plan_holder=None if plan is None else plan.holder,
     )
+
+
+def schedule_view(view: StoreView, settings: Settings, *, holder_dead: bool) -> ScheduleView:
+    """Every service's plan resolved as `project` resolves it: the live runner's published
+    plan with the store's overrides first, this process's configuration only while no
+    runner ever published one."""
+    plan = _published(view, holder_dead)
+    states = sorted(view.services, key=lambda s: (-s.default_priority, s.name))
+    planned = {} if plan is None else {p.service: p for p in plan.services}
+    plans = [_plan(state, settings, plan, planned.get(state.name)) for state in states]
+    fires, truncated = timeline(plans, view.now)
+    return ScheduleView(
+        at=view.now,
+        holder=None if plan is None else plan.holder,
+        enabled=plan.schedule if plan is not None else settings.schedule.enabled,
+        paused=view.controls.schedule_paused,
+        stagger_s=plan.stagger_s if plan is not None else settings.stagger_s,
+        plans=plans,
+        spacing=spacing(plans),
+        fires=fires,
+        truncated=truncated,
+    )
+
+
+def _runner(view: StoreView, holder_dead: bool) -> Lease | None:
+    lease = view.lease
+    return lease if lease is not None and lease.expires_at > view.now and not holder_dead else None
+
+
+def _published(view: StoreView, holder_dead: bool) -> RunnerPlan | None:
+    """The plan that speaks for the runner now (`_current`), if any was published."""
+    runner = _runner(view, holder_dead)
+    return view.plan if view.plan is not None and _current(view.plan, runner) else None
 
 
 def _current(plan: RunnerPlan, runner: Lease | None) -> bool:
@@ -217,7 +255,12 @@ def _plan(
         local = plan_for(state, settings)
         return SchedulePlan(state.name, local.interval_s, local.offset_s, False, local.anchor)
     return with_overrides(
-        state, planned.interval_s, planned.offset_s, planned.enabled, published.schedule
+        state,
+        planned.interval_s,
+        planned.offset_s,
+        planned.enabled,
+        published.schedule,
+        published.stagger_s,
     )
 
 

@@ -188,3 +188,22 @@ def timeline(
         fires.append((at, plan.service))
         heapq.heappush(heap, (plan.next_fire(at), rank, plan))
     return fires, False
+
+
+class ScheduleView(msgspec.Struct, frozen=True, kw_only=True):
+    """The schedule as the runner applies it (`Orchestrator.schedule()`): its plans in
+    priority order, their spacing and the fires of one period. Every client shows this,
+    so `syncdeck schedule` agrees with `status` whatever its own configuration says."""
+
+    at: datetime
+    holder: str | None
+    """The runner whose published plan this is; None: this process's configuration."""
+    enabled: bool
+    """Whether the runner's configuration keeps a schedule at all (`[schedule] enabled`)."""
+    paused: bool
+    stagger_s: float
+    plans: list[SchedulePlan]
+    spacing: Spacing | None
+    fires: list[tuple[datetime, str]]
+    truncated: bool
+    """Whether `fires` is cut short of the whole period (`TIMELINE_LIMIT`)."""

@@ -102,6 +102,7 @@ class Ticks:
             schedule=keeps,
             failure_threshold=rules.failure_threshold,
             cooldown_s=rules.cooldown_s,
+            stagger_s=settings.stagger_s,
             services=[
                 PlannedService(
                     service=p.service,
