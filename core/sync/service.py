@@ -37,9 +37,11 @@ class RunContext(msgspec.Struct):
     """The runner's lease, which every replica commit of this run is fenced by."""
     committed: RunCounts = msgspec.field(default_factory=RunCounts)
     """What the run's committed batches wrote so far: the run's counts even if it fails."""
+    on_progress: Callable[[Progress], None] | None = None
+    """Where `report` sends progress; None: nowhere."""
+    loop: asyncio.AbstractEventLoop | None = None
+    """The event loop `on_progress` must run on: a report from another thread is handed to it."""
     _cancel: threading.Event = msgspec.field(default_factory=threading.Event)
-    _on_progress: Callable[[Progress], None] = lambda progress: None
-    _loop: asyncio.AbstractEventLoop | None = None
     _started: float = msgspec.field(default_factory=time.monotonic)
 
     @property
@@ -57,12 +59,15 @@ class RunContext(msgspec.Struct):
         if rate is None:
             elapsed = time.monotonic() - self._started
             rate = done / elapsed if elapsed > 0 else None
+        sink = self.on_progress
+        if sink is None:
+            return
         progress = Progress(phase=phase, done=done, total=total, rate=rate)
-        loop = self._loop
+        loop = self.loop
         if loop is not None and _off_loop(loop):
-            loop.call_soon_threadsafe(self._on_progress, progress)
+            loop.call_soon_threadsafe(sink, progress)
         else:
-            self._on_progress(progress)
+            sink(progress)
 
     def add_committed(self, counts: RunCounts) -> None:
         """A batch committed (called from the writer's thread; one writer per run)."""
