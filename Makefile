@@ -34,13 +34,22 @@ lint: setup
 test: lint tools
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# Every script runs, whatever the one before it found; the verdicts are listed at the end,
+# and the target fails if any script missed a target.
+BENCHES := orchestrator sync console api postgres takeover
+
 bench: setup tools
-	$(BIN)/python bench/orchestrator.py
-	$(BIN)/python bench/sync.py
-	$(BIN)/python bench/console.py
-	$(BIN)/python bench/api.py
-	$(BIN)/python bench/postgres.py
-	$(BIN)/python bench/takeover.py
+	@missed=""; \
+	for b in $(BENCHES); do \
+		echo "== bench/$$b.py"; \
+		$(BIN)/python bench/$$b.py || missed="$$missed $$b"; \
+	done; \
+	echo "== verdicts"; \
+	for b in $(BENCHES); do \
+		case " $$missed " in *" $$b "*) echo "bench/$$b.py: MISSED a target";; \
+		*) echo "bench/$$b.py: every target met";; esac; \
+	done; \
+	test -z "$$missed"
 
 screenshots: setup
 	$(BIN)/python tests/support/scenes.py screenshots

@@ -13,8 +13,9 @@ from typing import Any
 
 from common import p95, until
 from costwindow import Window
-from keylatency import TARGET_KEY_P95_MS, PaintProbe, Stages, latency_summary, press_while
+from keylatency import TARGET_KEY_P95_MS, Stages, latency_summary, press_while
 from loopprofile import Profiler
+from paintprobe import PaintProbe
 from report import PartReport
 from terminal import SIZE
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import cpu_ticks
-from keylatency import PaintProbe
+from paintprobe import PaintProbe
 
 from console.app import SyncdeckApp
 

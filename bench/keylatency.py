@@ -1,7 +1,7 @@
 """Key-to-screen latency of the console, headless (parts a and b of bench/console.py, whose
-docstring defines the method): `PaintProbe` puts back the terminal string Textual builds for
-every paint, `press_p` times one press of `p` from the key reaching the app to the paint
-showing the new dispatch state, and `Stages` splits that time into where it goes."""
+docstring defines the method): `press_p` times one press of `p` from the key reaching the
+app to the paint showing the new dispatch state (`paintprobe`), and `Stages` splits that
+time into where it goes."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from common import ms, p95
-from terminal import plain
+from paintprobe import PaintProbe
 from textual import events
-from textual._compositor import CompositorUpdate
 
 from console.app import SyncdeckApp
 from core.orchestrator import Orchestrator
@@ -28,52 +26,6 @@ if TYPE_CHECKING:
 TARGET_KEY_P95_MS = 50.0
 PRESS_GAP_S = (0.10, 0.25)
 PRESS_TIMEOUT_S = 10.0
-
-
-@dataclass
-class _Waiter:
-    marker: str
-    event: asyncio.Event = field(default_factory=asyncio.Event)
-    at: float = 0.0
-
-
-class PaintProbe:
-    """Puts back, in a headless app, the terminal string Textual builds for every paint,
-    counts paints, and tells waiters when a paint shows their marker."""
-
-    def __init__(self, app: SyncdeckApp) -> None:
-        self.app = app
-        self.paints = 0
-        self.first_paint_at: float | None = None
-        self._waiters: list[_Waiter] = []
-        original = app._display
-
-        def display(screen: Any, renderable: Any) -> None:
-            original(screen, renderable)
-            if renderable is None or app._batch_count:
-                return
-            console = app.console
-            if isinstance(renderable, CompositorUpdate):
-                sequence = renderable.render_segments(console)
-            else:
-                sequence = console._render_buffer(console.render(renderable))
-            self.paints += 1
-            now = time.perf_counter()
-            if self.first_paint_at is None:
-                self.first_paint_at = now
-            if self._waiters:
-                text = plain(sequence)
-                for waiter in [w for w in self._waiters if w.marker in text]:
-                    waiter.at = now
-                    waiter.event.set()
-                    self._waiters.remove(waiter)
-
-        app._display = display  # type: ignore[method-assign]
-
-    def expect(self, marker: str) -> _Waiter:
-        waiter = _Waiter(marker)
-        self._waiters.append(waiter)
-        return waiter
 
 
 async def press_p(app: SyncdeckApp, probe: PaintProbe, stages: Stages | None) -> float:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from common import p95, until
 from costwindow import Window, rss_mb
-from keylatency import TARGET_KEY_P95_MS, PaintProbe, Stages, latency_summary, press_while
+from keylatency import TARGET_KEY_P95_MS, Stages, latency_summary, press_while
 from loopprofile import Profiler
+from paintprobe import PaintProbe
 from report import PartReport
 from terminal import SIZE
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import OPERATE, READ, ApiServer, api_env, bearer, token, wait_ended
+from support.api import OPERATE, READ, ApiServer, api_env, bearer, token, wait_ended
 from support.procs import wait_until
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import OPERATE, READ, SERVICES, ApiServer, api_env, cli, token
 from conftest import REPO, SYNCDECK
 from prometheus_client.parser import text_string_to_metric_families
+from support.api import OPERATE, READ, SERVICES, ApiServer, api_env, cli, token
 from support.procs import wait_until
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_support import OPERATE, ApiServer, api_env, token
 from hypothesis import HealthCheck, settings
+from support.api import OPERATE, ApiServer, api_env, token
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import jwt
 import pytest
-from api_support import (
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from support.api import (
     AUDIENCE,
     ISSUER,
     OPERATE,
@@ -27,8 +29,6 @@ from api_support import (
     wait_ended,
     wait_until,
 )
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 SEED_STATUSES = {"idle", "queued", "running", "completed", "error"}
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import jwt
 from conftest import REPO, SYNCDECK
+
 from support.procs import cli as cli
 from support.procs import stop
 from support.procs import wait_until as wait_until
