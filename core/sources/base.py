@@ -27,11 +27,15 @@ class Page:
         *,
         columns: tuple[str, ...] | None = None,
         rows: list[tuple[Any, ...]] | None = None,
+        children: list[list[tuple[Any, ...]]] | None = None,
     ) -> None:
         self.next = next
         """Token for the following page; None when this was the last."""
         self.columns = columns
         self.rows = rows
+        self.children = children
+        """With `rows`, for an entity with a child table: each row's child rows, read in
+        the same snapshot as the page."""
         self._records = records
 
     @property
