@@ -31,7 +31,7 @@ from core.errors import SourceError, SourceUnavailable, TransientError
 from core.models import RunOutcome, SyncMode
 from core.orchestrator import Orchestrator
 from core.runtime import open_replica
-from core.runtime.services import builtin_services
+from core.runtime.services import entity_services
 from core.sources.http import HttpSource
 
 pytestmark = pytest.mark.timeout(60)
@@ -344,7 +344,7 @@ async def started(
     settings: Settings, make_orchestrator: Callable[..., Orchestrator]
 ) -> Orchestrator:
     orch = make_orchestrator(
-        builtin_services(settings, open_replica(settings)), settings, schedule=False
+        entity_services(settings, open_replica(settings)), settings, schedule=False
     )
     await orch.start()
     return orch

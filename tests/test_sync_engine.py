@@ -37,7 +37,7 @@ from core.models import RunCounts, RunOutcome, RunRecord, SyncMode
 from core.orchestrator import Orchestrator
 from core.replica.sqlite import SQLiteReplica
 from core.runtime import open_replica
-from core.runtime.services import builtin_services
+from core.runtime.services import entity_services
 from core.store import SQLiteStore
 from core.sync.engine import EngineSettings, EntitySyncService
 from core.sync.service import RunContext
@@ -622,7 +622,7 @@ async def test_verify_exits_0_in_sync_and_1_naming_the_drift(
     )
     db = data_dir / "syncdeck.db"
     await create_store(db)
-    services = builtin_services(config, open_replica(config))
+    services = entity_services(config, open_replica(config))
 
     async def full_sync() -> None:
         for name in NAMES:

@@ -30,6 +30,7 @@ from console.cli.render import (
     result_document,
 )
 from console.cli.schedule import cmd_schedule
+from console.cli.sources import cmd_replica
 from console.cli.verify import cmd_verify
 from console.documents import request_document, run_document, status_document
 from core.config import Settings, read_secret_file
@@ -169,6 +170,7 @@ COMMANDS: dict[str, Command] = {
     "priority": cmd_priority,
     "schedule": cmd_schedule,
     "verify": cmd_verify,
+    "replica": cmd_replica,
     "demo-erp": cmd_demo_erp,
     **API_COMMANDS,
 }

@@ -238,6 +238,30 @@ def build_parser() -> Parser:
     verify.add_argument("service", nargs="?", help="one service (default: all four)")
     verify.add_argument("--json", action="store_true", help="machine-readable output")
 
+    sources = sub.add_parser("sources", parents=[common], help="the ERP sources in [sources]")
+    sources_sub = sources.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    check = sources_sub.add_parser(
+        "check",
+        parents=[common],
+        help="check each mapping against its database; exit 2 on a configuration problem, "
+        "3 when a source cannot be reached",
+        description="Connect to every source, run each entity's table or query, check that "
+        "its columns exist and fit their kinds, that its key is unique and its cursor is "
+        "never NULL; print three mapped sample rows and an estimate of a full pass. Exit 0 "
+        "when all is well, 2 on a configuration or mapping problem, 3 when a source cannot "
+        "be reached.",
+    )
+    check.add_argument("entity", nargs="?", help="one configured entity (default: all)")
+
+    replica = sub.add_parser("replica", parents=[common], help="the replica's tables")
+    replica_sub = replica.add_subparsers(dest="replica_command", metavar="ACTION", required=True)
+    rebuild = replica_sub.add_parser(
+        "rebuild",
+        parents=[common],
+        help="drop a configured entity's replica tables; its next run rebuilds them in full",
+    )
+    rebuild.add_argument("entity", help="a configured entity ([entities.NAME])")
+
     demo = sub.add_parser("demo-erp", parents=[common], help="the embedded demo ERP")
     demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", required=True)
     serve = demo_sub.add_parser(

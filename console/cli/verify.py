@@ -24,15 +24,15 @@ from core.runtime import require_store
 
 
 async def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    from core.entities import ENTITIES
-    from core.runtime import verify_replica
+    from core.runtime import entity_names, verify_replica
 
-    if settings.source.kind == "simulated":
-        raise UsageError("verify needs a real source (source.kind demo or http)")
-    names = [args.service] if args.service else list(ENTITIES)
-    unknown = [n for n in names if n not in ENTITIES]
+    known = entity_names(settings, real_only=True)
+    if not known:
+        raise UsageError("verify needs a real source (source.kind demo or http, or [sources])")
+    names = [args.service] if args.service else known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(ENTITIES)}")
+        raise UsageError(f"unknown service {unknown[0]!r}; known: {', '.join(known)}")
     require_store(settings)
     try:
         reports = await verify_replica(settings, names)

@@ -50,6 +50,8 @@ def convert(data: Any, kind: Any) -> Any:
 def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
     """Every invalid key under `key`, with its reason. msgspec stops at the first error;
     this walks the tables to name them all (only on the error path)."""
+    if isinstance(data, dict) and (struct := _struct_of(kind)) is not None:
+        kind = struct  # a table where a union allows one (`entities.NAME`: table or switch)
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct) and isinstance(data, dict):
         fields = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
         found: list[tuple[str, str]] = []
@@ -89,6 +91,14 @@ def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
             return [(key or "(top level)", f"must be a finite number, not {data}")]
         return [(key or "(top level)", _reason(str(exc), kind))]
     return []
+
+
+def _struct_of(kind: Any) -> Any:
+    """The one Struct type among a union's members, if there is exactly one."""
+    structs = [
+        arg for arg in get_args(kind) if isinstance(arg, type) and issubclass(arg, msgspec.Struct)
+    ]
+    return structs[0] if len(structs) == 1 and get_origin(kind) is not dict else None
 
 
 def _non_finite(data: Any) -> bool:

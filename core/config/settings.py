@@ -23,6 +23,7 @@ import msgspec
 from msgspec import Meta
 
 from core.config import limits
+from core.config.entities import EntitySettings, SqlSourceSettings, entity_problems
 from core.config.problems import MalformedJSON, convert, problems
 from core.config.section import Section
 from core.config.stores import ApiSettings, ReplicaSettings, StoreSettings
@@ -179,6 +180,11 @@ class Settings(Section, frozen=True, kw_only=True):
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
     replica: ReplicaSettings = msgspec.field(default_factory=ReplicaSettings)
+    sources: dict[str, SqlSourceSettings] = msgspec.field(default_factory=dict)
+    """The operator's own ERP databases, by name (`[sources.NAME]`)."""
+    entities: dict[str, EntitySettings | bool] = msgspec.field(default_factory=dict)
+    """The operator's own entities (`[entities.NAME]`), and `builtin = false` to drop
+    the built-in four."""
 
     def service(self, name: str) -> ServiceSettings:
         return self.services.get(name, ServiceSettings())
@@ -269,11 +275,42 @@ def load_settings(
 def _validated(values: dict[str, Any], where: str) -> Settings:
     try:
         settings: Settings = convert(values, Settings)
-        return settings
     except msgspec.ValidationError:
-        lines = [f"invalid configuration{where}:"]
-        lines += [f"  {key}: {reason}" for key, reason in problems(values, Settings, "")]
-        raise ConfigError("\n".join(lines)) from None
+        found = problems(values, Settings, "")
+        found += _cross_problems(values, {key for key, _ in found})
+    else:
+        if not settings.entities and not settings.sources:
+            return settings
+        found = entity_problems(settings.sources, settings.entities, frozenset(ENTITIES))
+        if not found:
+            return settings
+    lines = [f"invalid configuration{where}:"]
+    lines += [f"  {key}: {reason}" for key, reason in found]
+    raise ConfigError("\n".join(lines)) from None
+
+
+def _cross_problems(values: dict[str, Any], reported: set[str]) -> list[tuple[str, str]]:
+    """The problems across `[sources]` and `[entities]` among the tables that are valid on
+    their own, so that one pass names every mistake."""
+    sources, entities = values.get("sources"), values.get("entities")
+    if not isinstance(sources, dict) or not isinstance(entities, dict):
+        return []
+
+    def valid(table: dict[str, Any], kind: Any) -> dict[str, Any]:
+        found = {}
+        for name, value in table.items():
+            try:
+                found[name] = convert(value, kind)
+            except msgspec.ValidationError:
+                continue
+        return found
+
+    more = entity_problems(
+        valid(sources, SqlSourceSettings),
+        valid(entities, EntitySettings | bool),
+        frozenset(ENTITIES),
+    )
+    return [(key, reason) for key, reason in more if key not in reported]
 
 
 def environment_values(environ: Mapping[str, str]) -> dict[str, Any]:

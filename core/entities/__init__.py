@@ -4,7 +4,15 @@ Import them from here. Standard library and msgspec only.
 """
 
 from core.entities.builtin import BUILTIN_PRIORITIES, ENTITIES, STAGGER_ORDER
-from core.entities.spec import CURSOR_PATTERN, MINUTE, ChildTable, ColumnKind, EntitySpec
+from core.entities.spec import (
+    CURSOR_PATTERN,
+    MINUTE,
+    SYNC_KEY,
+    SYNC_PARENT,
+    ChildTable,
+    ColumnKind,
+    EntitySpec,
+)
 
 __all__ = [
     "BUILTIN_PRIORITIES",
@@ -12,6 +20,8 @@ __all__ = [
     "ENTITIES",
     "MINUTE",
     "STAGGER_ORDER",
+    "SYNC_KEY",
+    "SYNC_PARENT",
     "ChildTable",
     "ColumnKind",
     "EntitySpec",

@@ -18,8 +18,15 @@ import msgspec
 CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 """Cursors are UTC ISO-8601 timestamps ending in Z: they sort as text."""
 
-ColumnKind = Literal["text", "real", "integer"]
-"""A replica column's kind; each SQL dialect maps it to its own type (`core.replica.schema`)."""
+ColumnKind = Literal["text", "real", "integer", "decimal", "boolean", "timestamp", "date", "json"]
+"""A replica column's kind; each SQL dialect maps it to its own type (`core.replica.schema`).
+The built-in entities use the first three; configured ones any (`core.sync.kinds`)."""
+
+SYNC_KEY = "sync_key"
+"""A configured entity's key as text, the column the replica keys it by: the key's value,
+or a composite key's values as a JSON array."""
+SYNC_PARENT = "sync_parent"
+"""A configured child table's column holding its parent's `sync_key`."""
 
 MINUTE = 60.0
 
@@ -58,6 +65,14 @@ class EntitySpec(msgspec.Struct, frozen=True, dict=True):
     cursor: str = "updated_at"
     mapping_version: int = 1
     child: ChildTable | None = None
+    source: str | None = None
+    """The `[sources.NAME]` a configured entity is read from; None: a built-in one."""
+    key_columns: tuple[str, ...] = ()
+    """A configured entity's own key columns (its replica key is then `sync_key`)."""
+    lookback_s: float = 0.0
+    """How far before the stored cursor an incremental run reads again (late commits)."""
+    zone: str = "UTC"
+    """What naive timestamps in the source mean."""
 
     def __post_init__(self) -> None:
         names = [name for name, _ in self.fields]

@@ -235,3 +235,18 @@ class Replica(Protocol):
         Raises: `SchemaTooNew` if the replica's schema is newer than this syncdeck's;
         the backend's database errors."""
         ...
+
+    def evolve(self, specs: list[EntitySpec]) -> list[str]:
+        """Bring configured entities' existing tables in line with their mappings
+        (`core.replica.evolve`): add the columns a mapping added; return one line per
+        column removed, renamed or retyped, and then change nothing at all.
+
+        Raises: the backend's database errors."""
+        ...
+
+    def rebuild(self, spec: EntitySpec) -> None:
+        """Drop `spec`'s tables and its bookkeeping, so that they are made anew and its next
+        run is a full one (its quarantined records stay).
+
+        Raises: the backend's database errors."""
+        ...

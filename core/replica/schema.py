@@ -48,7 +48,16 @@ class Dialect(msgspec.Struct, frozen=True):
 
 SQLITE = Dialect(
     name="sqlite",
-    types={"text": "TEXT", "real": "REAL", "integer": "INTEGER"},
+    types={
+        "text": "TEXT",
+        "real": "REAL",
+        "integer": "INTEGER",
+        "decimal": "TEXT",  # exact: SQLite's NUMERIC would make a float of it
+        "boolean": "INTEGER",
+        "timestamp": "TEXT",
+        "date": "TEXT",
+        "json": "TEXT",
+    },
     blob="BLOB",
     real_seconds="REAL",
     identity_key="INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -59,7 +68,16 @@ def postgres(schema: str) -> Dialect:
     """PostgreSQL, the tables in `schema` (a lower-case identifier that needs no quoting)."""
     return Dialect(
         name="postgresql",
-        types={"text": "TEXT", "real": "DOUBLE PRECISION", "integer": "BIGINT"},
+        types={
+            "text": "TEXT",
+            "real": "DOUBLE PRECISION",
+            "integer": "BIGINT",
+            "decimal": "NUMERIC",
+            "boolean": "BOOLEAN",
+            "timestamp": "TEXT",
+            "date": "TEXT",
+            "json": "TEXT",
+        },
         blob="BYTEA",
         real_seconds="DOUBLE PRECISION",
         identity_key="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
@@ -91,14 +109,23 @@ def entity_ddl(spec: EntitySpec, dialect: Dialect) -> list[str]:
     ]
     child = spec.child
     if child is not None:
+        # A built-in child's columns are all NOT NULL; a configured one's only its key.
+        strict = spec.source is None
         child_cols = [f"{child.parent_column} {text} NOT NULL"] + [
-            f"{name} {dialect.types[kind]} NOT NULL" for name, kind in child.fields
+            f"{name} {dialect.types[kind]}"
+            + (" NOT NULL" if strict or name in child.key_columns else "")
+            for name, kind in child.fields
         ]
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {dialect.qualified(child.table)} "
             f"({', '.join(child_cols)}, "
             f"PRIMARY KEY ({', '.join(child.key_columns)}))"
         )
+        if not strict:  # its rows are replaced by parent: find them by the parent's key
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {child.table}_by_parent "
+                f"ON {dialect.qualified(child.table)}({child.parent_column})"
+            )
     return statements
 
 

@@ -20,7 +20,7 @@ from core.orchestrator import Orchestrator
 from core.replica.base import Drift, Replica
 from core.replica.sqlite import SQLiteReplica
 from core.runtime.plugins import plugin_services
-from core.runtime.services import builtin_services, source_factory
+from core.runtime.services import entity_services, entity_sources
 from core.store import DB_FILENAME, SQLiteStore, Store
 from core.sync.service import SyncService
 
@@ -96,7 +96,7 @@ def load_services(settings: Settings) -> dict[str, SyncService]:
     Raises ConfigError when `[services.NAME]` names no service (a typo such as
     `[services.order]` would otherwise be ignored without a word): only here are the
     plugins' names known."""
-    services = {**builtin_services(settings, open_replica(settings)), **plugin_services(settings)}
+    services = {**entity_services(settings, open_replica(settings)), **plugin_services(settings)}
     unknown = sorted(set(settings.services) - set(services))
     if unknown:
         known = ", ".join(sorted(services))
@@ -107,10 +107,38 @@ def load_services(settings: Settings) -> dict[str, SyncService]:
     return services
 
 
+def check_replica(settings: Settings) -> None:
+    """Bring the configured entities' replica tables in line with their mappings: added
+    columns are added; a removed, renamed or retyped one raises ConfigError, one line per
+    column with the command that rebuilds its table, and nothing is changed. The
+    replica's database errors propagate."""
+    specs = [spec for spec, _ in entity_sources(settings).values() if spec.source is not None]
+    if not specs:
+        return
+    problems = open_replica(settings).evolve(specs)
+    if problems:
+        raise ConfigError(
+            "the replica does not fit the configuration:\n"
+            + "\n".join(f"  {problem}" for problem in problems)
+        )
+
+
+def rebuild_replica_table(settings: Settings, name: str) -> None:
+    """Drop a configured entity's replica tables and its bookkeeping: they are made anew,
+    and its next run is a full one. Raises LookupError for a name that is not one."""
+    found = entity_sources(settings).get(name)
+    if found is None or found[0].source is None:
+        raise LookupError(f"{name!r} is not a configured entity ([entities.NAME])")
+    open_replica(settings).rebuild(found[0])
+
+
 def build_orchestrator(
     settings: Settings, *, runner: bool, schedule: bool | None = None
 ) -> Orchestrator:
-    """An orchestrator on the configured store; `runner=False` for clients such as the CLI."""
+    """An orchestrator on the configured store; `runner=False` for clients such as the CLI.
+    A runner first checks the replica against the configuration (`check_replica`)."""
+    if runner:
+        check_replica(settings)
     return Orchestrator(
         open_store(settings),
         load_services(settings),
@@ -120,18 +148,28 @@ def build_orchestrator(
     )
 
 
+def entity_names(settings: Settings, *, real_only: bool = False) -> list[str]:
+    """The entities this configuration syncs; `real_only` leaves out the built-in ones
+    when they are simulated (nothing to compare). Raises ConfigError as `entity_sources`."""
+    simulated = settings.source.kind == "simulated"
+    return [
+        name
+        for name, (spec, _) in entity_sources(settings).items()
+        if not (real_only and simulated and spec.source is None)
+    ]
+
+
 async def verify_replica(settings: Settings, names: Iterable[str]) -> list[Drift]:
-    """Compare each named built-in entity's replica with a full listing of the configured
-    source. Raises KeyError for a name that is not a built-in entity; source errors and the
-    replica's database errors propagate."""
-    from core.entities import ENTITIES
+    """Compare each named entity's replica with a full listing of its source. Raises
+    KeyError for a name that is not an entity; source errors and the replica's database
+    errors propagate."""
     from core.sync.verify import verify_entity
 
-    specs = [ENTITIES[name] for name in names]
+    sources = entity_sources(settings)
+    chosen = [sources[name] for name in names]
     replica = open_replica(settings)
-    make_source = source_factory(settings)
     reports = []
-    for spec in specs:
+    for spec, make_source in chosen:
         source = make_source()
         try:
             reports.append(await verify_entity(spec, source, replica))

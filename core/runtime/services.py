@@ -1,4 +1,5 @@
-"""The built-in services: the four entity services (or their simulated stand-ins).
+"""The entity services: the built-in four (or their simulated stand-ins) and the
+operator's own, each with the source its rows come from.
 
 An entity service is built on first use, in a worker thread (`DeferredService`):
 the sync engine and the record models (pydantic) are not imported on the way to
@@ -14,7 +15,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from core.config import Settings, read_secret_file
-from core.entities import STAGGER_ORDER
+from core.config.entities import configured_entities
+from core.entities import ENTITIES, STAGGER_ORDER, EntitySpec
 from core.models import RunCounts, SyncMode
 from core.replica.base import Replica
 from core.sources.base import Source
@@ -23,6 +25,7 @@ from core.sync.simulated import SimulatedService
 
 if TYPE_CHECKING:
     from core.demo import DemoERP
+    from core.sources.sql.mapping import SqlEntity
 
 
 def source_factory(settings: Settings) -> Callable[[], Source]:
@@ -52,26 +55,71 @@ def source_factory(settings: Settings) -> Callable[[], Source]:
     return demo
 
 
-def builtin_services(settings: Settings, replica: Replica) -> dict[str, SyncService]:
-    """The four entity services writing into `replica` (or their simulated stand-ins, with
-    source.kind = simulated, which write nothing)."""
-    if settings.source.kind == "simulated":
-        sim = settings.simulation
-        return {
-            name: SimulatedService(name, sim.run_seconds, sim.rows, sim.failure_rate)
-            for name in STAGGER_ORDER
-        }
-    source = source_factory(settings)
-    return {
-        name: DeferredService(name, partial(_entity_service, name, source, replica, settings))
-        for name in STAGGER_ORDER
-    }
+def sql_source_factory(
+    settings: Settings, source_name: str, mappings: dict[str, SqlEntity]
+) -> Callable[[], Source]:
+    """A `[sources.NAME]` of kind sql, made per run; SQLAlchemy is imported then.
+
+    Raises ConfigError when its `url_file` cannot be read."""
+    config = settings.sources[source_name]
+    url = config.url
+    if config.url_file is not None:
+        url = read_secret_file(config.url_file, f"sources.{source_name}.url_file")
+    assert url is not None  # validated: url or url_file
+
+    def make() -> Source:
+        from core.sources.sql.source import SqlSource
+
+        return SqlSource(
+            url,
+            mappings,
+            zone=config.timezone,
+            source_name=source_name,
+            connect_timeout_s=config.connect_timeout_s,
+            query_timeout_s=config.query_timeout_s,
+        )
+
+    return make
+
+
+def entity_sources(settings: Settings) -> dict[str, tuple[EntitySpec, Callable[[], Source]]]:
+    """Every entity this configuration syncs, with where its rows come from: `[source]`
+    for the built-in ones, its `[sources.NAME]` for a configured one.
+
+    Raises ConfigError when a source's secret file cannot be read."""
+    keep_builtin, own = configured_entities(settings.entities)
+    found: dict[str, tuple[EntitySpec, Callable[[], Source]]] = {}
+    if keep_builtin:
+        builtin = source_factory(settings)
+        found.update({name: (ENTITIES[name], builtin) for name in STAGGER_ORDER})
+    if own:
+        from core.runtime.entities import configured_spec, sql_mapping
+
+        for name, entity in own.items():
+            spec = configured_spec(name, entity, settings)
+            assert entity.source is not None  # validated
+            mapping = {name: sql_mapping(spec, entity)}
+            found[name] = (spec, sql_source_factory(settings, entity.source, mapping))
+    return found
+
+
+def entity_services(settings: Settings, replica: Replica) -> dict[str, SyncService]:
+    """An entity service per entity, writing into `replica`; with source.kind = simulated,
+    the built-in ones are stand-ins that write nothing."""
+    services: dict[str, SyncService] = {}
+    for name, (spec, source) in entity_sources(settings).items():
+        if spec.source is None and settings.source.kind == "simulated":
+            sim = settings.simulation
+            services[name] = SimulatedService(name, sim.run_seconds, sim.rows, sim.failure_rate)
+        else:
+            build = partial(_entity_service, spec, source, replica, settings)
+            services[name] = DeferredService(name, build)
+    return services
 
 
 def _entity_service(
-    name: str, source: Callable[[], Source], replica: Replica, settings: Settings
+    spec: EntitySpec, source: Callable[[], Source], replica: Replica, settings: Settings
 ) -> SyncService:
-    from core.entities import ENTITIES
     from core.sync.engine import EngineSettings, EntitySyncService
 
     engine = EngineSettings(
@@ -79,7 +127,7 @@ def _entity_service(
         full_threshold=settings.sync.full_threshold,
         full_every_s=settings.sync.full_every_h * 3600,
     )
-    return EntitySyncService(ENTITIES[name], source, replica, engine)
+    return EntitySyncService(spec, source, replica, engine)
 
 
 class DeferredService:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from core.config import Settings, limits
+from core.config.entities import configured_entities
 from core.entities import STAGGER_ORDER
 from core.models import ServiceState
 from core.schedule import stagger
@@ -51,19 +52,28 @@ class SchedulePlan(msgspec.Struct, frozen=True):
         return self.first_fire + timedelta(seconds=ticks * self.interval_s)
 
 
+def stagger_order(settings: Settings) -> list[str]:
+    """The entities the configuration names, in the order their offsets are spread: the
+    built-in ones in priority order, then the configured ones by priority, then name."""
+    keep_builtin, own = configured_entities(settings.entities)
+    configured = sorted(own, key=lambda n: (-settings.default_priority(n), n))
+    return [*(STAGGER_ORDER if keep_builtin else []), *configured]
+
+
 def service_offset_s(settings: Settings, name: str) -> float:
     """The configured offset, else one that spreads the fires as far apart as the
-    intervals allow (`core.schedule.stagger`): the built-in services together, in
-    priority order, around the offsets configured; another service around those."""
+    intervals allow (`core.schedule.stagger`): the configuration's entities together
+    (`stagger_order`), around the offsets configured; another service (a plugin's)
+    around those."""
     configured = settings.service(name).offset_s
     if configured is not None:
         return configured
     if not settings.schedule.stagger_s:
         return 0.0  # stagger_s = 0: no spreading, every service starts at once
-    names = list(STAGGER_ORDER)
+    names = stagger_order(settings)
     fixed = [settings.service(n).offset_s for n in names]
     offsets = stagger.spread([settings.interval_s(n) for n in names], fixed)
-    if name in STAGGER_ORDER:
+    if name in names:
         return offsets[names.index(name)]
     extra = stagger.spread([settings.interval_s(n) for n in [*names, name]], [*offsets, None])
     return extra[-1]

@@ -22,6 +22,7 @@ from typing_extensions import TypedDict
 from core.entities import EntitySpec
 from core.replica.base import Batch
 from core.sources.base import Page
+from core.sync.kinds import KindCodec
 from core.sync.records import MODELS
 
 
@@ -148,12 +149,15 @@ class RecordCodec:
         return page
 
 
-_CODECS: dict[str, RecordCodec] = {}
+_CODECS: dict[str, RecordCodec | KindCodec] = {}
 
 
-def codec_for(spec: EntitySpec) -> RecordCodec:
-    """Codecs are built once per entity: building the pydantic validators is the slow part."""
+def codec_for(spec: EntitySpec) -> RecordCodec | KindCodec:
+    """A built-in entity's records are validated by its model; a configured one's values by
+    their columns' kinds (`core.sync.kinds`). Codecs are built once per entity: building
+    the pydantic validators is the slow part."""
     codec = _CODECS.get(spec.name)
     if codec is None or codec.spec is not spec:
-        codec = _CODECS[spec.name] = RecordCodec(spec)
+        codec = RecordCodec(spec) if spec.source is None else KindCodec(spec)
+        _CODECS[spec.name] = codec
     return codec

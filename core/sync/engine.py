@@ -207,7 +207,7 @@ class EntitySyncService:
     ) -> RunCounts:
         full = ctx.mode == SyncMode.FULL
         state: SyncState = await call(writer.target.state)
-        since = None if full else state.cursor
+        since = None if full or state.cursor is None else self._since(state.cursor)
         live_before = 0
         if full:
             live_before = await call(writer.target.live_rows)
@@ -242,6 +242,15 @@ class EntitySyncService:
                     counts.fetched,
                 )
         return counts
+
+    def _since(self, cursor: str) -> str:
+        """The stored cursor, less the entity's lookback (late commits, principle 7)."""
+        spec = self.spec
+        if not spec.lookback_s:
+            return cursor
+        from core.sync.kinds import reread_from
+
+        return reread_from(cursor, spec.kinds[spec.cursor], spec.lookback_s)
 
     def _pump(
         self,

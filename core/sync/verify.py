@@ -19,8 +19,9 @@ import msgspec
 
 from core.entities import EntitySpec
 from core.replica.base import Drift, Replica, ReplicaTarget
-from core.sources.base import Source
+from core.sources.base import Page, Source
 from core.sync.codec import RecordCodec, codec_for
+from core.sync.kinds import KindCodec
 
 
 async def verify_entity(
@@ -32,7 +33,7 @@ async def verify_entity(
     executor = ThreadPoolExecutor(1, thread_name_prefix=f"verify-{spec.name}")
     loop = asyncio.get_running_loop()
 
-    def open_target() -> tuple[ReplicaTarget, RecordCodec]:
+    def open_target() -> tuple[ReplicaTarget, RecordCodec | KindCodec]:
         target = replica.target(spec)
         try:
             target.begin_verify()
@@ -41,8 +42,8 @@ async def verify_entity(
             target.close()
             raise
 
-    def add(records: list[dict[str, object]]) -> tuple[int, int]:
-        batch = codec.decode(records)
+    def add(page: Page) -> tuple[int, int]:
+        batch = codec.decode_page(page)
         target.verify(batch)
         return len(batch.keys), len(batch.rejected)
 
@@ -53,7 +54,7 @@ async def verify_entity(
             token: str | None = None
             while True:
                 page = await source.page(spec.name, None, token, page_size)
-                valid, rejected = await loop.run_in_executor(executor, add, page.records)
+                valid, rejected = await loop.run_in_executor(executor, add, page)
                 listed, invalid = listed + valid, invalid + rejected
                 if page.next is None:
                     break

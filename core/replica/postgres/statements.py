@@ -1,6 +1,6 @@
 """The PostgreSQL replica's statements for one entity, built once per target.
 
-Kept apart from `core.replica.postgres` (which runs them, in its
+Kept apart from `core.replica.postgres.replica` (which runs them, in its
 transactions) so that each statement can be read whole. Every statement is
 set-based over a session's temporary tables:
 
@@ -18,12 +18,51 @@ statements raise psycopg's errors (a NOT NULL child column, for instance).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
 from core.entities import ColumnKind, EntitySpec
 
-COPY_TYPES: dict[ColumnKind, str] = {"text": "text", "real": "float8", "integer": "int8"}
-"""The binary COPY type of each column kind (the tables' TEXT, DOUBLE PRECISION, BIGINT)."""
+COPY_TYPES: dict[ColumnKind, str] = {
+    "text": "text",
+    "real": "float8",
+    "integer": "int8",
+    "decimal": "numeric",
+    "boolean": "bool",
+    "timestamp": "text",
+    "date": "text",
+    "json": "text",
+}
+"""The binary COPY type of each column kind (`core.replica.schema.postgres`'s types)."""
 
-SQL_TYPES: dict[ColumnKind, str] = {"text": "text", "real": "double precision", "integer": "bigint"}
+SQL_TYPES: dict[ColumnKind, str] = {
+    "text": "text",
+    "real": "double precision",
+    "integer": "bigint",
+    "decimal": "numeric",
+    "boolean": "boolean",
+    "timestamp": "text",
+    "date": "text",
+    "json": "text",
+}
+
+
+def numeric_adapter(kinds: list[ColumnKind]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
+    """Rows carry decimals as exact text (`core.sync.kinds`); binary COPY wants `Decimal`.
+    None when no column is a decimal."""
+    where = [i for i, kind in enumerate(kinds) if kind == "decimal"]
+    if not where:
+        return None
+
+    def adapt(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        values = list(row)
+        for i in where:
+            if values[i] is not None:
+                values[i] = Decimal(values[i])
+        return tuple(values)
+
+    return adapt
 
 
 def _binary(table: str, columns: tuple[str, ...] | list[str]) -> str:
@@ -53,6 +92,10 @@ class Statements:
         """What each job needs, created when first needed (a target that only reads its
         state, as `resolve_mode` does, creates none: each costs a catalog commit)."""
         self.incoming_types = [COPY_TYPES[kind] for _, kind in spec.fields] + ["bytea"]
+        self._adapt = numeric_adapter([kind for _, kind in spec.fields])
+        self._adapt_child = numeric_adapter(
+            ["text", *(kind for _, kind in spec.child.fields)] if spec.child else []
+        )
         self.copy_incoming = _binary("pg_temp.incoming", [*cols, "row_hash"])
         self.copy_new = _binary(t, [*cols, "row_hash", "synced_at"])
         self.copy_seen = _binary("pg_temp.seen", ["key"])
@@ -162,3 +205,12 @@ class Statements:
         self.pending_oldest = (
             'SELECT MIN(cursor COLLATE "C") FROM pg_temp.latest WHERE key IN ({pending})'
         )
+
+    def adapted(self, values: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """A batch's rows as binary COPY takes them (decimals as `Decimal`)."""
+        adapt = self._adapt
+        return values if adapt is None else list(map(adapt, values))
+
+    def adapted_children(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        adapt = self._adapt_child
+        return rows if adapt is None else list(map(adapt, rows))

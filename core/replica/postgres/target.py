@@ -1,155 +1,40 @@
-"""The replica on PostgreSQL: the same tables and promises as on SQLite, in one schema.
+"""One entity's replica tables on PostgreSQL, on one connection (see `ReplicaTarget`).
 
-`PostgresReplica` opens one synchronous psycopg connection per target (a
-target lives on one worker thread; psycopg's synchronous API never touches an
-event loop). The tables live in the replica's schema (`[replica] schema`, by
-default the store's), created by this module when the first target opens:
-under an advisory lock, so concurrent openers create it once, and versioned in
-its own `replica_meta` row, apart from the store's `schema_version`. A newer
-version than this syncdeck knows raises `SchemaTooNew` before any DDL runs.
-
-Bulk writes are set-based (see `core.replica.pg_sql` for the statements):
+Bulk writes are set-based (see `core.replica.postgres.statements` for the statements):
 each batch is one transaction that COPYs its rows into a temporary table,
 classifies them against the replica in SQL (new, changed or revived by
 `row_hash`, else unchanged), upserts the ones to write in one `INSERT ...
 SELECT ... ON CONFLICT DO UPDATE`, replaces their children, records its
 rejects and the keys it saw, and moves the cursor up; a crash leaves all of
 it or none. Into a table that was empty when its full pass began, every row
-is new, so a batch is COPYed straight into the table (the first sync of a
-large replica runs near COPY's own speed), under a savepoint: if a key is
-there already (listed again on a later page), the batch is upserted after
-all. Reconciliation and `verify` compare temporary tables of the
-listed keys with the replica in SQL, so no side is held in memory.
+is new, so a batch is COPYed straight into the table, under a savepoint: if a
+key is there already (listed again on a later page), the batch is upserted after
+all. Reconciliation and `verify` compare temporary tables of the listed keys
+with the replica in SQL, so no side is held in memory. Cursors compare as bytes
+(`COLLATE "C"`), as SQLite compares text, whatever the database's collation.
 
-Cursors compare as bytes (`COLLATE "C"`), as SQLite compares text, whatever
-the database's collation. Booleans (`active`) are stored as 0/1 integers, as
-binary COPY's int8 writes them.
-
-Errors: `SchemaTooNew`; psycopg's errors propagate unchanged (the failed
-batch is rolled back, the target stays usable); `OSError` for an unreadable
-password file.
+Errors: psycopg's errors propagate unchanged (the failed batch is rolled back, the
+target stays usable); `LeaseLost` for a fenced commit by a runner that lost its lease.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from core.entities import ENTITIES, EntitySpec
-from core.errors import SchemaTooNew
+from core.entities import EntitySpec
 from core.models import RunCounts
-from core.replica import pg_sql
 from core.replica.base import Batch, BatchResult, Drift, Fence, SyncState
-from core.replica.schema import SCHEMA_VERSION, entity_ddl, postgres, replica_ddl
-from core.store.postgres.connection import redact
-from core.store.postgres.schema import lock_key
+from core.replica.postgres import statements as pg_sql
 
 Conn = psycopg.Connection[tuple[Any, ...]]
-
-IDLE_IN_TRANSACTION_S = 60
-"""A frozen writer's transaction (a process stopped mid-batch) ends after this long."""
 
 
 def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-class PostgresReplica:
-    """The replica tables in `schema` of the PostgreSQL database at `url`."""
-
-    def __init__(
-        self,
-        url: str,
-        schema: str = "syncdeck",
-        *,
-        password_file: Path | None = None,
-        connect_timeout_s: float = 10.0,
-        lease_schema: str | None = None,
-    ) -> None:
-        self.url = url
-        self._lease_schema = lease_schema
-        """The store's schema when the replica is in the store's database: fences check the
-        lease there, in the batch's own transaction."""
-        self.schema = schema
-        self.where = f"PostgreSQL {redact(url)} schema {schema}"
-        self._password_file = password_file
-        self._connect_timeout_s = connect_timeout_s
-        self._dialect = postgres(schema)
-        self._lock = threading.Lock()
-        self._ready: set[str] = set()
-        """Entities whose tables this process has made sure of ("" for the shared tables)."""
-
-    def connect(self) -> Conn:
-        """A session of the replica's own: autocommit (transactions are explicit), UTC."""
-        settings = {
-            "search_path": self.schema,
-            "TimeZone": "UTC",
-            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_S * 1000),
-        }
-        kwargs: dict[str, Any] = {
-            "options": " ".join(f"-c {k}={v}" for k, v in settings.items()),
-            "application_name": "syncdeck-replica",
-            "connect_timeout": max(1, int(self._connect_timeout_s)),
-            "autocommit": True,
-        }
-        if self._password_file is not None:
-            kwargs["password"] = self._password_file.read_text(encoding="utf-8").strip()
-        return psycopg.connect(self.url, **kwargs)
-
-    def target(self, spec: EntitySpec, fence: Fence | None = None) -> PostgresTarget:
-        conn = self.connect()
-        try:
-            with self._lock:
-                if "" not in self._ready:
-                    self._create_schema(conn, replica_ddl(self._dialect))
-                    self._ready.update(("", *ENTITIES))
-                if spec.name not in self._ready:  # an entity a plugin defines
-                    self._create_schema(conn, entity_ddl(spec, self._dialect))
-                    self._ready.add(spec.name)
-            return PostgresTarget(conn, spec, self.schema, fence, self._lease_schema)
-        except BaseException:
-            conn.close()
-            raise
-
-    def _create_schema(self, conn: Conn, statements: list[str]) -> None:
-        with conn.transaction():
-            conn.execute("SET LOCAL lock_timeout = '60s'")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, "replica"),))
-            version = _schema_version(conn, self.schema)
-            if version > SCHEMA_VERSION:
-                raise SchemaTooNew(
-                    f"the replica in {self.where} has schema version {version}, but this "
-                    f"syncdeck knows only up to {SCHEMA_VERSION}: upgrade syncdeck"
-                )
-            if (
-                conn.execute(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
-                ).fetchone()
-                is None
-            ):
-                conn.execute(f"CREATE SCHEMA {self.schema}")
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute(
-                f"INSERT INTO {self.schema}.replica_meta (id, schema_version) VALUES (1, %s) "
-                "ON CONFLICT (id) DO NOTHING",
-                (SCHEMA_VERSION,),
-            )
-
-
-def _schema_version(conn: Conn, schema: str) -> int:
-    """0 when the replica has no marker yet (a new schema)."""
-    row = conn.execute("SELECT to_regclass(%s)", (f"{schema}.replica_meta",)).fetchone()
-    if row is None or row[0] is None:
-        return 0
-    found = conn.execute(f"SELECT schema_version FROM {schema}.replica_meta WHERE id = 1")
-    version = found.fetchone()
-    return 0 if version is None else int(version[0])
 
 
 class PostgresTarget:
@@ -288,12 +173,14 @@ class PostgresTarget:
         sql = self._sql
         try:
             with self._conn.transaction():
-                rows = [(*v, d, stamp) for v, d in zip(values, digests, strict=True)]
+                rows = [(*v, d, stamp) for v, d in zip(sql.adapted(values), digests, strict=True)]
                 self._copy(sql.copy_new, [*sql.incoming_types, "text"], rows)
                 if sql.child is not None:
                     kids = [r for rows_of_one in children for r in rows_of_one]
                     if kids:
-                        self._copy(sql.copy_new_children, sql.child_types[:-1], kids)
+                        self._copy(
+                            sql.copy_new_children, sql.child_types[:-1], sql.adapted_children(kids)
+                        )
         except psycopg.errors.UniqueViolation:
             return False
         return True
@@ -307,11 +194,12 @@ class PostgresTarget:
     ) -> tuple[int, int]:
         """COPY the batch into `incoming`, classify and upsert in SQL: (inserted, updated)."""
         conn, sql = self._conn, self._sql
-        self._copy(sql.copy_incoming, sql.incoming_types, self._rows(values, digests))
+        self._copy(sql.copy_incoming, sql.incoming_types, self._rows(sql.adapted(values), digests))
         if sql.child is None:
             found = conn.execute(sql.upsert, (stamp,)).fetchone()
         else:
-            rows = [(*row, n) for n, row in enumerate(r for kids in children for r in kids)]
+            kids = sql.adapted_children([r for rows_of_one in children for r in rows_of_one])
+            rows = [(*row, n) for n, row in enumerate(kids)]
             if rows:
                 self._copy(sql.copy_children, sql.child_types, rows)
             found = conn.execute(sql.classify_into_changed).fetchone()

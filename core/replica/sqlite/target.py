@@ -1,108 +1,26 @@
-"""The replica on SQLite: crash-safe batches on a file of its own or the store's.
+"""One entity's replica tables on SQLite, on one connection: crash-safe batches, the end
+of a full pass, and `verify`'s comparison (see `ReplicaTarget`).
 
-Each batch is one `BEGIN IMMEDIATE` transaction holding its rows, its
-quarantined records and the cursor that covers them (principle 7): a crash at
-any instant leaves the cursor behind or at the rows that committed, never ahead
-of them. A target owns its own connection and is used from the one thread that
-opened it (sqlite3 refuses any other).
-
-The schema is this module's own: created if missing (every statement `IF NOT
-EXISTS`, so the tables the store's migration 2 made are adopted as they are)
-when the first target is opened, and versioned in `replica_meta`, apart from
-the store's `PRAGMA user_version`. A newer version than this syncdeck knows
-raises `SchemaTooNew`, a damaged file or one that is not a database `StoreCorrupt`
-(the store's message: it is the same file by default); SQLite's other errors
-propagate as `sqlite3.Error`.
+Each batch is one `BEGIN IMMEDIATE` transaction holding its rows, its quarantined
+records and the cursor that covers them (principle 7). SQLite's errors propagate as
+`sqlite3.Error`; a fenced commit by a runner that lost its lease raises `LeaseLost`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from core.entities import ENTITIES, EntitySpec
-from core.errors import SchemaTooNew, StoreCorrupt
+from core.entities import EntitySpec
 from core.models import RunCounts
 from core.replica.base import Batch, BatchResult, Drift, Fence, SyncState
-from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
-from core.store.sqlite.faults import is_corrupt
 
 PARAM_CHUNK = 900
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-class SQLiteReplica:
-    """The replica tables in the SQLite file at `path` (in practice the store's file, so
-    other programs find the replica and the run history side by side)."""
-
-    def __init__(
-        self, path: Path, busy_timeout_ms: int = 30_000, *, shares_store: bool = False
-    ) -> None:
-        self.path = Path(path)
-        self._shares_store = shares_store
-        """Whether the store's lease table is in this file, so that fences check it."""
-        self._busy_timeout_ms = busy_timeout_ms
-        self._lock = threading.Lock()
-        self._ready: set[str] = set()
-        """Entities whose tables this process has made sure of ("" for the shared tables)."""
-
-    def target(self, spec: EntitySpec, fence: Fence | None = None) -> SQLiteTarget:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
-        try:
-            db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("PRAGMA temp_store = FILE")
-            with self._lock:
-                if "" not in self._ready:
-                    self._create_schema(db, replica_ddl(SQLITE))
-                    self._ready.update(("", *ENTITIES))
-                if spec.name not in self._ready:  # an entity a plugin defines
-                    self._create_schema(db, entity_ddl(spec, SQLITE))
-                    self._ready.add(spec.name)
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            if is_corrupt(exc):
-                raise StoreCorrupt.of(self.path, exc) from exc
-            raise
-        except BaseException:
-            db.close()
-            raise
-        return SQLiteTarget(db, spec, fence, self._shares_store)
-
-    def _create_schema(self, db: sqlite3.Connection, statements: list[str]) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            version = _schema_version(db)
-            if version > SCHEMA_VERSION:
-                raise SchemaTooNew(
-                    f"the replica in {self.path} has schema version {version}, but this "
-                    f"syncdeck knows only up to {SCHEMA_VERSION}: upgrade syncdeck"
-                )
-            for statement in statements:
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO replica_meta (id, schema_version) VALUES (1, ?) "
-                "ON CONFLICT (id) DO NOTHING",
-                (SCHEMA_VERSION,),
-            )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-
-def _schema_version(db: sqlite3.Connection) -> int:
-    """0 when the replica has no marker yet (a new file, or tables the store made)."""
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'replica_meta'").fetchone():
-        return 0
-    row = db.execute("SELECT schema_version FROM replica_meta WHERE id = 1").fetchone()
-    return 0 if row is None else int(row[0])
 
 
 class SQLiteTarget:
@@ -192,7 +110,7 @@ class SQLiteTarget:
 
     def write(self, batch: Batch, run_id: int) -> BatchResult:
         spec = self.spec
-        stamp = _now_iso()
+        stamp = now_iso()
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -308,7 +226,7 @@ class SQLiteTarget:
                 cur = db.execute(
                     f"UPDATE {spec.table} SET deleted_at = ? WHERE deleted_at IS NULL "
                     f"AND {spec.key} NOT IN (SELECT key FROM temp.seen)",
-                    (_now_iso(),),
+                    (now_iso(),),
                 )
                 deleted = cur.rowcount
             self._ensure_state_row()
