@@ -43,7 +43,7 @@ bench: setup tools
 	$(BIN)/python bench/takeover.py
 
 screenshots: setup
-	$(BIN)/python tests/support/scenes.py screenshots
+	PYTHONPATH=tests $(BIN)/python -m support.scenes screenshots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

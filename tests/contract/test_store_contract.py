@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from support.clock import ManualClock
 
 from contract.backends import T0, Backend, StoreFactory
-from core.clock import ManualClock
 from core.errors import InvalidTransition, LeaseLost, NotFound, SchemaTooNew, StoreError
 from core.health import BreakerUpdate
 from core.models import (
