@@ -39,6 +39,7 @@ from core.config import (
 from core.errors import TransientError
 from core.models import EventKind, RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
+from core.orchestrator.identity import Identity
 from core.store import SQLiteStore
 from core.sync.service import RunContext
 from support.clock import ManualClock
@@ -124,9 +125,8 @@ def _orchestrator(
         settings,
         runner=runner,
         schedule=False,
+        identity=Identity(host, pid, f"{host}:{pid}"),  # the pictures: the same on any machine
     )
-    # Fixed identity, so the pictures do not depend on this machine.
-    orch.host, orch.pid, orch.holder_id = host, pid, f"{host}:{pid}"
     return orch, services
 
 
