@@ -26,7 +26,7 @@ of order. (The counter's row lock would serialize them too; the advisory lock
 states it, and is what a frozen client's timeout releases along with its
 rows.) The clock is `clock_timestamp()` taken once the lock is held (not
 `now()`, the transaction's start, which may predate the previous writer's
-commit), or the test seam `clock` when one is given.
+commit), or the store's `clock` when one was given (a test's or a simulation's).
 
 **Round trips.** The transaction runs in psycopg's pipeline mode: a statement
 whose result the rule does not read (an UPDATE, the COMMIT) is sent with the
@@ -298,8 +298,8 @@ class PostgresConnection:
         return result
 
     @property
-    def test_clock(self) -> Callable[[], datetime] | None:
-        """The test seam's clock as datetimes, or None: the server's clock is the one."""
+    def clock(self) -> Callable[[], datetime] | None:
+        """The clock given to the store, as datetimes, or None: the server's is the one."""
         clock = self._clock
         return None if clock is None else lambda: to_datetime(clock())
 
@@ -311,8 +311,8 @@ class PostgresConnection:
         return when
 
     async def now(self) -> datetime:
-        """The store's clock: the database's, unless a test clock is set."""
-        clock = self.test_clock
+        """The store's clock: the database's, unless one was given."""
+        clock = self.clock
         return clock() if clock is not None else await self.call(self.now_sync)
 
     def change_seq_sync(self, conn: Conn) -> int:

@@ -8,8 +8,8 @@ of `core.store.base.Store` hold as follows:
 - **Uniqueness**: the partial unique indexes `requests_one_queued_per_service`
   and `requests_one_running` (see `schema`).
 - **One clock**: the database server's (`clock_timestamp()` read once per
-  write transaction, after its lock). `clock`, when given, replaces it: a test
-  seam for tests that move time by hand, never for production.
+  write transaction, after its lock). `clock`, when given, replaces it (a test
+  or a simulation that moves time by hand).
 - **Event order**: every write transaction takes the schema's write lock
   (`pg_advisory_xact_lock`) first and holds it until it commits, so appends are
   serialized and ids commit in order (see `connection`).
@@ -144,7 +144,7 @@ class PostgresStore(RuleStore):
         return await self._changes.wait(timeout)
 
     async def view(self, history: bool = True) -> StoreView:
-        return await self._conn.call(reads.view, self._conn.test_clock, history)
+        return await self._conn.call(reads.view, self._conn.clock, history)
 
     async def prune_events(self, keep: int) -> int:
         def prune(conn: PipelineConn, begun: Begun) -> int:
