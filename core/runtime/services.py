@@ -52,9 +52,14 @@ def source_factory(settings: Settings) -> Callable[[], Source]:
     return demo
 
 
-def builtin_services(settings: Settings, replica: Replica) -> dict[str, SyncService]:
+def builtin_services(
+    settings: Settings,
+    replica: Replica,
+    before_batch_commit: Callable[[int], None] | None = None,
+) -> dict[str, SyncService]:
     """The four entity services writing into `replica` (or their simulated stand-ins, with
-    source.kind = simulated, which write nothing)."""
+    source.kind = simulated, which write nothing); `before_batch_commit`: a test's hook
+    into their engines (`core.sync.engine`)."""
     if settings.source.kind == "simulated":
         sim = settings.simulation
         return {
@@ -63,13 +68,19 @@ def builtin_services(settings: Settings, replica: Replica) -> dict[str, SyncServ
         }
     source = source_factory(settings)
     return {
-        name: DeferredService(name, partial(_entity_service, name, source, replica, settings))
+        name: DeferredService(
+            name, partial(_entity_service, name, source, replica, settings, before_batch_commit)
+        )
         for name in STAGGER_ORDER
     }
 
 
 def _entity_service(
-    name: str, source: Callable[[], Source], replica: Replica, settings: Settings
+    name: str,
+    source: Callable[[], Source],
+    replica: Replica,
+    settings: Settings,
+    before_batch_commit: Callable[[int], None] | None,
 ) -> SyncService:
     from core.sync.engine import EngineSettings, EntitySyncService
     from core.sync.entities import ENTITIES
@@ -79,7 +90,9 @@ def _entity_service(
         full_threshold=settings.sync.full_threshold,
         full_every_s=settings.sync.full_every_h * 3600,
     )
-    return EntitySyncService(ENTITIES[name], source, replica, engine)
+    return EntitySyncService(
+        ENTITIES[name], source, replica, engine, before_batch_commit=before_batch_commit
+    )
 
 
 class DeferredService:

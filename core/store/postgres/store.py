@@ -58,7 +58,8 @@ def _apply(conn: PipelineConn, begun: Begun, rule: Callable[..., T], *args: Any)
 
 
 class PostgresStore(RuleStore):
-    """Store in one schema of a PostgreSQL database shared by every process on every host."""
+    """Store in one schema of a PostgreSQL database shared by every process on every host
+    (`after_write_begin`: a test's hook, see `core.store.postgres.connection`)."""
 
     dialect = POSTGRES
 
@@ -72,6 +73,7 @@ class PostgresStore(RuleStore):
         poll_interval: float = 0.5,
         timeouts: Timeouts | None = None,
         pool_size: int = 4,
+        after_write_begin: Callable[[], None] | None = None,
     ) -> None:
         if not SCHEMA_NAME.match(schema):
             raise StoreError(f"store schema {schema!r}: use a-z, 0-9 and _ (at most 48)")
@@ -82,6 +84,7 @@ class PostgresStore(RuleStore):
             clock=clock,
             timeouts=timeouts or Timeouts(),
             pool_size=pool_size,
+            after_write_begin=after_write_begin,
         )
         self._poll_interval = poll_interval
         self._changes: Changes | None = None
