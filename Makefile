@@ -52,7 +52,7 @@ bench: setup tools
 	test -z "$$missed"
 
 screenshots: setup
-	$(BIN)/python tests/support/scenes.py screenshots
+	PYTHONPATH=tests $(BIN)/python -m support.scenes screenshots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from rich.table import Table
+from support.clock import ManualClock
 from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
@@ -32,7 +33,6 @@ from console.widgets.filter_bar import FilterBar
 from console.widgets.key_bar import KeyBar
 from console.widgets.queue import QueueTable
 from console.widgets.services import ServicesTable
-from core.clock import ManualClock
 from core.config import Settings
 from core.models import (
     RequestSource,

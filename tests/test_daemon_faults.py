@@ -217,15 +217,13 @@ def test_a_runner_frozen_past_its_lease_writes_nothing_after_the_takeover(
     cli_env: dict[str, str], data_dir: Path
 ) -> None:
     env = {**_env(cli_env, data_dir), "SYNCDECK_SYNC__BATCH_SIZE": "500"}
-    frozen_env = {**env, "SYNCDECK_TEST_FREEZE_BEFORE_BATCH": "3"}
-    fleet = Daemons(frozen_env, data_dir.parent)
-    a = fleet.start()
+    fleet = Daemons(env, data_dir.parent)
+    a = fleet.start("--freeze-before-batch", "3")
     try:
         wait_until(lambda: runner_pid(data_dir) == a.pid, 20, "A's lease", fleet.tails)
         assert cli(env, "sync", "orders", "--mode", "full").returncode == 0
         wait_until(lambda: _stopped(a.pid), 20, "A frozen before a batch commit", fleet.tails)
         assert cli(env, "pause").returncode == 0  # B must start nothing of its own
-        fleet.env = env
         b = fleet.start()
         wait_until(lambda: runner_pid(data_dir) == b.pid, 20, "B's takeover", fleet.tails)
         at_takeover = _replica(data_dir)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.clock import ManualClock
 
-from core.clock import ManualClock
 from core.config import Settings
 from core.errors import NotFound, StoreError, SyncError, TransientError, UnknownService
 from core.models import (

@@ -4,7 +4,7 @@ veth pairs; requests are sent from the root namespace with the CLI.
 
 Shown from PostgreSQL's own tables: the runner SIGKILLed twice, then cut off (link down)
 mid-run and reconnected after its lease expired, then stopped gracefully, then frozen
-(SIGSTOP, through the SYNCDECK_TEST_FREEZE_IN_TX hook) inside a write transaction: every
+(SIGSTOP, through `support.frozen_daemon`'s hook) inside a write transaction: every
 takeover within TTL + 2 s (1 s after a graceful stop, TTL + the idle-in-transaction timeout
 + 2 s after the freeze), no two runs overlapping, every request ended exactly once, and
 the cut-off and the frozen runners record nothing after they came back.
@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import REPO
+from support import frozen_daemon
 from support.pgcluster import PgCluster, rows, running_cluster
 
 TTL_S = 3.0
@@ -33,6 +34,7 @@ IDLE_TX_S = 2.0
 HOSTS = ["sdh1", "sdh2", "sdh3"]
 PORT = 55439
 SYNCDECK_BIN = str(REPO / ".venv" / "bin" / "syncdeck")
+"""The CLI the requests are sent with; the daemons are `support.frozen_daemon`."""
 
 
 def sh(*args: str) -> None:
@@ -126,12 +128,13 @@ def test_three_hosts_share_one_runner_through_kills_a_cut_and_a_stop(
         data = tmp_path / ns
         data.mkdir(exist_ok=True)
         ns_env["SYNCDECK_DATA_DIR"] = str(data)
-        ns_env["SYNCDECK_TEST_FREEZE_IN_TX"] = str(data / "freeze")
+        daemon = frozen_daemon.command("--freeze-in-tx", str(data / "freeze"))
         with (tmp_path / f"{ns}.log").open("ab") as out:
             procs[ns] = subprocess.Popen(
                 ["ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c",
-                 f'hostname {ns} && exec "$0" daemon', SYNCDECK_BIN],
-                env=ns_env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                 f'hostname {ns} && exec "$0" "$@"', *daemon],
+                env=frozen_daemon.environ(ns_env), cwd=REPO, stdout=out,
+                stderr=subprocess.STDOUT,
             )  # fmt: skip
 
     def request_all() -> None:

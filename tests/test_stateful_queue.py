@@ -30,8 +30,8 @@ import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from support.clock import ManualClock
 
-from core.clock import ManualClock
 from core.config import CircuitSettings, OrchestratorSettings, RetrySettings, Settings
 from core.entities import BUILTIN_PRIORITIES
 from core.errors import InvalidTransition, SyncCancelled, TransientError

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.clock import ManualClock
 
-from core.clock import ManualClock
 from core.entities import BUILTIN_PRIORITIES
 from core.errors import SchemaTooNew
 from core.models import (

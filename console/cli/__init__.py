@@ -58,13 +58,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Any:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def configure_logging(verbose: bool) -> None:
+    """Log lines on stderr, ISO 8601 times; warnings and worse unless `verbose`."""
     handler = logging.StreamHandler()
     handler.setFormatter(IsoFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, handlers=[handler]
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.verbose)
     try:
         overrides: dict[str, Any] = {}
         if args.profile:
@@ -106,4 +109,4 @@ def _usage_error(message: object) -> int:
     return EXIT_USAGE
 
 
-__all__ = ["main"]
+__all__ = ["configure_logging", "main"]

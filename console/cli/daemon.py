@@ -27,7 +27,7 @@ from core.config import Settings
 from core.errors import StoreError
 from core.models import Snapshot
 from core.orchestrator import Orchestrator
-from core.runtime import build_orchestrator, describe_store
+from core.runtime import NO_HOOKS, Hooks, build_orchestrator, describe_store
 
 ROLE_WAIT_S = 3.0
 """How long the start line waits for the first heartbeat to say whether it holds the lease."""
@@ -82,7 +82,12 @@ def stop_line(snap: Snapshot | None, held: bool) -> str:
 async def cmd_daemon(settings: Settings, args: argparse.Namespace) -> int:
     """Run syncs and the schedule (or stand by for the lease) until SIGINT or SIGTERM,
     printing every event but progress; stopping records a sync under way as interrupted."""
-    orchestrator = build_orchestrator(settings, runner=True)
+    return await run_daemon(settings)
+
+
+async def run_daemon(settings: Settings, hooks: Hooks = NO_HOOKS) -> int:
+    """`cmd_daemon`, with a test's `hooks` in what it builds (`core.runtime.Hooks`)."""
+    orchestrator = build_orchestrator(settings, runner=True, hooks=hooks)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -47,6 +47,7 @@ from core.models import (
     SyncRequest,
 )
 from core.orchestrator.faults import StoreHealth
+from core.orchestrator.identity import Identity
 from core.orchestrator.relay import Relay
 from core.orchestrator.runner import Runner
 from core.orchestrator.snapshot import project, schedule_view
@@ -68,6 +69,7 @@ class Orchestrator:
         *,
         runner: bool = True,
         schedule: bool = True,
+        identity: Identity | None = None,
     ) -> None:
         self._store = store
         self.settings = settings or Settings()
@@ -94,36 +96,25 @@ class Orchestrator:
             catch_up=self._relay.catch_up,
             request=lambda service, mode, source: self.request(service, mode, source=source),
             store_health=self._store_health,
+            identity=identity,
         )
         self._loops: list[asyncio.Task[None]] = []
         self._started = False
 
-    # -- identity: settable, so that a scene's pictures do not depend on the machine --
+    # -- identity: this process's unless given (a scene's pictures fix it) -----
 
     @property
     def host(self) -> str:
         return self._runner.identity.host
 
-    @host.setter
-    def host(self, value: str) -> None:
-        self._runner.identity.host = value
-
     @property
     def pid(self) -> int:
         return self._runner.identity.pid
-
-    @pid.setter
-    def pid(self, value: int) -> None:
-        self._runner.identity.pid = value
 
     @property
     def holder_id(self) -> str:
         """This process's name in the lease (host:pid:random)."""
         return self._runner.identity.holder_id
-
-    @holder_id.setter
-    def holder_id(self, value: str) -> None:
-        self._runner.identity.holder_id = value
 
     # -- lifecycle ----------------------------------------------------------
 

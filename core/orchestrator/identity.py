@@ -25,7 +25,8 @@ def process_alive(pid: int) -> bool:
 
 
 class Identity(msgspec.Struct):
-    """Who this process is to the lease; settable so a scene can fix it for its pictures."""
+    """Who this process is to the lease; given to an `Orchestrator`, a fixed one keeps a
+    scene's pictures the same on every machine."""
 
     host: str = msgspec.field(default_factory=socket.gethostname)
     pid: int = msgspec.field(default_factory=os.getpid)

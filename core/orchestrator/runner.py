@@ -82,6 +82,7 @@ class Runner:
         catch_up: Callable[[], Awaitable[None]],
         request: Requester,
         store_health: StoreHealth,
+        identity: Identity | None = None,
     ) -> None:
         self._store = store
         self._services = services
@@ -91,7 +92,7 @@ class Runner:
         self._publish = publish
         self._note_local = note_local
         self._catch_up = catch_up
-        self.identity = Identity()
+        self.identity = identity or Identity()
         self.lease: Lease | None = None
         self.active: SupervisedRun | None = None
         self.stopping = False

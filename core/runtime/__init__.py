@@ -8,11 +8,14 @@ the replica tables beside the run history. `[store] url` moves the store to
 PostgreSQL, and the replica with it (its own tables in the same schema);
 `[replica] url` puts the replica in a PostgreSQL database of its own, whichever
 the store is. psycopg is imported only when one of them is PostgreSQL.
+A test may pass `Hooks` into what is built here; by default there are none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from core.config import ConfigError, Settings
 from core.errors import StoreError
@@ -25,7 +28,25 @@ from core.store import DB_FILENAME, SQLiteStore, Store
 from core.sync.service import SyncService
 
 
-def open_store(settings: Settings) -> Store:
+@dataclass(frozen=True)
+class Hooks:
+    """A test's hooks into the store and the services built here; None does nothing."""
+
+    before_batch_commit: Callable[[int], None] | None = None
+    """Told, on a run's worker thread, the number of each batch about to be written
+    (`core.sync.engine`)."""
+    after_write_begin: Callable[[], None] | None = None
+    """A PostgreSQL store calls it inside each write transaction once it has begun."""
+    on_open: Callable[[threading.Lock], None] | None = None
+    """Told the lock a SQLite store's connection holds for every use, once it is open."""
+    on_close: Callable[[threading.Lock], None] | None = None
+    """Told the same lock when the connection closes."""
+
+
+NO_HOOKS = Hooks()
+
+
+def open_store(settings: Settings, *, hooks: Hooks = NO_HOOKS) -> Store:
     """PostgreSQL when `[store] url` is set (only then is psycopg imported), else SQLite."""
     store = settings.store
     if store.url:
@@ -40,8 +61,11 @@ def open_store(settings: Settings) -> Store:
                 idle_in_transaction_s=store.idle_in_transaction_timeout_s,
                 connect_s=store.connect_timeout_s,
             ),
+            after_write_begin=hooks.after_write_begin,
         )
-    return SQLiteStore(settings.data_dir / DB_FILENAME)
+    return SQLiteStore(
+        settings.data_dir / DB_FILENAME, on_open=hooks.on_open, on_close=hooks.on_close
+    )
 
 
 def describe_store(settings: Settings) -> str:
@@ -90,13 +114,16 @@ def open_replica(settings: Settings) -> Replica:
     return SQLiteReplica(settings.data_dir / DB_FILENAME, shares_store=not store.url)
 
 
-def load_services(settings: Settings) -> dict[str, SyncService]:
+def load_services(settings: Settings, *, hooks: Hooks = NO_HOOKS) -> dict[str, SyncService]:
     """The built-in services, then the plugins' (a plugin may replace a built-in one).
 
     Raises ConfigError when `[services.NAME]` names no service (a typo such as
     `[services.order]` would otherwise be ignored without a word): only here are the
     plugins' names known."""
-    services = {**entity_services(settings, open_replica(settings)), **plugin_services(settings)}
+    services = {
+        **entity_services(settings, open_replica(settings), hooks.before_batch_commit),
+        **plugin_services(settings),
+    }
     unknown = sorted(set(settings.services) - set(services))
     if unknown:
         known = ", ".join(sorted(services))
@@ -133,15 +160,15 @@ def rebuild_replica_table(settings: Settings, name: str) -> None:
 
 
 def build_orchestrator(
-    settings: Settings, *, runner: bool, schedule: bool | None = None
+    settings: Settings, *, runner: bool, schedule: bool | None = None, hooks: Hooks = NO_HOOKS
 ) -> Orchestrator:
     """An orchestrator on the configured store; `runner=False` for clients such as the CLI.
     A runner first checks the replica against the configuration (`check_replica`)."""
     if runner:
         check_replica(settings)
     return Orchestrator(
-        open_store(settings),
-        load_services(settings),
+        open_store(settings, hooks=hooks),
+        load_services(settings, hooks=hooks),
         settings,
         runner=runner,
         schedule=runner if schedule is None else schedule,

@@ -103,22 +103,31 @@ def entity_sources(settings: Settings) -> dict[str, tuple[EntitySpec, Callable[[
     return found
 
 
-def entity_services(settings: Settings, replica: Replica) -> dict[str, SyncService]:
+def entity_services(
+    settings: Settings,
+    replica: Replica,
+    before_batch_commit: Callable[[int], None] | None = None,
+) -> dict[str, SyncService]:
     """An entity service per entity, writing into `replica`; with source.kind = simulated,
-    the built-in ones are stand-ins that write nothing."""
+    the built-in ones are stand-ins that write nothing. `before_batch_commit`: a test's
+    hook into their engines (`core.sync.engine`)."""
     services: dict[str, SyncService] = {}
     for name, (spec, source) in entity_sources(settings).items():
         if spec.source is None and settings.source.kind == "simulated":
             sim = settings.simulation
             services[name] = SimulatedService(name, sim.run_seconds, sim.rows, sim.failure_rate)
         else:
-            build = partial(_entity_service, spec, source, replica, settings)
+            build = partial(_entity_service, spec, source, replica, settings, before_batch_commit)
             services[name] = DeferredService(name, build)
     return services
 
 
 def _entity_service(
-    spec: EntitySpec, source: Callable[[], Source], replica: Replica, settings: Settings
+    spec: EntitySpec,
+    source: Callable[[], Source],
+    replica: Replica,
+    settings: Settings,
+    before_batch_commit: Callable[[int], None] | None,
 ) -> SyncService:
     from core.sync.engine import EngineSettings, EntitySyncService
 
@@ -127,7 +136,7 @@ def _entity_service(
         full_threshold=settings.sync.full_threshold,
         full_every_s=settings.sync.full_every_h * 3600,
     )
-    return EntitySyncService(spec, source, replica, engine)
+    return EntitySyncService(spec, source, replica, engine, before_batch_commit=before_batch_commit)
 
 
 class DeferredService:

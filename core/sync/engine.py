@@ -14,13 +14,14 @@ replica only by its protocol (`core.replica.base`), and it decides, once for
 every backend, whether a full pass may reconcile deletions: never when the
 listing looks truncated (it raises `IncompleteListing`, deleting nothing), and
 never when a record came without its key (it could stand for any row).
+A test's hook, `before_batch_commit`, is told each batch's number in its run
+just before the batch is written, outside its transaction; none by default.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import queue
 import threading
 import time
@@ -31,7 +32,6 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from core import seams
 from core.entities import EntitySpec
 from core.errors import IncompleteListing, SourceInterrupted
 from core.models import RunCounts, SyncMode
@@ -42,11 +42,6 @@ from core.sync.modes import choose_mode
 from core.sync.service import RunContext
 
 T = TypeVar("T")
-
-FREEZE_BEFORE_BATCH = int(os.environ.get("SYNCDECK_TEST_FREEZE_BEFORE_BATCH", "0") or 0)
-"""A test seam, off unless set: the process stops itself (SIGSTOP) right before writing
-its Nth batch of a run, outside every transaction (`core.seams`), so a test can force the
-race between a frozen runner and a takeover."""
 
 PROGRESS_EVERY_S = 0.05
 """A worker thread reports progress at most this often (each report wakes the event loop)."""
@@ -95,9 +90,11 @@ class RunWriter:
         target: ReplicaTarget,
         spec: EntitySpec,
         on_commit: Callable[[RunCounts], None] = lambda counts: None,
+        before_commit: Callable[[int], None] | None = None,
     ) -> None:
         self.target = target
         self._on_commit = on_commit
+        self._before_commit = before_commit
         self._batches = 0
         self._codec = codec_for(spec)  # built here: building the validators is slow
         self._full = False
@@ -124,8 +121,8 @@ class RunWriter:
     def commit(self, batch: Batch, run_id: int) -> BatchResult:
         """Write one decoded page with its cursor in one transaction, fenced by the target."""
         self._batches += 1
-        if self._batches == FREEZE_BEFORE_BATCH:
-            seams.freeze()
+        if self._before_commit is not None:
+            self._before_commit(self._batches)
         result = self.target.write(batch, run_id)
         self._on_commit(result.counts)
         return result
@@ -152,12 +149,15 @@ class EntitySyncService:
         source: Callable[[], Source],
         replica: Replica,
         settings: EngineSettings | None = None,
+        *,
+        before_batch_commit: Callable[[int], None] | None = None,
     ) -> None:
         self.name = spec.name
         self.spec = spec
         self._source_factory = source
         self._replica = replica
         self.settings = settings or EngineSettings()
+        self._before_batch_commit = before_batch_commit
 
     async def resolve_mode(self, requested: SyncMode) -> tuple[SyncMode, str]:
         def read() -> SyncState:
@@ -182,7 +182,7 @@ class EntitySyncService:
         def open_writer() -> RunWriter:
             target = self._replica.target(self.spec, ctx.fence)
             try:
-                return RunWriter(target, self.spec, ctx.add_committed)
+                return RunWriter(target, self.spec, ctx.add_committed, self._before_batch_commit)
             except BaseException:
                 target.close()
                 raise

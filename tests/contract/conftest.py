@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.clock import ManualClock
 
 from contract.backends import (
     BACKENDS,
@@ -25,7 +26,6 @@ from contract.backends import (
     new_db_name,
     postgres_unavailable,
 )
-from core.clock import ManualClock
 from core.entities import BUILTIN_PRIORITIES
 from core.store import Store
 

@@ -6,9 +6,9 @@ fences every write made under the old one (a cut-off runner that comes back reco
 from __future__ import annotations
 
 import pytest
+from support.clock import ManualClock
 
 from contract.backends import T0
-from core.clock import ManualClock
 from core.errors import LeaseLost
 from core.models import RequestSource, RequestState, RunOutcome, SyncMode
 from core.store import RunStart, Store

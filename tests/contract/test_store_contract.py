@@ -12,10 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from support.clock import ManualClock
 
 from contract.backends import T0, Backend, StoreFactory
 from core.breaker import BreakerUpdate
-from core.clock import ManualClock
 from core.entities import BUILTIN_PRIORITIES
 from core.errors import InvalidTransition, LeaseLost, NotFound, SchemaTooNew, StoreError
 from core.models import (

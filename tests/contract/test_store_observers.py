@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from support.clock import ManualClock
 
 from contract.backends import Backend, StoreFactory
-from core.clock import ManualClock
 from core.entities import BUILTIN_PRIORITIES
 from core.errors import LeaseLost
 from core.models import EventKind, PlannedService, Progress, RequestSource, RunnerPlan, SyncMode

@@ -19,6 +19,8 @@ from typing import IO, Any, TypeVar
 
 from conftest import REPO, SYNCDECK
 
+from support import frozen_daemon
+
 T = TypeVar("T")
 
 
@@ -31,12 +33,14 @@ class Daemons:
         self.procs: list[subprocess.Popen[bytes]] = []
         self._files: list[IO[bytes]] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, *freeze: str) -> subprocess.Popen[bytes]:
+        """`syncdeck daemon`; with `freeze` flags, `support.frozen_daemon` with those flags."""
         log = open(self.logs / f"daemon-{len(self.procs)}.log", "wb")  # noqa: SIM115
         self._files.append(log)
-        proc = subprocess.Popen(
-            [*SYNCDECK, "daemon"], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
-        )
+        argv, env = [*SYNCDECK, "daemon"], self.env
+        if freeze:
+            argv, env = frozen_daemon.command(*freeze), frozen_daemon.environ(env)
+        proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
 

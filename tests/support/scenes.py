@@ -10,7 +10,7 @@ fixed, then drives it through the public API into a state an operator would
 recognise. Nothing on screen depends on the wall clock, the host or the pid.
 A scene that does not reach its state within five seconds raises TimeoutError.
 
-    python tests/support/scenes.py screenshots/     # writes one SVG per scene
+    PYTHONPATH=tests python -m support.scenes screenshots/   # writes one SVG per scene
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from textual.pilot import Pilot
 
 from console.app import SyncdeckApp
 from console.widgets.event_log import EventLog
-from core.clock import ManualClock
 from core.config import (
     CircuitSettings,
     OrchestratorSettings,
@@ -40,8 +39,10 @@ from core.config import (
 from core.errors import TransientError
 from core.models import EventKind, RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
+from core.orchestrator.identity import Identity
 from core.store import SQLiteStore
 from core.sync.service import RunContext
+from support.clock import ManualClock
 
 FROZEN_AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC).timestamp()
 SERVICES = ("orders", "customers", "products", "prices")
@@ -124,9 +125,8 @@ def _orchestrator(
         settings,
         runner=runner,
         schedule=False,
+        identity=Identity(host, pid, f"{host}:{pid}"),  # the pictures: the same on any machine
     )
-    # Fixed identity, so the pictures do not depend on this machine.
-    orch.host, orch.pid, orch.holder_id = host, pid, f"{host}:{pid}"
     return orch, services
 
 

@@ -26,7 +26,9 @@ of order. (The counter's row lock would serialize them too; the advisory lock
 states it, and is what a frozen client's timeout releases along with its
 rows.) The clock is `clock_timestamp()` taken once the lock is held (not
 `now()`, the transaction's start, which may predate the previous writer's
-commit), or the test seam `clock` when one is given.
+commit), or the store's `clock` when one was given (a test's or a simulation's).
+A test may also run a hook inside each write transaction once it has begun
+(`after_write_begin`); none by default.
 
 **Round trips.** The transaction runs in psycopg's pipeline mode: a statement
 whose result the rule does not read (an UPDATE, the COMMIT) is sent with the
@@ -51,9 +53,7 @@ Raises: `StoreError` for every psycopg error, for use before `open()` or after
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import os
 import select
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -67,7 +67,6 @@ import psycopg
 from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
-from core import seams
 from core.errors import StoreError, StoreUnwritable
 from core.models import to_datetime
 from core.store.postgres.pipeline import PipelineConn
@@ -77,20 +76,6 @@ from core.store.sql.columns import LEASE_COLS, Row
 
 T = TypeVar("T")
 Role = Literal["store", "listener"]
-
-
-FREEZE_ENV = "SYNCDECK_TEST_FREEZE_IN_TX"
-
-
-def freeze_hook() -> None:
-    """Test hook: when the file named by SYNCDECK_TEST_FREEZE_IN_TX exists, remove it and
-    SIGSTOP this process inside the write transaction it just began (a frozen client holding
-    the lease row's lock, which the server's idle-in-transaction timeout must undo)."""
-    marker = os.environ.get(FREEZE_ENV)
-    if marker:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(marker)
-            seams.stop_here()
 
 
 @dataclass(frozen=True)
@@ -128,6 +113,7 @@ class PostgresConnection:
         clock: Callable[[], float] | None,
         timeouts: Timeouts,
         pool_size: int,
+        after_write_begin: Callable[[], None] | None = None,
     ) -> None:
         self.url = url
         self.schema = schema
@@ -135,6 +121,7 @@ class PostgresConnection:
         self.where = f"PostgreSQL {redact(url)}"
         self._password_file = password_file
         self._clock = clock
+        self._after_write_begin = after_write_begin
         self.timeouts = timeouts
         self._pool_size = pool_size
         self._password: str | None = None
@@ -278,7 +265,8 @@ class PostgresConnection:
             with conn.pipeline() as pipeline:
                 synced = PipelineConn(conn, pipeline)
                 begun = begin_write(synced, self.begin_write_sql)
-                freeze_hook()
+                if self._after_write_begin is not None:
+                    self._after_write_begin()
                 if self._clock is not None:
                     begun = dataclasses.replace(begun, now=to_datetime(self._clock()))
                 result = fn(synced, begun, *args)
@@ -298,8 +286,8 @@ class PostgresConnection:
         return result
 
     @property
-    def test_clock(self) -> Callable[[], datetime] | None:
-        """The test seam's clock as datetimes, or None: the server's clock is the one."""
+    def clock(self) -> Callable[[], datetime] | None:
+        """The clock given to the store, as datetimes, or None: the server's is the one."""
         clock = self._clock
         return None if clock is None else lambda: to_datetime(clock())
 
@@ -311,8 +299,8 @@ class PostgresConnection:
         return when
 
     async def now(self) -> datetime:
-        """The store's clock: the database's, unless a test clock is set."""
-        clock = self.test_clock
+        """The store's clock: the database's, unless one was given."""
+        clock = self.clock
         return clock() if clock is not None else await self.call(self.now_sync)
 
     def change_seq_sync(self, conn: Conn) -> int:

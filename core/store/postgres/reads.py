@@ -36,7 +36,7 @@ def _snapshot(conn: Conn) -> None:
 
 def view(conn: Conn, clock: Callable[[], datetime] | None, history: bool) -> StoreView:
     """Everything in one snapshot; the time is the server's, read first inside it, unless
-    the test seam `clock` is given."""
+    a `clock` is given."""
     statements = queries.view_statements(POSTGRES, history)
     with conn.pipeline():
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -8,8 +8,8 @@ of `core.store.base.Store` hold as follows:
 - **Uniqueness**: the partial unique indexes `requests_one_queued_per_service`
   and `requests_one_running` (see `schema`).
 - **One clock**: the database server's (`clock_timestamp()` read once per
-  write transaction, after its lock). `clock`, when given, replaces it: a test
-  seam for tests that move time by hand, never for production.
+  write transaction, after its lock). `clock`, when given, replaces it (a test
+  or a simulation that moves time by hand).
 - **Event order**: every write transaction takes the schema's write lock
   (`pg_advisory_xact_lock`) first and holds it until it commits, so appends are
   serialized and ids commit in order (see `connection`).
@@ -58,7 +58,8 @@ def _apply(conn: PipelineConn, begun: Begun, rule: Callable[..., T], *args: Any)
 
 
 class PostgresStore(RuleStore):
-    """Store in one schema of a PostgreSQL database shared by every process on every host."""
+    """Store in one schema of a PostgreSQL database shared by every process on every host
+    (`after_write_begin`: a test's hook, see `core.store.postgres.connection`)."""
 
     dialect = POSTGRES
 
@@ -72,6 +73,7 @@ class PostgresStore(RuleStore):
         poll_interval: float = 0.5,
         timeouts: Timeouts | None = None,
         pool_size: int = 4,
+        after_write_begin: Callable[[], None] | None = None,
     ) -> None:
         if not SCHEMA_NAME.match(schema):
             raise StoreError(f"store schema {schema!r}: use a-z, 0-9 and _ (at most 48)")
@@ -82,6 +84,7 @@ class PostgresStore(RuleStore):
             clock=clock,
             timeouts=timeouts or Timeouts(),
             pool_size=pool_size,
+            after_write_begin=after_write_begin,
         )
         self._poll_interval = poll_interval
         self._changes: Changes | None = None
@@ -144,7 +147,7 @@ class PostgresStore(RuleStore):
         return await self._changes.wait(timeout)
 
     async def view(self, history: bool = True) -> StoreView:
-        return await self._conn.call(reads.view, self._conn.test_clock, history)
+        return await self._conn.call(reads.view, self._conn.clock, history)
 
     async def prune_events(self, keep: int) -> int:
         def prune(conn: PipelineConn, begun: Begun) -> int:

@@ -8,7 +8,9 @@ every millisecond (SQLite's own busy handler backs off to 100 ms sleeps, which
 an operator would feel while a sync holds the lock batch after batch). This
 halves the cost of a store call, which is what the orchestrator's throughput
 is made of. Checkpoints, which write and sync the database file, run on a
-second connection on the worker thread, never inline.
+second connection on the worker thread, never inline. A test may ask to be told
+the lock when the connection opens and closes (`on_open`, `on_close`): holding
+it, the test knows that no transaction of this connection is under way.
 
 Raises: `StoreError` when used before `open()` or after `close()`; the
 `sqlite3.Error` of a failed statement (after the busy wait runs out, for a
@@ -27,7 +29,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core import seams
 from core.errors import StoreError
 from core.models import to_datetime
 from core.store.sqlite.faults import FileIdentity, classify
@@ -44,8 +45,17 @@ def is_busy(exc: sqlite3.OperationalError) -> bool:
 class SQLiteConnection:
     """The store's connection to one database file, and the thread that may wait for it."""
 
-    def __init__(self, path: Path, clock: Callable[[], float], busy_timeout_ms: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        clock: Callable[[], float],
+        busy_timeout_ms: int,
+        *,
+        on_open: Callable[[threading.Lock], None] | None = None,
+        on_close: Callable[[threading.Lock], None] | None = None,
+    ) -> None:
         self.path = path
+        self._on_open, self._on_close = on_open, on_close
         self._clock = clock
         self._busy_timeout_ms = busy_timeout_ms
         self._executor: ThreadPoolExecutor | None = None
@@ -65,7 +75,8 @@ class SQLiteConnection:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="syncdeck-store")
         try:
             await self._on_thread(self._locked, self._open_sync, ())
-            seams.hold_while_frozen(self._lock)
+            if self._on_open is not None:
+                self._on_open(self._lock)
         except sqlite3.Error as exc:
             self._executor.shutdown(wait=False)
             self._executor = None
@@ -105,7 +116,8 @@ class SQLiteConnection:
     async def close(self) -> None:
         if self._executor is None:
             return
-        seams.release_on_close(self._lock)
+        if self._on_close is not None:
+            self._on_close(self._lock)
         await self._on_thread(self._close_checkpointer)
         await self._call(self._close_sync, ())  # no identity check: closing is always allowed
         self._executor.shutdown(wait=True)

@@ -13,6 +13,7 @@ Raises: what `core.store.base.Store` says, per method.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -38,7 +39,8 @@ def _apply(db: Any, now: datetime, rule: Callable[..., T], *args: Any) -> T:
 
 
 class SQLiteStore(RuleStore):
-    """Store on one SQLite database file shared by every process on this host."""
+    """Store on one SQLite database file shared by every process on this host (`on_open`
+    and `on_close`: a test's hooks, see `core.store.sqlite.connection`)."""
 
     dialect = SQLITE
 
@@ -49,10 +51,14 @@ class SQLiteStore(RuleStore):
         clock: Callable[[], float] = time.time,
         poll_interval: float = 0.1,
         busy_timeout_ms: int = 10_000,
+        on_open: Callable[[threading.Lock], None] | None = None,
+        on_close: Callable[[threading.Lock], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self._poll_interval = poll_interval
-        self._conn = SQLiteConnection(self.path, clock, busy_timeout_ms)
+        self._conn = SQLiteConnection(
+            self.path, clock, busy_timeout_ms, on_open=on_open, on_close=on_close
+        )
 
     async def _write(self, rule: Callable[..., T], *args: Any) -> T:
         return await self._conn.write(_apply, rule, *args)

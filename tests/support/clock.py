@@ -1,7 +1,7 @@
 """A clock that moves only when told.
 
-Stores take their clock as a callable (`time.time` by default), so a simulation,
-a deterministic console scene or a test can hand them this one instead.
+Stores take their clock as a callable (`time.time` by default), so a test or a
+deterministic console scene can hand them this one instead. Failures: none.
 """
 
 from __future__ import annotations
