@@ -30,7 +30,7 @@ from console.cli.render import (
     result_document,
 )
 from console.cli.schedule import cmd_schedule
-from console.cli.sources import cmd_replica
+from console.cli.sources import cmd_replica, cmd_sources
 from console.cli.verify import cmd_verify
 from console.documents import request_document, run_document, status_document
 from core.config import Settings, read_secret_file
@@ -171,6 +171,7 @@ COMMANDS: dict[str, Command] = {
     "schedule": cmd_schedule,
     "verify": cmd_verify,
     "replica": cmd_replica,
+    "sources": cmd_sources,
     "demo-erp": cmd_demo_erp,
     **API_COMMANDS,
 }

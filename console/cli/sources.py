@@ -1,5 +1,9 @@
 """`syncdeck sources check` and `syncdeck replica rebuild`: the operator's own ERP.
 
+`sources check [ENTITY]` checks each configured entity's mapping against its database
+(`core.runtime.checks`) and prints what it found; exit 0 when all is well, 2 on a
+configuration or mapping problem, 3 when a source cannot be reached.
+
 `replica rebuild ENTITY` drops a configured entity's replica tables and bookkeeping,
 so that a mapping the replica refuses (a column removed, renamed or retyped) can
 start again; it refuses while a runner is alive, since that runner may be writing
@@ -31,3 +35,14 @@ async def cmd_replica(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return await client(settings, work)
+
+
+async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
+    from core.runtime import check_sources
+
+    reports = await check_sources(settings, [args.entity] if args.entity else None)
+    worst = EXIT_OK
+    for report in reports:
+        print(report.text)
+        worst = max(worst, report.exit_code)
+    return worst

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.config import ConfigError, Settings
 from core.errors import StoreError
@@ -26,6 +27,9 @@ from core.runtime.plugins import plugin_services
 from core.runtime.services import entity_services, entity_sources
 from core.store import DB_FILENAME, SQLiteStore, Store
 from core.sync.service import SyncService
+
+if TYPE_CHECKING:
+    from core.runtime.checks import SourceReport
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,13 @@ def entity_names(settings: Settings, *, real_only: bool = False) -> list[str]:
         for name, (spec, _) in entity_sources(settings).items()
         if not (real_only and simulated and spec.source is None)
     ]
+
+
+async def check_sources(settings: Settings, names: list[str] | None) -> list[SourceReport]:
+    """`syncdeck sources check` (`core.runtime.checks`)."""
+    from core.runtime.checks import check_sources as check
+
+    return await check(settings, names)
 
 
 async def verify_replica(settings: Settings, names: Iterable[str]) -> list[Drift]:
