@@ -6,9 +6,8 @@ Every invalid value is reported with its key, so `ConfigError` can be shown to
 an operator as is.
 
 The sections are msgspec Structs and the loader is the few lines below: every
-`syncdeck` command reads the configuration before anything else, and pydantic
-with pydantic-settings cost about 120 ms to import and build there, against a
-few milliseconds for msgspec (see `console.startup` and `bench/console.py`).
+`syncdeck` command reads the configuration before anything else, so it must be
+cheap to import (the README's figures say why not pydantic).
 """
 
 from __future__ import annotations

@@ -1,17 +1,19 @@
 """The runner: the one process that starts syncs (principle 2), and how it does it.
 
 Every orchestrator has a `Runner`, but only one that holds the store's lease
-dispatches. Its loop heartbeats the lease (acquire, renew, or steal it from a
-holder on this host whose process is gone), picks the next request with
-`core.queue_order`, resolves its mode, starts it, and supervises it (`supervise`:
-timeout, cancel, outcome) until the result is recorded, fenced by the lease's
-epoch. It writes its run's progress into the store (fenced, `progress_persist_s`
-apart), keeps each service's health, and, while it holds the lease, publishes its
-plan for observers (`Ticks.publish`), requests what the schedule says, and from its
-second heartbeat on (the first is on the way to a console's first frame) prunes the log.
+dispatches. Its loop:
+- heartbeats the lease (acquire, renew, or take it from a holder on this host whose
+  process is gone);
+- picks the next request (`core.queue_order`), resolves its mode, starts it, and
+  supervises it (`supervise`: timeout, cancel, outcome) until the result is recorded,
+  fenced by the lease's epoch;
+- stores its run's progress (fenced, `progress_persist_s` apart) and each service's
+  health;
+- while it holds the lease, publishes its plan for observers (`Ticks.publish`) and
+  requests what the schedule says; from its second heartbeat on (the first is on the
+  way to a console's first frame) it also prunes the event log.
 
-It imports nothing of the façade, which hands in `publish` (events out),
-`catch_up` (the store's log in) and `request` (for scheduled ticks).
+The façade hands in `publish`, `catch_up` and `request`; this imports none of it.
 
 Failures, and what the runner does about them (`faults.StoreHealth` keeps the
 state and logs one line per change):

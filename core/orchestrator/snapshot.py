@@ -1,17 +1,17 @@
 """The snapshot: what a console shows, projected from one read of the store.
 
-A pure function: one `StoreView` (read in one transaction, so its parts agree)
-and the little that only this process knows (the progress of its own run and
-the last progress relayed from others', whether the lease's holder is known to
-be dead, whether this process holds the lease) go in; a `Snapshot` comes out.
-It does no I/O and reads no clock but the view's, so every process projecting
-the same view shows the same queue order, statuses, health and next runs (by
-the plan the runner published in the store, whatever this process's own
-configuration says; its own only while no runner ever published one), and
-the same answers to "why is nothing running?" (`Snapshot.idle_reason`), "when
-can this entry run?" (`QueueEntry.ready_at`) and "when does the circuit close?"
-(`ServiceView.circuit_until`): the console, `syncdeck status` and the HTTP API
-show one truth.
+A pure function. In go one `StoreView` (read in one transaction, so its parts agree)
+and the little only this process knows: its own run's progress, the last progress
+relayed from other processes, whether the lease's holder is known to be dead, and
+whether this process holds the lease. Out comes a `Snapshot`.
+
+It does no I/O and reads no clock but the view's. So every process that projects the
+same view shows the same queue order, statuses, health and next runs, and the same
+answers to "why is nothing running?" (`Snapshot.idle_reason`), "when can this entry
+run?" (`QueueEntry.ready_at`) and "when does the circuit close?"
+(`ServiceView.circuit_until`). The schedule is the plan the runner published in the
+store, whatever this process's own configuration says; its own only while no runner
+ever published one (`schedule_view` resolves it the same way).
 
 Failures: none; it raises nothing for any view the store can return.
 """

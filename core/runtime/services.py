@@ -143,9 +143,8 @@ class DeferredService:
     """A service built on first use, in a worker thread.
 
     The entity services bring the sync engine and the ERP record models (pydantic),
-    whose import and schema building cost about 100 ms: every `syncdeck` command
-    would pay that at start, and a console would pay it on its event loop, for
-    services it may not run for minutes."""
+    slow to import and build: every `syncdeck` command would pay that at start, and a
+    console on its event loop, for services it may not run for minutes."""
 
     def __init__(self, name: str, build: Callable[[], SyncService]) -> None:
         self.name = name

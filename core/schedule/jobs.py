@@ -23,8 +23,8 @@ class Schedule:
     def __init__(
         self, fire: Callable[[str], Awaitable[None]], misfire_grace_s: float | None = None
     ) -> None:
-        # Imported here: APScheduler costs ~50 ms to import, which the command line and a
-        # console without a schedule need not pay.
+        # Imported here: APScheduler is slow to import, and the command line and a console
+        # without a schedule need not pay for it.
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         self._fire = fire

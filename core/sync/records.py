@@ -1,7 +1,7 @@
 """The ERP record models (pydantic): what a valid record of each entity looks like.
 
-Imported only by the codec, when a sync or `verify` first runs: pydantic costs
-about 100 ms to import and build, which no start-up path may pay. A model's
+Imported only by the codec, when a sync or `verify` first runs: pydantic is slow to
+import and build, which no start-up path may pay for. A model's
 fields are its entity's replica columns (`core.entities`) plus, for
 orders, the child records; `tests/test_records.py` keeps the two from drifting
 apart.

@@ -4,10 +4,10 @@ One connection, guarded by a lock. A call runs inline on the event loop when
 the lock is free, with a zero busy timeout: if another process holds the
 file's write lock the call fails at once (rolled back, nothing done) and goes
 to the store's one worker thread, which waits for the lock there by polling it
-every millisecond (SQLite's own busy handler backs off to 100 ms sleeps, which
-an operator would feel while a sync holds the lock batch after batch). This
-halves the cost of a store call, which is what the orchestrator's throughput
-is made of. Checkpoints, which write and sync the database file, run on a
+every millisecond (SQLite's own busy handler backs off to long sleeps, which
+an operator would feel while a sync holds the lock batch after batch). Running
+inline is what makes a store call cheap, and the orchestrator's throughput is
+made of store calls. Checkpoints, which write and sync the database file, run on a
 second connection on the worker thread, never inline. A test may ask to be told
 the lock when the connection opens and closes (`on_open`, `on_close`): holding
 it, the test knows that no transaction of this connection is under way.
