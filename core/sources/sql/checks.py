@@ -34,7 +34,7 @@ def _type_names(conn: sa.Connection, dialect: str, description: Any) -> list[str
             names.append(str(info.name) if info is not None else str(code))
         return names
     if dialect == "mysql":
-        from pymysql.constants import FIELD_TYPE  # type: ignore[import-untyped]
+        from pymysql.constants import FIELD_TYPE
 
         known = {v: k for k, v in vars(FIELD_TYPE).items() if isinstance(v, int)}
         return [known.get(code, str(code)) for code in codes]
