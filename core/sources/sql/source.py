@@ -11,10 +11,12 @@ same transaction. A full pass is ordered by the key; an incremental one by (curs
 from the `since` bound that `core.sources.sql.bounds` computes in the source's terms
 (naive timestamps are wall times in `zone`: the autumn's repeated hour is covered), or,
 on PostgreSQL's `xmin` horizon, from a transaction horizon taken by `snapshot_horizon`
-before the previous listing began (a full scan per run: no index holds xmin). Pages are
-chained by keyset (`core.sources.sql.statements`); a page token names the previous
-page's last row, kept in this instance's memory. Every read is one short read-only
-transaction that neither blocks nor changes the ERP (`core.sources.sql.dialects`).
+before the previous listing began (PostgreSQL 13 or later; a full scan of the table per
+run, as no index holds xmin; a `query` entity must output its table's `xmin` as a column
+named `xmin`). Pages are chained by keyset (`core.sources.sql.statements`); a page token
+names the previous page's last row, kept in this instance's memory. Every read is one
+short read-only transaction that neither blocks nor changes the ERP
+(`core.sources.sql.dialects`).
 
 Failures: `SourceError` (permanent) for a mapping this source cannot read (at
 construction: no key or cursor among the columns, children under a composite key, xmin
@@ -222,8 +224,10 @@ class SqlSource:
             shape = Shape("naive") if value is None else shape_of(value)
             if value is not None:
                 self._shapes[spec.name] = shape
+        if shape is None:  # no cursor value yet: any bound finds nothing, or new rows
+            shape = Shape("text") if self.dialect == "sqlite" else Shape("naive")
         try:
-            return source_bound(since, spec.cursor_kind, shape or Shape("naive"), self.zone)
+            return source_bound(since, spec.cursor_kind, shape, self.zone)
         except ValueError as exc:
             detail = f"since {since!r} is not a {spec.cursor_kind} cursor value: {exc}"
             raise SourceError(self._reader.line(spec.name, "since", detail)) from None
