@@ -17,13 +17,21 @@ run: setup
 	$(BIN)/syncdeck --profile demo $(ARGS)
 
 # The end-to-end console test drives the real program in tmux (a Debian package); the
-# PostgreSQL store tests want the local server running (they skip, saying so, without one).
+# PostgreSQL store tests and the SQL source's tests want the local PostgreSQL and MariaDB
+# servers running (they skip, saying so, without one).
 tools:
 	@command -v tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux) \
 		|| echo "tmux could not be installed: the tmux end-to-end tests will be skipped"
 	@pg_isready -q -h 127.0.0.1 2>/dev/null \
 		|| pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql 2>/dev/null | tail -1) main start 2>/dev/null \
 		|| echo "PostgreSQL is not running here: the PostgreSQL store tests will be skipped"
+	@mysqladmin -h 127.0.0.1 -u root ping >/dev/null 2>&1 || { \
+		start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd 2>/dev/null; \
+		for i in $$(seq 60); do \
+			mysqladmin -h 127.0.0.1 -u root ping >/dev/null 2>&1 && break; sleep 0.5; \
+		done; \
+		mysqladmin -h 127.0.0.1 -u root ping >/dev/null 2>&1 \
+			|| echo "MariaDB is not running here: the MariaDB source tests will be skipped"; }
 
 lint: setup
 	$(BIN)/ruff check core console tests bench

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import pq, sql
@@ -69,6 +69,7 @@ from psycopg_pool import ConnectionPool
 
 from core.errors import StoreError, StoreUnwritable
 from core.models import to_datetime
+from core.sources.sql.urls import redact as redact  # also taken from here (replica, runtime)
 from core.store.postgres.pipeline import PipelineConn
 from core.store.postgres.rows import Conn
 from core.store.postgres.schema import lock_key, migrate
@@ -87,18 +88,6 @@ class Timeouts:
     lock_s: float = 10.0
     statement_s: float = 30.0
     connect_s: float = 5.0
-
-
-def redact(url: str) -> str:
-    """The URL without its password, fit for a log line or an error."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class PostgresConnection:
