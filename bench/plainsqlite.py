@@ -12,7 +12,7 @@ from typing import Any
 
 from productsync import SPEC, create_store
 
-from core.sync.codec import row_digest as row_hash
+from core.sync.digest import row_digest as row_hash
 
 
 def upsert_sql() -> str:

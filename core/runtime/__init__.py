@@ -142,11 +142,17 @@ def check_replica(settings: Settings) -> None:
     """Bring the configured entities' replica tables in line with their mappings: added
     columns are added; a removed, renamed or retyped one raises ConfigError, one line per
     column with the command that rebuilds its table, and nothing is changed. The
-    replica's database errors propagate."""
+    replica's database errors are a StoreError."""
     specs = [spec for spec, _ in entity_sources(settings).values() if spec.source is not None]
     if not specs:
         return
-    problems = open_replica(settings).evolve(specs)
+    replica = open_replica(settings)
+    try:
+        problems = replica.evolve(specs)
+    except StoreError:
+        raise
+    except Exception as exc:  # the replica's database: unreachable, locked, damaged
+        raise StoreError(f"the replica cannot be checked against the configuration: {exc}") from exc
     if problems:
         raise ConfigError(
             "the replica does not fit the configuration:\n"

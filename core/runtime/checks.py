@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
@@ -21,6 +20,7 @@ from core.config import Settings
 from core.entities import EntitySpec
 from core.errors import SourceError, SourceUnavailable
 from core.sources.base import Source
+from core.sources.sql.check import SqlCheck
 
 EXIT_OK, EXIT_PROBLEM, EXIT_UNREACHABLE = 0, 2, 3
 
@@ -59,13 +59,16 @@ async def _check(spec: EntitySpec, make_source: Callable[[], Source]) -> SourceR
             return SourceReport(spec.name, EXIT_UNREACHABLE, f"{head}: UNREACHABLE\n  {exc}")
         except SourceError:
             pass  # the probe below says which part of the mapping fails
-        check: Any = await asyncio.to_thread(source.check, spec.name)  # type: ignore[attr-defined]
+        from core.sources.sql.source import SqlSource
+
+        assert isinstance(source, SqlSource)  # a configured entity's source
+        check = await asyncio.to_thread(source.check, spec.name)
         return _report(spec, head, check)
     finally:
         await source.close()
 
 
-def _report(spec: EntitySpec, head: str, check: Any) -> SourceReport:
+def _report(spec: EntitySpec, head: str, check: SqlCheck) -> SourceReport:
     from core.sync.kinds import KindCodec
 
     problems = list(check.problems)

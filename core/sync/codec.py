@@ -10,9 +10,7 @@ Invalid records never raise: they come back in `Batch.rejected`.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import marshal
 from operator import itemgetter
 from typing import Annotated, Any
 
@@ -22,16 +20,9 @@ from typing_extensions import TypedDict
 from core.entities import EntitySpec
 from core.replica.base import Batch
 from core.sources.base import Page
+from core.sync.digest import digests, row_digest
 from core.sync.kinds import KindCodec
 from core.sync.records import MODELS
-
-
-def row_digest(values: tuple[Any, ...], children: list[tuple[Any, ...]]) -> bytes:
-    """A stable 8-byte fingerprint of a row and its children (marshal is deterministic
-    for these plain values; a Python upgrade that changed it would only rewrite rows once).
-    A row without children is fingerprinted from its values alone."""
-    data = marshal.dumps((values, children) if children else values)
-    return hashlib.blake2b(data, digest_size=8).digest()
 
 
 def _reason(exc: ValidationError) -> str:
@@ -102,8 +93,7 @@ class RecordCodec:
         page.keys = [v[0] for v in values]
         page.top_cursor = max(map(itemgetter(self._cursor_index), values))
         page.children = [[]] * len(values)
-        blake = hashlib.blake2b
-        page.digests = [blake(m, digest_size=8).digest() for m in map(marshal.dumps, values)]
+        page.digests = digests(values)
         return page
 
     def decode(self, records: list[Any], want_seen: bool = False) -> Batch:
@@ -137,8 +127,7 @@ class RecordCodec:
         page.top_cursor = max(map(itemgetter(self._cursor), valid))
         if self._child_field is None:
             page.children = [[]] * len(values)
-            blake = hashlib.blake2b
-            page.digests = [blake(m, digest_size=8).digest() for m in map(marshal.dumps, values)]
+            page.digests = digests(values)
         else:
             child_field, child_columns = self._child_field, self._child_columns
             page.children = [

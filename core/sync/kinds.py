@@ -19,9 +19,7 @@ a bad value (see above).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import marshal
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -32,6 +30,7 @@ from zoneinfo import ZoneInfo
 from core.entities import ColumnKind, EntitySpec
 from core.replica.base import Batch
 from core.sources.base import Page
+from core.sync.digest import digests, row_digest
 from core.sync.kind_columns import fast_columns
 
 Convert = Callable[[Any], Any]
@@ -252,10 +251,7 @@ class KindCodec:
             batch.keys_seen = [k for k in (self._raw_key(r) for r in rows) if k is not None]
         if batch.values:
             batch.top_cursor = max(v[-1] for v in batch.values)
-            batch.digests = [
-                hashlib.blake2b(marshal.dumps((v, kids) if kids else v), digest_size=8).digest()
-                for v, kids in zip(batch.values, batch.children, strict=True)
-            ]
+            batch.digests = list(map(row_digest, batch.values, batch.children))
         return batch
 
     def _decode_columns(self, rows: list[tuple[Any, ...]], want_seen: bool) -> Batch | None:
@@ -285,8 +281,7 @@ class KindCodec:
         batch.values = list(zip(sync_keys, *converted, strict=True))
         batch.children = [[]] * len(rows)
         batch.top_cursor = max(converted[-1])
-        blake = hashlib.blake2b
-        batch.digests = [blake(m, digest_size=8).digest() for m in map(marshal.dumps, batch.values)]
+        batch.digests = digests(batch.values)
         if want_seen:
             batch.keys_seen = list(sync_keys)
         return batch

@@ -198,9 +198,7 @@ def as_row(spec: EntitySpec, record: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def fresh(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records as a source delivers them: new objects, parsed from JSON. (The codec's
-    digest is `marshal`-based, and marshal marks objects that are referenced elsewhere, so
-    literals shared between test records could change a row's digest.)"""
+    """The records as a source delivers them: new objects, parsed from JSON."""
     loaded: list[dict[str, Any]] = json.loads(json.dumps(records))
     return loaded
 

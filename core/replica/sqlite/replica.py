@@ -69,6 +69,8 @@ class SQLiteReplica:
         return SQLiteTarget(db, spec, fence, self._shares_store)
 
     def evolve(self, specs: list[EntitySpec]) -> list[str]:
+        if not self.path.exists():
+            return []  # no replica yet: its tables are made whole when first opened
         db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
         try:
             planned = [evolve.plan(spec, SQLITE, _columns(db, spec)) for spec in specs]
@@ -81,6 +83,8 @@ class SQLiteReplica:
             db.close()
 
     def rebuild(self, spec: EntitySpec) -> None:
+        if not self.path.exists():
+            return
         db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
         try:
             tables = [spec.table, *([spec.child.table] if spec.child else [])]
