@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,12 +23,23 @@ from support.api import (
     AUDIENCE,
     ISSUER,
     OPERATE,
+    READ,
     ApiServer,
+    RawAnswer,
+    address,
     api_env,
+    bearer,
     forged,
     raw_exchange,
+    read_answer,
+    rss_mib,
+    token,
 )
 
+from console.api.limits import MAX_BODY_BYTES, MAX_HEADER_BYTES
+
+GIB = 1 << 30
+MIB = 1 << 20
 CHALLENGE = re.compile(
     r'Bearer realm="syncdeck"(, error="invalid_token"'
     r', error_description="[\x20\x21\x23-\x5b\x5d-\x7e]*")?'
@@ -130,3 +143,110 @@ def test_crafted_tokens_get_a_401_with_a_safe_challenge_and_leave_no_trace(
     assert server.request("GET", "/healthz").status_code == 200
     log = server.err.read_text()
     assert "Traceback" not in log and MARKER not in log and "中" not in log, log
+
+
+# -- finding 17: bodies and headers --------------------------------------------------------
+
+
+def flood(
+    server: ApiServer, head: bytes, chunk: bytes, limit: int
+) -> tuple[RawAnswer | None, int, float]:
+    """Send `head`, then `chunk` again and again until the server answers or `limit` bytes
+    went out. Returns the answer (None: none came), the body bytes sent, and the server's
+    largest resident memory seen meanwhile, in MiB."""
+    pid = server.proc.pid
+    sent = 0
+    peak = rss_mib(pid)
+    received = b""
+    with socket.create_connection(address(server.url)) as sock:
+        sock.sendall(head)
+        sock.setblocking(False)
+        while sent < limit and b"\r\n\r\n" not in received:
+            readable, writable, _ = select.select([sock], [sock], [], 5)
+            try:
+                if readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    received += data
+                elif writable:
+                    sent += sock.send(chunk)
+            except OSError:  # the server answered and closed: the answer is read below
+                break
+            if sent % (4 * MIB) < len(chunk):
+                peak = max(peak, rss_mib(pid))
+        peak = max(peak, rss_mib(pid))
+        sock.setblocking(True)
+        sock.settimeout(5)
+        try:
+            return read_answer(sock, received), sent, peak
+        except OSError:
+            return None, sent, peak
+
+
+def post_head(length: int | None, tok: str | None = None) -> bytes:
+    framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    auth = "".join(f"{k}: {v}\r\n" for k, v in bearer(tok).items())
+    return (
+        f"POST /api/sync/orders/auto HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        f"{auth}{framing}\r\n\r\n"
+    ).encode()
+
+
+def chunked(size: int) -> bytes:
+    return b"%x\r\n" % size + b" " * size + b"\r\n"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_huge_body_without_a_token_is_refused_before_it_is_read(
+    server: ApiServer, framing: str
+) -> None:
+    before = rss_mib(server.proc.pid)
+    length = GIB if framing == "content-length" else None
+    chunk = b" " * MIB if length else chunked(MIB)
+    answer, sent, peak = flood(server, post_head(length), chunk, 256 * MIB)
+    assert answer is not None, f"no answer after {sent >> 20} MiB (rss {before:.0f}→{peak:.0f})"
+    assert answer.status in (401, 413), answer
+    assert_refused(Raw(answer), answer.status)
+    assert sent < 64 * MIB, f"answered only after {sent >> 20} MiB of body"
+    assert peak - before < 48, f"rss {before:.0f} MiB → {peak:.0f} MiB"
+    assert server.request("GET", "/healthz").json() == {"status": "ok"}
+
+
+def test_bodies_over_the_limit_get_413_even_with_a_token_and_in_chunks(
+    server: ApiServer,
+) -> None:
+    op = token(OPERATE)
+    before = rss_mib(server.proc.pid)
+    for length, chunk in [(GIB, b" " * MIB), (None, chunked(64 * 1024))]:
+        flooded, sent, peak = flood(server, post_head(length, op), chunk, 256 * MIB)
+        assert flooded is not None, f"no answer after {sent >> 20} MiB"
+        assert assert_refused(Raw(flooded), 413)["code"] == "body_too_large"
+        assert sent < 64 * MIB and peak - before < 48, (sent, before, peak)
+    padded = json.dumps({"priority": 5}).encode()
+    exact = padded + b" " * (MAX_BODY_BYTES - len(padded))
+    as_json = {"Content-Type": "application/json"}
+    answer = server.request("POST", "/api/sync/orders/auto", op, content=exact, headers=as_json)
+    assert answer.status_code == 202, answer.text
+    answer = server.request(
+        "POST", "/api/sync/orders/auto", op, content=exact + b" ", headers=as_json
+    )
+    assert_refused(answer, 413)
+    head = post_head(None, op)
+    raw = raw_exchange(server.url, head + chunked(MAX_BODY_BYTES) + chunked(1) + b"0\r\n\r\n")
+    assert_refused(Raw(raw), 413)
+    assert server.request("GET", "/api/controls", token(READ)).status_code == 200
+
+
+def test_headers_over_the_limit_get_a_json_431_in_one_piece_or_many(server: ApiServer) -> None:
+    big = b"X-Padding: " + b"p" * 2 * MAX_HEADER_BYTES + b"\r\n"
+    request = b"GET /healthz HTTP/1.1\r\nHost: t\r\n" + big + b"\r\n"
+    answer = raw_exchange(server.url, request)
+    assert assert_refused(Raw(answer), 431)["code"] == "headers_too_large"
+    pieces = [request[i : i + 2048] for i in range(0, len(request), 2048)]
+    answer = raw_exchange(server.url, *pieces, pause=0.02)
+    assert assert_refused(Raw(answer), 431)["code"] == "headers_too_large"
+    answer = raw_exchange(server.url, b"NOT HTTP AT ALL\r\n\r\n")
+    assert_refused(Raw(answer), 400)
+    fits = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Padding: " + b"p" * 8000 + b"\r\n\r\n"
+    assert raw_exchange(server.url, fits).status == 200

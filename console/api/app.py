@@ -2,7 +2,9 @@
 
 `create_app` neither starts nor stops the orchestrator: its owner does (see
 `console.api.serve`), so the same app can be served by uvicorn or driven in a
-test. Raises ConfigError when the configured keys cannot be loaded.
+test. Every request passes `console.api.guard` first (header and body limits, the
+token) before FastAPI reads its body. Raises ConfigError when the configured keys
+cannot be loaded.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from fastapi import FastAPI
 
 from console.api.auth import Authenticator
 from console.api.errors import install_error_handlers
+from console.api.guard import OPEN_PATHS, Guard
 from console.api.routes import (
     controls,
     events,
@@ -44,14 +47,17 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    auth = Authenticator(settings.api)
     app.state.api = ApiState(
         orch=orch,
-        auth=Authenticator(settings.api),
+        auth=auth,
         settings=settings,
         stopping=stopping or asyncio.Event(),
         snapshots=SnapshotCache(orch),
     )
     install_error_handlers(app)
+    open_paths = OPEN_PATHS | ({"/metrics"} if settings.api.metrics_auth == "none" else set())
+    app.add_middleware(Guard, auth=auth, open_paths=open_paths)
     for module in (sync, requests, services, schedule, controls, runs, events, ops):
         app.include_router(module.router)
     return app

@@ -154,6 +154,16 @@ def _invalid(description: str) -> ApiError:
     )
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The credentials of an `Authorization: Bearer ...` header, as FastAPI's HTTPBearer
+    reads them; None for no header, another scheme or no credentials."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    credentials = credentials.strip()
+    return credentials if scheme.lower() == "bearer" and credentials else None
+
+
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets the request through only with `role`."""
 
