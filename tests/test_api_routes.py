@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from support.api import (
     OPERATE,
@@ -17,6 +18,7 @@ from support.api import (
     ApiServer,
     api_env,
     bad_tokens,
+    bearer,
     cli,
     token,
     wait_ended,
@@ -225,9 +227,47 @@ def test_not_json_and_unknown_routes_have_the_error_body(world: World) -> None:
     error_of(call(world, "POST", "/api/sync/orders/sideways", op), 422)
     error_of(call(world, "POST", "/api/sync/nope/full", op), 404)
     assert error_of(call(world, "GET", "/api/nothing-here", op), 404)["code"] == "not_found"
-    assert error_of(call(world, "DELETE", "/api/sync/status", op), 405)["code"] == (
-        "method_not_allowed"
-    )
+
+
+def test_a_405_names_the_methods_the_path_takes(world: World) -> None:
+    op = token(OPERATE)
+    for method, path, allowed in [
+        ("DELETE", "/api/sync/status", "GET, HEAD"),
+        ("PUT", "/api/runs", "GET, HEAD"),
+        ("GET", "/api/sync/orders/full", "POST"),
+        ("HEAD", "/api/sync/orders/full", "POST"),
+        ("DELETE", "/api/services/orders/priority", "PUT"),
+        ("PATCH", "/api/services/orders/schedule", "DELETE, PUT"),
+        ("POST", f"/api/requests/{world.queued}", "DELETE, GET, HEAD, PATCH"),
+    ]:
+        answer = call(world, method, path, op)
+        assert answer.status_code == 405, (method, path, answer.status_code)
+        assert answer.headers["allow"] == allowed, (method, path, answer.headers)
+        if method != "HEAD":
+            assert error_of(answer, 405)["code"] == "method_not_allowed"
+
+
+def test_head_answers_like_get_without_a_body(world: World) -> None:
+    for route, path in routes(world):
+        if route.method != "GET":
+            continue
+        tok = None if route.role == "none" else token(READ)
+        get = call(world, "GET", path + route.query, tok)
+        head = call(world, "HEAD", path + route.query, tok)
+        assert head.status_code == get.status_code == route.status, (route, head.status_code)
+        assert head.content == b"", route
+        assert head.headers["content-type"] == get.headers["content-type"], route
+    healthz = call(world, "GET", "/healthz")
+    assert call(world, "HEAD", "/healthz").headers["content-length"] == str(len(healthz.content))
+    refused = call(world, "HEAD", "/api/sync/status")
+    assert refused.status_code == 401 and refused.content == b""
+    assert refused.headers["www-authenticate"].startswith("Bearer ")
+    # A followed event stream ends after its headers: the connection serves the next request.
+    with httpx.Client(base_url=world.server.url, limits=httpx.Limits(max_connections=1)) as one:
+        head = one.head("/api/events", headers=bearer(token(READ)), timeout=5)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-type"].startswith("text/event-stream")
+        assert one.get("/healthz", timeout=5).json() == {"status": "ok"}
 
 
 # -- services and controls -----------------------------------------------------------------

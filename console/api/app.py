@@ -55,9 +55,10 @@ def create_app(
         stopping=stopping or asyncio.Event(),
         snapshots=SnapshotCache(orch),
     )
-    install_error_handlers(app)
+    routers = [m.router for m in (sync, requests, services, schedule, controls, runs, events, ops)]
+    install_error_handlers(app, [*app.routes, *(r for router in routers for r in router.routes)])
     open_paths = OPEN_PATHS | ({"/metrics"} if settings.api.metrics_auth == "none" else set())
     app.add_middleware(Guard, auth=auth, open_paths=open_paths)
-    for module in (sync, requests, services, schedule, controls, runs, events, ops):
-        app.include_router(module.router)
+    for router in routers:
+        app.include_router(router)
     return app

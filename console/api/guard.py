@@ -9,8 +9,9 @@ route needs is still its own dependency's to check, 403); a declared `Content-Le
 must fit `MAX_BODY_BYTES` (else 413). A body is then read here, counted as it
 arrives, chunked or not, and refused once it passes the limit (413); the application
 is handed it from memory. A refusal whose body is left unread and may be long closes
-the connection; a short one is read and dropped by the server. Every refusal is the
-one JSON error body; nothing raises out of here but what the application raises.
+the connection; a short one is read and dropped by the server. HEAD is answered as
+GET, without the body. Every refusal is the one JSON error body; nothing raises out
+of here but what the application raises.
 """
 
 from __future__ import annotations
@@ -62,10 +63,12 @@ class Guard:
             receive = await self._admit(scope, receive)
         except ApiError as refusal:
             answer = error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
-            await answer(scope, receive, send)
+            await answer(scope, receive, send)  # the server drops the body of a HEAD's answer
             return
         except _Gone:
             return
+        if scope["method"] == "HEAD":
+            scope, send = {**scope, "method": "GET"}, _headless(send)
         await self.app(scope, receive, send)
 
     async def _admit(self, scope: Scope, receive: Receive) -> Receive:
@@ -117,6 +120,24 @@ async def _read_body(receive: Receive) -> bytes:
             raise _too_large(close=True)
         if not message.get("more_body", False):
             return bytes(body)
+
+
+def _headless(send: Send) -> Send:
+    """A HEAD's send: the GET's status and headers, then an empty body that ends the answer,
+    and nothing after it. A stream stops there: the server answers its receive with a
+    disconnect once the answer is complete."""
+    ended = False
+
+    async def head(message: Message) -> None:
+        nonlocal ended
+        if ended:
+            return
+        if message["type"] == "http.response.body":
+            ended = True
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return head
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
