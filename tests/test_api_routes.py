@@ -24,6 +24,8 @@ from support.api import (
     wait_ended,
 )
 
+from core.config.limits import MAX_INTERVAL_S, MAX_OFFSET_S, MIN_INTERVAL_S, interval_problem
+
 
 @dataclass
 class World:
@@ -295,9 +297,13 @@ def test_service_priority_and_schedule(world: World) -> None:
     error_of(call(world, "DELETE", "/api/services/nope/schedule", op), 404)
     for bad in [
         {"interval_s": 0},
+        {"interval_s": 0.05},
+        {"interval_s": MIN_INTERVAL_S - 1e-9},
+        {"interval_s": MAX_INTERVAL_S + 1},
         {"interval_s": -5.0},
         {"interval_s": 1e12},
         {"offset_s": -1},
+        {"offset_s": MAX_OFFSET_S + 1},
         {"interval_s": math.nan},
         {"offset_s": math.inf},
         {"enabled": "yes"},
@@ -312,6 +318,31 @@ def test_service_priority_and_schedule(world: World) -> None:
             headers={"Content-Type": "application/json"},
         )
         error_of(answer, 422)
+
+
+def test_schedule_bounds_are_the_cli_s_and_the_schema_shows_them(world: World) -> None:
+    op = token(OPERATE)
+    edges = {"interval_s": MIN_INTERVAL_S, "offset_s": MAX_OFFSET_S}
+    doc = call(world, "PUT", "/api/services/customers/schedule", op, json=edges).json()["data"]
+    assert (doc["interval_s"], doc["offset_s"]) == (MIN_INTERVAL_S, MAX_OFFSET_S)
+    too_short = call(
+        world, "PUT", "/api/services/customers/schedule", op, json={"interval_s": 0.05}
+    )
+    assert "interval_s" in error_of(too_short, 422)["message"]
+    cli_says = cli(world.env, "schedule", "customers", "--interval", "0.05")
+    why = interval_problem(0.05)
+    assert why is not None and cli_says.returncode == 2 and why in cli_says.stderr
+    assert why in error_of(too_short, 422)["message"]
+    call(world, "DELETE", "/api/services/customers/schedule", op)
+    schemas = call(world, "GET", "/openapi.json").json()["components"]["schemas"]
+    fields = schemas["ScheduleBody"]["properties"]
+    bounds = {
+        name: next(s for s in fields[name]["anyOf"] if s.get("type") == "number")
+        for name in ("interval_s", "offset_s")
+    }
+    assert bounds["interval_s"]["minimum"] == MIN_INTERVAL_S
+    assert bounds["interval_s"]["maximum"] == MAX_INTERVAL_S
+    assert (bounds["offset_s"]["minimum"], bounds["offset_s"]["maximum"]) == (0, MAX_OFFSET_S)
 
 
 def test_controls_pause_and_resume_dispatch_and_schedule(world: World) -> None:
