@@ -11,11 +11,13 @@ Requests httpx would not send (crafted bytes, endless bodies) go over a raw sock
 from __future__ import annotations
 
 import json
+import math
 import re
 import select
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +31,7 @@ from support.api import (
     address,
     api_env,
     bearer,
+    cli,
     forged,
     raw_exchange,
     read_answer,
@@ -36,7 +39,7 @@ from support.api import (
     token,
 )
 
-from console.api.limits import MAX_BODY_BYTES, MAX_HEADER_BYTES
+from console.api.limits import MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TOKEN_TTL_S
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -250,3 +253,36 @@ def test_headers_over_the_limit_get_a_json_431_in_one_piece_or_many(server: ApiS
     assert_refused(Raw(answer), 400)
     fits = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Padding: " + b"p" * 8000 + b"\r\n\r\n"
     assert raw_exchange(server.url, fits).status == 200
+
+
+# -- finding 19: token lifetimes and bodies that are not JSON ------------------------------
+
+
+def test_exp_must_be_a_number_no_further_ahead_than_the_lifetime_cap(
+    server: ApiServer, tmp_path: Path
+) -> None:
+    hs = {"alg": "HS256", "typ": "JWT"}
+    now = int(time.time())
+    for name, exp in {
+        "a string of digits": str(now + 300),
+        "1e308": 1e308,
+        "an integer of 400 digits": 10**400,
+        "beyond the cap": now + MAX_TOKEN_TTL_S + 86400,
+        "NaN": math.nan,
+        "Infinity": math.inf,
+        "true": True,
+        "a list": [now + 300],
+    }.items():
+        answer = server.request("GET", "/api/controls", forged(hs, claims(exp=exp)))
+        error = assert_refused(answer)
+        if name in ("a string of digits", "1e308", "an integer of 400 digits", "beyond the cap"):
+            assert "exp" in error["message"], (name, error)
+    for exp in (now + MAX_TOKEN_TTL_S - 60, now + 300.5):
+        answer = server.request("GET", "/api/controls", forged(hs, claims(exp=exp)))
+        assert answer.status_code == 200, (exp, answer.text)
+    longest = f"{MAX_TOKEN_TTL_S // 86400}d"
+    minted = cli(api_env(tmp_path), "token", "--scope", "read", "--ttl", longest)
+    assert minted.returncode == 0, minted.stderr
+    assert server.request("GET", "/api/controls", minted.stdout.strip()).status_code == 200
+    longer = cli(api_env(tmp_path), "token", "--scope", "read", "--ttl", f"{MAX_TOKEN_TTL_S + 1}s")
+    assert longer.returncode == 2 and longest in longer.stderr

@@ -26,7 +26,16 @@ from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from console.api.errors import ApiError
-from console.api.token import OPERATE_SCOPE, READ_SCOPE, Keys, decode, load_keys, scopes
+from console.api.limits import MAX_TOKEN_TTL_S
+from console.api.token import (
+    OPERATE_SCOPE,
+    READ_SCOPE,
+    Keys,
+    TokenLifetimeError,
+    decode,
+    load_keys,
+    scopes,
+)
 from core.config.stores import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -127,6 +136,10 @@ class Authenticator:
 INVALID = "the token is invalid"
 WHY: list[tuple[type[jwt.PyJWTError], str]] = [
     (jwt.ExpiredSignatureError, "the token has expired"),
+    (
+        TokenLifetimeError,
+        f"the token's exp must be a number at most {MAX_TOKEN_TTL_S // 86400} days ahead",
+    ),
     (jwt.ImmatureSignatureError, "the token is not valid yet"),
     (jwt.InvalidAudienceError, "the token is not for this audience"),
     (jwt.InvalidIssuerError, "the token is not from the configured issuer"),
