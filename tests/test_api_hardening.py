@@ -286,3 +286,35 @@ def test_exp_must_be_a_number_no_further_ahead_than_the_lifetime_cap(
     assert server.request("GET", "/api/controls", minted.stdout.strip()).status_code == 200
     longer = cli(api_env(tmp_path), "token", "--scope", "read", "--ttl", f"{MAX_TOKEN_TTL_S + 1}s")
     assert longer.returncode == 2 and longest in longer.stderr
+
+
+def test_a_body_that_is_not_json_gets_415(server: ApiServer) -> None:
+    op = token(OPERATE)
+    path = "/api/services/orders/priority"
+    body = json.dumps({"priority": 3}).encode()
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonp",
+        None,
+    ]:
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        answer = server.request("PUT", path, op, content=body, headers=headers)
+        assert assert_refused(answer, 415)["code"] == "unsupported_media_type", content_type
+    for content_type in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/merge-patch+json",
+    ]:
+        answer = server.request(
+            "PUT", path, op, content=body, headers={"Content-Type": content_type}
+        )
+        assert answer.status_code == 200, (content_type, answer.text)
+    as_json = {"Content-Type": "application/json"}
+    assert_refused(server.request("PUT", path, op, content=b"{nope", headers=as_json), 422)
+    assert server.request("POST", "/api/sync/orders/auto", op).status_code == 202  # no body
+    head = post_head(None, op).replace(b"application/json", b"text/plain")
+    raw = raw_exchange(server.url, head + chunked(10) + b"0\r\n\r\n")
+    assert_refused(Raw(raw), 415)

@@ -225,7 +225,12 @@ def test_bad_priority_bodies_are_422(world: World, body: dict[str, Any]) -> None
 
 def test_not_json_and_unknown_routes_have_the_error_body(world: World) -> None:
     op = token(OPERATE)
-    error_of(call(world, "PUT", "/api/services/orders/priority", op, content=b"{nope"), 422)
+    as_json = {"Content-Type": "application/json"}
+    path = "/api/services/orders/priority"
+    error_of(call(world, "PUT", path, op, content=b"{nope", headers=as_json), 422)
+    assert error_of(call(world, "PUT", path, op, content=b"{nope"), 415)["code"] == (
+        "unsupported_media_type"
+    )
     error_of(call(world, "POST", "/api/sync/orders/sideways", op), 422)
     error_of(call(world, "POST", "/api/sync/nope/full", op), 404)
     assert error_of(call(world, "GET", "/api/nothing-here", op), 404)["code"] == "not_found"

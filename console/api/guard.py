@@ -8,10 +8,11 @@ when `[api] metrics_auth = "none"`) the bearer token must verify (else 401; the 
 route needs is still its own dependency's to check, 403); a declared `Content-Length`
 must fit `MAX_BODY_BYTES` (else 413). A body is then read here, counted as it
 arrives, chunked or not, and refused once it passes the limit (413); the application
-is handed it from memory. A refusal whose body is left unread and may be long closes
-the connection; a short one is read and dropped by the server. HEAD is answered as
-GET, without the body. Every refusal is the one JSON error body; nothing raises out
-of here but what the application raises.
+is handed it from memory. A body that is not empty must be JSON (`application/json`
+or `application/*+json`, else 415). A refusal whose body is left unread and may be
+long closes the connection; a short one is read and dropped by the server. HEAD is
+answered as GET, without the body. Every refusal is the one JSON error body; nothing
+raises out of here but what the application raises.
 """
 
 from __future__ import annotations
@@ -99,7 +100,25 @@ class Guard:
             raise _too_large(close=unread_closes)
         if not has_body:
             return receive
-        return _replay(await _read_body(receive), receive)
+        body = await _read_body(receive)
+        if body and not is_json(_header(headers, b"content-type")):
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "a body must be JSON (Content-Type: application/json)",
+            )
+        return _replay(body, receive)
+
+
+def is_json(content_type: bytes | None) -> bool:
+    """`application/json` or `application/*+json`, whatever the parameters (as FastAPI
+    reads a body as JSON)."""
+    if content_type is None:
+        return False
+    kind = content_type.split(b";", 1)[0].strip().lower()
+    return kind == b"application/json" or (
+        kind.startswith(b"application/") and kind.endswith(b"+json")
+    )
 
 
 def _too_large(*, close: bool) -> ApiError:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from console.api.limits import MAX_BODY_BYTES
 from core.config.limits import (
     MAX_INTERVAL_S,
     MAX_OFFSET_S,
@@ -326,6 +327,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "the token lacks the scope",
         404: "no such service, request or run",
         409: "impossible in the request's state",
+        413: f"the body exceeds {MAX_BODY_BYTES} bytes",
+        415: "the body is not JSON",
         422: "invalid path, query or body",
         503: "the store cannot be reached",
     }
@@ -336,4 +339,4 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 READ_ERRORS = errors(401, 403, 422, 503)
-WRITE_ERRORS = errors(401, 403, 404, 422, 503)
+WRITE_ERRORS = errors(401, 403, 404, 413, 415, 422, 503)
