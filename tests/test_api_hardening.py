@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 from support.api import (
     AUDIENCE,
     ISSUER,
@@ -318,3 +319,10 @@ def test_a_body_that_is_not_json_gets_415(server: ApiServer) -> None:
     head = post_head(None, op).replace(b"application/json", b"text/plain")
     raw = raw_exchange(server.url, head + chunked(10) + b"0\r\n\r\n")
     assert_refused(Raw(raw), 415)
+
+
+def test_the_documented_limits_are_the_enforced_ones() -> None:
+    text = (REPO / "docs" / "api.md").read_text()
+    for figure in (f"{MAX_BODY_BYTES} bytes", f"{MAX_HEADER_BYTES} bytes"):
+        assert figure in text, figure
+    assert f"{MAX_TOKEN_TTL_S // 86400} days" in text

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from console.api.auth import Authenticator
 from console.api.errors import install_error_handlers
 from console.api.guard import OPEN_PATHS, Guard
+from console.api.limits import MAX_BODY_BYTES
 from console.api.routes import (
     controls,
     events,
@@ -31,10 +32,11 @@ from console.api.state import ApiState
 from core.config import Settings
 from core.orchestrator import Orchestrator
 
-DESCRIPTION = """The syncdeck orchestrator over HTTP. Every route but `/healthz` (and
-`/metrics` when `[api] metrics_auth = "none"`) needs a bearer JWT: the `syncdeck:read`
-scope for reads and the event stream, `syncdeck:operate` for every change. Every error
-answers `{"success": false, "error": {"code", "message"}}`."""
+DESCRIPTION = f"""The syncdeck orchestrator over HTTP. Every route but `/healthz` and
+`/readyz` (and `/metrics` when `[api] metrics_auth = "none"`) needs a bearer JWT: the
+`syncdeck:read` scope for reads and the event stream, `syncdeck:operate` for every
+change. A body is JSON of at most {MAX_BODY_BYTES} bytes. Every error answers
+`{{"success": false, "error": {{"code", "message"}}}}`."""
 
 
 def create_app(
