@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,8 +72,10 @@ class Stream:
 
 
 @contextmanager
-def stream(server: ApiServer, query: str = "", last_id: int | None = None) -> Iterator[Stream]:
-    headers = bearer(token(READ))
+def stream(
+    server: ApiServer, query: str = "", last_id: int | None = None, tok: str | None = None
+) -> Iterator[Stream]:
+    headers = bearer(tok or token(READ))
     if last_id is not None:
         headers["Last-Event-ID"] = str(last_id)
     with httpx.stream(
@@ -144,6 +147,22 @@ def test_follow_false_replays_and_closes(server: ApiServer) -> None:
             while True:
                 replayed.append(events.next())
     assert [(e["id"], e["event"]) for e in replayed][: len(log)] == log
+
+
+def test_the_stream_ends_when_its_token_stops_being_accepted(server: ApiServer) -> None:
+    """Expired 27 s ago, inside the default leeway of 30 s: accepted for about 3 s more."""
+    started = time.monotonic()
+    with stream(server, tok=token(READ, ttl=-27)) as events:
+        seen = []
+        with pytest.raises(EOFError):
+            while True:
+                seen.append(events.next())
+    took = time.monotonic() - started
+    assert seen and seen[-1]["event"] == "stream.expired", seen
+    assert seen[-1]["data"]["valid_until"] <= time.time() + 1
+    assert 1 < took < 12, took
+    refused = server.request("GET", "/api/events", token(READ, ttl=-31))
+    assert refused.status_code == 401
 
 
 def test_pruned_events_are_announced_and_the_stream_stops_on_shutdown(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from support.api import (
     OPERATE,
@@ -17,10 +18,13 @@ from support.api import (
     ApiServer,
     api_env,
     bad_tokens,
+    bearer,
     cli,
     token,
     wait_ended,
 )
+
+from core.config.limits import MAX_INTERVAL_S, MAX_OFFSET_S, MIN_INTERVAL_S, interval_problem
 
 
 @dataclass
@@ -221,13 +225,56 @@ def test_bad_priority_bodies_are_422(world: World, body: dict[str, Any]) -> None
 
 def test_not_json_and_unknown_routes_have_the_error_body(world: World) -> None:
     op = token(OPERATE)
-    error_of(call(world, "PUT", "/api/services/orders/priority", op, content=b"{nope"), 422)
+    as_json = {"Content-Type": "application/json"}
+    path = "/api/services/orders/priority"
+    error_of(call(world, "PUT", path, op, content=b"{nope", headers=as_json), 422)
+    assert error_of(call(world, "PUT", path, op, content=b"{nope"), 415)["code"] == (
+        "unsupported_media_type"
+    )
     error_of(call(world, "POST", "/api/sync/orders/sideways", op), 422)
     error_of(call(world, "POST", "/api/sync/nope/full", op), 404)
     assert error_of(call(world, "GET", "/api/nothing-here", op), 404)["code"] == "not_found"
-    assert error_of(call(world, "DELETE", "/api/sync/status", op), 405)["code"] == (
-        "method_not_allowed"
-    )
+
+
+def test_a_405_names_the_methods_the_path_takes(world: World) -> None:
+    op = token(OPERATE)
+    for method, path, allowed in [
+        ("DELETE", "/api/sync/status", "GET, HEAD"),
+        ("PUT", "/api/runs", "GET, HEAD"),
+        ("GET", "/api/sync/orders/full", "POST"),
+        ("HEAD", "/api/sync/orders/full", "POST"),
+        ("DELETE", "/api/services/orders/priority", "PUT"),
+        ("PATCH", "/api/services/orders/schedule", "DELETE, PUT"),
+        ("POST", f"/api/requests/{world.queued}", "DELETE, GET, HEAD, PATCH"),
+    ]:
+        answer = call(world, method, path, op)
+        assert answer.status_code == 405, (method, path, answer.status_code)
+        assert answer.headers["allow"] == allowed, (method, path, answer.headers)
+        if method != "HEAD":
+            assert error_of(answer, 405)["code"] == "method_not_allowed"
+
+
+def test_head_answers_like_get_without_a_body(world: World) -> None:
+    for route, path in routes(world):
+        if route.method != "GET":
+            continue
+        tok = None if route.role == "none" else token(READ)
+        get = call(world, "GET", path + route.query, tok)
+        head = call(world, "HEAD", path + route.query, tok)
+        assert head.status_code == get.status_code == route.status, (route, head.status_code)
+        assert head.content == b"", route
+        assert head.headers["content-type"] == get.headers["content-type"], route
+    healthz = call(world, "GET", "/healthz")
+    assert call(world, "HEAD", "/healthz").headers["content-length"] == str(len(healthz.content))
+    refused = call(world, "HEAD", "/api/sync/status")
+    assert refused.status_code == 401 and refused.content == b""
+    assert refused.headers["www-authenticate"].startswith("Bearer ")
+    # A followed event stream ends after its headers: the connection serves the next request.
+    with httpx.Client(base_url=world.server.url, limits=httpx.Limits(max_connections=1)) as one:
+        head = one.head("/api/events", headers=bearer(token(READ)), timeout=5)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-type"].startswith("text/event-stream")
+        assert one.get("/healthz", timeout=5).json() == {"status": "ok"}
 
 
 # -- services and controls -----------------------------------------------------------------
@@ -255,9 +302,13 @@ def test_service_priority_and_schedule(world: World) -> None:
     error_of(call(world, "DELETE", "/api/services/nope/schedule", op), 404)
     for bad in [
         {"interval_s": 0},
+        {"interval_s": 0.05},
+        {"interval_s": MIN_INTERVAL_S - 1e-9},
+        {"interval_s": MAX_INTERVAL_S + 1},
         {"interval_s": -5.0},
         {"interval_s": 1e12},
         {"offset_s": -1},
+        {"offset_s": MAX_OFFSET_S + 1},
         {"interval_s": math.nan},
         {"offset_s": math.inf},
         {"enabled": "yes"},
@@ -272,6 +323,31 @@ def test_service_priority_and_schedule(world: World) -> None:
             headers={"Content-Type": "application/json"},
         )
         error_of(answer, 422)
+
+
+def test_schedule_bounds_are_the_cli_s_and_the_schema_shows_them(world: World) -> None:
+    op = token(OPERATE)
+    edges = {"interval_s": MIN_INTERVAL_S, "offset_s": MAX_OFFSET_S}
+    doc = call(world, "PUT", "/api/services/customers/schedule", op, json=edges).json()["data"]
+    assert (doc["interval_s"], doc["offset_s"]) == (MIN_INTERVAL_S, MAX_OFFSET_S)
+    too_short = call(
+        world, "PUT", "/api/services/customers/schedule", op, json={"interval_s": 0.05}
+    )
+    assert "interval_s" in error_of(too_short, 422)["message"]
+    cli_says = cli(world.env, "schedule", "customers", "--interval", "0.05")
+    why = interval_problem(0.05)
+    assert why is not None and cli_says.returncode == 2 and why in cli_says.stderr
+    assert why in error_of(too_short, 422)["message"]
+    call(world, "DELETE", "/api/services/customers/schedule", op)
+    schemas = call(world, "GET", "/openapi.json").json()["components"]["schemas"]
+    fields = schemas["ScheduleBody"]["properties"]
+    bounds = {
+        name: next(s for s in fields[name]["anyOf"] if s.get("type") == "number")
+        for name in ("interval_s", "offset_s")
+    }
+    assert bounds["interval_s"]["minimum"] == MIN_INTERVAL_S
+    assert bounds["interval_s"]["maximum"] == MAX_INTERVAL_S
+    assert (bounds["offset_s"]["minimum"], bounds["offset_s"]["maximum"]) == (0, MAX_OFFSET_S)
 
 
 def test_controls_pause_and_resume_dispatch_and_schedule(world: World) -> None:

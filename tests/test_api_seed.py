@@ -7,6 +7,7 @@ fixed keys; these tests pin them, and how `serve` and `token` treat configuratio
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -169,7 +170,8 @@ def test_es256_public_key_no_key_confusion_and_open_metrics(tmp_path: Path) -> N
     assert minted.returncode == 2 and "only jwt_public_key_file" in minted.stderr
     server = ApiServer(env, tmp_path, "--no-runner")
     try:
-        claims = {"scope": READ, "exp": 2**31, "aud": AUDIENCE, "iss": ISSUER}
+        exp = int(time.time()) + 3600  # within the token lifetime limit
+        claims = {"scope": READ, "exp": exp, "aud": AUDIENCE, "iss": ISSUER}
         good = jwt.encode(claims, private, algorithm="ES256")
         assert server.request("GET", "/api/services", good).status_code == 200
         forged = jwt.encode(claims, SECRET, algorithm="HS256")

@@ -2,7 +2,9 @@
 
 `create_app` neither starts nor stops the orchestrator: its owner does (see
 `console.api.serve`), so the same app can be served by uvicorn or driven in a
-test. Raises ConfigError when the configured keys cannot be loaded.
+test. Every request passes `console.api.guard` first (header and body limits, the
+token) before FastAPI reads its body. Raises ConfigError when the configured keys
+cannot be loaded.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from fastapi import FastAPI
 
 from console.api.auth import Authenticator
 from console.api.errors import install_error_handlers
+from console.api.guard import OPEN_PATHS, Guard
+from console.api.limits import MAX_BODY_BYTES
 from console.api.routes import (
     controls,
     events,
@@ -28,10 +32,11 @@ from console.api.state import ApiState
 from core.config import Settings
 from core.orchestrator import Orchestrator
 
-DESCRIPTION = """The syncdeck orchestrator over HTTP. Every route but `/healthz` (and
-`/metrics` when `[api] metrics_auth = "none"`) needs a bearer JWT: the `syncdeck:read`
-scope for reads and the event stream, `syncdeck:operate` for every change. Every error
-answers `{"success": false, "error": {"code", "message"}}`."""
+DESCRIPTION = f"""The syncdeck orchestrator over HTTP. Every route but `/healthz` and
+`/readyz` (and `/metrics` when `[api] metrics_auth = "none"`) needs a bearer JWT: the
+`syncdeck:read` scope for reads and the event stream, `syncdeck:operate` for every
+change. A body is JSON of at most {MAX_BODY_BYTES} bytes. Every error answers
+`{{"success": false, "error": {{"code", "message"}}}}`."""
 
 
 def create_app(
@@ -44,14 +49,18 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    auth = Authenticator(settings.api)
     app.state.api = ApiState(
         orch=orch,
-        auth=Authenticator(settings.api),
+        auth=auth,
         settings=settings,
         stopping=stopping or asyncio.Event(),
         snapshots=SnapshotCache(orch),
     )
-    install_error_handlers(app)
-    for module in (sync, requests, services, schedule, controls, runs, events, ops):
-        app.include_router(module.router)
+    routers = [m.router for m in (sync, requests, services, schedule, controls, runs, events, ops)]
+    install_error_handlers(app, [*app.routes, *(r for router in routers for r in router.routes)])
+    open_paths = OPEN_PATHS | ({"/metrics"} if settings.api.metrics_auth == "none" else set())
+    app.add_middleware(Guard, auth=auth, open_paths=open_paths)
+    for router in routers:
+        app.include_router(router)
     return app

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from console.api.limits import MAX_TOKEN_TTL_S
 from core.config import ConfigError, Settings
 
 EXIT_OK = 0
@@ -22,7 +23,6 @@ EXIT_USAGE = 2
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_TTL_S = 366 * 86400
 
 
 def duration(text: str) -> float:
@@ -31,8 +31,8 @@ def duration(text: str) -> float:
     if match is None:
         raise argparse.ArgumentTypeError(f"not a duration (like 90s, 15m, 1h, 7d): {text!r}")
     seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if not 1 <= seconds <= MAX_TTL_S:
-        raise argparse.ArgumentTypeError("must be between 1s and 366d")
+    if not 1 <= seconds <= MAX_TOKEN_TTL_S:
+        raise argparse.ArgumentTypeError(f"must be between 1s and {MAX_TOKEN_TTL_S // 86400}d")
     return seconds
 
 

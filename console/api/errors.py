@@ -11,13 +11,14 @@ never sees a stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute
 
 from console.api.responses import error_response
 from core.errors import InvalidTransition, LeaseLost, NotFound, StoreError
@@ -53,13 +54,16 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(problems) or "invalid request"
 
 
-def _allowed(request: Request) -> list[str]:
-    """Every method some route accepts on this path."""
+def _allowed(path: str, routes: Sequence[BaseRoute]) -> list[str]:
+    """Every method some route accepts on this path, HEAD wherever GET is (the guard
+    answers HEAD as GET)."""
     methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches({**request.scope, "method": "__none__"})
-        if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for route in routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
     return sorted(methods)
 
 
@@ -67,7 +71,10 @@ def _message(exc: BaseException) -> str:
     return str(exc.args[0]) if exc.args else type(exc).__name__
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """`routes`: every route of the app, for the `Allow` of a 405 (FastAPI keeps included
+    routers' routes out of `app.routes`)."""
+
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         return error_response(exc.status, exc.code, exc.message, exc.headers)
@@ -75,8 +82,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         headers = dict(exc.headers) if exc.headers else None
-        if exc.status_code == 405:  # Starlette names only the first route's method
-            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+        if exc.status_code == 405:  # Starlette names only the matched route's methods
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request.url.path, routes))}
         if exc.status_code == 400:  # a body that is not JSON: an invalid body, like any other
             return error_response(422, "invalid_request", f"body: {exc.detail}", headers)
         return error_response(exc.status_code, _code(exc.status_code), str(exc.detail), headers)

@@ -8,16 +8,24 @@ The documents themselves are built by `console.documents` (the same keys as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
+from console.api.limits import MAX_BODY_BYTES
+from core.config.limits import (
+    MAX_INTERVAL_S,
+    MAX_OFFSET_S,
+    MIN_INTERVAL_S,
+    interval_problem,
+    offset_problem,
+)
 from core.models import MAX_PRIORITY, MIN_PRIORITY
 
 MAX_ID = 2**63 - 1
 """The largest id a store can hold (SQLite's INTEGER)."""
-MAX_SCHEDULE_S = 366 * 24 * 3600.0
-"""A year: a longer interval or offset is a typo, not a schedule."""
 
 
 def _integral(value: Any) -> Any:
@@ -28,6 +36,33 @@ def _integral(value: Any) -> Any:
 
 
 Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY), BeforeValidator(_integral)]
+
+
+def _within(problem: Callable[[object], str | None]) -> Callable[[float], float]:
+    """A validator that refuses what `problem` (core.config.limits) refuses, in its words,
+    which are the command line's."""
+
+    def check(value: float) -> float:
+        why = problem(value)
+        if why is not None:
+            raise PydanticCustomError("out_of_range", why)
+        return value
+
+    return check
+
+
+Interval = Annotated[
+    float,
+    Field(json_schema_extra={"minimum": MIN_INTERVAL_S, "maximum": MAX_INTERVAL_S}),
+    AfterValidator(_within(interval_problem)),
+]
+"""A schedule interval, within the limits every client has (`core.config.limits`); the
+OpenAPI document shows them."""
+Offset = Annotated[
+    float,
+    Field(json_schema_extra={"minimum": 0, "maximum": MAX_OFFSET_S}),
+    AfterValidator(_within(offset_problem)),
+]
 
 
 class Body(BaseModel):
@@ -45,8 +80,8 @@ class PriorityBody(Body):
 class ScheduleBody(Body):
     """A service's schedule override; a field left out returns to the configuration."""
 
-    interval_s: Annotated[float, Field(gt=0, le=MAX_SCHEDULE_S)] | None = None
-    offset_s: Annotated[float, Field(ge=0, le=MAX_SCHEDULE_S)] | None = None
+    interval_s: Interval | None = None
+    offset_s: Offset | None = None
     enabled: bool | None = None
 
 
@@ -292,6 +327,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "the token lacks the scope",
         404: "no such service, request or run",
         409: "impossible in the request's state",
+        413: f"the body exceeds {MAX_BODY_BYTES} bytes",
+        415: "the body is not JSON",
         422: "invalid path, query or body",
         503: "the store cannot be reached",
     }
@@ -302,4 +339,4 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 READ_ERRORS = errors(401, 403, 422, 503)
-WRITE_ERRORS = errors(401, 403, 404, 422, 503)
+WRITE_ERRORS = errors(401, 403, 404, 413, 415, 422, 503)

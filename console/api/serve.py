@@ -22,6 +22,8 @@ from collections.abc import Iterator
 import uvicorn
 
 from console.api.app import create_app
+from console.api.http11 import JsonH11Protocol
+from console.api.limits import MAX_HEADER_BYTES
 from core.config import ConfigError, Settings
 from core.runtime import build_orchestrator
 
@@ -96,6 +98,8 @@ async def serve(settings: Settings, host: str, port: int, *, runner: bool) -> No
         lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_S,
         timeout_keep_alive=30,
+        http=JsonH11Protocol,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     server = _Server(config)
 

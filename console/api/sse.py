@@ -9,7 +9,8 @@ used only as a wake-up; a short poll stands behind it. When the client asks
 for events older than the log still holds, it is told once (`stream.pruned`)
 before the oldest kept; a cursor past the log's end (a store reset) is told
 too (`stream.reset`) and restarts at the end. Keep-alive comments go out while
-idle; the stream ends when `stopping` is set (server shutdown).
+idle; the stream ends when `stopping` is set (server shutdown), and at `until`, when
+the client's token stops being accepted, after a last `stream.expired` notice.
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ async def event_stream(
     *,
     follow: bool,
     stopping: asyncio.Event,
+    until: float | None = None,
     keepalive_s: float = 15.0,
     poll_s: float = 1.0,
 ) -> AsyncIterator[bytes]:
     """Frames for every event after `after` (None: from now on); with `follow=False`,
-    only the events already logged."""
+    only the events already logged; never past `until` (`time.time()` seconds)."""
     subscription = orch.events(maxsize=64)  # subscribe first: nothing committed later is missed
     stop: asyncio.Future[Any] = asyncio.ensure_future(stopping.wait())
     try:
@@ -67,6 +69,9 @@ async def event_stream(
         first_read = after is not None and after > 0
         sent_at = time.monotonic()
         while not stopping.is_set():
+            if until is not None and time.time() >= until:
+                yield notice("stream.expired", valid_until=int(until))
+                return
             subscription.pending()  # whatever woke us is read from the log below
             batch = await orch.events_since(cursor, BATCH)
             if first_read and batch and batch[0].id > cursor + 1:
@@ -80,7 +85,8 @@ async def event_stream(
                 continue
             if not follow:
                 return
-            await _wake(subscription, stop, poll_s)
+            left = poll_s if until is None else max(0.0, min(poll_s, until - time.time()))
+            await _wake(subscription, stop, left)
             if time.monotonic() - sent_at >= keepalive_s:
                 yield b": keep-alive\n\n"
                 sent_at = time.monotonic()

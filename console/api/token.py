@@ -2,20 +2,24 @@
 
 The algorithm a token is checked with is the one configured (HS256 with a secret,
 or RS256/ES256 with a public key), never the one the token names, so `alg=none`
-and key-confusion tokens fail like any bad signature. `exp` is required; `aud`
-and `iss` are checked when configured. Failures: `ConfigError` naming the key
+and key-confusion tokens fail like any bad signature. `exp` is required, must be
+a JSON number and may lie at most `MAX_TOKEN_TTL_S` (plus `[api] leeway_s`) ahead;
+`aud` and `iss` are checked when configured. Failures: `ConfigError` naming the key
 (an unreadable key file, a short secret, minting without a secret), never
-showing the secret; `jwt.PyJWTError` for a token that does not verify.
+showing the secret; `jwt.PyJWTError` for a token that does not verify
+(`TokenLifetimeError` for its `exp`).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from console.api.limits import MAX_TOKEN_TTL_S
 from core.config import ConfigError
 from core.config.stores import MIN_SECRET_BYTES, ApiSettings
 
@@ -23,6 +27,11 @@ READ_SCOPE = "syncdeck:read"
 OPERATE_SCOPE = "syncdeck:operate"
 SCOPES = {"read": READ_SCOPE, "operate": OPERATE_SCOPE}
 """`syncdeck token --scope` names to claims; operate implies read when checked."""
+
+
+class TokenLifetimeError(jwt.InvalidTokenError):
+    """`exp` is not a number (a string of digits, say, which pyjwt would read), or lies
+    further ahead than a token may live."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,13 @@ def decode(api: ApiSettings, keys: Keys, token: str) -> dict[str, Any]:
         leeway=api.leeway_s,
         options={"require": ["exp"], "verify_aud": api.audience is not None},
     )
+    exp = claims["exp"]
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise TokenLifetimeError("exp is not a number")
+    if (isinstance(exp, float) and not math.isfinite(exp)) or (
+        exp > time.time() + MAX_TOKEN_TTL_S + api.leeway_s  # exact for any int
+    ):
+        raise TokenLifetimeError("exp lies too far ahead")
     return claims
 
 

@@ -240,6 +240,10 @@ class Orchestrator:
             self._check_service(service)
         return await self._store.runs(service=service, limit=limit)
 
+    async def get_run(self, run_id: int) -> RunRecord:
+        """One run as the store has it now, read by its id. Raises NotFound."""
+        return await self._store.get_run(run_id)
+
     async def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
         """The store's event log after `after_id`, oldest first, at most `limit`: every
         process's events, for a console's first log lines or a stream resuming from an id."""

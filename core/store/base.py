@@ -269,6 +269,11 @@ class Store(Protocol):
         """Newest first. Raises: StoreError."""
         ...
 
+    async def get_run(self, run_id: int) -> RunRecord:
+        """One run by its id, finished or open, read by key (its cost does not grow with
+        the history). Raises: NotFound, StoreError."""
+        ...
+
     async def record_progress(self, run_id: int, epoch: int, progress: Progress) -> list[Event]:
         """Keep an open run's latest progress (the view's `running_progress`) and announce
         it (`run.progress`), so that a process attaching mid-run sees it. A run that has

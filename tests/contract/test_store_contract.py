@@ -337,6 +337,23 @@ async def test_finish_run_with_retry_requeues_with_next_attempt(
         )
 
 
+async def test_get_run_reads_one_run_by_id_open_or_finished(store: Store) -> None:
+    await store.acquire_lease("A", "host", 1, 100.0)
+    orders = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
+    first, _, _ = await store.start_run(RunStart(orders.id, 1, "A", SyncMode.FULL, "test"))
+    ok = RunFinish(
+        first.id, 1, RunOutcome.SUCCEEDED, RunCounts(), None, None, None, fixed_breaker(0)
+    )
+    _, done, _, _ = await store.finish_run(ok)
+    prices = (await store.enqueue("prices", SyncMode.AUTO, None, RequestSource.MANUAL)).request
+    running, _, _ = await store.start_run(RunStart(prices.id, 1, "A", SyncMode.FULL, "test"))
+    assert await store.get_run(first.id) == done == (await store.runs(request_id=orders.id))[0]
+    assert await store.get_run(running.id) == running and running.outcome is None
+    for missing in (running.id + 1, 2**63 - 1):
+        with pytest.raises(NotFound):
+            await store.get_run(missing)
+
+
 # -- events -------------------------------------------------------------------------
 
 

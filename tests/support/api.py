@@ -1,17 +1,22 @@
 """Helpers of the HTTP API tests: a real `syncdeck serve` subprocess, tokens good and bad.
 
-Every test talks to the API over TCP with httpx, as a script would. Waiting is done by
+Every test talks to the API over TCP with httpx, as a script would, or over a raw socket
+where httpx would not send the request (crafted bytes, endless bodies). Waiting is done by
 polling the API (or reading the event stream) with a deadline, never by sleeping.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import re
+import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -141,3 +146,80 @@ def wait_ended(server: ApiServer, request_id: int, timeout: float = 30) -> dict[
         return request if request["state"] in ("finished", "cancelled") else None
 
     return wait_until(ended, timeout, f"request #{request_id} to end", server.log)
+
+
+def forged(
+    header: dict[str, Any] | bytes, claims: dict[str, Any] | bytes, secret: str = SECRET
+) -> str:
+    """A token with any header and claims (JSON, or raw bytes that need not be JSON), signed
+    HS256 with `secret`: what an attacker, or a broken issuer, can send."""
+
+    def part(value: dict[str, Any] | bytes) -> bytes:
+        data = value if isinstance(value, bytes) else json.dumps(value).encode()
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    signing_input = part(header) + b"." + part(claims)
+    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+
+
+@dataclass
+class RawAnswer:
+    """One HTTP/1.1 answer read off a socket: header names in lower case."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def read_answer(sock: socket.socket, already: bytes = b"") -> RawAnswer:
+    """Read one answer (headers, then `content-length` bytes of body) from `sock`."""
+    data = already
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"the server closed the connection after {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return RawAnswer(int(status_line.split()[1]), headers, body[:length])
+
+
+def raw_exchange(url: str, *pieces: bytes, pause: float = 0.0, timeout: float = 10) -> RawAnswer:
+    """Send `pieces` (bytes as they go on the wire, `pause` seconds apart) on a new
+    connection to `url` and read the answer."""
+    with socket.create_connection(address(url), timeout=timeout) as sock:
+        for piece in pieces:
+            try:
+                sock.sendall(piece)
+            except OSError:  # the server answered early and closed; the answer is read below
+                break
+            if pause:
+                time.sleep(pause)
+        return read_answer(sock)
+
+
+def address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def rss_mib(pid: int) -> float:
+    """The resident memory of process `pid` (VmRSS), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")

@@ -1,4 +1,5 @@
-"""`GET /api/events`: the event stream (see `console.api.sse`), read role."""
+"""`GET /api/events`: the event stream (see `console.api.sse`), read role; it ends when
+the token stops being accepted."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from console.api.auth import read
+from console.api.auth import Principal, read
 from console.api.errors import ApiError
 from console.api.schemas import READ_ERRORS, EventsQuery
 from console.api.sse import event_stream
@@ -41,13 +42,14 @@ SSE_EVENT = {
         },
         **READ_ERRORS,
     },
-    dependencies=[Depends(read)],
     summary="Every event from every process, resumable with Last-Event-ID",
     description="Server-Sent Events from the store's event log. Send `Last-Event-ID: N` "
-    "(or `?after=N`) to get every event after id N.",
+    "(or `?after=N`) to get every event after id N. The stream ends, after an "
+    "`event: stream.expired`, when the token stops being accepted.",
 )
 async def events(
     request: Request,
+    principal: Annotated[Principal, Depends(read)],
     query: Annotated[EventsQuery, Query()],
     last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> StreamingResponse:
@@ -59,5 +61,11 @@ async def events(
             raise ApiError(422, "invalid_request", "Last-Event-ID: not an event id")
         cursor = int(last_event_id)
     state = api_state(request)
-    stream = event_stream(state.orch, cursor, follow=query.follow, stopping=state.stopping)
+    stream = event_stream(
+        state.orch,
+        cursor,
+        follow=query.follow,
+        stopping=state.stopping,
+        until=principal.valid_until,
+    )
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/requests", tags=["requests"])
 
 Orch = Annotated[Orchestrator, Depends(orchestrator)]
 RequestId = Annotated[int, Path(ge=1, le=MAX_ID)]
-CHANGE_ERRORS = errors(401, 403, 404, 409, 422, 503)
+CHANGE_ERRORS = errors(401, 403, 404, 409, 413, 415, 422, 503)
 
 
 @router.get(

@@ -9,7 +9,7 @@ in one round trip and decodes them with `view_from`. Reads
 take no write lock, so they never wait for a writer on either backend.
 
 Raises: whatever the backend's `fetch` raises; `NotFound` when the controls
-row is missing (a store never opened by syncdeck) or a request is not there.
+row is missing (a store never opened by syncdeck) or a request or run is not there.
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ def request(fetch: Fetch, d: Dialect, request_id: int) -> SyncRequest:
     if not found:
         raise NotFound(f"no request #{request_id}")
     return d.decode.request(found[0])
+
+
+def run(fetch: Fetch, d: Dialect, run_id: int) -> RunRecord:
+    found = fetch(f"SELECT {RUN_COLS} FROM runs WHERE id = {d.param}", (run_id,))
+    if not found:
+        raise NotFound(f"no run #{run_id}")
+    return d.decode.run(found[0])
 
 
 def controls(fetch: Fetch) -> Controls:

@@ -157,6 +157,9 @@ class RuleStore(ABC):
             lambda fetch: queries.runs(fetch, self.dialect, service, limit, request_id)
         )
 
+    async def get_run(self, run_id: int) -> RunRecord:
+        return await self._query(lambda fetch: queries.run(fetch, self.dialect, run_id))
+
     # -- events -------------------------------------------------------------------
 
     async def append_events(self, events: list[Event]) -> list[Event]:

@@ -40,7 +40,7 @@ from core.models import (
     SyncRequest,
 )
 from core.store.sql import queries
-from core.store.sql.columns import LEASE_COLS, REQUEST_COLS, RUN_COLS, SERVICE_COLS, Dialect
+from core.store.sql.columns import LEASE_COLS, REQUEST_COLS, SERVICE_COLS, Dialect
 
 _WRITABLE = {
     "requests": frozenset(REQUEST_COLS.split(", ")) - {"id"},
@@ -132,10 +132,7 @@ class SqlTx:
         return state, None if row is None else self.dialect.decode.request(row)
 
     def run(self, run_id: int) -> RunRecord:
-        row = self._one(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (run_id,))
-        if row is None:
-            raise NotFound(f"no run #{run_id}")
-        return self.dialect.decode.run(row)
+        return queries.run(self._fetch, self.dialect, run_id)
 
     def open_run_ids(self, request_id: int) -> list[int]:
         found = self._all(
