@@ -48,10 +48,13 @@ def _next_token(cursor: str, key: str, served: int, pages: int) -> str:
 class DemoSource:
     """The demo ERP as a `Source`, with its fault knobs applied."""
 
-    def __init__(self, erp: DemoERP, faults: DemoFaults | None = None) -> None:
+    def __init__(self, erp: DemoERP, faults: DemoFaults | None = None, draw: int = 0) -> None:
+        """`draw` numbers the sources made from one ERP (one per run): each draws its own
+        faults, so an `error_rate` of 0.5 fails about half the runs, and the n-th run draws
+        the same for the same seed."""
         self.erp = erp
         self.faults = faults or DemoFaults()
-        self._rng = random.Random(erp.seed)
+        self._rng = random.Random(f"{erp.seed}:{draw}")
 
     async def page(self, entity: str, since: str | None, token: str | None, limit: int) -> Page:
         pages = 0 if token is None else json.loads(token)[3]

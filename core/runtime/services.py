@@ -10,6 +10,7 @@ nothing the settings did not already validate.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -44,13 +45,14 @@ def source_factory(settings: Settings) -> Callable[[], Source]:
             token = read_secret_file(settings.source.token_file, "source.token_file")
         return lambda: HttpSource(url, token=token, timeout_s=timeout)
     erp: list[DemoERP] = []
+    draws = itertools.count()
 
     def demo() -> Source:
         from core.demo import DemoSource, open_demo_erp
 
         if not erp:
             erp.append(open_demo_erp(settings))
-        return DemoSource(erp[0], settings.demo.faults)
+        return DemoSource(erp[0], settings.demo.faults, draw=next(draws))
 
     return demo
 
