@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -352,6 +353,19 @@ def test_sync_wait_succeeds_with_a_daemon_and_history_json(
     assert [h["service"] for h in as_json(env, "history", "orders")] == ["orders"]
     text = ok(env, "history").stdout
     assert "orders" in text and "succeeded" in text
+    header, *lines = text.splitlines()
+    assert header.split()[:3] == ["RUN", "REQUEST", "STARTED"] and len(lines) == 2
+
+    # A reader that goes away (`syncdeck history | head -1`): silence, and the SIGPIPE
+    # convention's status, as other Unix tools. The read end is closed before the child
+    # can print, so the write fails every time.
+    reader = subprocess.Popen(
+        [*SYNCDECK, "history"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()
+    assert reader.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert reader.stderr.read() == b""
 
     status = as_json(env, "status")
     orders = {s["name"]: s for s in status["services"]}["orders"]

@@ -63,6 +63,7 @@ def test_non_finite_and_absurd_numbers_are_refused_and_nothing_is_stored(
         assert len(stderr.strip().splitlines()) == 1, (args, stderr)
         assert "see `syncdeck" in stderr, (args, stderr)
     assert "not inf" in errors[0] and "not 1e308" in errors[1] and "not nan" in errors[2]
+    assert "at least 0.1 s and at most 366 days" in errors[0]  # a limit as a person reads it
     assert "--timeout needs --wait" in errors[11]
     assert "between 0 and 65535" in errors[-1]
     assert db_digest(data_dir) == before
@@ -117,7 +118,7 @@ def test_config_and_environment_refuse_non_finite_numbers(
     for line in (
         "orchestrator.run_timeout_s: must be a finite number, not inf",
         "schedule.stagger_s: must be a finite number, not nan",
-        "services.orders.interval_s: must be less than or equal to 31622400",
+        "services.orders.interval_s: must be less than or equal to 366 days",
         "source.timeout_s: must be a finite number, not inf",
         "demo.seed: must be less than or equal to",
         "store.idle_in_transaction_timeout_s: must be a finite number, not nan",

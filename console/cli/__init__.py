@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -95,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(command(settings, args))
     except (UsageError, StoreError, LookupError, ConfigError) as exc:
         return _usage_error(exc.args[0] if exc.args else str(exc))
+    except BrokenPipeError:  # `syncdeck history | head`: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as exc:  # a port in use, an unwritable data directory
         return _usage_error(exc)
     except KeyboardInterrupt:

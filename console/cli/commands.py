@@ -21,6 +21,7 @@ from console.cli.client import client, warn_stored_problems
 from console.cli.daemon import cmd_daemon
 from console.cli.parser import ERP_TOKEN_ENV, EXIT_FAILED, EXIT_OK, UsageError
 from console.cli.render import (
+    HISTORY_HEADER,
     describe_result,
     print_json,
     render_cancelled,
@@ -101,6 +102,8 @@ async def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_OK
         if not runs:
             print("no runs yet")
+        else:
+            print(HISTORY_HEADER)
         for run in runs:
             print(render_run(run))
         return EXIT_OK

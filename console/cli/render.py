@@ -153,6 +153,13 @@ def render_cancelled(request: SyncRequest) -> str:
     return f"request #{request.id}: cancelled"
 
 
+HISTORY_HEADER = (
+    f"{'RUN':>6} {'REQUEST':<7} {'STARTED':<19} {'SERVICE':<10} {'MODE':<12}{'OUTCOME':<12}"
+    f"{'TIME':>8}  COUNTS (fetched inserted updated deleted rejected)"
+)
+"""The header line of `syncdeck history`, aligned with `render_run`'s columns."""
+
+
 def render_run(run: RunRecord) -> str:
     """One line of `syncdeck history`."""
     outcome = run.outcome.value if run.outcome else "running"

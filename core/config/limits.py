@@ -32,8 +32,9 @@ def problem(
 ) -> str | None:
     """Why `value` is not a finite number in [low, high] (or (low, high] when `low_open`),
     in an operator's words; None when it is one."""
-    lower = f"greater than {_text(low)}" if low_open else f"at least {_text(low)}"
-    want = f"must be a finite number {lower}{unit} and at most {_text(high)}{unit}"
+    show = duration_text if unit == "s" else _text
+    lower = f"greater than {show(low)}" if low_open else f"at least {show(low)}"
+    want = f"must be a finite number {lower} and at most {show(high)}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"{want}, not {value!r}"
     number = float(value)
@@ -42,6 +43,15 @@ def problem(
     if number < low or (low_open and number == low) or number > high:
         return f"{want}, not {_text(number)}"
     return None
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds as a person reads a limit: `366 days`, `2 hours`, `0.1 s`."""
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size and seconds % size == 0:
+            count = seconds / size
+            return f"{_text(count)} {name}{'' if count == 1 else 's'}"
+    return f"{_text(seconds)} s"
 
 
 def _text(number: float) -> str:

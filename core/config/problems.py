@@ -19,6 +19,8 @@ from typing import Any, Literal, get_args, get_origin
 
 import msgspec
 
+from core.config.limits import duration_text
+
 
 class MalformedJSON(str):
     """An environment value that looks like a JSON list or table and is not valid JSON.
@@ -89,7 +91,7 @@ def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
             return [(key, f"{data.variable} is malformed JSON ({data.error}): {str(data)!r}")]
         if _non_finite(data):
             return [(key or "(top level)", f"must be a finite number, not {data}")]
-        return [(key or "(top level)", _reason(str(exc), kind))]
+        return [(key or "(top level)", _reason(str(exc), kind, key.endswith("_s")))]
     return []
 
 
@@ -137,13 +139,15 @@ _TYPE_WORDS = {
 }
 
 
-def _reason(message: str, kind: Any = None) -> str:
+def _reason(message: str, kind: Any = None, seconds: bool = False) -> str:
     """msgspec's message for one value, in an operator's words, without its `$.path`."""
     message = message.split(" - at `$", 1)[0]
     if message.startswith("Invalid enum value") and (choices := _choices(kind)):
         return f"{message}; choose one of: {', '.join(choices)}"
     if bound := _BOUND.match(message):
         number = bound.group(3).removesuffix(".0")
+        if seconds:
+            number = duration_text(float(number))
         return f"must be {_BOUND_WORDS[bound.group(2)]} {number}"
     if wrong := _TYPE.match(message):
         expected, got = (_TYPE_WORDS.get(t, t) for t in wrong.groups())
