@@ -1,4 +1,5 @@
-"""Small text formatters shared by the panes (times, durations, bars)."""
+"""Small text formatters shared by the front ends (times, durations, bars): one format
+per kind of number."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def duration(seconds: float | None) -> str:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days >= 10:
+        return f"{days}d"
+    if days:
+        return f"{days}d{hours:02d}h"
     if hours:
         return f"{hours}h{minutes:02d}m"
     if minutes:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -475,3 +475,22 @@ def test_a_service_from_an_installed_package_is_listed_and_runs(
     waited = as_json(env, "sync", "invoices", "--wait", "--timeout", "30")
     assert (waited["outcome"], waited["run"]["counts"]["fetched"]) == ("succeeded", 3)
     assert waited["run"]["mode_reason"] == "the invoices plugin always runs full"
+
+
+def test_the_daemons_log_writes_instants_as_iso_8601() -> None:
+    """A retry's `not_before` reads as a time, not as seconds since 1970."""
+    from console.cli.render import render_event
+    from core.models import Event, EventKind
+
+    event = Event(
+        id=1,
+        at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+        kind=EventKind.REQUEST_RETRY,
+        service="orders",
+        request_id=3,
+        data={"attempt": 2, "not_before": datetime(2026, 12, 1, 9, 0, 30, tzinfo=UTC).timestamp()},
+    )
+    line = render_event(event)
+    assert "not_before=" in line
+    value = line.split("not_before=")[1].split()[0]
+    assert datetime.fromisoformat(value) == datetime(2026, 12, 1, 9, 0, 30, tzinfo=UTC)

@@ -9,6 +9,7 @@ exits 3 with one line.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -96,3 +97,17 @@ def test_verify_exits_3_in_one_line_when_the_source_cannot_be_reached(
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "cannot read the source" in result.stderr and str(port) in result.stderr
+
+
+def test_a_service_never_synced_is_not_in_sync(env: dict[str, str], data_dir: Path) -> None:
+    """No run has moved its cursor: `verify` says so and exits 1, and the age of what is
+    pending reads as a person reads it, not as seconds since 1970."""
+    assert run(env, "resume").returncode == 0  # a store, with an empty replica
+    result = run(env, "verify", "orders")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("orders     never synced"), result.stdout
+    assert "in sync" not in result.stdout
+    age = result.stdout.split("oldest changed ")[1].split(" ago")[0]
+    assert re.fullmatch(r"\d+d(\d\dh)?|\d+h\d\dm|\d+m\d\ds|\d+s|\d+\.\ds", age), age
+    doc = json.loads(run(env, "verify", "orders", "--json").stdout)
+    assert doc[0]["never_synced"] is True

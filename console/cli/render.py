@@ -23,6 +23,7 @@ from core.models import (
     Snapshot,
     SyncMode,
     SyncRequest,
+    to_datetime,
 )
 
 
@@ -189,6 +190,8 @@ def _fields(key: str, value: Any) -> list[str]:
         return [pair for k, v in value.items() for pair in _fields(k, v)]
     if isinstance(value, bool):
         return [f"{key}={str(value).lower()}"]
+    if isinstance(value, float) and (key == "not_before" or key.endswith("_at")):
+        return [f"{key}={iso(to_datetime(value))}"]  # an instant, for people: ISO 8601
     if isinstance(value, float):
         name = key if key.endswith("_s") else f"{key}_s" if key == "duration" else key
         return [f"{name}={value:.2f}"]
