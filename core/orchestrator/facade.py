@@ -323,9 +323,13 @@ class Orchestrator:
             self._runner.cancel_active_if(request.id)
         return request
 
-    async def set_priority(self, request_id: int, priority: int) -> None:
-        """Change a queued request's priority. Raises NotFound or InvalidTransition."""
-        self._relay.publish(await self._store.set_priority(request_id, priority))
+    async def set_priority(
+        self, request_id: int, priority: int | None = None, *, delta: int = 0
+    ) -> None:
+        """Set a queued request's priority, or (`priority` None) move it by `delta`, applied
+        in the store's transaction so that concurrent presses all count.
+        Raises NotFound or InvalidTransition."""
+        self._relay.publish(await self._store.set_priority(request_id, priority, delta))
         self._runner.wake()
 
     async def set_default_priority(self, service: str, priority: int) -> None:

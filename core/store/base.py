@@ -210,8 +210,13 @@ class Store(Protocol):
         """Raises: NotFound, StoreError."""
         ...
 
-    async def set_priority(self, request_id: int, priority: int) -> list[Event]:
-        """Raises: NotFound, InvalidTransition (not queued), StoreError (out of range)."""
+    async def set_priority(
+        self, request_id: int, priority: int | None, delta: int = 0
+    ) -> list[Event]:
+        """A queued request's priority: set to `priority`, or, when it is None, moved by
+        `delta` in the store's own transaction (kept in range).
+
+        Raises: NotFound, InvalidTransition (not queued), StoreError (out of range)."""
         ...
 
     async def cancel(self, request_id: int) -> tuple[SyncRequest, list[Event]]:

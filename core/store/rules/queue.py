@@ -98,17 +98,24 @@ def enqueue(
     return EnqueueResult(request, False, [event])
 
 
-def set_priority(tx: Tx, now: datetime, request_id: int, priority: int) -> list[Event]:
-    """Only a queued request's priority changes.
+def set_priority(
+    tx: Tx, now: datetime, request_id: int, priority: int | None, delta: int = 0
+) -> list[Event]:
+    """Only a queued request's priority changes: to `priority`, or, with `priority` None,
+    by `delta` from what the request has in this transaction (kept in range), so that every
+    press of every operator counts, however many press at once.
 
     Raises StoreError (range), NotFound, InvalidTransition (not queued)."""
-    check_priority(priority)
+    if priority is not None:
+        check_priority(priority)
     request = tx.request(request_id)
     if request.state != RequestState.QUEUED:
         raise InvalidTransition(
             f"request #{request_id} is {request.state.value}; only a queued request's "
             "priority can change"
         )
+    if priority is None:
+        priority = min(MAX_PRIORITY, max(MIN_PRIORITY, request.priority + delta))
     tx.update_request(request_id, priority=priority)
     return [
         tx.emit(

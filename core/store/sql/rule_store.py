@@ -111,8 +111,10 @@ class RuleStore(ABC):
     async def get_request(self, request_id: int) -> SyncRequest:
         return await self._query(lambda fetch: queries.request(fetch, self.dialect, request_id))
 
-    async def set_priority(self, request_id: int, priority: int) -> list[Event]:
-        return await self._write(queue.set_priority, request_id, priority)
+    async def set_priority(
+        self, request_id: int, priority: int | None, delta: int = 0
+    ) -> list[Event]:
+        return await self._write(queue.set_priority, request_id, priority, delta)
 
     async def cancel(self, request_id: int) -> tuple[SyncRequest, list[Event]]:
         return await self._write(queue.cancel, request_id)
