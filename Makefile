@@ -22,6 +22,8 @@ run: setup
 tools:
 	@command -v tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux) \
 		|| echo "tmux could not be installed: the tmux end-to-end tests will be skipped"
+	@command -v promtool >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq prometheus) \
+		|| echo "promtool could not be installed: the alert rules' tests will be skipped"
 	@pg_isready -q -h 127.0.0.1 2>/dev/null \
 		|| pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql 2>/dev/null | tail -1) main start 2>/dev/null \
 		|| echo "PostgreSQL is not running here: the PostgreSQL store tests will be skipped"

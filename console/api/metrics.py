@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.models import CircuitState, Histogram
+from core.models import HEALTH_RANK, CircuitState, Histogram
 from core.orchestrator import Orchestrator
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -90,6 +90,24 @@ async def render(orch: Orchestrator) -> str:
         "When the service's last successful run ended (Unix time).",
         ((name, at.timestamp()) for name, at in sorted(stats.last_success.items())),
     )
+    out.gauges(
+        "syncdeck_service_health",
+        "The service's health: 0 healthy, 1 degraded, 2 unhealthy.",
+        ((s.name, HEALTH_RANK[s.health]) for s in snapshot.services),
+    )
+    out.family("syncdeck_store_unwritable", "gauge", "1 while the store refuses writes.")
+    out.sample("syncdeck_store_unwritable", 1 if snapshot.store_problem else 0)
+    progress = snapshot.active.progress if snapshot.active is not None else None
+    if progress is not None and progress.recorded_at is not None:
+        out.family(
+            "syncdeck_progress_age_seconds",
+            "gauge",
+            "Seconds since the running sync last reported progress (present while one runs).",
+        )
+        out.sample(
+            "syncdeck_progress_age_seconds",
+            max(0.0, (snapshot.at - progress.recorded_at).total_seconds()),
+        )
     out.family("syncdeck_lease_epoch", "gauge", "The runner lease's fencing epoch.")
     out.sample("syncdeck_lease_epoch", stats.lease_epoch)
     out.family("syncdeck_runner_alive", "gauge", "1 when some process holds a live lease.")
