@@ -18,7 +18,7 @@ from loopprofile import Profiler
 from report import PartReport
 from terminal import SIZE
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 from core.config import Settings
 from core.demo import open_demo_erp
 from core.models import SyncMode

@@ -14,7 +14,7 @@ from pathlib import Path
 from common import cpu_ticks
 from keylatency import PaintProbe
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 
 
 def rss_mb() -> float:

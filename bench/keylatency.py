@@ -19,7 +19,7 @@ from terminal import plain
 from textual import events
 from textual._compositor import CompositorUpdate
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 from core.orchestrator import Orchestrator
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from loopprofile import Profiler
 from report import PartReport
 from terminal import SIZE
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 from core.config import Settings
 from core.models import RunCounts, SyncMode
 from core.orchestrator import Orchestrator

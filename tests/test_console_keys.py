@@ -22,16 +22,16 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from console.app import SyncdeckApp
-from console.keys import ACTIONS, MUTATING_ACTIONS
-from console.screens.confirm import ConfirmScreen
-from console.screens.help import HelpScreen
-from console.screens.history import HistoryScreen
-from console.widgets.event_log import EventLog
-from console.widgets.filter_bar import FilterBar
-from console.widgets.key_bar import KeyBar
-from console.widgets.queue import QueueTable
-from console.widgets.services import ServicesTable
+from console.tui.app import SyncdeckApp
+from console.tui.keys import ACTIONS, MUTATING_ACTIONS
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.help import HelpScreen
+from console.tui.screens.history import HistoryScreen
+from console.tui.widgets.event_log import EventLog
+from console.tui.widgets.filter_bar import FilterBar
+from console.tui.widgets.key_bar import KeyBar
+from console.tui.widgets.queue import QueueTable
+from console.tui.widgets.services import ServicesTable
 from core.clock import ManualClock
 from core.config import Settings
 from core.models import (
@@ -72,7 +72,7 @@ KEYS_TESTED = {
     "O",
     "escape",
 }
-"""Every key of console.keys.ACTIONS that a test below presses."""
+"""Every key of console.tui.keys.ACTIONS that a test below presses."""
 
 
 class HeldService:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from test_console_keys import make_console, make_orchestrator, running, until
 
-from console.widgets.active import ActivePane
+from console.tui.widgets.active import ActivePane
 from core.models import SyncMode
 from core.reports import STALE_PROGRESS_S
 

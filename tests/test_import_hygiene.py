@@ -205,7 +205,7 @@ CONSOLE_FIRST_FRAME = """
 import asyncio, json, sys
 from core.config import load_settings
 from core.runtime import build_orchestrator
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 
 SLOW = {slow!r}
 
@@ -232,7 +232,7 @@ FIRST_FRAME_NEEDS_NONE_OF = (
     "tomllib",
     "secrets",
     "rich._emoji_codes",
-    "console.screens.confirm",
+    "console.tui.screens.confirm",
 )
 """pydantic (about 100 ms to import and build) validates ERP records only; APScheduler
 loads when the schedule starts, after the first frame; tomllib only with a configuration

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from console.app import SyncdeckApp
-from console.widgets.event_log import EventLog
+from console.tui.app import SyncdeckApp
+from console.tui.widgets.event_log import EventLog
 from core.clock import ManualClock
 from core.config import (
     CircuitSettings,
@@ -297,7 +297,7 @@ async def _history_detail(w: World) -> None:
     request = await w.orch.request("orders", SyncMode.AUTO)
     await w.orch.wait(request.id)
     await w.app.show_history("orders")
-    from console.screens.history import HistoryScreen
+    from console.tui.screens.history import HistoryScreen
 
     screen = w.app.screen
     assert isinstance(screen, HistoryScreen)

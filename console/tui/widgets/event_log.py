@@ -12,7 +12,7 @@ from collections import deque
 
 from textual.widgets import RichLog
 
-from console.format import clock
+from console.tui.format import clock
 from core.models import Event, EventKind
 
 MAX_LINES = 500

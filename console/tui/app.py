@@ -1,16 +1,16 @@
 """The operations console: a view and a controller over the core's public API.
 
 It holds no orchestration logic (principle 10): keys call the orchestrator
-(`console.actions`), and the screen is redrawn from `snapshot()` at a bounded
-rate however many events arrive (`console.frames`). Tables are updated by row
+(`console.tui.actions`), and the screen is redrawn from `snapshot()` at a bounded
+rate however many events arrive (`console.tui.frames`). Tables are updated by row
 key, so the operator's cursor and scroll survive every update. This module is
 the shell: the layout, the event subscription, the toasts and the lifecycle.
 A request that failed for good, a circuit change and a runner takeover become
-toasts, at most two on screen (`console.toasts`); nothing the core reports
+toasts, at most two on screen (`console.tui.toasts`); nothing the core reports
 crashes the app. A store that breaks under the console (corrupt, deleted or
 replaced) ends dispatch and drawing, and a blocking notice offers only quit
-(exit code 2: `console.screens.fault`). The event log starts with the store's newest events (up to
-BACKLOG), then live ones.
+(exit code 2: `console.tui.screens.fault`). The event log starts with the store's
+newest events (up to BACKLOG), then live ones.
 """
 
 from __future__ import annotations
@@ -24,25 +24,25 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable
 
-from console.actions import LOG_FILTER, ConsoleActions
-from console.frames import IDLE_REFRESH
 from console.gc_pause import resume_gc
-from console.keys import bindings
-from console.palette import palette_commands
-from console.toasts import Toast, ToastPolicy, ToastRack
-from console.widgets.active import ActivePane
-from console.widgets.event_log import EventLog
-from console.widgets.key_bar import KeyBar
-from console.widgets.queue import QueueTable
-from console.widgets.services import ServicesTable
-from console.widgets.status_header import StatusHeader
+from console.tui.actions import LOG_FILTER, ConsoleActions
+from console.tui.frames import IDLE_REFRESH
+from console.tui.keys import bindings
+from console.tui.palette import palette_commands
+from console.tui.toasts import Toast, ToastPolicy, ToastRack
+from console.tui.widgets.active import ActivePane
+from console.tui.widgets.event_log import EventLog
+from console.tui.widgets.key_bar import KeyBar
+from console.tui.widgets.queue import QueueTable
+from console.tui.widgets.services import ServicesTable
+from console.tui.widgets.status_header import StatusHeader
 from core.errors import StoreBroken
 from core.models import Event
 
 if TYPE_CHECKING:
     from textual.widgets import Input
 
-    from console.widgets.filter_bar import FilterBar
+    from console.tui.widgets.filter_bar import FilterBar
 from core.orchestrator import Orchestrator
 
 BACKLOG = 200
@@ -65,7 +65,7 @@ class SyncdeckApp(ConsoleActions):
         live: bool = True,
     ) -> None:
         """`manage_orchestrator`: start it when mounted and stop it on exit (tests, scenes);
-        otherwise the caller owns its lifecycle, as `console.launch` does.
+        otherwise the caller owns its lifecycle, as `console.tui.launch` does.
         `live=False`: draw only when `redraw()` is called (deterministic pictures)."""
         super().__init__(orchestrator, read_only=read_only, clock=clock, live=live)
         self._manage = manage_orchestrator
@@ -117,7 +117,7 @@ class SyncdeckApp(ConsoleActions):
         """Stop drawing and show the blocking notice: from now on the only key is q."""
         super().store_broke(fault)
         if self.fault is None:
-            from console.screens.fault import FaultScreen
+            from console.tui.screens.fault import FaultScreen
 
             self.fault = fault
             self.push_screen(FaultScreen(fault))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from console.format import bar, clock, count, duration
+from console.tui.format import bar, clock, count, duration
 from core.models import Snapshot, SyncMode
 from core.reports import stale_progress_age
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from console.format import clock
+from console.tui.format import clock
 from core.models import HealthState, Snapshot
 
 HEALTH_STYLE = {

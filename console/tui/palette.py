@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from textual.app import SystemCommand
 
-from console.actions import ConsoleActions
-from console.keys import ACTIONS
+from console.tui.actions import ConsoleActions
+from console.tui.keys import ACTIONS
 from core.models import SyncMode
 
 

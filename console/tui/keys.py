@@ -2,7 +2,7 @@
 
 The same table feeds the app's bindings (and so the footer), the help screen,
 and read-only mode (which hides every action marked `mutating`). Palette
-commands are built in `console.palette` from the same actions. A label that
+commands are built in `console.tui.palette` from the same actions. A label that
 depends on state (`p Resume` while paused, `s Sched off`) comes from
 `ConsoleActions.key_label`, which the footer asks.
 """

@@ -1,6 +1,6 @@
 """What the console's keys do: each action is one call of the orchestrator's public API.
 
-The keys themselves are in `console.keys`; this is the other half of each entry
+The keys themselves are in `console.tui.keys`; this is the other half of each entry
 there. An action acts on the main view's selection (a service, a queue entry)
 or asks first (cancel a running sync, quit while this console runs one). The
 core's refusals (`StoreError`, an unknown service, a bad value) become a toast,
@@ -18,16 +18,16 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
-from console.frames import FramedApp
-from console.keys import MAIN_VIEW_ACTIONS, MUTATING_ACTIONS
-from console.widgets.event_log import EventLog
-from console.widgets.queue import QueueTable
-from console.widgets.services import ServicesTable
+from console.tui.frames import FramedApp
+from console.tui.keys import MAIN_VIEW_ACTIONS, MUTATING_ACTIONS
+from console.tui.widgets.event_log import EventLog
+from console.tui.widgets.queue import QueueTable
+from console.tui.widgets.services import ServicesTable
 from core.errors import StoreError
 from core.models import MAX_PRIORITY, MIN_PRIORITY, Snapshot, SyncMode
 
 LOG_FILTER = "log-filter"
-"""The id of the event log's filter box (`console.widgets.filter_bar`, mounted on `/`)."""
+"""The id of the event log's filter box (`console.tui.widgets.filter_bar`, mounted on `/`)."""
 
 
 @runtime_checkable
@@ -39,7 +39,7 @@ class Sortable(Protocol):
 
 
 class ConsoleActions(FramedApp):
-    """The action handlers of the console app (its shell is `console.app.SyncdeckApp`)."""
+    """The action handlers of the console app (its shell is `console.tui.app.SyncdeckApp`)."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.fault is not None:
@@ -65,12 +65,12 @@ class ConsoleActions(FramedApp):
         if len(self.screen_stack) > 1:  # only then can a confirmation be up (or loaded)
             self._close_stale_confirmation(snap)
         if before is None or before.controls != snap.controls:
-            from console.widgets.key_bar import KeyBar
+            from console.tui.widgets.key_bar import KeyBar
 
             self.query_one(KeyBar).refresh()
 
     def _close_stale_confirmation(self, snap: Snapshot) -> None:
-        from console.screens.confirm import ConfirmScreen
+        from console.tui.screens.confirm import ConfirmScreen
 
         screen = self.screen
         if isinstance(screen, ConfirmScreen) and screen.request_id is not None:
@@ -143,7 +143,7 @@ class ConsoleActions(FramedApp):
             if yes:
                 await self._call("Cancel", self.orch.cancel(request.id))
 
-        from console.screens.confirm import ConfirmScreen  # screens load when first opened
+        from console.tui.screens.confirm import ConfirmScreen  # screens load when first opened
 
         self.push_screen(
             ConfirmScreen(
@@ -183,13 +183,13 @@ class ConsoleActions(FramedApp):
             await self.show_history(service)
 
     async def show_history(self, service: str) -> None:
-        from console.screens.history import HistoryScreen
+        from console.tui.screens.history import HistoryScreen
 
         runs = await self.orch.history(service, limit=200)
         self.push_screen(HistoryScreen(service, runs))
 
     async def show_service(self, service: str) -> None:
-        from console.screens.detail import service_screen
+        from console.tui.screens.detail import service_screen
 
         snap = self.snapshot
         view = None if snap is None else next((s for s in snap.services if s.name == service), None)
@@ -201,7 +201,7 @@ class ConsoleActions(FramedApp):
         if start is not None:
             start()
             return
-        from console.widgets.filter_bar import FilterBar  # mounted when first asked for
+        from console.tui.widgets.filter_bar import FilterBar  # mounted when first asked for
 
         found = self.screen.query(f"#{LOG_FILTER}")
         bar = found.first(FilterBar) if found else FilterBar(id=LOG_FILTER)
@@ -230,7 +230,7 @@ class ConsoleActions(FramedApp):
             log.set_filter("")
 
     def action_help(self) -> None:
-        from console.screens.help import HelpScreen
+        from console.tui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen(self.read_only))
 
@@ -243,7 +243,7 @@ class ConsoleActions(FramedApp):
                 if yes:
                     self.exit()
 
-            from console.screens.confirm import ConfirmScreen
+            from console.tui.screens.confirm import ConfirmScreen
 
             self.push_screen(
                 ConfirmScreen(

@@ -21,11 +21,11 @@ from collections.abc import Callable
 
 from textual.app import App
 
-from console.widgets.active import ActivePane
-from console.widgets.event_log import EventLog
-from console.widgets.queue import QueueTable
-from console.widgets.services import ServicesTable
-from console.widgets.status_header import StatusHeader
+from console.tui.widgets.active import ActivePane
+from console.tui.widgets.event_log import EventLog
+from console.tui.widgets.queue import QueueTable
+from console.tui.widgets.services import ServicesTable
+from console.tui.widgets.status_header import StatusHeader
 from core.errors import StoreBroken, StoreError
 from core.models import Event, Snapshot
 from core.orchestrator import Orchestrator

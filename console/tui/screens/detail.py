@@ -17,8 +17,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.format import clock, count, duration
-from console.widgets.key_bar import KeyBar
+from console.tui.format import clock, count, duration
+from console.tui.widgets.key_bar import KeyBar
 from core.models import CircuitState, RunOutcome, RunRecord, ServiceView
 
 
