@@ -402,7 +402,7 @@ async def test_the_event_log_starts_with_the_stores_newest_events(tmp_path: Path
             lambda: any("run.finished prices" in line for line in log.lines_kept),
             "the earlier run in the log",
         )
-        assert later.app.backlog_loaded
+        assert later.app.main.backlog_loaded
 
 
 async def test_a_cancel_confirmation_closes_itself_when_the_run_ends(tmp_path: Path) -> None:

@@ -215,7 +215,7 @@ async def main():
     app = SyncdeckApp(orch)
     try:
         async with app.run_test() as pilot:
-            while app.frames < 1:
+            while app.main.frames < 1:
                 await pilot.pause(0.01)
             loaded = [n for n in sys.modules if n in SLOW or n.split(".")[0] in SLOW]
             print(json.dumps(sorted(loaded)))

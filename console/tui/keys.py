@@ -1,16 +1,18 @@
 """Every key of the console, defined once.
 
-The same table feeds the app's bindings (and so the footer), the help screen,
-and read-only mode (which hides every action marked `mutating`). Palette
-commands are built in `console.tui.palette` from the same actions. A label that
-depends on state (`p Resume` while paused, `s Sched off`) comes from
-`ConsoleActions.key_label`, which the footer asks.
+The same table feeds the bindings (and so the footer), the help screen, and
+read-only mode (which hides every action marked `mutating`). A key marked
+`anywhere` is the app's binding and works over the history too; the others are
+the main view's (`console.tui.screens.main`), so Textual offers them only there.
+Palette commands are built in `console.tui.palette` from the same actions. A
+label that depends on state (`p Resume` while paused, `s Sched off`) comes from
+the screen's `key_label`, which the footer asks.
 """
 
 from __future__ import annotations
 
 import msgspec
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 class KeyAction(msgspec.Struct, frozen=True):
@@ -26,7 +28,7 @@ class KeyAction(msgspec.Struct, frozen=True):
     mutating: bool = False
     footer: bool = True
     anywhere: bool = False
-    """Works over other screens too (history, details); otherwise main view only."""
+    """The app's binding: works over the history too. Otherwise the main view's only."""
 
 
 ACTIONS: tuple[KeyAction, ...] = (
@@ -126,11 +128,13 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
 )
 
 MUTATING_ACTIONS = frozenset(a.action.split("(")[0] for a in ACTIONS if a.mutating)
-MAIN_VIEW_ACTIONS = frozenset(a.action.split("(")[0] for a in ACTIONS if not a.anywhere)
-"""Actions on the main view's selection and state: off while another screen is on top."""
 
 
-def bindings() -> list[Binding]:
+def bindings(*, anywhere: bool) -> list[BindingType]:
+    """The bindings of the keys marked `anywhere` (the app's), or of the others (the main
+    view's), in the table's order."""
     return [
-        Binding(a.keys, a.action, a.label, show=a.footer, key_display=a.display) for a in ACTIONS
+        Binding(a.keys, a.action, a.label, show=a.footer, key_display=a.display)
+        for a in ACTIONS
+        if a.anywhere is anywhere
     ]

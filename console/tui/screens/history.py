@@ -141,7 +141,7 @@ class HistoryScreen(Screen[None]):
 
     # -- keys --------------------------------------------------------------------
 
-    def start_filter(self) -> None:
+    async def start_filter(self) -> None:
         bar = self.query_one(FilterBar)
         bar.value = self.filter_text
         bar.open()

@@ -69,7 +69,7 @@ class KeyBar(Widget):
         def offer(key: str) -> Offer:
             _node, binding, enabled, _tooltip = active[key]
             display = app.get_key_display(binding)
-            label = getattr(app, "key_label", None)  # the console's state-aware labels
+            label = getattr(self.screen, "key_label", None)  # the main view's state labels
             description = (
                 binding.description if label is None else label(binding.action, binding.description)
             )
