@@ -46,7 +46,7 @@ Key-to-screen latency (parts a and b), defined precisely:
     10 s window (--quick: 4 s; longer if the presses need it) measures, with key presses
     going on throughout:
       - key-to-screen p95 (above);
-      - redraws per second: `app.frames` (console redraws from a snapshot) over the
+      - redraws per second: `app.main.frames` (console redraws from a snapshot) over the
         window; Textual paints per second are printed beside it, and under it the gaps
         between the starts of successive redraws (the limit is ten in any one second, not
         100 ms between two: a key's frame may follow an event's at once). Target <= 10 /s;

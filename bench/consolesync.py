@@ -19,7 +19,7 @@ from paintprobe import PaintProbe
 from report import PartReport
 from terminal import SIZE
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 from core.config import Settings
 from core.demo import open_demo_erp
 from core.models import SyncMode
@@ -62,7 +62,7 @@ async def part_b(
             await orch.resume()
 
             def drawn_resumed() -> bool:  # presses read the state from the app's last frame
-                snap = app.snapshot
+                snap = app.main.snapshot
                 return snap is not None and not snap.controls.dispatch_paused
 
             await until(drawn_resumed, 10, "the console to draw dispatch resumed")
@@ -80,7 +80,9 @@ async def part_b(
         return latencies, (await waiting).run
 
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: orch.is_runner and app.snapshot is not None, 30, "the runner lease")
+        await until(
+            lambda: orch.is_runner and app.main.snapshot is not None, 30, "the runner lease"
+        )
         await pilot.pause()
         window = Window(app, probe)
         latencies, run = await sync_with_presses(stages, window)

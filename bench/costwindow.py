@@ -14,7 +14,7 @@ from pathlib import Path
 from common import cpu_ticks
 from paintprobe import PaintProbe
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 
 
 def rss_mb() -> float:
@@ -56,7 +56,7 @@ class Window:
 
     def start(self) -> Window:
         self.t0, self.cpu0 = time.perf_counter(), time.process_time()
-        self.frames0, self.paints0 = self.app.frames, self.probe.paints
+        self.frames0, self.paints0 = self.app.main.frames, self.probe.paints
         self.threads0 = thread_cpu()
         self.seen = dict(self.threads0)
         return self
@@ -68,7 +68,7 @@ class Window:
         self.sample()
         self.wall = time.perf_counter() - self.t0
         self.cpu = time.process_time() - self.cpu0
-        self.frames = self.app.frames - self.frames0
+        self.frames = self.app.main.frames - self.frames0
         self.paints = self.probe.paints - self.paints0
         return self
 

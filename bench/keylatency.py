@@ -17,7 +17,7 @@ from common import ms, p95
 from paintprobe import PaintProbe
 from textual import events
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 from core.orchestrator import Orchestrator
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ PRESS_TIMEOUT_S = 10.0
 
 async def press_p(app: SyncdeckApp, probe: PaintProbe, stages: Stages | None) -> float:
     """One press of `p`; seconds from the key reaching the app to the paint showing it."""
-    snap = app.snapshot
+    snap = app.main.snapshot
     assert snap is not None
     marker = "dispatch on" if snap.controls.dispatch_paused else "dispatch PAUSED"
     waiter = probe.expect(marker)
@@ -85,15 +85,16 @@ class Stages:
                 self.core_done.append(time.perf_counter())
 
             setattr(orch, name, call)
-        draw = app._draw  # every frame, whoever asked for it, is drawn here
+        main, limiter = app.main, app.main.limiter
+        draw = limiter._draw  # every frame, whoever asked for it, is drawn here
 
         async def timed_draw() -> None:
-            started, before = time.perf_counter(), app.frames
+            started, before = time.perf_counter(), main.frames
             await draw()
-            if app.frames > before:
+            if main.frames > before:
                 self.redraws.append((started, time.perf_counter()))
 
-        app._draw = timed_draw  # type: ignore[method-assign]
+        limiter._draw = timed_draw
 
     def attribute(self, t0: float, t1: float) -> None:
         core = next((t for t in self.core_done if t >= t0), None)

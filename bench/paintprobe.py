@@ -11,7 +11,7 @@ from typing import Any
 from terminal import plain
 from textual._compositor import CompositorUpdate
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 
 
 @dataclass

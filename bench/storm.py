@@ -20,7 +20,7 @@ from paintprobe import PaintProbe
 from report import PartReport
 from terminal import SIZE
 
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 from core.config import Settings
 from core.models import RunCounts, SyncMode
 from core.orchestrator import Orchestrator
@@ -94,7 +94,9 @@ async def part_a(
     stages = Stages(app, orch)
     rng = random.Random(1)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: orch.is_runner and app.snapshot is not None, 30, "the runner lease")
+        await until(
+            lambda: orch.is_runner and app.main.snapshot is not None, 30, "the runner lease"
+        )
         await orch.request("storm", SyncMode.FULL)
         await until(storm.running.is_set, 30, "the storm run to start")
         await pilot.pause()
@@ -125,10 +127,12 @@ async def part_a(
 
         await until(lambda: storm.sent >= storm.limit, 600, "the storm's last report")
         await until(app._subscription._queue.empty, 30, "the console to consume every event")
-        frames = app.frames
-        await until(lambda: app.frames >= frames + 2, 30, "the console to draw the last report")
+        frames = app.main.frames
+        await until(
+            lambda: app.main.frames >= frames + 2, 30, "the console to draw the last report"
+        )
         rss_after = rss_mb()
-        snap = app.snapshot
+        snap = app.main.snapshot
         shown = snap.active.progress.done if snap and snap.active and snap.active.progress else 0
         dropped = app._subscription.dropped
         gc.collect()
@@ -145,7 +149,7 @@ async def part_a(
     print(f"      where it goes: {stages.summary()}", flush=True)
     report.add(
         "a",
-        "redraws per second (app.frames)",
+        "redraws per second (app.main.frames)",
         f"{window.fps:.1f} /s (Textual paints {window.paint_rate:.1f} /s)",
         f"<= {TARGET_FPS:g} /s",
         window.fps <= TARGET_FPS,

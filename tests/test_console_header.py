@@ -13,7 +13,7 @@ from pathlib import Path
 
 from test_console_keys import SERVICES, HeldService, make_console, running, until
 
-from console.widgets.status_header import StatusHeader
+from console.tui.widgets.status_header import StatusHeader
 from core.config import Settings
 from core.orchestrator import Orchestrator
 from core.store import SQLiteStore

@@ -23,16 +23,16 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from console.app import SyncdeckApp
-from console.keys import ACTIONS, MUTATING_ACTIONS
-from console.screens.confirm import ConfirmScreen
-from console.screens.help import HelpScreen
-from console.screens.history import HistoryScreen
-from console.widgets.event_log import EventLog
-from console.widgets.filter_bar import FilterBar
-from console.widgets.key_bar import KeyBar
-from console.widgets.queue import QueueTable
-from console.widgets.services import ServicesTable
+from console.tui.app import SyncdeckApp
+from console.tui.keys import ACTIONS, MUTATING_ACTIONS
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.help import HelpScreen
+from console.tui.screens.history import HistoryScreen
+from console.tui.widgets.event_log import EventLog
+from console.tui.widgets.filter_bar import FilterBar
+from console.tui.widgets.key_bar import KeyBar
+from console.tui.widgets.queue import QueueTable
+from console.tui.widgets.services import ServicesTable
 from core.config import Settings
 from core.models import (
     RequestSource,
@@ -72,7 +72,7 @@ KEYS_TESTED = {
     "O",
     "escape",
 }
-"""Every key of console.keys.ACTIONS that a test below presses."""
+"""Every key of console.tui.keys.ACTIONS that a test below presses."""
 
 
 class HeldService:
@@ -158,8 +158,8 @@ def make_console(
 def redraw_idle(app: SyncdeckApp) -> bool:
     """No frame scheduled, none being drawn, and none started but not yet running."""
     return (
-        app._refresh_handle is None
-        and not app._refreshing
+        app.main.limiter._refresh_handle is None
+        and not app.main.limiter._refreshing
         and all(w.is_finished for w in app.workers if w.group == "redraw")
     )
 
@@ -171,7 +171,7 @@ async def running(console: Console, size: tuple[int, int] = SIZE) -> AsyncIterat
         app = console.app
 
         def ready() -> bool:
-            snap = app.snapshot
+            snap = app.main.snapshot
             return (
                 snap is not None
                 and app.query_one(ServicesTable).row_count == len(SERVICES)
@@ -221,7 +221,7 @@ def queue_order(snap: Snapshot) -> list[str]:
 
 
 def app_queue_order(app: SyncdeckApp) -> list[str]:
-    return [] if app.snapshot is None else queue_order(app.snapshot)
+    return [] if app.main.snapshot is None else queue_order(app.main.snapshot)
 
 
 def screen_text(app: SyncdeckApp) -> str:
@@ -260,7 +260,7 @@ async def start_held_run(pilot: Pilot[None], console: Console, service: str = "o
 
     async def seen() -> bool:
         snap = await console.orch.snapshot()
-        app_snap = console.app.snapshot
+        app_snap = console.app.main.snapshot
         return (
             snap.active is not None
             and snap.active.request.id == request.id
@@ -514,7 +514,7 @@ async def test_pause_key_toggles_dispatching(tmp_path: Path) -> None:
         await until(pilot, lambda: paused(True), "p to pause dispatching")
         await until(
             pilot,
-            lambda: app.snapshot is not None and app.snapshot.controls.dispatch_paused,
+            lambda: app.main.snapshot is not None and app.main.snapshot.controls.dispatch_paused,
             "the console to show dispatching paused",
         )
         assert "dispatch PAUSED" in screen_text(app)
@@ -562,7 +562,7 @@ async def test_schedule_key_toggles_the_schedule(tmp_path: Path) -> None:
         assert not snap.controls.dispatch_paused
         await until(
             pilot,
-            lambda: app.snapshot is not None and app.snapshot.controls.schedule_paused,
+            lambda: app.main.snapshot is not None and app.main.snapshot.controls.schedule_paused,
             "the console to show the schedule paused",
         )
         assert "sched PAUSED" in screen_text(app)
@@ -686,7 +686,7 @@ async def test_event_log_keeps_the_newest_line_visible_when_the_layout_changes(
         before = log.size.height
         await pilot.resize_terminal(80, 20)  # the log loses lines to the panes above it
         await until(pilot, lambda: log.size.height < before, "the log to shrink")
-        app.request_redraw()
+        app.main.limiter.request_redraw()
         assert log.max_scroll_y > 0  # more events than lines: the end is not the top
         await until(
             pilot,
@@ -789,8 +789,9 @@ async def test_quit_with_a_frame_due_exits_cleanly(tmp_path: Path) -> None:
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the quit question")
         await until(pilot, lambda: redraw_idle(app), "no frame due yet")
         clock.now = -0.4  # the last frame was at 0: the next one is due in 0.5 s
-        app.request_redraw()  # what any event (progress, another process's request) does
-        assert app._refresh_handle is not None
+        # what any event (progress, another process's request) does:
+        app.main.limiter.request_redraw()
+        assert app.main.limiter._refresh_handle is not None
         await pilot.press("y")
     store = SQLiteStore(console.db)
     await store.open()
@@ -901,7 +902,7 @@ async def test_palette_pause_and_resume_dispatching(tmp_path: Path) -> None:
         await until(pilot, lambda: paused(True), "the palette to pause dispatching")
         await until(
             pilot,
-            lambda: app.snapshot is not None and app.snapshot.controls.dispatch_paused,
+            lambda: app.main.snapshot is not None and app.main.snapshot.controls.dispatch_paused,
             "the console to see dispatching paused",
         )
         await run_palette(pilot, "Resume dispatching")
@@ -924,7 +925,7 @@ async def test_palette_pause_and_resume_schedule(tmp_path: Path) -> None:
         await until(pilot, lambda: paused(True), "the palette to pause the schedule")
         await until(
             pilot,
-            lambda: app.snapshot is not None and app.snapshot.controls.schedule_paused,
+            lambda: app.main.snapshot is not None and app.main.snapshot.controls.schedule_paused,
             "the console to see the schedule paused",
         )
         await run_palette(pilot, "Resume schedule")
@@ -1065,7 +1066,7 @@ async def test_read_only_mutating_keys_change_nothing(tmp_path: Path) -> None:
             app = console.app
 
             def sees_work() -> bool:
-                snap = app.snapshot
+                snap = app.main.snapshot
                 return snap is not None and snap.active is not None and len(snap.queue) == 2
 
             await until(pilot, sees_work, "the viewer to see the daemon's work")
@@ -1138,7 +1139,7 @@ async def test_read_only_quit_does_not_ask_and_leaves_the_daemon_running(
             app = console.app
             await until(
                 pilot,
-                lambda: app.snapshot is not None and app.snapshot.active is not None,
+                lambda: app.main.snapshot is not None and app.main.snapshot.active is not None,
                 "the viewer to see the running sync",
             )
             await pilot.press("q")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from test_console_keys import Console, make_console, running, until
 
-from console.widgets.event_log import EventLog
+from console.tui.widgets.event_log import EventLog
 from core.config import DemoFaults, DemoSizes
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource
 from core.entities import ENTITIES

@@ -12,7 +12,7 @@ from pathlib import Path
 from test_console_keys import make_console, make_orchestrator, running, until
 
 from console.documents import STALE_PROGRESS_S
-from console.widgets.active import ActivePane
+from console.tui.widgets.active import ActivePane
 from core.models import SyncMode
 
 NARROW = (80, 24)

@@ -26,17 +26,17 @@ from test_store_faults import _fill, tiny_disk  # noqa: F401 (a fixture)
 from textual.widget import Widget
 from textual.widgets import DataTable, Sparkline
 
-from console.screens.confirm import ConfirmScreen
-from console.screens.detail import DetailScreen
-from console.screens.fault import FaultScreen
-from console.screens.history import HistoryScreen
-from console.widgets.active import ActivePane
-from console.widgets.event_log import EventLog
-from console.widgets.filter_bar import FilterBar
-from console.widgets.key_bar import KeyBar
-from console.widgets.queue import QueueTable
-from console.widgets.services import ServicesTable
-from console.widgets.status_header import SEPARATOR, StatusHeader
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.detail import DetailScreen
+from console.tui.screens.fault import FaultScreen
+from console.tui.screens.history import HistoryScreen
+from console.tui.widgets.active import ActivePane
+from console.tui.widgets.event_log import EventLog
+from console.tui.widgets.filter_bar import FilterBar
+from console.tui.widgets.key_bar import KeyBar
+from console.tui.widgets.queue import QueueTable
+from console.tui.widgets.services import ServicesTable
+from console.tui.widgets.status_header import SEPARATOR, StatusHeader
 from core.errors import StoreReplaced, TransientError
 from core.models import RequestSource, RunCounts, SyncMode
 from core.orchestrator import Orchestrator
@@ -402,7 +402,7 @@ async def test_the_event_log_starts_with_the_stores_newest_events(tmp_path: Path
             lambda: any("run.finished prices" in line for line in log.lines_kept),
             "the earlier run in the log",
         )
-        assert later.app.backlog_loaded
+        assert later.app.main.backlog_loaded
 
 
 async def test_a_cancel_confirmation_closes_itself_when_the_run_ends(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from console.widgets.table import KeyedTable, columns
+from console.tui.widgets.table import KeyedTable, columns
 
 COLUMNS = columns("service 10, health 10")
 

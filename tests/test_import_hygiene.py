@@ -205,7 +205,7 @@ CONSOLE_FIRST_FRAME = """
 import asyncio, json, sys
 from core.config import load_settings
 from core.runtime import build_orchestrator
-from console.app import SyncdeckApp
+from console.tui.app import SyncdeckApp
 
 SLOW = {slow!r}
 
@@ -215,7 +215,7 @@ async def main():
     app = SyncdeckApp(orch)
     try:
         async with app.run_test() as pilot:
-            while app.frames < 1:
+            while app.main.frames < 1:
                 await pilot.pause(0.01)
             loaded = [n for n in sys.modules if n in SLOW or n.split(".")[0] in SLOW]
             print(json.dumps(sorted(loaded)))
@@ -232,7 +232,7 @@ FIRST_FRAME_NEEDS_NONE_OF = (
     "tomllib",
     "secrets",
     "rich._emoji_codes",
-    "console.screens.confirm",
+    "console.tui.screens.confirm",
     "sqlalchemy",
 )
 """pydantic (about 100 ms to import and build) validates ERP records only; APScheduler

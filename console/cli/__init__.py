@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         return _usage_error(exc)
     if args.command is None:
-        from console.launch import run_console  # Textual is imported only here
+        from console.tui.launch import run_console  # Textual is imported only here
 
         try:
             if args.read_only:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from console.app import SyncdeckApp
-from console.widgets.event_log import EventLog
+from console.tui.app import SyncdeckApp
+from console.tui.widgets.event_log import EventLog
 from core.config import (
     CircuitSettings,
     OrchestratorSettings,
@@ -149,14 +149,14 @@ async def _settle(pilot: Pilot[None]) -> None:
     """Draw the scene's one frame (scene apps are not live: nothing was drawn before)."""
     app = pilot.app
     assert isinstance(app, SyncdeckApp)
-    await app.redraw()
+    await app.main.limiter.redraw()
 
     async def backlog() -> bool:  # the first frame loads the store's newest events
-        return app.backlog_loaded
+        return app.main.backlog_loaded
 
     await _until(backlog)
     await pilot.pause()
-    await app.redraw()  # with every event the scene caused, however late it arrived
+    await app.main.limiter.redraw()  # with every event the scene caused, however late it arrived
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     log = app.query_one(EventLog)
@@ -263,7 +263,7 @@ async def _no_runner(w: World) -> None:
     log = w.app.query_one(EventLog)
 
     async def relayed() -> bool:
-        await w.app.redraw()
+        await w.app.main.limiter.redraw()
         return sum(" request.queued " in line for line in log.lines_kept) >= 6
 
     await _until(relayed)
@@ -296,8 +296,8 @@ async def _history_detail(w: World) -> None:
     )
     request = await w.orch.request("orders", SyncMode.AUTO)
     await w.orch.wait(request.id)
-    await w.app.show_history("orders")
-    from console.screens.history import HistoryScreen
+    await w.app.main.show_history("orders")
+    from console.tui.screens.history import HistoryScreen
 
     screen = w.app.screen
     assert isinstance(screen, HistoryScreen)
@@ -344,7 +344,8 @@ async def _read_only(w: World) -> None:
     log = w.app.query_one(EventLog)
 
     async def relayed() -> bool:  # the viewer has tailed the log to its last event
-        await w.app.redraw()  # a frame logs what the viewer received since the last one
+        # a frame logs what the viewer received since the last one:
+        await w.app.main.limiter.redraw()
         return any(f" {EventKind.LEASE_LOST.value}" in line for line in log.lines_kept)
 
     await _until(relayed)

@@ -1,7 +1,7 @@
 """A yes/no question that must be answered before something irreversible happens.
 
-A question about a running sync carries its `request_id`: the app closes the
-dialog itself when that sync ends before the operator answers.
+A question about a running sync carries its `request_id`: the main view that
+asked it closes the dialog itself when that sync ends before the operator answers.
 """
 
 from __future__ import annotations

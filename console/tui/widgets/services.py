@@ -1,6 +1,6 @@
 """The services pane: one row per service, fixed columns that fit 80 columns, a sort.
 
-Rows are updated by key so the cursor never jumps (see `console.widgets.table`).
+Rows are updated by key so the cursor never jumps (see `console.tui.widgets.table`).
 The default order is the snapshot's (default priority, highest first); `o`
 sorts by name, last run or state instead, `O` flips the direction, and the
 border's subtitle says which. A run that quarantined records is a warning: its
@@ -15,8 +15,8 @@ from typing import Any
 from rich.text import Text
 
 from console.format import clock, short_count
-from console.widgets.status_header import HEALTH_STYLE
-from console.widgets.table import KeyedTable, SortOrder, apply_order, columns, selected_key
+from console.tui.widgets.status_header import HEALTH_STYLE
+from console.tui.widgets.table import KeyedTable, SortOrder, apply_order, columns, selected_key
 from core.models import CircuitState, RunOutcome, ServiceView
 
 COLUMNS = columns("service 10, state 7, health 9, next 8, last run 8, result 9, rows 11")

@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.keys import ACTIONS, NAVIGATION
+from console.tui.keys import ACTIONS, NAVIGATION
 
 
 def help_table(read_only: bool) -> Table:

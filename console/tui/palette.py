@@ -1,23 +1,27 @@
 """The command palette (ctrl+p): the same actions as the keys, plus one per service.
 
-Each command runs one of `ConsoleActions`' handlers in a worker, so a refusal
-is the same toast a key would give. A read-only console offers only the
-commands that change nothing.
+Each command runs the handler its key runs (the main view's, or the app's for the
+keys that work on every screen) in a worker, so a refusal is the same toast a key
+would give. A read-only console offers only the commands that change nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
 
-from console.actions import ConsoleActions
-from console.keys import ACTIONS
+from console.tui.keys import ACTIONS
 from core.models import SyncMode
 
+if TYPE_CHECKING:
+    from console.tui.app import SyncdeckApp
 
-def palette_commands(app: ConsoleActions) -> Iterable[SystemCommand]:
+
+def palette_commands(app: SyncdeckApp) -> Iterable[SystemCommand]:
     """Palette commands from the same actions as the keys, plus one per service."""
+    main = app.main
     services = app.orch.service_names
     if not app.read_only:
         for service in services:
@@ -25,30 +29,31 @@ def palette_commands(app: ConsoleActions) -> Iterable[SystemCommand]:
                 yield SystemCommand(
                     f"Sync {service} ({mode.value})",
                     f"Request {_article(mode.value)} {mode.value} sync of {service}",
-                    lambda s=service, m=mode: app.run_worker(app.sync(s, m)),
+                    lambda s=service, m=mode: app.run_worker(main.sync(s, m)),
                 )
-        paused = app.snapshot is not None and app.snapshot.controls.dispatch_paused
-        sched = app.snapshot is not None and app.snapshot.controls.schedule_paused
+        snap = main.snapshot
+        paused = snap is not None and snap.controls.dispatch_paused
+        sched = snap is not None and snap.controls.schedule_paused
         yield SystemCommand(
             "Resume dispatching" if paused else "Pause dispatching",
             _help("toggle_dispatch"),
-            lambda: app.run_worker(app.action_toggle_dispatch()),
+            lambda: app.run_worker(main.action_toggle_dispatch()),
         )
         yield SystemCommand(
             "Resume schedule" if sched else "Pause schedule",
             _help("toggle_schedule"),
-            lambda: app.run_worker(app.action_toggle_schedule()),
+            lambda: app.run_worker(main.action_toggle_schedule()),
         )
         yield SystemCommand(
             "Cancel running sync",
             "Cancel the sync that is running now (asks first)",
-            lambda: app.run_worker(app.cancel_running()),
+            lambda: app.run_worker(main.cancel_running()),
         )
     for service in services:
         yield SystemCommand(
             f"History of {service}",
             f"Runs of {service}: outcome, counts, duration, error",
-            lambda s=service: app.run_worker(app.show_history(s)),
+            lambda s=service: app.run_worker(main.show_history(s)),
         )
     yield SystemCommand(
         "Filter event log", _help("filter"), lambda: app.run_worker(app.action_filter())

@@ -1,6 +1,6 @@
 """One service's runs, newest first: whole at 80 columns, the error column in view.
 
-Enter opens the selected run's detail (`console.screens.detail`: the full
+Enter opens the selected run's detail (`console.tui.screens.detail`: the full
 error, counts, mode and why, duration, attempt). `/` filters the runs as you
 type (match count in the border), `o`/`O` sort them, Esc clears a filter or goes
 back, as does `q`. The sparkline of durations shows only from two finished runs
@@ -20,10 +20,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Sparkline, Static
 
 from console.format import clock, duration, short_count
-from console.widgets.filter_bar import FilterBar
-from console.widgets.key_bar import KeyBar
-from console.widgets.services import OUTCOME_STYLE, OUTCOME_TEXT
-from console.widgets.table import Column, KeyedTable, SortOrder, columns, mode_text, selected_key
+from console.tui.widgets.filter_bar import FilterBar
+from console.tui.widgets.key_bar import KeyBar
+from console.tui.widgets.services import OUTCOME_STYLE, OUTCOME_TEXT
+from console.tui.widgets.table import (
+    Column,
+    KeyedTable,
+    SortOrder,
+    columns,
+    mode_text,
+    selected_key,
+)
 from core.models import RunRecord
 
 FIXED = columns("run 4, started 8, mode 4, outcome 9, took 5, fetched 7, written 7, rej 3")
@@ -134,7 +141,7 @@ class HistoryScreen(Screen[None]):
 
     # -- keys --------------------------------------------------------------------
 
-    def start_filter(self) -> None:
+    async def start_filter(self) -> None:
         bar = self.query_one(FilterBar)
         bar.value = self.filter_text
         bar.open()
@@ -174,6 +181,6 @@ class HistoryScreen(Screen[None]):
         """The selected run's detail (Enter)."""
         run = self.selected
         if run is not None:
-            from console.screens.detail import run_screen
+            from console.tui.screens.detail import run_screen
 
             self.app.push_screen(run_screen(self.service, run))

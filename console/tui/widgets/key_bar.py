@@ -4,7 +4,7 @@ Textual's own Footer fills itself only after the screen's first refresh, composi
 one widget per key then, so the console's first frame came without it and the
 whole screen stood complete about 100 ms later. This bar is one widget: it draws
 the screen's active bindings in the first frame and only redraws (nothing is
-composed) when they change. Keys come from `console.keys` through the bindings,
+composed) when they change. Keys come from `console.tui.keys` through the bindings,
 so it shows exactly what the help screen and the command palette offer.
 """
 
@@ -69,7 +69,7 @@ class KeyBar(Widget):
         def offer(key: str) -> Offer:
             _node, binding, enabled, _tooltip = active[key]
             display = app.get_key_display(binding)
-            label = getattr(app, "key_label", None)  # the console's state-aware labels
+            label = getattr(self.screen, "key_label", None)  # the main view's state labels
             description = (
                 binding.description if label is None else label(binding.action, binding.description)
             )

@@ -31,7 +31,7 @@ def run_console(settings: Settings, read_only: bool = False) -> int:
 
 
 async def _run(settings: Settings, read_only: bool) -> int:
-    from console.app import SyncdeckApp
+    from console.tui.app import SyncdeckApp
 
     orchestrator = build_orchestrator(settings, runner=not read_only)
     await orchestrator.start(defer_schedule=True)  # the app starts it after its first frame

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.format import clock, count, duration
-from console.widgets.key_bar import KeyBar
+from console.tui.widgets.key_bar import KeyBar
 from core.models import CircuitState, RunOutcome, RunRecord, ServiceView
 
 

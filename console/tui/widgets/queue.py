@@ -12,7 +12,7 @@ later knows the recent ones); a merge older than that counts (`schedule+1`).
 from __future__ import annotations
 
 from console.format import clock, duration
-from console.widgets.table import KeyedTable, columns, mode_text, selected_key
+from console.tui.widgets.table import KeyedTable, columns, mode_text, selected_key
 from core.models import Event, EventKind, QueueEntry
 
 COLUMNS = columns("# 2, id 5, service 10, mode 4, prio 5, waited 6, ready at 8, source 16")

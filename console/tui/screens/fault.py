@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.widgets.key_bar import KeyBar
+from console.tui.widgets.key_bar import KeyBar
 from core.errors import StoreBroken, StoreReplaced
 
 EXIT_FAULT = 2

@@ -1,0 +1,193 @@
+"""The operations console: a view and a controller over the core's public API.
+
+It holds no orchestration logic (principle 10). The app is the shell: the
+lifecycle (the event subscription; the orchestrator, when it manages it; the
+schedule, started after the first frame), the toasts, the fault notice, and the
+keys that also work over the history (`?`, `q`, `/`, `o`, `O`; the last three act
+on the screen on top). The panes and the keys that act on them are the main
+view's, its default screen (`console.tui.screens.main`). A request that failed
+for good, a circuit change and a runner takeover become toasts, at most two on
+screen (`console.tui.toasts`); nothing the core reports crashes the app. A store
+that breaks under the console (corrupt, deleted or replaced) ends dispatch and
+drawing, and a blocking notice offers only quit (exit code 2:
+`console.tui.screens.fault`). Quitting asks first when it would interrupt a sync
+this console runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol, runtime_checkable
+
+from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+
+from console.gc_pause import resume_gc
+from console.tui.keys import bindings
+from console.tui.palette import palette_commands
+from console.tui.screens.main import MainScreen
+from console.tui.toasts import Toast, ToastPolicy, ToastRack
+from core.errors import StoreBroken
+from core.models import Event
+from core.orchestrator import Orchestrator
+
+
+@runtime_checkable
+class Filterable(Protocol):
+    """A screen that `/` filters (the main view's event log, a history's runs)."""
+
+    async def start_filter(self) -> None: ...
+
+
+@runtime_checkable
+class Sortable(Protocol):
+    """A screen that `o` and `O` sort (the main view's services, a history's runs)."""
+
+    def cycle_sort(self) -> None: ...
+    def flip_sort(self) -> None: ...
+
+
+class SyncdeckApp(App[None]):
+    CSS_PATH = "syncdeck.tcss"
+    TITLE = "syncdeck"
+    BINDINGS = bindings(anywhere=True)
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        *,
+        read_only: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        manage_orchestrator: bool = False,
+        live: bool = True,
+    ) -> None:
+        """`manage_orchestrator`: start it as the app loads and stop it on exit (tests,
+        scenes); otherwise the caller owns its lifecycle, as `console.tui.launch` does.
+        `live=False`: draw only when `main.limiter.redraw()` is called (deterministic
+        pictures)."""
+        super().__init__()
+        self.orch = orchestrator
+        self.read_only = read_only
+        self.main = MainScreen(orchestrator, read_only=read_only, clock=clock, live=live)
+        self._manage = manage_orchestrator
+        self.toasts = ToastRack(self)
+        self._toast_policy = ToastPolicy(lambda: orchestrator.holder_id)
+        self.fault: StoreBroken | None = None
+        """The store broke under the console: it shows why and offers only quit."""
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.main
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def on_load(self) -> None:
+        """Before the main view is composed, so that its first frame finds the core up."""
+        self._subscription = self.orch.events()  # before start: see the lease being taken
+        if self._manage:
+            await self.orch.start()
+
+    async def on_mount(self) -> None:
+        await self.main.started()  # mounted once the main view shows its first frame
+        self.run_worker(self._consume_events(), exclusive=True, group="events")
+        self.run_worker(self._watch_fault(), group="fault")
+
+    async def _consume_events(self) -> None:
+        async for event in self._subscription:
+            batch = [event, *self._subscription.pending()]
+            self._react(batch)
+            self.main.log_events(batch)
+
+    async def _watch_fault(self) -> None:
+        self.store_broke(await self.orch.wait_for_fault())
+
+    def on_main_screen_store_broke(self, message: MainScreen.StoreBroke) -> None:
+        self.store_broke(message.fault)
+
+    def store_broke(self, fault: StoreBroken) -> None:
+        """Stop drawing and show the blocking notice: from now on the only key is q."""
+        self.main.limiter.stop()
+        if self.fault is None:
+            from console.tui.screens.fault import FaultScreen  # screens load when first opened
+
+            self.fault = fault
+            self.push_screen(FaultScreen(fault))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.fault is None  # the store broke: the notice's own q is the only key
+
+    def on_main_screen_first_frame(self, message: MainScreen.FirstFrame) -> None:
+        """What the first frame need not wait for (see `console.gc_pause`): the garbage
+        collector, and the schedule (`Orchestrator.start_schedule`; a no-op if started)."""
+        resume_gc()
+        self.run_worker(self.main.call_core("Schedule", self.orch.start_schedule()), group="start")
+
+    async def on_unmount(self) -> None:
+        self._subscription.close()
+        if self._manage:
+            await self.orch.stop()
+
+    # -- toasts ----------------------------------------------------------------
+
+    def _react(self, events: Iterable[Event]) -> None:
+        for toast in self._toast_policy.toasts(events):
+            self.toasts.show(toast)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast, the core's refusals too, goes through the bounded rack."""
+        self.toasts.show(Toast(title, message, severity))
+
+    # -- the keys that work on every screen ----------------------------------------
+
+    async def action_filter(self) -> None:
+        screen = self.screen
+        if isinstance(screen, Filterable):
+            await screen.start_filter()
+
+    def action_sort(self) -> None:
+        screen = self.screen
+        if isinstance(screen, Sortable):
+            screen.cycle_sort()
+
+    def action_sort_reverse(self) -> None:
+        screen = self.screen
+        if isinstance(screen, Sortable):
+            screen.flip_sort()
+
+    def action_help(self) -> None:
+        from console.tui.screens.help import HelpScreen  # screens load when first opened
+
+        self.push_screen(HelpScreen(self.read_only))
+
+    async def action_quit_console(self) -> None:
+        """Quit; first ask, when that would interrupt a sync this console is running."""
+        snap = self.main.snapshot
+        if self.orch.is_runner and snap is not None and snap.active is not None:
+            service = snap.active.request.service
+
+            async def leave() -> None:
+                self.exit()
+
+            self.main.ask(
+                f"This console is running a {service} sync. Quitting interrupts it: it is "
+                "recorded as interrupted and queued again, and another syncdeck process "
+                "(or this console, next time) runs it.\n\nQuit?",
+                snap.active.request.id,
+                leave,
+            )
+            return
+        self.exit()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Palette commands from the same actions as the keys, plus one per service."""
+        return palette_commands(self)
