@@ -451,3 +451,42 @@ def test_a_console_killed_mid_sync_records_it_interrupted_and_requeues_it_at_onc
     assert status["active"] is None and status["runner"] is None, status
     queued = [(e["id"], e["service"], e["state"]) for e in status["queue"]]
     assert queued == [(request_id, "orders", "queued")], status["queue"]
+
+
+def test_five_fast_priority_presses_in_a_real_terminal_all_count(
+    start_console: Callable[..., Console], console_env: dict[str, str]
+) -> None:
+    """Five `+` sent at once through tmux, faster than a frame is drawn: the queued
+    request's priority rises by five (each press was once an absolute value computed from
+    the last frame, so most presses were lost)."""
+    console = start_console("presses", size=(100, 30))
+    console.wait_for("services pane listing all four services", services_listed, STARTUP_S)
+    console.wait_for("'runner: this console'", lambda s: "runner: this console" in s, STARTUP_S)
+    pause = subprocess.run([*SYNCDECK, "pause"], env=console_env, capture_output=True, timeout=60)
+    assert pause.returncode == 0, pause.stderr
+    queued = subprocess.run(
+        [*SYNCDECK, "sync", "prices", "--priority", "5"],
+        env=console_env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert queued.returncode == 0, queued.stderr
+    console.wait_for(
+        "the request in the queue pane",
+        lambda s: ("prices" in s and "full" in s) or "auto" in s,
+        STARTUP_S,
+    )
+    console.press("Tab")
+    console.press("+", "+", "+", "+", "+")
+
+    def priority() -> int:
+        status = cli_json(console_env, "status")
+        assert isinstance(status, dict)
+        return int(status["queue"][0]["priority"])
+
+    deadline = time.monotonic() + STARTUP_S
+    while priority() != 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert priority() == 10, console.screen()
+    console.press("q")
+    console.wait_exit(STARTUP_S)

@@ -463,6 +463,26 @@ async def test_priority_keys_reorder_the_queue_and_keep_the_selection(tmp_path: 
         assert (await orch.get_request(products)).state == RequestState.QUEUED
 
 
+async def test_fast_priority_presses_all_count(tmp_path: Path) -> None:
+    """Five `+` in a row, faster than a frame: each press moves the priority by one in the
+    store, not to one more than the last frame showed."""
+    console = make_console(tmp_path)
+    async with running(console) as pilot:
+        app, orch = console.app, console.orch
+        await orch.pause()
+        prices = (await orch.request("prices", SyncMode.FULL, priority=5)).id
+        queue = app.query_one(QueueTable)
+        await until(pilot, lambda: queue.row_count == 1, "the entry in the queue pane")
+        await pilot.press("tab")
+        assert queue.selected == prices
+        await pilot.press("plus", "plus", "plus", "plus", "plus")
+
+        async def raised() -> bool:
+            return (await orch.get_request(prices)).priority == 10
+
+        await until(pilot, raised, "five presses to raise the priority by five")
+
+
 async def test_priority_keys_need_a_queue_entry(tmp_path: Path) -> None:
     console = make_console(tmp_path)
     async with running(console) as pilot:

@@ -73,7 +73,8 @@ def test_the_token_never_shows_in_argv(
     try:
         assert TOKEN not in argv_of(proc)
         client_env = {k: v for k, v in env.items() if k != "SYNCDECK_SOURCE__KIND"}
-        assert verify(client_env, url, data_dir, secret) == 0
+        # Read and compared (not refused, 3): the replica was never synced, which is exit 1.
+        assert verify(client_env, url, data_dir, secret) == 1
         wrong = tmp_path / "wrong.token"
         wrong.write_text("not-the-token\n")
         assert verify(client_env, url, data_dir, wrong) == 3  # refused: nothing compared

@@ -34,7 +34,7 @@ from console.tui.widgets.queue import QueueTable
 from console.tui.widgets.services import ServicesTable
 from console.tui.widgets.status_header import StatusHeader
 from core.errors import StoreBroken, StoreError
-from core.models import MAX_PRIORITY, MIN_PRIORITY, Event, Snapshot, SyncMode
+from core.models import Event, Snapshot, SyncMode
 from core.orchestrator import Orchestrator
 
 if TYPE_CHECKING:
@@ -307,11 +307,11 @@ class MainScreen(Screen[None]):
         if request_id is None or snap is None:
             self.notify("Select a queue entry first (tab to the queue).", title="Priority")
             return
-        entry = next((e for e in snap.queue if e.request.id == request_id), None)
-        if entry is None:
+        if all(e.request.id != request_id for e in snap.queue):
             return
-        new = min(MAX_PRIORITY, max(MIN_PRIORITY, entry.request.priority + delta))
-        await self.call_core("Priority", self.orch.set_priority(request_id, new))
+        # Relative, applied in the store's transaction: a press computed from this frame's
+        # snapshot would undo the presses made since (from here or any other console).
+        await self.call_core("Priority", self.orch.set_priority(request_id, delta=delta))
 
     async def action_toggle_dispatch(self) -> None:
         paused = (await self.orch.controls()).dispatch_paused  # not the last frame's
