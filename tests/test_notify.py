@@ -160,7 +160,7 @@ async def test_a_hanging_webhook_never_blocks_the_loop_and_gives_up_after_its_ti
             lags.append(time.monotonic() - before - 0.01)
         assert sender.given_up == 1
         assert 0.9 < time.monotonic() - began < 3
-        assert max(lags) < 0.2  # the event loop kept turning while the webhook hung
+        assert max(lags) < 0.5  # the event loop kept turning while the webhook hung
         await sender.stop(1.0)
     assert webhook_lines(caplog) == [
         "webhook notify.webhooks[0] (json): notification given up after 1 try "

@@ -13,7 +13,7 @@ bounded time, then drops what is left, saying how much.
 The URL is a secret (a chat tool's webhook holds its token): no log line or
 error names it (the webhook is named by its configuration key), and httpx's
 own request log line has it replaced by `***`. httpx is imported when the first
-body is sent, not before.
+body is sent, not before, and on a worker thread.
 
 Failures: none raised; `offer` never blocks and `stop` never waits longer than
 its grace. A hanging or failing webhook delays only its own queue.
@@ -199,18 +199,25 @@ class WebhookSender:
             failure,
         )
 
-    async def _try(self, body: bytes) -> tuple[str | None, bool]:
-        """Post `body` once: (None, _) on success, else (why, whether to try again)."""
+    def _new_client(self) -> httpx.AsyncClient:
+        """Importing httpx and loading its CA bundle take tens of milliseconds: a worker
+        thread does it, so that the event loop never waits on it."""
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # its CLI: slow
         import httpx
 
-        hook = self.webhook
+        return httpx.AsyncClient(
+            timeout=self.webhook.timeout_s,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+        )
+
+    async def _try(self, body: bytes) -> tuple[str | None, bool]:
+        """Post `body` once: (None, _) on success, else (why, whether to try again)."""
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=hook.timeout_s,
-                follow_redirects=False,
-                headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
-            )
+            self._client = await asyncio.to_thread(self._new_client)
+        import httpx  # loaded by now
+
+        hook = self.webhook
         try:
             async with asyncio.timeout(hook.timeout_s):
                 response = await self._client.post(hook.url, content=body)
