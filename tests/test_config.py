@@ -321,3 +321,43 @@ def test_cli_a_services_table_naming_no_service_is_an_error(
             in bad.stderr
         ), bad.stderr
     assert digest(data_dir) == before
+
+
+def test_webhook_tables_read_from_toml_with_their_defaults_and_hide_the_url(
+    data_dir: Path,
+) -> None:
+    write(
+        data_dir / "syncdeck.toml",
+        '[[notify.webhooks]]\nurl = "https://hooks.example/services/T0/B0/s3cret"\n'
+        'format = "slack"\n\n[[notify.webhooks]]\nurl_file = "/etc/syncdeck/alerts.url"\n'
+        "timeout_s = 2\ntries = 5\n",
+    )
+    first, second = load_settings(data_dir=data_dir).notify.webhooks
+    assert (first.format, first.timeout_s, first.tries) == ("slack", 5.0, 3)
+    assert (second.format, second.url_file, second.tries) == (
+        "json",
+        Path("/etc/syncdeck/alerts.url"),
+        5,
+    )
+    assert "s3cret" not in repr(load_settings(data_dir=data_dir))
+
+
+def test_every_bad_webhook_table_is_named_by_its_place(data_dir: Path) -> None:
+    write(
+        data_dir / "syncdeck.toml",
+        '[[notify.webhooks]]\nformat = "slack"\n\n'
+        '[[notify.webhooks]]\nurl = "https://h/x"\nurl_file = "/u"\n\n'
+        '[[notify.webhooks]]\nurl = "https://h/x"\nformat = "xml"\n\n'
+        '[[notify.webhooks]]\nurl = "ftp://h/s3cret"\ntries = 0\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(data_dir=data_dir)
+    lines = str(info.value).splitlines()[1:]
+    assert lines == [
+        "  notify.webhooks[0]: give exactly one of url and url_file",
+        "  notify.webhooks[1]: give exactly one of url and url_file",
+        "  notify.webhooks[2].format: Invalid enum value 'xml'; choose one of: json, slack",
+        "  notify.webhooks[3].tries: must be greater than or equal to 1",
+        "  notify.webhooks[3]: url must be an http:// or https:// URL",
+    ]
+    assert "s3cret" not in str(info.value)

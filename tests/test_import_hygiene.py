@@ -234,12 +234,15 @@ FIRST_FRAME_NEEDS_NONE_OF = (
     "rich._emoji_codes",
     "console.tui.screens.confirm",
     "sqlalchemy",
+    "core.notify",
+    "httpx",
 )
 """pydantic (about 100 ms to import and build) validates ERP records only; APScheduler
 loads when the schedule starts, after the first frame; tomllib only with a configuration
 file to read; `secrets` (with hmac and hashlib) is not needed to name the lease holder;
 Rich's emoji table comes with its markup parser, which the tables do not use; the dialogs
-load when first opened; SQLAlchemy (a SQL source's, 110-210 ms here) when a SqlSource is built.
+load when first opened; SQLAlchemy (a SQL source's, 110-210 ms here) when a SqlSource is built;
+the webhook notifications only when configured, and httpx (with them) when one is first sent.
 Each is a few milliseconds of the first frame, or many more."""
 
 
@@ -249,6 +252,21 @@ def test_the_console_draws_its_first_frame_without_pydantic(cli_env: dict[str, s
     result = python(CONSOLE_FIRST_FRAME.format(slow=set(FIRST_FRAME_NEEDS_NONE_OF)), env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_configured_webhooks_load_their_package_for_the_first_frame_but_not_httpx(
+    cli_env: dict[str, str],
+) -> None:
+    webhooks = '[{"url": "http://127.0.0.1:9/hooks/x", "format": "slack"}]'
+    env = {
+        **cli_env,
+        "SYNCDECK_SOURCE__KIND": "demo",
+        "SYNCDECK_SCHEDULE__ENABLED": "false",
+        "SYNCDECK_NOTIFY__WEBHOOKS": webhooks,
+    }
+    result = python(CONSOLE_FIRST_FRAME.format(slow={"core.notify", "httpx", "httpcore"}), env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["core.notify"]
 
 
 def test_sqlalchemy_loads_when_a_sql_source_is_built_not_before() -> None:

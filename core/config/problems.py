@@ -15,7 +15,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
 
@@ -77,6 +77,12 @@ def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
             except msgspec.ValidationError as exc:
                 found.append((key or "(top level)", _reason(str(exc), kind)))
             return found
+    elif (item := _table_list_item(kind)) is not None and isinstance(data, list):
+        found = []  # a list of tables (`[[notify.webhooks]]`): each named by its place
+        for index, value in enumerate(data):
+            found += problems(value, item, f"{key}[{index}]")
+        if found:
+            return found
     elif get_origin(kind) is dict and isinstance(data, dict):
         value_kind = get_args(kind)[1]
         found = []
@@ -101,6 +107,16 @@ def _struct_of(kind: Any) -> Any:
         arg for arg in get_args(kind) if isinstance(arg, type) and issubclass(arg, msgspec.Struct)
     ]
     return structs[0] if len(structs) == 1 and get_origin(kind) is not dict else None
+
+
+def _table_list_item(kind: Any) -> Any:
+    """The Struct type of a list of tables (bounds or not), else None."""
+    if get_origin(kind) is Annotated:
+        kind = get_args(kind)[0]
+    if get_origin(kind) is not list:
+        return None
+    item = get_args(kind)[0]
+    return item if isinstance(item, type) and issubclass(item, msgspec.Struct) else None
 
 
 def _non_finite(data: Any) -> bool:

@@ -23,6 +23,7 @@ from msgspec import Meta
 
 from core.config import limits
 from core.config.entities import EntitySettings, SqlSourceSettings, entity_problems
+from core.config.notify import NotifySettings
 from core.config.problems import MalformedJSON, convert, problems
 from core.config.section import Section
 from core.config.stores import ApiSettings, ReplicaSettings, StoreSettings
@@ -179,6 +180,8 @@ class Settings(Section, frozen=True, kw_only=True):
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
     replica: ReplicaSettings = msgspec.field(default_factory=ReplicaSettings)
+    notify: NotifySettings = msgspec.field(default_factory=NotifySettings)
+    """Webhooks the runner alerts (`[[notify.webhooks]]`)."""
     sources: dict[str, SqlSourceSettings] = msgspec.field(default_factory=dict)
     """The operator's own ERP databases, by name (`[sources.NAME]`)."""
     entities: dict[str, EntitySettings | bool] = msgspec.field(default_factory=dict)

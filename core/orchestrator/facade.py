@@ -13,7 +13,8 @@ never through the store object, so that a front end works on any backend.
         result = await orch.wait(request.id)
 
 This class is thin: the `Runner` (lease, dispatch, supervision, schedule), the
-`Relay` (other processes' events) and `project` (the snapshot) do the work.
+`Relay` (other processes' events) and `project` (the snapshot) do the work; an
+optional `Listener` (webhook notifications) is told this process's own changes.
 
 Failures: methods raise `core.errors` exceptions: `UnknownService` for a
 service this orchestrator does not know, `NotFound` for an unknown request,
@@ -48,6 +49,7 @@ from core.models import (
 )
 from core.orchestrator.faults import StoreHealth
 from core.orchestrator.identity import Identity
+from core.orchestrator.listener import Listener
 from core.orchestrator.relay import Relay
 from core.orchestrator.runner import Runner
 from core.orchestrator.snapshot import project, schedule_view
@@ -70,7 +72,10 @@ class Orchestrator:
         runner: bool = True,
         schedule: bool = True,
         identity: Identity | None = None,
+        listener: Listener | None = None,
     ) -> None:
+        """`listener`: told this process's own events and store trouble while it runs
+        (webhook notifications: `core.runtime` passes one when they are configured)."""
         self._store = store
         self.settings = settings or Settings()
         self._services = dict(services)
@@ -78,12 +83,17 @@ class Orchestrator:
         self._breaker_rules = BreakerRules(cfg.circuit.failure_threshold, cfg.circuit.cooldown_s)
         self._wants_runner = runner
         self._bus = EventBus()
-        self._store_health = StoreHealth(on_broken=lambda: self._runner.wake())
+        self._listener = listener
+        self._store_health = StoreHealth(
+            on_broken=lambda: self._runner.wake(),
+            on_change=None if listener is None else listener.store_changed,
+        )
         self._relay = Relay(
             store,
             self._bus,
             cancel_asked=lambda request_id: self._runner.cancel_active_if(request_id),
             running_here=lambda: self._runner.active is not None,
+            own=None if listener is None else listener.own_events,
         )
         self._runner = Runner(
             store,
@@ -135,6 +145,8 @@ class Orchestrator:
         await self._relay.open()
         self._runner.started_at = await self._store.now()
         self._started = True
+        if self._listener is not None:
+            self._listener.start(self.host, self.holder_id, lambda: self._runner.lease is not None)
         runner = self._runner
         watch = self._relay.watch(lambda: runner.stopping, runner.wake, self._store_health)
         self._loops.append(asyncio.create_task(watch, name="syncdeck-watch"))
@@ -169,6 +181,8 @@ class Orchestrator:
                 await loop_task
         self._loops.clear()
         await self._runner.finish_stop()
+        if self._listener is not None:  # after the last run's record: a failure is told
+            await self._listener.stop()
         await self._store.close()
         self._started = False
 

@@ -12,6 +12,9 @@ Two kinds of trouble, told apart by `core.errors`:
   it and `broken` is set, for the daemon to exit non-zero and the console to say
   so; the loops stop, and the runner, woken (`on_broken`), gives up its lease.
 
+Each change of `problem` (it begins, changes, or ends) is also handed to
+`on_change`, with whether the store broke: webhook notifications listen there.
+
 Failures: none; this only records and logs.
 """
 
@@ -29,13 +32,24 @@ log = logging.getLogger("core.orchestrator")
 class StoreHealth:
     """The store's trouble as this process has met it."""
 
-    def __init__(self, on_broken: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        on_broken: Callable[[], None] = lambda: None,
+        on_change: Callable[[str | None, bool], None] | None = None,
+    ) -> None:
         """`on_broken`: called once when the store breaks, so the runner gives up its lease
-        and its run at once rather than at its next heartbeat."""
+        and its run at once rather than at its next heartbeat. `on_change(problem, broken)`:
+        called when `problem` changes (None: the trouble passed)."""
         self.problem: str | None = None
         self.fault: StoreBroken | None = None
         self.broken = asyncio.Event()
         self._on_broken = on_broken
+        self._on_change = on_change
+
+    def _set_problem(self, problem: str | None) -> None:
+        self.problem = problem
+        if self._on_change is not None:
+            self._on_change(problem, self.fault is not None)
 
     def failed(self, exc: StoreError) -> None:
         """A store call failed with `exc`."""
@@ -43,7 +57,7 @@ class StoreHealth:
             if self.fault is None:
                 log.error("%s", exc)
                 self.fault = exc
-                self.problem = str(exc)
+                self._set_problem(str(exc))
                 self.broken.set()
                 self._on_broken()
             return
@@ -51,10 +65,10 @@ class StoreHealth:
         problem = text if text.startswith("store ") else f"store unavailable: {text}"
         if problem != self.problem:
             log.warning("%s; starting nothing until it passes", problem)
-            self.problem = problem
+            self._set_problem(problem)
 
     def succeeded(self) -> None:
         """A write went through: whatever the trouble was, it passed."""
         if self.problem is not None and self.fault is None:
             log.warning("store usable again (it was: %s)", self.problem)
-            self.problem = None
+            self._set_problem(None)

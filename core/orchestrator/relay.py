@@ -3,7 +3,8 @@
 Everything a process publishes goes to its own bus at once, and its stored ids
 are remembered; the relay follows the store's event log from where it was at
 start and passes on only what other processes appended, so a local subscriber
-sees each event once whichever way it arrived. On the way it hands a cancel
+sees each event once whichever way it arrived; an `own` listener sees only what this
+process published. On the way it hands a cancel
 asked elsewhere to the runner (the run may be ours), keeps the progress other
 processes' runs report (a snapshot shows it), and wakes `wait()`ers when a
 request ends, whoever ended it.
@@ -47,11 +48,15 @@ class Relay:
         *,
         cancel_asked: Callable[[int], None],
         running_here: Callable[[], bool],
+        own: Callable[[list[Event]], None] | None = None,
     ) -> None:
+        """`own`: told every batch this process publishes, and nothing relayed from others
+        (a `core.orchestrator.listener.Listener`'s `own_events`)."""
         self._store = store
         self._bus = bus
         self._cancel_asked = cancel_asked
         self._running_here = running_here
+        self._own = own
         self._last_event_id = 0
         self._local_ids: set[int] = set()
         self._lock = asyncio.Lock()
@@ -68,6 +73,8 @@ class Relay:
         self.note_local(events)
         self._observe(events)
         self._bus.publish(events)
+        if self._own is not None and events:
+            self._own(events)
 
     def note_local(self, events: list[Event]) -> None:
         """These stored events came from here: skip them when the log brings them."""

@@ -7,7 +7,8 @@ SQLite in the data directory, sharing `syncdeck.db`, so other programs find
 the replica tables beside the run history. `[store] url` moves the store to
 PostgreSQL, and the replica with it (its own tables in the same schema);
 `[replica] url` puts the replica in a PostgreSQL database of its own, whichever
-the store is. psycopg is imported only when one of them is PostgreSQL.
+the store is. psycopg is imported only when one of them is PostgreSQL, and the
+webhook notifications (`core.notify`) only when `[[notify.webhooks]]` are configured.
 A test may pass `Hooks` into what is built here; by default there are none.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.config import ConfigError, Settings
+from core.config import ConfigError, Settings, read_secret_file
 from core.errors import StoreError
 from core.orchestrator import Orchestrator
 from core.replica.base import Drift, Replica
@@ -29,6 +30,7 @@ from core.store import DB_FILENAME, SQLiteStore, Store
 from core.sync.service import SyncService
 
 if TYPE_CHECKING:
+    from core.notify import Notifier
     from core.runtime.checks import SourceReport
 
 
@@ -169,11 +171,44 @@ def rebuild_replica_table(settings: Settings, name: str) -> None:
     open_replica(settings).rebuild(found[0])
 
 
+def build_notifier(settings: Settings) -> Notifier | None:
+    """The webhook notifications of `[[notify.webhooks]]` (None without any); only then is
+    `core.notify` imported. Raises ConfigError naming the key when a `url_file` cannot be
+    read or holds no http(s) URL (the URL itself is never shown)."""
+    if not settings.notify.webhooks:
+        return None
+    from core.config.notify import is_http_url
+    from core.notify import Notifier, Webhook
+
+    webhooks = []
+    for index, config in enumerate(settings.notify.webhooks):
+        name = f"notify.webhooks[{index}]"
+        url = config.url
+        if config.url_file is not None:
+            url = read_secret_file(config.url_file, f"{name}.url_file")
+            if not is_http_url(url):
+                raise ConfigError(
+                    f"{name}.url_file {config.url_file}: not an http:// or https:// URL"
+                )
+        assert url is not None  # validated: url or url_file
+        webhooks.append(
+            Webhook(
+                name=name,
+                url=url,
+                format=config.format,
+                timeout_s=config.timeout_s,
+                tries=config.tries,
+            )
+        )
+    return Notifier(webhooks)
+
+
 def build_orchestrator(
     settings: Settings, *, runner: bool, schedule: bool | None = None, hooks: Hooks = NO_HOOKS
 ) -> Orchestrator:
     """An orchestrator on the configured store; `runner=False` for clients such as the CLI.
-    A runner first checks the replica against the configuration (`check_replica`)."""
+    A runner first checks the replica against the configuration (`check_replica`), and
+    holds the webhook notifications (`build_notifier`): it alone sends them."""
     if runner:
         check_replica(settings)
     return Orchestrator(
@@ -182,6 +217,7 @@ def build_orchestrator(
         settings,
         runner=runner,
         schedule=runner if schedule is None else schedule,
+        listener=build_notifier(settings) if runner else None,
     )
 
 
