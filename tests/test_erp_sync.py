@@ -8,6 +8,8 @@ It shows:
   writer threads insert, update and delete rows (a full run among them); deletions wait
   for a full run, after which the live rows equal the source's and the deleted ones
   have `deleted_at`;
+- a row changed during a full pass, after the pass read past its key, is brought by the
+  next incremental run however long the pass took;
 - a late commit (a row stamped with its transaction's start, committed seconds after
   rows with later stamps were synced) is brought by the next incremental run when
   `lookback_s` covers the hold, and is lost with `lookback_s = 0`;
@@ -40,6 +42,8 @@ from support.erpsync import (
     wall_now,
     write_config,
 )
+
+from core.runtime import Hooks
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -122,6 +126,40 @@ async def test_the_replica_equals_the_source_through_concurrent_writes(
         assert {key for key in writers.deleted if key <= ROWS} <= gone  # the replica had them
         assert not gone & {row[0] for row in live}
     assert writers.done() >= 250, writers.counts
+
+
+async def test_a_row_changed_behind_a_full_pass_is_brought_by_the_next_incremental_run(
+    erp: ErpDb, data_dir: Path
+) -> None:
+    """A full pass reads by key, a page at a time, each page its own transaction: a row it
+    has read may change before it ends, while rows further on change later still (a long
+    pass). The next incremental run must bring that change, lookback or not."""
+    partners = Partners(erp)
+    start = wall_now() - timedelta(hours=2)
+    partners.seed(range(1, 301), start)
+    configure(data_dir, erp, {"partners": partners.entity("erp", lookback_s=5)}, batch_size=50)
+    table = partners.table
+    edited: list[int] = []
+
+    def edit_behind_the_pass(batch: int) -> None:
+        """Before the pass writes its third page (rows 101-150): row 7, read already, and
+        then row 290, not yet read, change; row 290 a minute later (a long pass)."""
+        if batch != 3 or edited:
+            return
+        edited.append(batch)
+        erp.execute_many(
+            f"UPDATE {table} SET name = %s, write_date = %s WHERE id = %s",
+            [("changed behind", start + timedelta(minutes=30), 7),
+             ("changed ahead", start + timedelta(minutes=31), 290)],
+        )  # fmt: skip
+
+    async with running(data_dir, Hooks(before_batch_commit=edit_behind_the_pass)) as orch:
+        await sync(orch, "partners", "full")
+        assert edited
+        await sync(orch, "partners", "incremental")
+    source, live = partners.source(), Partners.replica(data_dir, "partners")
+    assert by_id(live)[7][1] == "changed behind", differences(source, live)
+    assert live == source, differences(source, live)
 
 
 @pytest.mark.parametrize("lookback_s", [30.0, 0.0])

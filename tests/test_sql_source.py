@@ -20,6 +20,7 @@ from support.erpdb import (
     BIG,
     DST_IDS,
     DST_INSTANTS,
+    MICRO,
     TIE,
     ErpDb,
     Kind,
@@ -32,7 +33,7 @@ from support.erpdb import (
 )
 
 from core.errors import SourceError, SourceUnavailable
-from core.sources.base import BlockingSource
+from core.sources.base import BlockingSource, KeyOrderedSource
 from core.sources.sql.mapping import SqlEntity
 from core.sources.sql.source import SqlSource
 
@@ -176,6 +177,25 @@ def test_microseconds_are_never_rounded_up(db: ErpDb, source: SqlSource) -> None
     rows, _, _ = listing(source, "partners", "2026-10-26T09:00:00.1234569Z", 10)
     assert [row[0] for row in rows] == [20]  # a seventh digit is cut, not rounded up
     assert listing(source, "partners", "2026-10-26T09:00:00.123457Z", 10)[0] == []
+
+
+def test_the_high_water_is_the_highest_cursor_before_a_pass_by_key(
+    db: ErpDb, source: SqlSource
+) -> None:
+    """A full pass is ordered by key (`KeyOrderedSource`): the engine keeps its cursor at or
+    below the highest cursor value read before it, as the driver gives it."""
+    assert isinstance(source, KeyOrderedSource)
+    top = db.rows(f"SELECT max(write_date) FROM {db.prefix}res_partner")[0][0]
+    assert asyncio.run(source.high_water("partners")) == top
+    assert top in (MICRO, str(MICRO))  # SQLite: the text it compares
+    empty = make_source(db, none=SqlEntity(
+        name="none", query=f"SELECT id, write_date FROM {db.prefix}res_partner WHERE id < 0",
+        columns=(col("id"), col("write_date")), key=("id",), cursor="write_date",
+        cursor_kind="timestamp"))  # fmt: skip
+    try:
+        assert asyncio.run(empty.high_water("none")) is None
+    finally:
+        asyncio.run(empty.close())
 
 
 def test_estimates_count_the_listing(db: ErpDb, source: SqlSource) -> None:
