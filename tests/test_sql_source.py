@@ -280,6 +280,27 @@ def test_check_names_the_columns_that_fail(db: ErpDb) -> None:
     assert found.rows == 19  # the other steps still ran
 
 
+def test_check_names_a_relation_that_cannot_be_read_once(db: ErpDb) -> None:
+    """Every later step would fail with the same words: the first one's line is all."""
+    ghost = SqlEntity(
+        name="ghost",
+        table=f"{db.prefix}no_such_table",
+        columns=(col("id"), col("write_date")),
+        key=("id",),
+        cursor="write_date",
+        cursor_kind="timestamp",
+    )
+    source = make_source(db, ghost=ghost)
+    try:
+        found = source.check("ghost")
+    finally:
+        asyncio.run(source.close())
+    assert not found.runs and found.columns_missing == () and found.columns_present == ()
+    assert len(found.problems) == 1 and "no_such_table" in found.problems[0], found.problems
+    assert 'entity "ghost": sample:' in found.problems[0]
+    assert (found.rows, found.key_unique, found.cursor_nulls) == (None, None, None)
+
+
 @pytest.mark.parametrize(
     ("table", "query", "words"),
     [
