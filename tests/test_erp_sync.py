@@ -279,3 +279,19 @@ async def test_decimals_arrive_exactly(erp: ErpDb, data_dir: Path) -> None:
     assert set(kinds) == {("text", "text", "text")}  # never a REAL on the way
     source = erp.rows(f"SELECT {names} FROM {table} ORDER BY id")
     assert rows == [(i, str(a), str(b), str(c)) for i, a, b, c in source]
+
+
+async def test_with_the_built_in_four_off_an_entity_may_take_one_of_their_names(
+    erp: ErpDb, data_dir: Path
+) -> None:
+    """`builtin = false` frees the names `orders`, `customers`, ...: the replica then makes
+    no built-in table, and a configured `orders` gets its own, run after run."""
+    partners = Partners(erp)
+    partners.seed(range(1, 21), wall_now() - timedelta(hours=1))
+    configure(data_dir, erp, {"orders": partners.entity("erp")})
+    for mode in ("full", "incremental"):
+        async with running(data_dir) as orch:  # a new runner: the replica checked at start
+            await sync(orch, "orders", mode)
+        assert Partners.replica(data_dir, "orders") == partners.source()
+    tables = replica_rows(data_dir, "sqlite_master", "name", "WHERE type = 'table'")
+    assert not {"customers", "products", "prices", "order_lines"} & {t[0] for t in tables}
