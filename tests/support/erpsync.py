@@ -74,7 +74,9 @@ def wall_now() -> datetime:
 
 def replica_rows(data_dir: Path, table: str, columns: str, where: str = "") -> list[Row]:
     """`SELECT columns FROM table [WHERE ...]` on the replica, read-only (WAL: while
-    syncdeck writes); an empty list while the table does not exist yet."""
+    syncdeck writes); an empty list while the file or the table does not exist yet."""
+    if not (data_dir / "syncdeck.db").exists():
+        return []
     conn = sqlite3.connect(f"file:{data_dir / 'syncdeck.db'}?mode=ro", uri=True, timeout=30)
     try:
         return [tuple(r) for r in conn.execute(f"SELECT {columns} FROM {table} {where}")]
