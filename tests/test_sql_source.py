@@ -20,6 +20,7 @@ from support.erpdb import (
     BIG,
     DST_IDS,
     DST_INSTANTS,
+    MICRO,
     TIE,
     ErpDb,
     Kind,
@@ -32,7 +33,7 @@ from support.erpdb import (
 )
 
 from core.errors import SourceError, SourceUnavailable
-from core.sources.base import BlockingSource
+from core.sources.base import BlockingSource, KeyOrderedSource
 from core.sources.sql.mapping import SqlEntity
 from core.sources.sql.source import SqlSource
 
@@ -178,6 +179,25 @@ def test_microseconds_are_never_rounded_up(db: ErpDb, source: SqlSource) -> None
     assert listing(source, "partners", "2026-10-26T09:00:00.123457Z", 10)[0] == []
 
 
+def test_the_high_water_is_the_highest_cursor_before_a_pass_by_key(
+    db: ErpDb, source: SqlSource
+) -> None:
+    """A full pass is ordered by key (`KeyOrderedSource`): the engine keeps its cursor at or
+    below the highest cursor value read before it, as the driver gives it."""
+    assert isinstance(source, KeyOrderedSource)
+    top = db.rows(f"SELECT max(write_date) FROM {db.prefix}res_partner")[0][0]
+    assert asyncio.run(source.high_water("partners")) == top
+    assert top in (MICRO, str(MICRO))  # SQLite: the text it compares
+    empty = make_source(db, none=SqlEntity(
+        name="none", query=f"SELECT id, write_date FROM {db.prefix}res_partner WHERE id < 0",
+        columns=(col("id"), col("write_date")), key=("id",), cursor="write_date",
+        cursor_kind="timestamp"))  # fmt: skip
+    try:
+        assert asyncio.run(empty.high_water("none")) is None
+    finally:
+        asyncio.run(empty.close())
+
+
 def test_estimates_count_the_listing(db: ErpDb, source: SqlSource) -> None:
     assert source.estimate_blocking("partners", None) == 19
     expected = listing(source, "partners", TIE_SINCE, 100)[0]
@@ -258,6 +278,27 @@ def test_check_names_the_columns_that_fail(db: ErpDb) -> None:
     assert found.columns_missing == ("nope",)
     assert found.problems and "no_such_column" in found.problems[0]
     assert found.rows == 19  # the other steps still ran
+
+
+def test_check_names_a_relation_that_cannot_be_read_once(db: ErpDb) -> None:
+    """Every later step would fail with the same words: the first one's line is all."""
+    ghost = SqlEntity(
+        name="ghost",
+        table=f"{db.prefix}no_such_table",
+        columns=(col("id"), col("write_date")),
+        key=("id",),
+        cursor="write_date",
+        cursor_kind="timestamp",
+    )
+    source = make_source(db, ghost=ghost)
+    try:
+        found = source.check("ghost")
+    finally:
+        asyncio.run(source.close())
+    assert not found.runs and found.columns_missing == () and found.columns_present == ()
+    assert len(found.problems) == 1 and "no_such_table" in found.problems[0], found.problems
+    assert 'entity "ghost": sample:' in found.problems[0]
+    assert (found.rows, found.key_unique, found.cursor_nulls) == (None, None, None)
 
 
 @pytest.mark.parametrize(

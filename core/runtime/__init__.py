@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.config import ConfigError, Settings, read_secret_file
+from core.config.entities import configured_entities
 from core.errors import StoreError
 from core.orchestrator import Orchestrator
 from core.replica.base import Drift, Replica
@@ -104,6 +105,7 @@ def open_replica(settings: Settings) -> Replica:
     set (with the store's password file), else SQLite beside the store."""
     replica, store = settings.replica, settings.store
     url = replica.url or store.url
+    builtin = configured_entities(settings.entities)[0]
     if url:
         from core.replica.postgres import PostgresReplica
 
@@ -116,8 +118,11 @@ def open_replica(settings: Settings) -> Replica:
             replica.schema or store.schema,
             password_file=password_file,
             lease_schema=store.schema if shares_store else None,
+            builtin=builtin,
         )
-    return SQLiteReplica(settings.data_dir / DB_FILENAME, shares_store=not store.url)
+    return SQLiteReplica(
+        settings.data_dir / DB_FILENAME, shares_store=not store.url, builtin=builtin
+    )
 
 
 def load_services(settings: Settings, *, hooks: Hooks = NO_HOOKS) -> dict[str, SyncService]:

@@ -3,7 +3,8 @@
 A source lists an entity's records in pages ordered by (cursor, key): all of
 them, or those whose cursor is >= a given value. Pages are chained by an
 opaque token the source chooses, so a malformed record (no key, no cursor)
-never breaks pagination.
+never breaks pagination. A `KeyOrderedSource` orders its full listing by key
+alone, and says how far such a pass's cursor may go.
 """
 
 from __future__ import annotations
@@ -77,4 +78,18 @@ class BlockingSource(Source, Protocol):
     ) -> Page:
         """`page`, run in a worker thread; waits (latency, a hang) end early when `stop` is set,
         raising SourceInterrupted."""
+        ...
+
+
+@runtime_checkable
+class KeyOrderedSource(Source, Protocol):
+    """A source whose full listing is ordered by key alone (the SQL source: each row is
+    listed once however its cursor moves during the pass), each page read on its own.
+    A row such a pass has read may change before the pass ends while rows further on
+    change later, so the highest cursor it reads covers no change made during it: the
+    engine keeps a full pass's cursor at or below `high_water`, read before the pass."""
+
+    async def high_water(self, entity: str) -> Any:
+        """The highest cursor value the entity's rows hold now, raw as a page gives it;
+        None when no row has one."""
         ...

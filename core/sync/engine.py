@@ -14,6 +14,8 @@ replica only by its protocol (`core.replica.base`), and it decides, once for
 every backend, whether a full pass may reconcile deletions: never when the
 listing looks truncated (it raises `IncompleteListing`, deleting nothing), and
 never when a record came without its key (it could stand for any row).
+A full pass from a `KeyOrderedSource` (by key, not cursor) leaves the cursor at
+most at the source's `high_water` before it: a row it read early may change later.
 A test's hook, `before_batch_commit`, is told each batch's number in its run
 just before the batch is written, outside its transaction; none by default.
 """
@@ -36,8 +38,9 @@ from core.entities import EntitySpec
 from core.errors import IncompleteListing, SourceInterrupted
 from core.models import RunCounts, SyncMode
 from core.replica.base import Batch, BatchResult, Replica, ReplicaTarget, SyncState
-from core.sources.base import BlockingSource, Page, Source
+from core.sources.base import BlockingSource, KeyOrderedSource, Page, Source
 from core.sync.codec import codec_for
+from core.sync.kinds import KindCodec
 from core.sync.modes import choose_mode
 from core.sync.service import RunContext
 
@@ -99,6 +102,7 @@ class RunWriter:
         self._codec = codec_for(spec)  # built here: building the validators is slow
         self._full = False
         self._want_seen = False
+        self._cap: tuple[Any] | None = None  # (the highest cursor this pass may leave,)
         self.keyless_rejected = 0
         """Invalid records without a key seen in this full pass."""
 
@@ -111,11 +115,20 @@ class RunWriter:
         """Validate, classify and write one page with its cursor, atomically."""
         return self.commit(self.prepare(page), run_id)
 
+    def cap_cursor(self, high_water: Any) -> None:
+        """This full pass leaves the cursor at most at `high_water` (raw, from the source);
+        with none (or one that cannot be read) it leaves the cursor where it was."""
+        assert isinstance(self._codec, KindCodec)  # a configured entity's source
+        self._cap = (self._codec.cursor_value(high_water),)
+
     def prepare(self, page: Page | list[dict[str, Any]]) -> Batch:
         """Decode a page (no I/O): may run on another thread than `commit`, one page ahead."""
         batch = self._codec.decode_page(page, want_seen=self._want_seen)
         if self._full:
             self.keyless_rejected += sum(1 for key, _, _ in batch.rejected if key is None)
+        if self._cap is not None and batch.top_cursor is not None:
+            cap = self._cap[0]
+            batch.top_cursor = None if cap is None else min(batch.top_cursor, cap)
         return batch
 
     def commit(self, batch: Batch, run_id: int) -> BatchResult:
@@ -137,6 +150,7 @@ class RunWriter:
         # rows would delete it. Such a pass reconciles nothing (its rows still landed).
         deleted = self.target.finish_full(mapping_version, reconcile=not self.keyless_rejected)
         self._full = self._want_seen = False
+        self._cap = None
         return deleted
 
 
@@ -212,6 +226,8 @@ class EntitySyncService:
         if full:
             live_before = await call(writer.target.live_rows)
             await call(writer.begin_full)
+            if isinstance(source, KeyOrderedSource):
+                writer.cap_cursor(await source.high_water(self.name))
         total = await source.estimate(self.name, since)
         phase = "full listing" if full else f"changes since {since or 'the start'}"
         ctx.report(phase, 0, total)

@@ -205,6 +205,14 @@ class KindCodec:
             else set()
         )
 
+    def cursor_value(self, raw: Any) -> Any:
+        """A raw cursor value as the replica's cursor holds it; None for None or a value
+        that cannot be one."""
+        try:
+            return None if raw is None else self._convert[-1](raw)
+        except BadValue:
+            return None
+
     def decode(self, records: list[Any], want_seen: bool = False) -> Batch:
         """Records as dicts, by column name."""
         rows = [

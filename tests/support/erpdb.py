@@ -7,7 +7,10 @@ the 2026-10-25 autumn transition, one with microseconds, one NULL), money as
 NUMERIC(20,2) and a 20-digit NUMERIC(22,2), price-list items under a composite key, and
 orders with their lines as a child table. `ErpDb.rows(sql)` reads directly through the
 driver, for the tests to compare the source with. PostgreSQL keeps the tables in a
-schema `erp`; MariaDB and SQLite in the database itself (`prefix`).
+schema `erp`; MariaDB and SQLite in the database itself (`prefix`). With `fill=False` the
+database is empty but for PostgreSQL's schema `erp` (the end-to-end tests make their own
+tables); `connect()` gives a driver connection of the test's own (writers, transactions
+held open) and `read_only_url()` an account that may only SELECT.
 """
 
 from __future__ import annotations
@@ -119,9 +122,10 @@ def _ddl(kind: Kind, p: str) -> list[str]:
 class ErpDb:
     """One database of `kind`, filled; `drop()` removes it."""
 
-    def __init__(self, kind: Kind, tmp: Path) -> None:
+    def __init__(self, kind: Kind, tmp: Path, *, fill: bool = True) -> None:
         self.kind = kind
         self.name = f"syncdeck_src_{uuid.uuid4().hex[:10]}"
+        self._accounts: list[str] = []
         self.prefix = "erp." if kind == "postgresql" else ""
         if kind == "postgresql":
             with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -134,6 +138,10 @@ class ErpDb:
         else:
             self.path = tmp / f"{self.name}.db"
             self.url = f"sqlite:///{self.path}"
+        if not fill:
+            if kind == "postgresql":
+                self.execute("CREATE SCHEMA erp")
+            return
         self.execute(*_ddl(kind, self.prefix))
         p = self.prefix
         self.insert(f"{p}res_partner", partners())
@@ -197,6 +205,39 @@ class ErpDb:
             finally:
                 conn3.close()
 
+    def connect(self, *, autocommit: bool = True) -> Any:
+        """A driver connection as the database's administrator (psycopg or pymysql; SQLite
+        has none here): the caller closes it. PostgreSQL's session reads `now()` and
+        `localtimestamp` in Europe/Rome, as an ERP writing local wall times would."""
+        if self.kind == "postgresql":
+            conn = psycopg.connect(self.admin_url(), autocommit=autocommit)
+            conn.execute("SET TIME ZONE 'Europe/Rome'")
+            if not autocommit:
+                conn.commit()
+            return conn
+        assert self.kind == "mariadb", "a SQLite file has no connection here"
+        return pymysql.connect(**MARIADB, database=self.name, autocommit=autocommit)
+
+    def read_only_url(self, password: str) -> str:
+        """A new account that may only SELECT from every table of the database now, as a
+        URL with `password` in it (dropped with the database: PostgreSQL's role by `drop`)."""
+        account = f"ro_{uuid.uuid4().hex[:8]}"
+        if self.kind == "postgresql":
+            self.execute(
+                f"CREATE ROLE {account} LOGIN PASSWORD '{password}'",
+                f"GRANT USAGE ON SCHEMA erp TO {account}",
+                f"GRANT SELECT ON ALL TABLES IN SCHEMA erp TO {account}",
+            )
+            self._accounts.append(account)
+            return f"postgresql://{account}:{password}@127.0.0.1:5432/{self.name}"
+        assert self.kind == "mariadb", "a SQLite file has no accounts"
+        self.execute(
+            f"CREATE USER '{account}'@'%' IDENTIFIED BY '{password}'",
+            f"GRANT SELECT ON {self.name}.* TO '{account}'@'%'",
+        )
+        self._accounts.append(account)
+        return f"mariadb://{account}:{password}@127.0.0.1:3306/{self.name}"
+
     def admin_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:5432/{self.name}"
 
@@ -220,9 +261,13 @@ class ErpDb:
         if self.kind == "postgresql":
             with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
                 admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+                for role in self._accounts:  # owns nothing once its database is gone
+                    admin.execute(f"DROP ROLE IF EXISTS {role}")
         elif self.kind == "mariadb":
             with pymysql.connect(**MARIADB, autocommit=True) as admin, admin.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS {self.name}")
+                for user in self._accounts:
+                    cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
         else:
             self.path.unlink(missing_ok=True)
 

@@ -44,8 +44,12 @@ class PostgresReplica:
         password_file: Path | None = None,
         connect_timeout_s: float = 10.0,
         lease_schema: str | None = None,
+        builtin: bool = True,
     ) -> None:
         self.url = url
+        self._builtin = ENTITIES if builtin else {}
+        """The built-in entities, whose tables come with the shared ones (none when the
+        configuration turns them off: a configured entity may then take their names)."""
         self._lease_schema = lease_schema
         """The store's schema when the replica is in the store's database: fences check the
         lease there, in the batch's own transaction."""
@@ -80,9 +84,9 @@ class PostgresReplica:
         try:
             with self._lock:
                 if "" not in self._ready:
-                    self._create_schema(conn, replica_ddl(self._dialect))
-                    self._ready.update(("", *ENTITIES))
-                if spec.name not in self._ready:  # an entity a plugin defines
+                    self._create_schema(conn, replica_ddl(self._dialect, self._builtin.values()))
+                    self._ready.update(("", *self._builtin))
+                if spec.name not in self._ready:  # a configured entity, or a plugin's
                     self._create_schema(conn, entity_ddl(spec, self._dialect))
                     self._ready.add(spec.name)
             return PostgresTarget(conn, spec, self.schema, fence, self._lease_schema)

@@ -35,9 +35,17 @@ class SQLiteReplica:
     other programs find the replica and the run history side by side)."""
 
     def __init__(
-        self, path: Path, busy_timeout_ms: int = 30_000, *, shares_store: bool = False
+        self,
+        path: Path,
+        busy_timeout_ms: int = 30_000,
+        *,
+        shares_store: bool = False,
+        builtin: bool = True,
     ) -> None:
         self.path = Path(path)
+        self._builtin = ENTITIES if builtin else {}
+        """The built-in entities, whose tables come with the shared ones (none when the
+        configuration turns them off: a configured entity may then take their names)."""
         self._shares_store = shares_store
         """Whether the store's lease table is in this file, so that fences check it."""
         self._busy_timeout_ms = busy_timeout_ms
@@ -53,9 +61,9 @@ class SQLiteReplica:
             db.execute("PRAGMA temp_store = FILE")
             with self._lock:
                 if "" not in self._ready:
-                    self._create_schema(db, replica_ddl(SQLITE))
-                    self._ready.update(("", *ENTITIES))
-                if spec.name not in self._ready:  # an entity a plugin defines
+                    self._create_schema(db, replica_ddl(SQLITE, self._builtin.values()))
+                    self._ready.update(("", *self._builtin))
+                if spec.name not in self._ready:  # a configured entity, or a plugin's
                     self._create_schema(db, entity_ddl(spec, SQLITE))
                     self._ready.add(spec.name)
         except sqlite3.DatabaseError as exc:

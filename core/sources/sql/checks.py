@@ -2,8 +2,10 @@
 its own read-only transaction (`Reader.read`), and says what it found as a `SqlCheck`.
 
 A step that fails is a line in `SqlCheck.problems` (the error's one line) and leaves its
-fields None or empty; the others still run. So `run_check` raises nothing for what the
-database answers, a refused connection included (every step then fails alike).
+fields None or empty; the others still run, unless the relation itself cannot be read (an
+unknown table, a query that fails with no column at all): then every step would fail with
+the same words, and the first one's line is the whole answer. So `run_check` raises
+nothing for what the database answers, a refused connection included.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 from core.errors import SourceError, SourceUnavailable
 from core.sources.sql import dialects, statements
 from core.sources.sql.check import SqlCheck
-from core.sources.sql.mapping import SqlEntity
+from core.sources.sql.mapping import SqlColumn, SqlEntity
 from core.sources.sql.reader import Reader
 
 SAMPLE_ROWS = 3
@@ -91,7 +93,12 @@ def run_check(reader: Reader, entity: SqlEntity, zone: str, source_name: str) ->
         problems.append(str(exc))
         runs, driver_types = False, [None for _ in names]
     present, missing = list(names), []
-    if not runs:  # which columns fail?
+    relation_fails = not runs and not _runs(
+        reader, entity, "relation", statements.column(entity, SqlColumn("one", "1"), reader.dialect)
+    )
+    if relation_fails:
+        present = []
+    elif not runs:  # which columns fail?
         present = []
         for one in entity.columns:
             if _runs(
@@ -109,6 +116,8 @@ def run_check(reader: Reader, entity: SqlEntity, zone: str, source_name: str) ->
             types[name] = found
 
     def scalar(what: str, select: sa.Select[Any]) -> Any:
+        if relation_fails:
+            return None
         try:
             return reader.read(entity.name, what, lambda conn: conn.execute(select).one())
         except FAILED as exc:

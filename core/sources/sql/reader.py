@@ -255,6 +255,11 @@ class Reader:
             entity.name, "probe the cursor", lambda c: c.execute(select).scalar(), stop
         )
 
+    def high_water(self, entity: SqlEntity, stop: threading.Event | None) -> Any:
+        """The highest cursor value of the listing, as the driver returns it; None if none."""
+        select = statements.high_water(entity)
+        return self.read(entity.name, "high water", lambda c: c.execute(select).scalar(), stop)
+
     def horizon(self, entity: SqlEntity) -> str:
         """PostgreSQL's snapshot xmin now, as decimal text."""
         query = sa.text(statements.HORIZON)

@@ -7,8 +7,9 @@ What it lists, per entity (`core.sources.sql.mapping`): the rows of a table or o
 operator's query, each a tuple of the driver's raw values in `entity.columns` order
 (Decimal, naive or aware datetime, date, int, str, dict for PostgreSQL JSON; see
 `dialects.sqlite_converters` for SQLite's decimals), with their child rows read in the
-same transaction. A full pass is ordered by the key; an incremental one by (cursor, key)
-from the `since` bound that `core.sources.sql.bounds` computes in the source's terms
+same transaction. A full pass is ordered by the key (a `KeyOrderedSource`: `high_water`
+bounds the cursor it leaves); an incremental one by (cursor, key) from the `since` bound
+that `core.sources.sql.bounds` computes in the source's terms
 (naive timestamps are wall times in `zone`: the autumn's repeated hour is covered), or,
 on PostgreSQL's `xmin` horizon, from a transaction horizon taken by `snapshot_horizon`
 before the previous listing began (PostgreSQL 13 or later; a full scan of the table per
@@ -148,6 +149,15 @@ class SqlSource:
         stop = threading.Event()
         try:
             return await asyncio.to_thread(self.estimate_blocking, entity, since, stop)
+        finally:
+            stop.set()
+
+    async def high_water(self, entity: str) -> Any:
+        """The highest cursor value now (`KeyOrderedSource`: a full pass is ordered by key)."""
+        stop = threading.Event()
+        try:
+            spec = self._entity(entity)
+            return await asyncio.to_thread(self._reader.high_water, spec, stop)
         finally:
             stop.set()
 

@@ -162,6 +162,16 @@ def count(entity: SqlEntity, since: Any | None) -> sa.Select[Any]:
     )
 
 
+def high_water(entity: SqlEntity) -> sa.Select[Any]:
+    """The highest cursor value among the rows a full listing holds."""
+    cursor = _expressions(entity.columns, [entity.cursor])[0]
+    return (
+        sa.select(sa.func.max(cursor))
+        .select_from(relation(entity.table, entity.query))
+        .where(*listing_filter(entity, None))
+    )
+
+
 def probe(entity: SqlEntity, dialect: Dialect) -> sa.Select[Any]:
     """One non-NULL value of the cursor, as the driver returns it (SQLite: as text, the
     form its comparisons see)."""
