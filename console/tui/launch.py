@@ -7,9 +7,9 @@ opens a client that never runs syncs and refuses every mutation.
 However the console ends, it ends the way quitting does: the orchestrator stops,
 so a run this console was doing is recorded `interrupted`, queued again and the
 lease released at once. That includes SIGHUP (the SSH connection or the terminal
-went away) and SIGTERM, whose default action would kill the process with the run
-left "running" until another process noticed the lease had expired; each makes
-the app exit, with 128 + the signal's number, as a shell reports a death by it.
+went away) and SIGTERM. Their default action would kill the process and leave the run
+"running" until another process saw the lease expire; here each makes the app exit,
+with 128 + the signal's number, as a shell reports a death by it.
 The exit code is otherwise the app's: 0 after `q`, 2 when the store broke under
 the console (the app says so first, and the reason is printed once the screen is gone).
 """

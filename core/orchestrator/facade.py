@@ -159,7 +159,7 @@ class Orchestrator:
         """Start the periodic schedule, if this orchestrator keeps one and it is not running.
 
         Separate from `start()` because importing APScheduler is the largest single cost
-        of starting (about 40 ms): a console starts the schedule after its first frame.
+        of starting: a console starts the schedule after its first frame.
         Nothing is missed meanwhile: a tick that came due while it was not running fires
         once when it starts, and "next run" is computed without it."""
         if self._started:

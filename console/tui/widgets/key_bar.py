@@ -1,8 +1,8 @@
 """The footer: the keys that work here and now, read from the bindings the app runs.
 
 Textual's own Footer fills itself only after the screen's first refresh, composing
-one widget per key then, so the console's first frame came without it and the
-whole screen stood complete about 100 ms later. This bar is one widget: it draws
+one widget per key then, so the console's first frame would come without it. This
+bar is one widget: it draws
 the screen's active bindings in the first frame and only redraws (nothing is
 composed) when they change. Keys come from `console.tui.keys` through the bindings,
 so it shows exactly what the help screen and the command palette offer.
