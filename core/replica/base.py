@@ -7,8 +7,8 @@ The engine and `verify` (`core.sync`) talk to it only through `Replica` and
 `ReplicaTarget`; `core.runtime` picks the backend from the settings.
 
 What a backend executes, and what it does not decide: records arrive already
-validated, hashed and split into rows (`Batch`, built by `core.sync.codec`);
-the rules that say when deletions may be reconciled (the completeness guard,
+validated, hashed and split into rows (`Batch`, built by `core.sync.codec`).
+The rules that say when deletions may be reconciled (the completeness guard,
 the keyless-record rule) run in the engine, which tells the target whether to
 reconcile. A target keeps each promise below inside its own transactions.
 
@@ -39,9 +39,9 @@ class Fence(msgspec.Struct, frozen=True):
 
     A target opened with a fence commits a batch (or a full pass's end) only if, inside
     that same transaction, the store's lease still names `holder` at `epoch` (where the
-    replica shares the store's database, as it does by default), and only while
-    `time.monotonic()` is before `deadline()`: the runner's own estimate of when its lease
-    could expire (last renewal + TTL - a margin), so that a runner frozen past its lease
+    replica shares the store's database, as it does by default). It also commits only
+    while `time.monotonic()` is before `deadline()`: the runner's own estimate of when its
+    lease could expire (last renewal + TTL - a margin). So a runner frozen past its lease
     knows it the moment it wakes, before any row lands. Otherwise it raises `LeaseLost`
     and commits nothing."""
 
@@ -171,11 +171,13 @@ class ReplicaTarget(Protocol):
         ...
 
     def write(self, batch: Batch, run_id: int) -> BatchResult:
-        """Write one batch atomically: its rows (inserted, updated, or revived when
-        soft-deleted, and unchanged ones left alone, by digest), each row's children
-        replacing its old ones, its rejects into quarantine under `run_id`, the keys it saw
-        (in a full pass), and the cursor moved up to `batch.top_cursor` (never down). A
-        crash at any instant leaves all of it committed or none of it.
+        """Write one batch atomically.
+
+        That is its rows (inserted, updated, or revived when soft-deleted, and unchanged
+        ones left alone, by digest) and each row's children, replacing its old ones.
+        Also its rejects into quarantine under `run_id`, the keys it saw (in a full
+        pass), and the cursor moved up to `batch.top_cursor` (never down). A crash at
+        any instant leaves all of it committed or none of it.
 
         A key listed twice in one batch is written once, with its later values.
         Returns the counts (fetched, inserted, updated, unchanged, rejected) and the cursor.

@@ -1,7 +1,9 @@
 """How a configured entity's replica tables follow its mapping, decided once for every
-backend: a column the mapping adds is added in place (nullable; the next full run fills
-it, as the changed `mapping_version` asks for one); a column it removes, renames or
-retypes is refused with one line naming it and the command that rebuilds the table.
+backend.
+
+A column the mapping adds is added in place (nullable; the next full run fills it, as
+the changed `mapping_version` asks for one). A column it removes, renames or retypes is
+refused with one line naming it and the command that rebuilds the table.
 A backend reads its tables' columns and runs the statements; nothing is changed while
 any problem stands. Pure functions; nothing here raises.
 """

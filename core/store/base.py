@@ -3,7 +3,7 @@
 Each mutating method is one atomic transaction that also appends the events it
 causes to the store's event log, and returns them, so that the log never
 disagrees with the state. The transitions themselves are decided once, in
-`core.store.rules`; a backend (SQLite now, PostgreSQL next) holds the SQL, the
+`core.store.rules`; a backend (SQLite, PostgreSQL) holds the SQL, the
 connections, its clock, its locking and change notification, and nothing else.
 `Store` below states what each backend must guarantee.
 """
@@ -236,10 +236,10 @@ class Store(Protocol):
         epoch: int | None = None,
     ) -> LeaseResult:
         """Take the lease if it is free, expired, or still held by `steal_from` (a holder
-        the caller knows to be dead); renew it only while `holder` has it under `epoch` and
-        it has not expired (an expired lease is taken again, under a new epoch). A takeover
-        bumps the fencing epoch and turns runs left running into `interrupted`, queuing
-        them again.
+        the caller knows to be dead). Renew it only while `holder` has it under `epoch`
+        and it has not expired (an expired lease is taken again, under a new epoch). A
+        takeover bumps the fencing epoch and turns runs left running into `interrupted`,
+        queuing them again.
 
         Raises: StoreError."""
         ...

@@ -2,11 +2,14 @@
 
 A backend implements `Tx` with its own SQL over one open transaction; the
 rules decide every transition through it and never see a dialect. The
-promises a `Tx` makes are the ones the rules' correctness rests on: reads see
-the transaction's own writes, a rule's writes commit together or not at all,
-and transitions on the same service or on the lease are serialized (SQLite's
-single writer does this; a row-locking backend locks the rows `service()` and
-`lease()` read, or serializes its write transactions otherwise). A primitive
+rules' correctness rests on the promises a `Tx` makes:
+- reads see the transaction's own writes;
+- a rule's writes commit together or not at all;
+- transitions on the same service or on the lease are serialized (SQLite's
+  single writer does this; a row-locking backend locks the rows `service()` and
+  `lease()` read, or serializes its write transactions otherwise).
+
+A primitive
 that fails raises `StoreError` (or the `core.errors` subclass its docstring
 names), and the backend rolls back.
 """

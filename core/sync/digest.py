@@ -1,8 +1,8 @@
 """A row's fingerprint: 8 bytes of BLAKE2b over its values (and its children's).
 
-Equal values give equal fingerprints, whatever objects hold them: marshal's version 2
+Equal values give equal fingerprints, whatever objects hold them. marshal's version 2
 writes no back-references, where later versions mark an object that happens to be
-referenced elsewhere, so the same row could fingerprint differently from one listing
+referenced elsewhere: with those, the same row could fingerprint differently from one listing
 to the next and be rewritten for nothing. Values are plain (str, int, float, bool,
 None, and tuples and lists of them). Nothing here raises for those.
 """

@@ -4,16 +4,15 @@ The engine pulls pages from a `Source` on the event loop and hands each page to
 a worker thread of its run, which decodes it (`core.sync.codec`) and writes it
 to the run's `ReplicaTarget`, so validation and writes never hold up the loop
 (principle 11). A source that can be read from a thread (`BlockingSource`) is
-read in the worker; for a target that asks for it (`ReplicaTarget.read_ahead`:
-PostgreSQL's, whose writes wait on the server), it is read and decoded one
-page ahead on a reader thread of the run, through a one-slot queue, while the
-worker writes the page before: pages still commit in order, each with its
-cursor in one fenced transaction. Cancellation is checked
-between pages. The engine knows the
-replica only by its protocol (`core.replica.base`), and it decides, once for
-every backend, whether a full pass may reconcile deletions: never when the
-listing looks truncated (it raises `IncompleteListing`, deleting nothing), and
-never when a record came without its key (it could stand for any row).
+read in the worker. A target may ask (`ReplicaTarget.read_ahead`: PostgreSQL's,
+whose writes wait on the server) for pages read and decoded one page ahead on a
+reader thread of the run, through a one-slot queue, while the worker writes the
+page before. Pages still commit in order, each with its cursor in one fenced
+transaction. Cancellation is checked between pages. The engine knows the
+replica only by its protocol (`core.replica.base`). It decides, once for every
+backend, whether a full pass may reconcile deletions: never when the listing
+looks truncated (it raises `IncompleteListing`, deleting nothing), and never
+when a record came without its key (it could stand for any row).
 A full pass from a `KeyOrderedSource` (by key, not cursor) leaves the cursor at
 most at the source's `high_water` before it: a row it read early may change later.
 A test's hook, `before_batch_commit`, is told each batch's number in its run

@@ -1,7 +1,7 @@
 """Turning a configured entity's raw source values into replica values, kind by kind.
 
 A source hands values as its driver or its JSON gives them (`Decimal`, naive or
-aware `datetime`, `0`/`1` for a boolean, text); each column's kind says what the
+aware `datetime`, `0`/`1` for a boolean, text). Each column's kind says what the
 replica stores, and every value that cannot be read as its kind makes its record a
 reject with the reason (quarantined, counted), never a crash:
 

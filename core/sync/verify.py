@@ -1,7 +1,7 @@
 """`syncdeck verify`: is my replica right? Compare it with the source, key by key.
 
 The source's full listing is decoded by the same codec as a sync's, so a row is
-hashed the same way on both sides; the replica target does the comparison,
+hashed the same way on both sides. The replica target does the comparison,
 against the entity's cursor, so lag (rows changed since the last sync, rows
 deleted since the last full one) is told apart from drift (see `Drift`).
 Source errors (`SourceError`, `SourceUnavailable`) and the replica's database

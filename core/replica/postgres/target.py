@@ -1,17 +1,21 @@
 """One entity's replica tables on PostgreSQL, on one connection (see `ReplicaTarget`).
 
-Bulk writes are set-based (see `core.replica.postgres.statements` for the statements):
-each batch is one transaction that COPYs its rows into a temporary table,
-classifies them against the replica in SQL (new, changed or revived by
-`row_hash`, else unchanged), upserts the ones to write in one `INSERT ...
-SELECT ... ON CONFLICT DO UPDATE`, replaces their children, records its
-rejects and the keys it saw, and moves the cursor up; a crash leaves all of
-it or none. Into a table that was empty when its full pass began, every row
-is new, so a batch is COPYed straight into the table, under a savepoint: if a
-key is there already (listed again on a later page), the batch is upserted after
-all. Reconciliation and `verify` compare temporary tables of the listed keys
-with the replica in SQL, so no side is held in memory. Cursors compare as bytes
-(`COLLATE "C"`), as SQLite compares text, whatever the database's collation.
+Bulk writes are set-based (see `core.replica.postgres.statements` for the statements).
+Each batch is one transaction that:
+- COPYs its rows into a temporary table;
+- classifies them against the replica in SQL (new, changed or revived by `row_hash`,
+  else unchanged);
+- upserts the ones to write in one `INSERT ... SELECT ... ON CONFLICT DO UPDATE`, and
+  replaces their children;
+- records its rejects and the keys it saw, and moves the cursor up.
+A crash leaves all of it or none.
+
+Into a table that was empty when its full pass began, every row is new, so a batch is
+COPYed straight into the table, under a savepoint. If a key is there already (listed
+again on a later page), the batch is upserted after all. Reconciliation and `verify`
+compare temporary tables of the listed keys with the replica in SQL, so no side is held
+in memory. Cursors compare as bytes (`COLLATE "C"`), as SQLite compares text, whatever
+the database's collation.
 
 Errors: psycopg's errors propagate unchanged (the failed batch is rolled back, the
 target stays usable); `LeaseLost` for a fenced commit by a runner that lost its lease.

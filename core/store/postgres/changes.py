@@ -8,9 +8,9 @@ notification is a hint: notifications are lost while disconnected and do not
 pass a pooler in transaction mode, so `wait` also polls the counter, and a
 lost one costs up to a poll interval of latency, never a missed change.
 
-The store's own writes are not news to it: `wrote` tells which change numbers
-were its own (called on the store's thread as soon as the commit returns, so
-usually before its notification is heard), so that `wait` reports only what
+The store's own writes are not news to it. `wrote` tells which change numbers
+were its own; it is called on the store's thread as soon as the commit returns,
+so usually before its notification is heard. So `wait` reports only what
 another connection did (as SQLite's `data_version` does): news is a change
 number, heard or polled, that is not one of its own. When the notification
 of its own write is heard before `wrote`, it is reported as news: a spurious

@@ -8,39 +8,35 @@ asynchronous.)
 
 **Sessions.** Every connection sets, at connect time, its role's
 `idle_in_transaction_session_timeout`, `lock_timeout` and `statement_timeout`,
-the schema as its `search_path`, and UTC. The idle-in-transaction timeout is
-what lets a frozen client (a process stopped inside a transaction) lose its
-transaction, and with it its locks, so another process can take the lease
-over; the lock timeout is longer than it, so a writer waiting behind a frozen
-client outlasts it.
+the schema as its `search_path`, and UTC. The idle-in-transaction timeout lets
+a frozen client (a process stopped inside a transaction) lose its transaction
+and its locks, so another process can take the lease over. The lock timeout is
+longer, so a writer waiting behind a frozen client outlasts it.
 
-**Writes.** Every write transaction begins by taking the schema's write lock
-(`pg_advisory_xact_lock`, held until commit), bumping the `changes` counter,
-queueing a NOTIFY with the counter's value (delivered only on commit), reading
-the clock, the lease (which every fenced write checks) and the last event id
-(see `core.store.postgres.tx`), all in one round trip. Holding that one lock,
-writes commit one after another, so event ids (an identity column) become
-visible in id order and a reader following `events_since(last)` never skips
-one: with concurrent transactions, sequence values would otherwise commit out
-of order. (The counter's row lock would serialize them too; the advisory lock
-states it, and is what a frozen client's timeout releases along with its
-rows.) The clock is `clock_timestamp()` taken once the lock is held (not
-`now()`, the transaction's start, which may predate the previous writer's
-commit), or the store's `clock` when one was given (a test's or a simulation's).
-A test may also run a hook inside each write transaction once it has begun
-(`after_write_begin`); none by default.
+**Writes.** Every write transaction begins, in one round trip, by taking the schema's
+write lock (`pg_advisory_xact_lock`, held until commit) and bumping the `changes`
+counter with a NOTIFY of its value (delivered only on commit). The same round trip reads
+the clock, the lease (which every fenced write checks) and the last event id (see
+`core.store.postgres.tx`). Holding that one lock, writes commit one after another, so
+event ids (an identity column) become visible in id order and a reader following
+`events_since(last)` never skips one. Without the lock, concurrent transactions would
+commit sequence values out of order. (The counter's row lock would serialize them too;
+the advisory lock states it, and a frozen client's timeout releases it along with its
+rows.) The clock is `clock_timestamp()` taken once the lock is held, not `now()`: the
+transaction's start may predate the previous writer's commit. A given `clock` (a test's
+or a simulation's) replaces it. A test may also run a hook inside each write transaction
+once it has begun (`after_write_begin`); none by default.
 
-**Round trips.** The transaction runs in psycopg's pipeline mode: a statement
-whose result the rule does not read (an UPDATE, the COMMIT) is sent with the
-next one that it does read, or with the final sync, instead of costing a round
-trip of its own; a failure in one still aborts the transaction and is raised
-at the next read or at the commit, and the transaction is rolled back. Every
-read ends with a Sync, not a mere flush (`core.store.postgres.pipeline`), so
-that the idle-in-transaction timeout still ends a client frozen mid-way. A
-pooled connection is checked without a round trip: one whose socket has
-something to read while idle (a server that ended the session says so, then
-closes it) is closed and replaced, and a session that died silently fails its
-first statement, as any statement may.
+**Round trips.** The transaction runs in psycopg's pipeline mode. A statement whose
+result the rule does not read (an UPDATE, the COMMIT) is sent with the next one that it
+does read, or with the final sync, instead of costing a round trip of its own. A failure
+in one still aborts the transaction: it is raised at the next read or at the commit, and
+the transaction is rolled back. Every read ends with a Sync, not a mere flush
+(`core.store.postgres.pipeline`), so the idle-in-transaction timeout still ends a client
+frozen mid-way. A pooled connection is checked without a round trip: one whose socket
+has something to read while idle (a server that ended the session says so, then closes
+it) is closed and replaced. A session that died silently fails its first statement, as
+any statement may.
 
 **Secrets.** A password comes from the URL, libpq's own `PGPASSWORD` and
 `.pgpass`, or `password_file`; no error message carries it: URLs are shown

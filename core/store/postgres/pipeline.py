@@ -2,13 +2,13 @@
 
 psycopg's pipeline mode sends statements without waiting, and a fetch asks the server
 only to flush what it has (a Flush message). That would cost the store its defence
-against a frozen client: the server arms `idle_in_transaction_session_timeout` only
-when it waits for the client after a Sync, so a session stopped between a flush and the
+against a frozen client. The server arms `idle_in_transaction_session_timeout` only
+when it waits for the client after a Sync. A session stopped between a flush and the
 next statement stays "active" with its locks (the schema's write lock among them) for
 ever, and no other process can take the lease over. `PipelineConn` reads a result by
-syncing the pipeline instead (one round trip, as a flush is); inside the transaction's
+syncing the pipeline instead (one round trip, as a flush is). Inside the transaction's
 explicit BEGIN a Sync commits nothing, it only reports the server ready, so the server
-now times out a client that froze at any point of the transaction.
+times out a client that froze at any point of the transaction.
 
 Outside pipeline mode (`pipeline` None) it is the plain connection.
 

@@ -1,7 +1,7 @@
 """The PostgreSQL store's reads: the shared queries (`core.store.sql.queries`) on PostgreSQL.
 
 Each function takes a pooled connection in autocommit mode and runs on a store
-thread. A single statement reads one snapshot; the view, which must agree
+thread. A single statement reads one snapshot. The view, which must agree
 with itself across several statements, reads inside one REPEATABLE READ READ
 ONLY transaction, sent as one pipeline: the clock and every statement of it
 in one round trip (the runner reads it before each start). Reads take no

@@ -3,19 +3,19 @@
 The transaction is READ COMMITTED and was opened by `begin_write`, which took
 the schema's write lock (see `core.store.postgres.connection`), so each
 statement sees every transaction committed before this one, and no other
-write transaction runs until this one ends. That lock is what keeps the
-lease row as `begin_write` read it, handed in rather than read again, and
-it serializes the event log; `service()` also locks the row it reads (`FOR
+write transaction runs until this one ends. That lock keeps the lease row as
+`begin_write` read it (handed in rather than read again), and it serializes
+the event log. `service()` also locks the row it reads (`FOR
 UPDATE`, the dialect's row lock), as the `Tx` protocol asks of a row-locking
 backend. The connection is in pipeline mode: writes whose result is not read
 ride with the next statement that is (see `core.store.sql.tx`).
 
-Event and run ids cost no round trip either: `begin_write` also read the last
-id of the events' and the runs' identity sequences, and as no other transaction
-inserts until this one ends, the next ids are known; the rows are inserted with
-them, and each sequence is moved past them just before the commit. (A
+Event and run ids cost no round trip either. `begin_write` also read the last
+id of the events' and the runs' identity sequences, and no other transaction
+inserts until this one ends, so the next ids are known. The rows are inserted
+with them, and each sequence is moved past them just before the commit. (A
 transaction that rolls back after that leaves a gap in the ids, which readers
-allow, as before.)
+allow.)
 
 Raises: what `core.store.sql.tx` says; `psycopg.Error` for the rest, which the
 connection maps to `StoreError`.

@@ -52,7 +52,7 @@ def acquire_lease(
 ) -> LeaseResult:
     """Renew the caller's lease, or take a free, expired or dead holder's one.
 
-    Renewal needs holder, epoch and an unexpired lease all to be the caller's: a lease
+    Renewal needs holder, epoch and an unexpired lease all to be the caller's. A lease
     that expired may already have been judged free by another process, so it is never
     extended, only taken again under a new epoch (which fences the writes made under
     the old one). A takeover grows the epoch, which fences every write of the previous

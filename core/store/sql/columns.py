@@ -1,7 +1,7 @@
 """The store tables' columns, their decoding and each backend's SQL dialect, once.
 
 The backends share one table layout (see each backend's `schema`), so the
-column lists and the order a row's values come in are written here, once: a
+column lists and the order a row's values come in are written here, once. A
 column added to one backend and not to the other fails the contract suite
 instead of decoding silently wrong. What differs per backend is only how a
 timestamp arrives (SQLite: epoch seconds; PostgreSQL: an aware datetime),

@@ -3,9 +3,9 @@
 Most of the `Store` protocol is the same on every backend: a mutation is one
 rule of `core.store.rules` applied to the backend's `Tx` inside one write
 transaction, and a read is one of the shared queries (`core.store.sql.queries`).
-`RuleStore` writes that mapping once, so a backend supplies only how it opens
+`RuleStore` writes that mapping once. A backend supplies only how it opens
 a write transaction (`_write`), how it runs a read (`_query`), its `Dialect`,
-and the reads that need a snapshot of their own (`view`, `run_stats`); a new
+and the reads that need a snapshot of their own (`view`, `run_stats`). A new
 method of the protocol is added here, for every backend at once.
 
 Raises: what `core.store.base.Store` says per method; the backends translate

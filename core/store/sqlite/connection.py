@@ -1,11 +1,11 @@
 """The SQLite store's connection: who may use it when, so the event loop never waits.
 
 One connection, guarded by a lock. A call runs inline on the event loop when
-the lock is free, with a zero busy timeout: if another process holds the
-file's write lock the call fails at once (rolled back, nothing done) and goes
-to the store's one worker thread, which waits for the lock there by polling it
-every millisecond (SQLite's own busy handler backs off to long sleeps, which
-an operator would feel while a sync holds the lock batch after batch). Running
+the lock is free, with a zero busy timeout. If another process holds the file's
+write lock, the call fails at once (rolled back, nothing done) and goes to the
+store's one worker thread. That thread waits for the lock by polling it every
+millisecond: SQLite's own busy handler backs off to long sleeps, which an
+operator would feel while a sync holds the lock batch after batch. Running
 inline is what makes a store call cheap, and the orchestrator's throughput is
 made of store calls. Checkpoints, which write and sync the database file, run on a
 second connection on the worker thread, never inline. A test may ask to be told

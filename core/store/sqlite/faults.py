@@ -1,20 +1,24 @@
 """What a failing SQLite call means for syncdeck, in the words an operator acts on.
 
 `classify` turns an `sqlite3.Error` into the `core.errors` class that says what
-to do: `StoreUnwritable` for a full disk, an I/O error or a read-only file
-(it may pass: keep trying, start nothing), in the filesystem's words when it has
-them (`write_problem`: "no space left on the filesystem holding DIR" says more
-than SQLite's "database or disk is full"); `StoreCorrupt` for a damaged file
-or one that is not a database (stop; the file is left as it is); `StoreUnwritable`
-"the store is locked by pid N" when another process held the write lock past the
-busy wait (N is the runner lease's holder, the likeliest one; "another process"
-when that is unknown or is this process); `StoreError` for anything else.
-`FileIdentity` notices that the file at the store's path is
-no longer the one this process opened (deleted, or replaced by a copy or a
-restore): a process that carried on against the old inode while another
-opened the new file would make two runners, so this is `StoreReplaced`.
-`write_problem` tells an observer, without writing, why the store would refuse
-a write now (a full filesystem, a read-only file or directory); it never raises.
+to do:
+- `StoreUnwritable` for a full disk, an I/O error or a read-only file (it may
+  pass: keep trying, start nothing). It uses the filesystem's words when it has
+  them (`write_problem`: "no space left on the filesystem holding DIR" says more
+  than SQLite's "database or disk is full").
+- `StoreCorrupt` for a damaged file or one that is not a database (stop; the
+  file is left as it is).
+- `StoreUnwritable` "the store is locked by pid N" when another process held the
+  write lock past the busy wait. N is the runner lease's holder, the likeliest
+  one; "another process" when that is unknown or is this process.
+- `StoreError` for anything else.
+
+`FileIdentity` notices that the file at the store's path is no longer the one this
+process opened (deleted, or replaced by a copy or a restore). A process that carried on
+against the old inode while another opened the new file would make two runners, so this
+is `StoreReplaced`. `write_problem` tells an observer, without writing, why the store
+would refuse a write now (a full filesystem, a read-only file or directory); it never
+raises.
 """
 
 from __future__ import annotations

@@ -108,9 +108,9 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL DEFAULT '{}'
     );
     """,
-    # 2: the replica's tables used to be created here. The replica manages its own schema
-    # now (`core.replica.schema`, adopting the tables this made), so the version stays
-    # and creates nothing: databases at 2 are current either way.
+    # 2: creates nothing. The replica manages its own schema (`core.replica.schema`,
+    # which adopts replica tables already in the file), so the version stays and
+    # databases at 2 are current either way.
     "",
     # 3: what observers read of the runner: a run's latest progress, the published plan
     """
