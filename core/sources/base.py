@@ -70,7 +70,7 @@ class BlockingSource(Source, Protocol):
     """A source that can also be read from a worker thread (the embedded demo ERP).
 
     The engine then reads and writes in that one thread, with no hand-off to the event
-    loop per page: a third faster for a local source, and the loop stays free.
+    loop per page: cheaper for a local source, and the loop stays free.
     """
 
     def page_blocking(
@@ -86,7 +86,7 @@ class KeyOrderedSource(Source, Protocol):
     """A source whose full listing is ordered by key alone (the SQL source: each row is
     listed once however its cursor moves during the pass), each page read on its own.
     A row such a pass has read may change before the pass ends while rows further on
-    change later, so the highest cursor it reads covers no change made during it: the
+    change later, so the highest cursor it reads covers no change made during it. The
     engine keeps a full pass's cursor at or below `high_water`, read before the pass."""
 
     async def high_water(self, entity: str) -> Any:

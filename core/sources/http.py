@@ -12,8 +12,9 @@ How failures are classified, so the orchestrator retries only what may pass:
   `SourceUnavailable` (transient, retried with backoff);
 - HTTP 401 or 403 (the token was refused), any other 4xx (with the server's
   `error` message), a URL that is not http(s), or a JSON body that breaks the
-  contract (not `{"records": [objects], "next_page_token": str | null}`, or a
-  token that does not advance): `SourceError` (permanent, not retried).
+  contract: `SourceError` (permanent, not retried). Breaking the contract means
+  not `{"records": [objects], "next_page_token": str | null}`, or a token that
+  does not advance.
 
 The token is sent only in the `Authorization` header and never appears in an
 error message.

@@ -105,8 +105,8 @@ def _first_with_offset(start: datetime, end: datetime, zone: ZoneInfo) -> dateti
 def wall_lower_bound(instant: datetime, zone: ZoneInfo) -> datetime:
     """The lowest wall time (naive, in `zone`) of any instant at or after `instant`.
 
-    Wall time rises with time except at a backward transition (autumn), where it jumps back:
-    in Europe/Rome on 2026-10-25 the clocks go from 02:59:59 CEST back to 02:00:00 CET at
+    Wall time rises with time except at a backward transition (autumn), where it jumps back.
+    In Europe/Rome on 2026-10-25 the clocks go from 02:59:59 CEST back to 02:00:00 CET at
     01:00 UTC, so a row written at 01:10 UTC reads 02:10, lower than one written at 00:50
     UTC (02:50). A naive cursor compared with the wall time of `since` would miss it; the
     bound is therefore min(wall(instant), the wall time just after every backward transition

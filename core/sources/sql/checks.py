@@ -2,10 +2,10 @@
 its own read-only transaction (`Reader.read`), and says what it found as a `SqlCheck`.
 
 A step that fails is a line in `SqlCheck.problems` (the error's one line) and leaves its
-fields None or empty; the others still run, unless the relation itself cannot be read (an
-unknown table, a query that fails with no column at all): then every step would fail with
-the same words, and the first one's line is the whole answer. So `run_check` raises
-nothing for what the database answers, a refused connection included.
+fields None or empty; the others still run. The exception is a relation that cannot be
+read at all (an unknown table, a query that fails with no column at all): every step
+would fail with the same words, and the first one's line is the whole answer. So
+`run_check` raises nothing for what the database answers, a refused connection included.
 """
 
 from __future__ import annotations

@@ -24,11 +24,15 @@ with COMMIT (ROLLBACK after a failure):
 - SQLite: `BEGIN` is deferred; in rollback-journal mode a reader's lock makes a writer
   wait to commit for the page's length (WAL mode has no such wait).
 
-Timeouts: PostgreSQL's statement and lock timeouts are session settings (above); MySQL's
-query timeout is PyMySQL's socket read timeout, and `lock_wait_timeout` bounds a wait on a
-table's metadata lock (an ALTER TABLE); SQL Server's is pymssql's `timeout` with `SET
-LOCK_TIMEOUT`; Oracle's is the driver's `call_timeout`. A lock wait that runs out is a
-transient failure, retried later: the source never queues for long behind the ERP's DDL.
+Timeouts:
+- PostgreSQL: the statement and lock timeouts are session settings (above).
+- MySQL: the query timeout is PyMySQL's socket read timeout, and `lock_wait_timeout`
+  bounds a wait on a table's metadata lock (an ALTER TABLE).
+- SQL Server: pymssql's `timeout` with `SET LOCK_TIMEOUT`.
+- Oracle: the driver's `call_timeout`.
+
+A lock wait that runs out is a transient failure, retried later: the source never queues
+for long behind the ERP's DDL.
 
 Nothing here imports SQLAlchemy or a driver, except `sqlite_converters()` (sqlite3).
 """
@@ -139,16 +143,17 @@ def _decimal(raw: bytes) -> Decimal | str:
 
 def sqlite_converters() -> None:
     """SQLite has no decimal type: a value written to a NUMERIC or DECIMAL column is kept
-    as an integer when it is one, else as an 8-byte float that keeps 15 significant digits
-    of what was written (`12345678901234567890.12` is stored as 1.23456789012346e+19, and
-    no reader can tell more). sqlite3 would return that float; with these converters
-    (registered process-wide, used by connections opened with PARSE_DECLTYPES: the SQL
-    source's only) a column declared NUMERIC or DECIMAL comes back as the Decimal of SQLite's
-    own 15-digit text of it instead: `0.1 + 0.2` reads as Decimal('0.3'), never as a
-    float. An exact decimal of more than 15 digits needs a TEXT column (returned as str).
-    Timestamps and dates stay text (SQLite's TEXT), as sqlite3 returns them without
-    converters; the default `timestamp` and `date` converters, which fail on ISO text with
-    a 'T', are replaced by ones that keep the text."""
+    as an integer when it is one, else as an 8-byte float. That float keeps 15
+    significant digits of what was written (`12345678901234567890.12` is stored as
+    1.23456789012346e+19, and no reader can tell more). sqlite3 would return that float.
+    These converters are registered process-wide and used by connections opened with
+    PARSE_DECLTYPES (the SQL source's only). With them, a column declared NUMERIC or
+    DECIMAL comes back instead as the Decimal of SQLite's own 15-digit text of it:
+    `0.1 + 0.2` reads as Decimal('0.3'), never as a float. An exact decimal of more than
+    15 digits needs a TEXT column (returned as str). Timestamps and dates stay text
+    (SQLite's TEXT), as sqlite3 returns them without converters; the default `timestamp`
+    and `date` converters, which fail on ISO text with a 'T', are replaced by ones that
+    keep the text."""
     import sqlite3
 
     for name in ("NUMERIC", "DECIMAL"):

@@ -3,17 +3,17 @@
 `classify(exc, dialect)` returns `SourceUnavailable` (transient: retried with backoff)
 or `SourceError` (permanent: the mapping or the grants need an operator):
 
-- PostgreSQL, by SQLSTATE: class 08 (connection), 53 (resources: too many connections),
-  57 (operator intervention: a cancelled statement, a shutdown), 58 (system), 40001
-  (serialization), 40P01 (deadlock), 55P03 (lock not available) are transient; class 42
-  (no such table or column, syntax, permission denied), 28 (authentication), 3D (no such
-  database) and every other code are permanent; no code at all (the server refused or
-  dropped the connection) is transient.
-- MySQL/MariaDB, by errno: 2002/2003/2005/2006/2013 (no server, gone, lost), 1205 (lock
-  wait timeout), 1213 (deadlock), 1040 (too many connections), 1053 (shutdown), 1927
-  (killed), 1317/1969/3024 (interrupted, statement time) are transient; 1142/1143 (no
-  grant on a table or column), 1044/1045 (access denied), 1049 (no such database),
-  1146 (no such table), 1054 (no such column), 1064 (syntax) and other codes permanent.
+- PostgreSQL, by SQLSTATE. Transient: class 08 (connection), 53 (resources: too many
+  connections), 57 (operator intervention: a cancelled statement, a shutdown), 58
+  (system), 40001 (serialization), 40P01 (deadlock), 55P03 (lock not available).
+  Permanent: class 42 (no such table or column, syntax, permission denied), 28
+  (authentication), 3D (no such database) and every other code. No code at all (the
+  server refused or dropped the connection) is transient.
+- MySQL/MariaDB, by errno. Transient: 2002/2003/2005/2006/2013 (no server, gone, lost),
+  1205 (lock wait timeout), 1213 (deadlock), 1040 (too many connections), 1053
+  (shutdown), 1927 (killed), 1317/1969/3024 (interrupted, statement time). Permanent:
+  1142/1143 (no grant on a table or column), 1044/1045 (access denied), 1049 (no such
+  database), 1146 (no such table), 1054 (no such column), 1064 (syntax) and other codes.
 - SQLite: busy or locked are transient, everything else permanent.
 - SQL Server and Oracle: the usual connection, deadlock and lock-timeout numbers are
   transient (untested here: no server).

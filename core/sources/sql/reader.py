@@ -1,18 +1,18 @@
 """The SQL source's side of the database: one SQLAlchemy engine (a small pool, made on
 first use), and every read as one short read-only transaction on it.
 
-`Reader.read(entity, what, work, stop)` checks a connection out, runs the dialect's
-session statements on it once (`core.sources.sql.dialects`), opens the read-only
-transaction, runs `work(connection)`, and commits; after a failure it rolls back (or
+`Reader.read(entity, what, work, stop)` checks a connection out and runs the dialect's
+session statements on it once (`core.sources.sql.dialects`). It then opens the read-only
+transaction, runs `work(connection)`, and commits. After a failure it rolls back (or
 drops the connection if that fails too), so no connection goes back to the pool inside
 a transaction. `stop` set while PostgreSQL runs a statement cancels it
-(`connection.cancel_safe()`, within a tenth of a second); other drivers finish the
-statement. Either way the read then raises `SourceInterrupted`.
+(`connection.cancel_safe()`); other drivers finish the statement. Either way the read
+then raises `SourceInterrupted`.
 
 Raises `SourceUnavailable` or `SourceError` as `core.sources.sql.failures` classifies
-the failure, in one line naming the source, its URL without the password, the entity and
-the database's own message (passwords scrubbed); `SourceError` for a driver that is not
-installed (the mssql and oracle extras).
+the failure. The message is one line naming the source, its URL without the password,
+the entity and the database's own message (passwords scrubbed). Raises `SourceError` for
+a driver that is not installed (the mssql and oracle extras).
 """
 
 from __future__ import annotations

@@ -4,28 +4,37 @@ Core, which is imported when a `SqlSource` is built, never before (importing thi
 does not).
 
 What it lists, per entity (`core.sources.sql.mapping`): the rows of a table or of an
-operator's query, each a tuple of the driver's raw values in `entity.columns` order
-(Decimal, naive or aware datetime, date, int, str, dict for PostgreSQL JSON; see
-`dialects.sqlite_converters` for SQLite's decimals), with their child rows read in the
-same transaction. A full pass is ordered by the key (a `KeyOrderedSource`: `high_water`
-bounds the cursor it leaves); an incremental one by (cursor, key) from the `since` bound
-that `core.sources.sql.bounds` computes in the source's terms
-(naive timestamps are wall times in `zone`: the autumn's repeated hour is covered), or,
-on PostgreSQL's `xmin` horizon, from a transaction horizon taken by `snapshot_horizon`
-before the previous listing began (PostgreSQL 13 or later; a full scan of the table per
-run, as no index holds xmin; a `query` entity must output its table's `xmin` as a column
-named `xmin`). Pages are chained by keyset (`core.sources.sql.statements`); a page token
-names the previous page's last row, kept in this instance's memory. Every read is one
-short read-only transaction that neither blocks nor changes the ERP
+operator's query, with their child rows read in the same transaction. Each row is a tuple
+of the driver's raw values in `entity.columns` order (Decimal, naive or aware datetime,
+date, int, str, dict for PostgreSQL JSON; see `dialects.sqlite_converters` for SQLite's
+decimals).
+
+- A full pass is ordered by the key (a `KeyOrderedSource`: `high_water` bounds the
+  cursor it leaves).
+- An incremental pass is ordered by (cursor, key), from the `since` bound that
+  `core.sources.sql.bounds` computes in the source's terms (naive timestamps are wall
+  times in `zone`: the autumn's repeated hour is covered).
+- On PostgreSQL's `xmin` horizon, it starts instead from a transaction horizon taken by
+  `snapshot_horizon` before the previous listing began. That needs PostgreSQL 13 or
+  later and a full scan of the table per run, as no index holds xmin; a `query` entity
+  must output its table's `xmin` as a column named `xmin`.
+
+Pages are chained by keyset (`core.sources.sql.statements`); a page token names the
+previous page's last row, kept in this instance's memory. Every read is one short
+read-only transaction that neither blocks nor changes the ERP
 (`core.sources.sql.dialects`).
 
-Failures: `SourceError` (permanent) for a mapping this source cannot read (at
-construction: no key or cursor among the columns, children under a composite key, xmin
-outside PostgreSQL, an unknown URL scheme or zone), a `since` of the wrong kind, a page
-token this instance did not give, and what the database refuses for good (permission,
-unknown table or column, a bad query); `SourceUnavailable` (transient) for what may pass
-(no connection, a timeout, a deadlock, a lock wait); `SourceInterrupted` when `stop` is set
-during a read. Every message is one line naming the source, its URL without password and
+Failures:
+- `SourceError` (permanent) for a mapping this source cannot read (at construction: no
+  key or cursor among the columns, children under a composite key, xmin outside
+  PostgreSQL, an unknown URL scheme or zone). Also for a `since` of the wrong kind, a
+  page token this instance did not give, and what the database refuses for good
+  (permission, unknown table or column, a bad query).
+- `SourceUnavailable` (transient) for what may pass (no connection, a timeout, a
+  deadlock, a lock wait).
+- `SourceInterrupted` when `stop` is set during a read.
+
+Every message is one line naming the source, its URL without password and
 the entity, then the database's own words.
 """
 

@@ -5,9 +5,9 @@ as the dialect needs); a `query` is a subquery `(query) AS src`; each column is 
 operator-written expression (`literal_column`), labelled with the replica column's name.
 
 A listing is paged by keyset, never by OFFSET: a full pass is ordered by the key, an
-incremental one by (cursor, key); after a page, the next one starts past its last row
+incremental one by (cursor, key). After a page, the next one starts past its last row
 with the comparison written out, `c > :c OR (c = :c AND (k1 > :k1 OR (k1 = :k1 AND k2 >
-:k2)))`, and never as a row-value comparison (`(c, k) > (:c, :k)`), which MariaDB
+:k2)))`. It is never a row-value comparison (`(c, k) > (:c, :k)`), which MariaDB
 answers without its index and SQL Server does not have. A leading `c >= :c` keeps the
 scan on an index range. Rows whose key is NULL are never listed (no replica row could
 hold them). An incremental listing on the `cursor` horizon lists `c >= :since`; on the

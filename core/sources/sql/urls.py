@@ -1,13 +1,13 @@
 """Database URLs: which driver reads one, and how to show one without its password.
 
-`database_url(url)` maps a URL as an operator writes it to the SQLAlchemy URL of the
-one driver syncdeck uses for its database (`postgresql://` to psycopg 3, `mysql://` and
-`mariadb://` to PyMySQL, `mssql://` to pymssql, `oracle://` to python-oracledb,
-`sqlite:///path` to the standard library), and names the dialect; a URL of any other
-scheme or driver raises `SourceError`, naming the URL without its password.
-`redact(url)` drops the password from a URL; `scrub(text, secrets)` removes passwords
-from a message (a server's or a driver's), percent-encoded or not. Nothing here imports
-SQLAlchemy or a driver.
+`database_url(url)` maps a URL as an operator writes it to the SQLAlchemy URL of the one
+driver syncdeck uses for its database, and names the dialect. So `postgresql://` goes to
+psycopg 3, `mysql://` and `mariadb://` to PyMySQL, `mssql://` to pymssql, `oracle://` to
+python-oracledb, `sqlite:///path` to the standard library. A URL of any other scheme or
+driver raises `SourceError`, naming the URL without its password. `redact(url)` drops
+the password from a URL; `scrub(text, secrets)` removes passwords from a message (a
+server's or a driver's), percent-encoded or not. Nothing here imports SQLAlchemy or a
+driver.
 """
 
 from __future__ import annotations
