@@ -1,10 +1,10 @@
 """`[sources.NAME]` and `[entities.NAME]`: the operator's own ERP, described in configuration.
 
-The tables are validated key by key like every other (`Section`); what spans keys
-and tables (a source that is not declared, a key that is not a column, a name that
-is not an SQL identifier or that collides with syncdeck's own tables) is checked
-by `entity_problems`, which names every problem on one line each. Configuration
-loading raises them together as one `ConfigError`, before anything is opened.
+The tables are validated key by key like every other (`Section`). What spans keys and
+tables is checked by `entity_problems`, which names every problem on one line each. Such
+problems are a source that is not declared, a key that is not a column, a name that is
+not an SQL identifier or that collides with syncdeck's own tables. Configuration loading
+raises them together as one `ConfigError`, before anything is opened.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The command line, the configuration and the schedule's reading of the store
 all check against these, so `inf`, `nan` and absurd values are refused where
-they enter, and a value that got into the store some other way (a hand edit,
-an older syncdeck) is recognised as invalid when it is read, instead of
+they enter. A value that got into the store some other way (a hand edit, an
+older syncdeck) is recognised as invalid when it is read, instead of
 overflowing a date computation. Nothing here raises: `problem()` returns why a
 value cannot be used, or None.
 """

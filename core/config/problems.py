@@ -1,12 +1,15 @@
 """Why a configuration is invalid, in an operator's words: every bad key, with its reason.
 
 msgspec stops at the first error; `problems()` walks the tables to name them all
-(only on the error path, so a valid configuration never pays for it): unknown
-keys, values out of range (`inf` and `nan` named as such), choices outside
-their list (with the list), environment values that are malformed JSON (with
-the variable), and each table's own rules across keys, judged on its valid
-keys, so they are reported together with the others. Pure functions; nothing
-here raises but `convert` (msgspec's `ValidationError`).
+(only on the error path, so a valid configuration never pays for it):
+- unknown keys;
+- values out of range (`inf` and `nan` named as such);
+- choices outside their list (with the list);
+- environment values that are malformed JSON (with the variable);
+- each table's own rules across keys, judged on its valid keys, so they are
+  reported together with the others.
+
+Pure functions; nothing here raises but `convert` (msgspec's `ValidationError`).
 """
 
 from __future__ import annotations

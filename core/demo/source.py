@@ -7,9 +7,9 @@ The first page of a listing (no token) first lets the ERP `advance()`, so each
 sync sees the changes a live ERP would have made since the last one.
 
 The `DemoFaults` given are applied to every page (see `core.demo.faults`):
-SourceUnavailable for a simulated 503, a hang that only a timeout, a cancel or
-(in a worker thread) the `stop` event ends, SourceInterrupted when `stop` ends
-a wait; a listing of an unknown entity raises SourceError.
+SourceUnavailable for a simulated 503, and a hang that only a timeout, a cancel
+or (in a worker thread) the `stop` event ends. SourceInterrupted is raised when
+`stop` ends a wait; a listing of an unknown entity raises SourceError.
 """
 
 from __future__ import annotations

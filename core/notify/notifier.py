@@ -1,15 +1,17 @@
 """The glue: this process's own events and store health in, webhook bodies out.
 
 An `Orchestrator` given a `Notifier` (`core.runtime` builds one when
-`[[notify.webhooks]]` are configured) calls it: `start` when it starts,
-`own_events` with every batch of events this process caused (the relay's
-`publish`; what the relay brings from other processes' log never comes here),
-`store_changed` when its store's trouble begins, changes or ends, and `stop`
-when it stops. Run endings and circuit changes are recorded only by the lease
-holder, fenced by its epoch, so this process's own events of those kinds are
-the runner's: two processes never send one alert, and no process repeats
-another's. The store's trouble, which every process meets, is told only by a
-process that held the lease when it began (`NoticePolicy.store`).
+`[[notify.webhooks]]` are configured) calls it:
+- `start` when it starts, and `stop` when it stops;
+- `own_events` with every batch of events this process caused (the relay's
+  `publish`; what the relay brings from other processes' log never comes here);
+- `store_changed` when its store's trouble begins, changes or ends.
+
+Run endings and circuit changes are recorded only by the lease holder, fenced by its
+epoch, so this process's own events of those kinds are the runner's: two processes never
+send one alert, and no process repeats another's. The store's trouble, which every
+process meets, is told only by a process that held the lease when it began
+(`NoticePolicy.store`).
 
 Each call returns at once: `NoticePolicy` decides, `formats.body` renders, and
 each webhook's `WebhookSender` queues it for its own task.

@@ -3,14 +3,14 @@
 `offer()` returns at once: the body waits in a bounded queue, which one task
 drains, posting each body with httpx. When the queue is full the oldest body
 is dropped, with one log line until the queue has room again. Each try is
-bounded by `timeout_s` in all (connecting, sending, the answer); a body gets at
+bounded by `timeout_s` in all (connecting, sending, the answer). A body gets at
 most `tries` tries with a doubling backoff between them, and is tried again
 only after what may pass: no connection, no answer in time, HTTP 408, 429 or
 5xx. A 2xx answer is success; any other answer ends the body's tries at once.
 A body given up logs one warning line. `stop()` lets the queue drain for a
 bounded time, then drops what is left, saying how much.
 
-The URL is a secret (a chat tool's webhook holds its token): no log line or
+The URL is a secret (a chat tool's webhook holds its token). No log line or
 error names it (the webhook is named by its configuration key), and httpx's
 own request log line has it replaced by `***`. httpx is imported when the first
 body is sent, not before, and on a worker thread.

@@ -16,11 +16,12 @@ This class is thin: the `Runner` (lease, dispatch, supervision, schedule), the
 `Relay` (other processes' events) and `project` (the snapshot) do the work; an
 optional `Listener` (webhook notifications) is told this process's own changes.
 
-Failures: methods raise `core.errors` exceptions: `UnknownService` for a
-service this orchestrator does not know, `NotFound` for an unknown request,
-`InvalidTransition` for a change the request's state forbids (the store says
-which), `StoreError` and its kin when the store fails; `wait` raises
-`TimeoutError` when its timeout passes first.
+Failures: methods raise `core.errors` exceptions:
+- `UnknownService` for a service this orchestrator does not know;
+- `NotFound` for an unknown request;
+- `InvalidTransition` for a change the request's state forbids (the store says which);
+- `StoreError` and its kin when the store fails.
+`wait` raises `TimeoutError` when its timeout passes first.
 """
 
 from __future__ import annotations

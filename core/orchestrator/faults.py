@@ -4,7 +4,7 @@ Two kinds of trouble, told apart by `core.errors`:
 
 - `StoreUnwritable` (and any other `StoreError` of a call that may pass: a full
   disk, an I/O error, an unreachable server): the process goes on, the runner
-  starts nothing and retries what it must record; `problem` says why, for the
+  starts nothing and retries what it must record. `problem` says why, for the
   snapshot, `status` and the log. The log gets one line when the trouble starts
   or changes and one when it ends, never one per retry.
 - `StoreBroken` (corrupt, deleted or replaced under us): the process must stop

@@ -1,13 +1,12 @@
 """The relay: this process's subscribers see every process's events, each once.
 
-Everything a process publishes goes to its own bus at once, and its stored ids
-are remembered; the relay follows the store's event log from where it was at
-start and passes on only what other processes appended, so a local subscriber
-sees each event once whichever way it arrived; an `own` listener sees only what this
-process published. On the way it hands a cancel
-asked elsewhere to the runner (the run may be ours), keeps the progress other
-processes' runs report (a snapshot shows it), and wakes `wait()`ers when a
-request ends, whoever ended it.
+Everything a process publishes goes to its own bus at once, and its stored ids are
+remembered. The relay follows the store's event log from where it was at start and
+passes on only what other processes appended, so a local subscriber sees each event once
+whichever way it arrived. An `own` listener sees only what this process published. On
+the way the relay hands a cancel asked elsewhere to the runner (the run may be ours),
+keeps the progress other processes' runs report (a snapshot shows it), and wakes
+`wait()`ers when a request ends, whoever ended it.
 
 It relies on the store's promise that event ids become visible in id order: an
 id below the cursor that appears later would be skipped.

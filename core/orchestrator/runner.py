@@ -22,11 +22,11 @@ state and logs one line per change):
   once a write goes through, the run is recorded and the queue moves on;
 - a store that cannot be trusted (`StoreBroken`: corrupt, deleted or replaced under
   us): at once, drop the lease unwritten, interrupt the run and stop the loop;
-- the lease lost, or possibly lost: a takeover seen at heartbeat, `LeaseLost`
-  from the store, or this process's own deadline passing (last renewal + TTL -
-  a margin, by the monotonic clock, so a process frozen past its lease knows it
-  when it wakes): the active run stops at once, and every replica commit is
-  fenced by the run's epoch and that deadline (`core.replica.base.Fence`);
+- the lease lost, or possibly lost (a takeover seen at heartbeat, `LeaseLost`
+  from the store, or this process's own deadline passing): the active run stops
+  at once. The deadline is the last renewal + TTL - a margin, by the monotonic
+  clock, so a process frozen past its lease knows it when it wakes. Every replica
+  commit is fenced by the run's epoch and that deadline (`core.replica.base.Fence`);
 - any other exception in a loop step is logged and retried after a second.
 """
 

@@ -1,9 +1,9 @@
 """The snapshot: what a console shows, projected from one read of the store.
 
 A pure function. In go one `StoreView` (read in one transaction, so its parts agree)
-and the little only this process knows: its own run's progress, the last progress
-relayed from other processes, whether the lease's holder is known to be dead, and
-whether this process holds the lease. Out comes a `Snapshot`.
+and the little only this process knows. That is its own run's progress, the last
+progress relayed from other processes, whether the lease's holder is known to be
+dead, and whether this process holds the lease. Out comes a `Snapshot`.
 
 It does no I/O and reads no clock but the view's. So every process that projects the
 same view shows the same queue order, statuses, health and next runs, and the same
@@ -60,10 +60,13 @@ def project(
     is_runner: bool,
     store_problem: str | None = None,
 ) -> Snapshot:
-    """`local_run` is (request id, progress) of the run this process supervises, if any;
-    `remote_progress` the last progress of other processes' runs, by run id;
-    `store_problem` what this process last saw a write fail with, if it has not since
-    seen one succeed (the view's own `problem` counts too)."""
+    """Project `view` and what only this process knows into a `Snapshot`.
+
+    - `local_run`: (request id, progress) of the run this process supervises, if any.
+    - `remote_progress`: the last progress of other processes' runs, by run id.
+    - `store_problem`: what this process last saw a write fail with, if it has not
+      since seen one succeed (the view's own `problem` counts too).
+    """
     now = view.now
     active: ActiveRun | None = None
     if view.running is not None:

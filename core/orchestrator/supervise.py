@@ -5,7 +5,7 @@ run stops in one of three ways: an operator's cancel (`ask_cancel`: cooperative
 first, the task cancelled by force `cancel_grace_s` later), the runner stopping
 or losing its lease (`interrupt`: at once), or its own end, success, failure or
 the run timeout. `await_ending` waits for it and turns every way a task can end
-into an `Ending`; `finish_for` turns that into the `RunFinish` the store applies
+into an `Ending`. `finish_for` turns that into the `RunFinish` the store applies
 in one transaction: the retry decision, and the breaker decision injected as a
 function of the state the store reads inside it.
 

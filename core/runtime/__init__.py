@@ -5,7 +5,7 @@ Everything else receives what it needs (a `Store`, a `Replica`, a source
 factory) and never looks at a path or a backend's name. By default both are
 SQLite in the data directory, sharing `syncdeck.db`, so other programs find
 the replica tables beside the run history. `[store] url` moves the store to
-PostgreSQL, and the replica with it (its own tables in the same schema);
+PostgreSQL, and the replica with it (its own tables in the same schema).
 `[replica] url` puts the replica in a PostgreSQL database of its own, whichever
 the store is. psycopg is imported only when one of them is PostgreSQL, and the
 webhook notifications (`core.notify`) only when `[[notify.webhooks]]` are configured.

@@ -1,10 +1,14 @@
 """`syncdeck sources check`: each configured entity's mapping held against its database.
 
-For each entity: a first page is read exactly as a sync reads it (a source that cannot
-be reached ends the entity's check there, exit 3); then the source's own probe
-(`SqlSource.check`: the relation runs, the columns exist, the key is unique, the cursor
-is never NULL, the database's time zone) and three sample rows decoded by the entity's
-codec, so a value that does not fit its kind is named with its reason (exit 2). The
+For each entity, in order:
+- a first page is read exactly as a sync reads it (a source that cannot be reached
+  ends the entity's check there, exit 3);
+- the source's own probe (`SqlSource.check`: the relation runs, the columns exist, the
+  key is unique, the cursor is never NULL, the database's time zone);
+- three sample rows decoded by the entity's codec, so a value that does not fit its
+  kind is named with its reason (exit 2).
+
+The
 database's time zone beside the declared one is a note, not a problem: applications
 often write naive local times into a server set to UTC. Nothing is written anywhere.
 """

@@ -3,7 +3,7 @@ false`, and the operator's own `[entities.NAME]`, each as a replica spec and, fo
 source, what to read.
 
 A configured entity's replica table holds its declared columns (the cursor last) after
-`sync_key`, its key as text; its `mapping_version` is a fingerprint of everything that
+`sync_key`, its key as text. Its `mapping_version` is a fingerprint of everything that
 shapes its rows, so a changed mapping makes the next auto run a full one without anybody
 bumping a number. The settings are already validated (`core.config.entities`): nothing
 here raises for them.

@@ -7,7 +7,7 @@ whatever duplicates several schedulers produce. Only the runner's scheduler
 requests, so a healthy cluster produces one request per tick.
 
 An override read from the store that is not a sane number (a hand edit, an
-older syncdeck that saved `inf`) never reaches a date computation: the plan
+older syncdeck that saved `inf`) never reaches a date computation. The plan
 uses the configured value instead and names the problem, with how to reset it,
 in `SchedulePlan.problems`; the schedule logs it once.
 """

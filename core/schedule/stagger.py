@@ -2,14 +2,14 @@
 
 Each service fires at `phase + k * interval` (phase = anchor + offset). Over
 the plan's whole period (the least common multiple of the intervals) every
-fire of service i meets every fire of service j at a distance that is the
-distance of `phase_i - phase_j` to the nearest multiple of `gcd(I_i, I_j)`,
-so the smallest gap of a schedule has a closed form (`smallest_gap`), with no
-need to list the fires of a period that may span years.
+fire of service i meets every fire of service j at a distance: that of
+`phase_i - phase_j` to the nearest multiple of `gcd(I_i, I_j)`. So the smallest
+gap of a schedule has a closed form (`smallest_gap`), with no need to list the
+fires of a period that may span years.
 
 `spread()` picks the offsets that make that smallest gap as large as the
-intervals allow, then the next smallest, and so on, searching offsets on a grid of
-the largest divisor of `gcd(all intervals)` up to a `2 n`-th of it:
+intervals allow, then the next smallest, and so on. It searches offsets on a grid
+of the largest divisor of `gcd(all intervals)` up to a `2 n`-th of it:
 exhaustively when the grid is small (always for the built-in four), else
 greedily in priority order. Either way no two services share a fire instant
 (on that grid each service has more collision-free offsets than the others
