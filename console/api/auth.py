@@ -5,7 +5,7 @@ change, and operate implies read. Answers: 401 with `WWW-Authenticate: Bearer`
 for a missing, malformed, expired, wrongly signed or wrong-audience token; 403
 for a valid token without the role. A refusal says why in a fixed sentence per
 kind of failure, never in the JWT library's words (which repeat the token's
-contents), so nothing a client sends comes back in a header or a body, nor goes
+contents). So nothing a client sends comes back in a header or a body, nor goes
 to the log; the challenge stays within RFC 6750's characters. Any failure while
 checking a token, expected or not, is a 401. When no key is configured at all
 (allowed on a loopback address only, see `console.api.serve`) every caller has

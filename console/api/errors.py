@@ -1,8 +1,8 @@
 """The one error body of the API, and the handlers that turn every failure into it.
 
-Every error answer is `{"success": false, "error": {"code", "message"}}`:
-the core's exceptions map to statuses here (unknown service or request 404, an
-impossible transition 409, a store that cannot be reached 503), FastAPI's own
+Every error answer is `{"success": false, "error": {"code", "message"}}`.
+The core's exceptions map to statuses here (unknown service or request 404, an
+impossible transition 409, a store that cannot be reached 503). FastAPI's own
 (a bad body 422, an unknown route 404, a wrong method 405) keep theirs. Anything
 else is logged with its traceback and answered with a bare JSON 500: a client
 never sees a stack trace.

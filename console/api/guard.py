@@ -2,11 +2,14 @@
 before a byte of its body is read (FastAPI reads a body before it runs a route's
 dependencies, so the routes' own checks would come too late).
 
-In order: the request line and headers must fit `MAX_HEADER_BYTES` (else 431); on
-every path but the open ones (`/healthz`, `/readyz`, `/openapi.json`, and `/metrics`
-when `[api] metrics_auth = "none"`) the bearer token must verify (else 401; the role a
-route needs is still its own dependency's to check, 403); a declared `Content-Length`
-must fit `MAX_BODY_BYTES` (else 413). A body is then read here, counted as it
+In order:
+- the request line and headers must fit `MAX_HEADER_BYTES` (else 431);
+- on every path but the open ones (`/healthz`, `/readyz`, `/openapi.json`, and
+  `/metrics` when `[api] metrics_auth = "none"`) the bearer token must verify (else
+  401; the role a route needs is still its own dependency's to check, 403);
+- a declared `Content-Length` must fit `MAX_BODY_BYTES` (else 413).
+
+A body is then read here, counted as it
 arrives, chunked or not, and refused once it passes the limit (413); the application
 is handed it from memory. A body that is not empty must be JSON (`application/json`
 or `application/*+json`, else 415). A refusal whose body is left unread and may be

@@ -54,7 +54,7 @@ def bind(host: str, port: int) -> socket.socket:
     """A listening socket (port 0: any free one). Raises OSError."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when it sees it
-    # (without, a keep-alive client waits out a 40 ms delayed ACK on every answer).
+    # (without, a keep-alive client waits out a delayed ACK on every answer).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,15 +1,15 @@
 """A snapshot of the orchestrator shared by the API's readers, taken again after any change.
 
-Dashboards poll `GET /api/sync/status` many times a second between them; each
-answer would otherwise read the store and rebuild the same document. The cache
-holds one snapshot (and what routes derive from it, such as the encoded status
-body) until the orchestrator's bus carries any event (every change in this process
-at once, every other process's as the orchestrator relays it from the store) or
-`max_age_s` passes, whichever is first: time-derived fields (waiting time, aging,
-an expired lease) are never older than that. A change made through this API is
-published before its call returns, so a client always reads its own writes.
-Concurrent readers of a stale cache share one refresh. Failures of the store
-propagate to every waiting reader and nothing is cached.
+Dashboards poll `GET /api/sync/status` many times a second between them; each answer
+would otherwise read the store and rebuild the same document. The cache holds one
+snapshot (and what routes derive from it, such as the encoded status body) until the
+orchestrator's bus carries any event or `max_age_s` passes, whichever is first. The bus
+carries every change in this process at once, and every other process's as the
+orchestrator relays it from the store. So time-derived fields (waiting time, aging, an
+expired lease) are never older than `max_age_s`. A change made through this API is
+published before its call returns, so a client always reads its own writes. Concurrent
+readers of a stale cache share one refresh. Failures of the store propagate to every
+waiting reader and nothing is cached.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The event stream: the store's event log as Server-Sent Events, resumable by id.
 
 Every event comes from the store's log, read in id order after a cursor, so the
-SSE `id:` is the store's event id and a client that reconnects with
+SSE `id:` is the store's event id. A client that reconnects with
 `Last-Event-ID` gets every event after it, without gaps or duplicates (progress
 events that were never persisted are not part of the log, and not sent). The
 orchestrator's in-process bus, which also relays other processes' events, is

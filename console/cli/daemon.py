@@ -1,12 +1,14 @@
 """`syncdeck daemon`: run syncs and the schedule (or stand by for the lease) until a signal.
 
-What it prints is for an operator reading a log: one line on stderr when it
-starts (`syncdeck daemon started: store=... role=... schedule=...`), one event per
-line on stdout while it runs (`core.models.Event`, progress left out, as
-`console.cli.render.render_event` writes it: ISO 8601 times, durations in seconds
-with two decimals, counts as key=value), and one line on stderr when it stops
-(`stopping: lease released, N queued`). A store that breaks under it ends it with
-that reason and exit code 2.
+What it prints is for an operator reading a log:
+- one line on stderr when it starts
+  (`syncdeck daemon started: store=... role=... schedule=...`);
+- one event per line on stdout while it runs (`core.models.Event`, progress left
+  out, as `console.cli.render.render_event` writes it: ISO 8601 times, durations in
+  seconds with two decimals, counts as key=value);
+- one line on stderr when it stops (`stopping: lease released, N queued`).
+
+A store that breaks under it ends it with that reason and exit code 2.
 
 Failures: a snapshot that cannot be read for the start or stop line says so in
 the line instead (`role=unknown`); what the orchestrator raises on start

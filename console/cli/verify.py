@@ -1,10 +1,12 @@
 """`syncdeck verify`: compare the replica with the source, lag told apart from drift.
 
-Exit codes: 0 in sync (pending rows allowed: the next syncs bring them), 1 drift
-(rows below the replica's cursor missing or different) or a service never synced
-(no cursor yet: nothing of its replica can be trusted), 2 usage or
-configuration (`UsageError`, no store: raised to `console.cli.main`), 3 the
-source or the replica could not be read: one line naming why, no traceback.
+Exit codes:
+- 0 in sync (pending rows allowed: the next syncs bring them);
+- 1 drift (rows below the replica's cursor missing or different) or a service never
+  synced (no cursor yet: nothing of its replica can be trusted);
+- 2 usage or configuration (`UsageError`, no store: raised to `console.cli.main`);
+- 3 the source or the replica could not be read: one line naming why, no traceback.
+
 Nothing is written to the replica or the store.
 """
 

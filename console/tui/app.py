@@ -1,10 +1,10 @@
 """The operations console: a view and a controller over the core's public API.
 
-It holds no orchestration logic (principle 10). The app is the shell: the
-lifecycle (the event subscription; the orchestrator, when it manages it; the
-schedule, started after the first frame), the toasts, the fault notice, and the
-keys that also work over the history (`?`, `q`, `/`, `o`, `O`; the last three act
-on the screen on top). The panes and the keys that act on them are the main
+It holds no orchestration logic (principle 10). The app is the shell. It owns
+the lifecycle (the event subscription; the orchestrator, when it manages it; the
+schedule, started after the first frame), the toasts and the fault notice. It
+also owns the keys that work over the history too (`?`, `q`, `/`, `o`, `O`; the
+last three act on the screen on top). The panes and the keys that act on them are the main
 view's, its default screen (`console.tui.screens.main`). A request that failed
 for good, a circuit change and a runner takeover become toasts, at most two on
 screen (`console.tui.toasts`); nothing the core reports crashes the app. A store

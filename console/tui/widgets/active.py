@@ -2,9 +2,9 @@
 
 While a sync runs: service, mode and why, request, try and elapsed on the first
 line; the phase, a progress bar, rows/s and ETA on the second (and the age of a
-report that another process's runner stored a while ago), which always shows:
-each line is cut to the pane's width (the auto reason ends in an ellipsis),
-neither ever wraps. While nothing runs and requests wait, the snapshot's
+report that another process's runner stored a while ago). The second line always
+shows: each line is cut to the pane's width (the auto reason ends in an
+ellipsis), and neither ever wraps. While nothing runs and requests wait, the snapshot's
 `idle_reason` says why (no runner alive, dispatch paused, the circuit or backoff
 and until when, the store refusing writes); the store's trouble ("store
 unwritable: <reason>") shows even with nothing queued.

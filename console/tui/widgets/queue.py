@@ -1,8 +1,8 @@
 """The queue pane: position order, reordered in place so the selected entry stays selected.
 
 Each entry says when it can run if not now (`QueueEntry.ready_at`: its backoff's
-end or its circuit's cooldown end) and where it came from, merges included:
-a scheduled request an operator's key upgraded reads `schedule+manual`; after
+end or its circuit's cooldown end) and where it came from, merges included.
+A scheduled request an operator's key upgraded reads `schedule+manual`; after
 more merges, the newest source and how many came before it (`manual+2`). The
 merged sources come from the `request.merged` events this console has seen
 (its first log lines are the store's newest events, so a console that attaches

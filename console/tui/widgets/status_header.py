@@ -2,7 +2,7 @@
 
 Fields are separated by " · " and never run together. When the line is wider
 than the terminal, the least important field is cut first, with an ellipsis
-(then dropped if fewer than eight cells of it would remain), then the next: the "since"
+(then dropped if fewer than eight cells of it would remain), then the next. The "since"
 time goes first, the dispatch state and the store's trouble ("store unwritable:
 <reason>") last. The schedule field is the runner's schedule (`Snapshot.schedule`, from
 the plan it publishes), so an observer under another configuration shows what ticks.
