@@ -63,7 +63,10 @@ class EntitySpec(msgspec.Struct, frozen=True, dict=True):
     default_interval_s: float
     """How often the schedule requests a sync unless configured."""
     cursor: str = "updated_at"
-    mapping_version: int = 1
+    mapping_version: int = 2
+    """What the replica's rows are made by; a change makes the next auto run a full one,
+    which rewrites every row. 2: rows fingerprinted without marshal's back-references
+    (`core.sync.digest`), so every row's `row_hash` is written anew once."""
     child: ChildTable | None = None
     source: str | None = None
     """The `[sources.NAME]` a configured entity is read from; None: a built-in one."""

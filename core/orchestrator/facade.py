@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from core.breaker import BreakerRules
 from core.config import Settings
@@ -50,13 +51,15 @@ from core.models import (
 )
 from core.orchestrator.faults import StoreHealth
 from core.orchestrator.identity import Identity
-from core.orchestrator.listener import Listener
 from core.orchestrator.relay import Relay
 from core.orchestrator.runner import Runner
 from core.orchestrator.snapshot import project, schedule_view
 from core.schedule.plan import ScheduleView
 from core.store.base import Store
 from core.sync.service import SyncService
+
+if TYPE_CHECKING:
+    from core.orchestrator.listener import Listener
 
 RUNNER_TASK = "syncdeck-runner"
 

@@ -19,6 +19,7 @@ from core.config import Settings
 from core.config.entities import ChildSettings, EntitySettings, configured_entities
 from core.entities import ENTITIES, MINUTE, SYNC_KEY, SYNC_PARENT, ChildTable, EntitySpec
 from core.sources.sql.mapping import SqlChild, SqlColumn, SqlEntity
+from core.sync.digest import DIGEST_VERSION
 
 
 def entity_specs(settings: Settings) -> dict[str, EntitySpec]:
@@ -100,7 +101,7 @@ def _fingerprint(spec: EntitySpec, entity: EntitySettings) -> int:
     (0 means "no full pass yet" in `sync_state`)."""
     reading = msgspec.structs.replace(entity, lookback_s=0.0)  # how far back: no new shape
     shape = msgspec.json.encode(
-        [spec.fields, spec.key_columns, spec.cursor, spec.child, spec.zone, reading]
+        [DIGEST_VERSION, spec.fields, spec.key_columns, spec.cursor, spec.child, spec.zone, reading]
     )
     number = int.from_bytes(hashlib.blake2b(shape, digest_size=4).digest(), "big") >> 1
     return number or 1

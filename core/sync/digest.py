@@ -14,16 +14,17 @@ import marshal
 from functools import partial
 from typing import Any
 
-_VERSION = 2
+DIGEST_VERSION = 2
+"""marshal's format, part of every configured entity's mapping fingerprint."""
 _blake = partial(hashlib.blake2b, digest_size=8)
 
 
 def row_digest(values: tuple[Any, ...], children: list[tuple[Any, ...]]) -> bytes:
     """A row and its children; a row without children is fingerprinted from its values."""
-    data = marshal.dumps((values, children) if children else values, _VERSION)
+    data = marshal.dumps((values, children) if children else values, DIGEST_VERSION)
     return _blake(data).digest()
 
 
 def digests(rows: list[tuple[Any, ...]]) -> list[bytes]:
     """The fingerprints of rows without children, a page at a time."""
-    return [_blake(m).digest() for m in map(marshal.dumps, rows, [_VERSION] * len(rows))]
+    return [_blake(m).digest() for m in map(marshal.dumps, rows, [DIGEST_VERSION] * len(rows))]
