@@ -211,7 +211,11 @@ class Reader:
         select = statements.page(entity, self.dialect, since, last, limit + 1)
 
         def work(conn: sa.Connection) -> tuple[list[tuple[Any, ...]], bool, Any]:
-            rows = [tuple(row) for row in conn.execute(select)]
+            # The driver's rows as they are, fetched at once: the columns are untyped
+            # (`literal_column`), so SQLAlchemy's Row objects would add nothing but their cost.
+            result = conn.execute(select)
+            rows = list(result.cursor.fetchall())
+            result.close()
             more = len(rows) > limit
             del rows[limit:]
             kids = self._children(conn, entity, rows) if entity.child is not None else None
