@@ -56,6 +56,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -136,7 +137,8 @@ def figures(db: ErpDatabase, base: Path, rows: int) -> list[TableRow]:
     plain = child("plain", db.server, db.name, plain_dir, rows)
     plain_rate = plain["rows"] / plain["wall_s"]
     print(
-        f"  plain copy (server-side cursor + executemany, a transaction per 2000 rows): "
+        f"  plain copy (server-side cursor + executemany, a transaction per {plain['batch']} "
+        "rows): "
         f"{plain_rate:,.0f} rows/s ({plain['wall_s']:.2f} s wall, {plain['cpu_s']:.2f} s CPU); "
         f"peak RSS {plain['rss_peak_mb']:.0f} MB",
         flush=True,
@@ -233,6 +235,17 @@ def part(server: Server, base: Path, rows: int) -> list[TableRow]:
         return [(what, f"{type(exc).__name__}: {str(exc)[:50]}", "runs", "ERROR")]
 
 
+def drivers() -> str:
+    import psycopg
+    import pymysql
+    import sqlalchemy
+
+    return (
+        f"SQLAlchemy {sqlalchemy.__version__}, psycopg {psycopg.__version__} "
+        f"({psycopg.pq.__impl__}), PyMySQL {pymysql.__version__}"
+    )
+
+
 def run_child(args: argparse.Namespace) -> int:
     from sqlsync import plain_child, sync_child
 
@@ -257,8 +270,11 @@ def main() -> int:
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for name in [k for k in os.environ if k.startswith("SYNCDECK_")]:
+        del os.environ[name]  # the settings are syncdeck.toml's alone, here and in the children
     if args.child is not None:
         return run_child(args)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # drop the dbs
     rows = 100_000 if args.quick and "--rows" not in sys.argv else args.rows
     if rows < 1000:
         parser.error("--rows must be at least 1000")
@@ -273,8 +289,8 @@ def main() -> int:
     print(
         f"syncdeck SQL source benchmark: {rows:,} rows; {os.cpu_count()} CPUs, load average "
         f"at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min), Python "
-        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}; temp dir {base} "
-        f"({fs_type(base)})",
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {drivers()}; temp dir "
+        f"{base} ({fs_type(base)})",
         flush=True,
     )
     table: list[TableRow] = []

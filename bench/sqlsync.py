@@ -65,7 +65,7 @@ async def sync_child(db: ErpDatabase, data_dir: Path, rows: int) -> dict[str, An
 def plain_child(db: ErpDatabase, data_dir: Path) -> dict[str, Any]:
     settings = settings_of(data_dir)
     spec = entity_spec(settings)
-    out: dict[str, Any] = {"rss_start_mb": maxrss_mb()}
+    out: dict[str, Any] = {"rss_start_mb": maxrss_mb(), "batch": settings.sync.batch_size}
     out.update(plain_copy(db, replica_path(data_dir), spec, settings.sync.batch_size))
     out["rss_peak_mb"] = maxrss_mb()
     return out
