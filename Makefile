@@ -46,7 +46,7 @@ test: lint tools
 
 # Every script runs, whatever the one before it found; the verdicts are listed at the end,
 # and the target fails if any script missed a target.
-BENCHES := orchestrator sync console api postgres takeover
+BENCHES := orchestrator sync console api postgres takeover sqlsource
 
 bench: setup tools
 	@missed=""; \

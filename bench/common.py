@@ -1,6 +1,6 @@
 """Small helpers the benchmark scripts share (they run as scripts: this file sits beside
 them on sys.path): the filesystem under a directory, nearest-rank percentiles, a process's
-CPU time from /proc, and waiting for a condition inside an event loop."""
+CPU time from /proc, its peak RSS, and waiting for a condition inside an event loop."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import math
 import os
+import resource
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -68,3 +69,14 @@ async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float,
 def ms(seconds: float) -> str:
     """Seconds as whole milliseconds: "12 ms"."""
     return f"{1000 * seconds:.0f} ms"
+
+
+def maxrss_mb() -> float:
+    """Peak RSS of this process so far. VmHWM (Linux) is this program's own peak;
+    ru_maxrss also counts the peak of the process it was forked from, when that was
+    bigger (the benchmark's parent, holding a million rows), so it is only the fallback."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -5,17 +5,16 @@ RSS, and with --profile one more full sync under cProfile in every thread."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import cProfile
 import io
 import pstats
-import resource
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from common import maxrss_mb
 from productsync import SPEC, change_products, context, cpu_s, create_store, engine_settings, sizes
 
 from core.demo import DEMO_FILENAME, DemoERP, DemoSource
@@ -30,17 +29,6 @@ WAITS = {
     "<method 'acquire' of '_thread.lock' objects>",
 }
 """Where idle threads sit: left out of the profile's listing."""
-
-
-def maxrss_mb() -> float:
-    """Peak RSS of this process so far. VmHWM (Linux) is this program's own peak;
-    ru_maxrss also counts the peak of the process it was forked from, when that was
-    bigger (the benchmark's parent, holding a million rows), so it is only the fallback."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 async def sync_child(data_dir: Path, rows: int, profile: bool) -> dict[str, Any]:

@@ -8,13 +8,18 @@ import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from core.config import load_settings
 from core.entities import EntitySpec
 from core.runtime.entities import entity_specs
 from core.sources.base import Page
 from core.sync.digest import digests, row_digest
-from core.sync.kinds import KindCodec, reread_from
+from core.sync.kind_columns import fast_columns
+from core.sync.kinds import KindCodec, converters, reread_from
 
 CONFIG = """\
 [sources.erp]
@@ -194,3 +199,57 @@ def test_equal_rows_fingerprint_alike_whatever_objects_hold_their_values() -> No
     assert elsewhere[0] is shared and shared is not alone
     assert digests([(1, shared)]) == digests([(1, alone)])
     assert row_digest((1, shared), [(shared, 2)]) == row_digest((1, alone), [("tools", 2)])
+
+
+ROME_NIGHTS = [  # around both of 2026's changes: the spring gap and the autumn's twice-hour
+    datetime(2026, 3, 29, 1, 59, 59, 999999),
+    datetime(2026, 3, 29, 2, 30),
+    datetime(2026, 3, 29, 3, 0),
+    datetime(2026, 10, 25, 2, 0),
+    datetime(2026, 10, 25, 2, 59, 59),
+    datetime(2026, 10, 25, 3, 0, 0, 1),
+    datetime(1900, 1, 1),
+]
+FAST_COLUMNS: list[tuple[Any, list[Any]]] = [
+    ("timestamp", ROME_NIGHTS),
+    ("timestamp", [d.replace(tzinfo=timezone(timedelta(hours=-3))) for d in ROME_NIGHTS]),
+    ("decimal", [Decimal(t) for t in ("0.30", "-0.00", "1E+2", "0.0000001", "5E-9")]),
+    ("decimal", [Decimal("12345678901234567890.12"), Decimal("-1")]),
+    ("decimal", [0, -7, 12345678901234567890]),
+    ("integer", [1, None, 2**63]),
+    ("text", ["a", None, ""]),
+    ("boolean", [True, False, None]),
+    ("boolean", [0, 1, 1]),
+    ("real", [0.5, None, -1e300]),
+    ("date", [date(2026, 10, 25), date(1, 1, 1)]),
+]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Rome", "UTC"])
+@pytest.mark.parametrize(("kind", "values"), FAST_COLUMNS)
+def test_a_whole_column_converts_exactly_as_value_by_value(
+    kind: Any, values: list[Any], zone: str
+) -> None:
+    (fast,) = fast_columns([kind], ZoneInfo(zone))
+    (one,) = converters([kind], zone)
+    assert fast(list(values)) == [None if v is None else one(v) for v in values]
+
+
+@pytest.mark.parametrize(
+    ("kind", "values"),
+    [
+        ("decimal", [Decimal("1"), None]),
+        ("decimal", [Decimal("NaN")]),
+        ("timestamp", [datetime(2026, 1, 1), None]),
+        ("timestamp", [datetime(2026, 1, 1), datetime(2026, 1, 1, tzinfo=UTC)]),
+        ("boolean", [0, 2]),
+        ("real", [1.0, float("inf")]),
+        ("date", [date(2026, 1, 1), None]),
+        ("integer", [1, "2"]),
+    ],
+)
+def test_a_column_the_fast_path_cannot_take_whole_goes_value_by_value(
+    kind: Any, values: list[Any]
+) -> None:
+    (fast,) = fast_columns([kind], ZoneInfo("Europe/Rome"))
+    assert fast(list(values)) is None

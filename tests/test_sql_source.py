@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +35,7 @@ from support.erpdb import (
 
 from core.errors import SourceError, SourceUnavailable
 from core.sources.base import BlockingSource, KeyOrderedSource
+from core.sources.sql.cancel import Canceller
 from core.sources.sql.mapping import SqlEntity
 from core.sources.sql.source import SqlSource
 
@@ -383,3 +385,29 @@ def test_a_sqlite_file_reads_decimals_as_sqlite_kept_them(tmp_path: Path) -> Non
         assert later.rows == []
     finally:
         asyncio.run(source.close())
+
+
+class _Connection:
+    def __init__(self) -> None:
+        self.cancelled = 0
+
+    def cancel_safe(self) -> None:
+        self.cancelled += 1
+
+
+def test_a_stopped_read_is_cancelled_once_and_an_ended_one_never() -> None:
+    canceller = Canceller(0.01)
+    stopped, ended, running = _Connection(), _Connection(), _Connection()
+    stop = threading.Event()
+    end_stopped = canceller.watch(stop, stopped)
+    canceller.watch(stop, ended)()  # its read is over before the stop
+    end_running = canceller.watch(threading.Event(), running)
+    stop.set()
+    deadline = time.monotonic() + 5
+    while not stopped.cancelled and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # a few more looks: still once
+    end_stopped()
+    end_running()
+    canceller.close()
+    assert (stopped.cancelled, ended.cancelled, running.cancelled) == (1, 0, 0)

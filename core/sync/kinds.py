@@ -265,8 +265,7 @@ class KindCodec:
     def _decode_columns(self, rows: list[tuple[Any, ...]], want_seen: bool) -> Batch | None:
         """The page converted column by column (`core.sync.kind_columns`); None when a
         column needs value-by-value conversion (mixed types, a bad value, a missing key)."""
-        width = len(self._fast)
-        if any(len(row) != width for row in rows):
+        if set(map(len, rows)) != {len(self._fast)}:
             return None
         columns = list(map(list, zip(*rows, strict=True)))
         converted = []

@@ -6,7 +6,8 @@ session statements on it once (`core.sources.sql.dialects`). It then opens the r
 transaction, runs `work(connection)`, and commits. After a failure it rolls back (or
 drops the connection if that fails too), so no connection goes back to the pool inside
 a transaction. `stop` set while PostgreSQL runs a statement cancels it
-(`connection.cancel_safe()`); other drivers finish the statement. Either way the read
+(`connection.cancel_safe()`, by the reader's one thread for it:
+`core.sources.sql.cancel`); other drivers finish the statement. Either way the read
 then raises `SourceInterrupted`.
 
 Raises `SourceUnavailable` or `SourceError` as `core.sources.sql.failures` classifies
@@ -27,6 +28,7 @@ from sqlalchemy import exc as sa_exc
 
 from core.errors import SourceError, SourceInterrupted, SourceUnavailable
 from core.sources.sql import dialects, statements
+from core.sources.sql.cancel import Canceller
 from core.sources.sql.failures import classify, message
 from core.sources.sql.mapping import SqlEntity
 from core.sources.sql.urls import Dialect, redact, scrub, secrets_of
@@ -63,6 +65,7 @@ class Reader:
         self._engine: sa.Engine | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._canceller = Canceller(CANCEL_POLL_S)
 
     # -- errors -------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class Reader:
         with self._lock:
             self._closed = True
             engine, self._engine = self._engine, None
+        self._canceller.close()
         if engine is not None:
             engine.dispose()
 
@@ -138,30 +142,11 @@ class Reader:
                 conn.invalidate()  # never back to the pool inside a transaction
 
     def _watch(self, conn: sa.Connection, stop: threading.Event | None) -> Callable[[], None]:
-        """Cancel the running statement when `stop` is set (PostgreSQL); returns the call
-        that ends the watch."""
+        """Cancel the running statement when `stop` is set (PostgreSQL, by the reader's one
+        `Canceller` thread); returns the call that ends the watch."""
         if stop is None or self.dialect != "postgresql":
             return lambda: None
-        raw = conn.connection.dbapi_connection
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.wait(CANCEL_POLL_S):
-                if stop.is_set():
-                    cancel = getattr(raw, "cancel_safe", None) or getattr(raw, "cancel", None)
-                    if cancel is not None:
-                        with contextlib.suppress(Exception):
-                            cancel()
-                    return
-
-        watcher = threading.Thread(target=watch, name="sql-source-cancel", daemon=True)
-        watcher.start()
-
-        def end() -> None:
-            done.set()
-            watcher.join()
-
-        return end
+        return self._canceller.watch(stop, conn.connection.dbapi_connection)
 
     def read(
         self,
@@ -211,7 +196,11 @@ class Reader:
         select = statements.page(entity, self.dialect, since, last, limit + 1)
 
         def work(conn: sa.Connection) -> tuple[list[tuple[Any, ...]], bool, Any]:
-            rows = [tuple(row) for row in conn.execute(select)]
+            # The driver's rows as they are, fetched at once: the columns are untyped
+            # (`literal_column`), so SQLAlchemy's Row objects would add nothing but their cost.
+            result = conn.execute(select)
+            rows = list(result.cursor.fetchall())
+            result.close()
             more = len(rows) > limit
             del rows[limit:]
             kids = self._children(conn, entity, rows) if entity.child is not None else None
