@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support.erpdb import ErpDb, Kind, unavailable
+from support.erpdb import ErpDb, empty_erp
 from support.erpsync import Partners, config_text, running, sql_source, sync, wall_now, write_config
 from support.procs import cli
 
@@ -33,15 +33,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(params=["postgresql", "mariadb"])
 def erp(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ErpDb]:
-    kind: Kind = request.param
-    reason = unavailable(kind)
-    if reason:
-        pytest.skip(reason)
-    db = ErpDb(kind, tmp_path, fill=False)
-    try:
-        yield db
-    finally:
-        db.drop()
+    yield from empty_erp(request.param, tmp_path)
 
 
 def url_file(tmp_path: Path, url: str) -> Path:

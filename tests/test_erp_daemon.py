@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, SYNCDECK
-from support.erpdb import ErpDb, Kind, unavailable
+from support.erpdb import ErpDb, empty_erp
 from support.erpsync import (
     Partners,
     Row,
@@ -56,25 +56,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-def made(kind: Kind, tmp_path: Path) -> Iterator[ErpDb]:
-    reason = unavailable(kind)
-    if reason:
-        pytest.skip(reason)
-    db = ErpDb(kind, tmp_path, fill=False)
-    try:
-        yield db
-    finally:
-        db.drop()
-
-
 @pytest.fixture
 def pg(tmp_path: Path) -> Iterator[ErpDb]:
-    yield from made("postgresql", tmp_path)
+    yield from empty_erp("postgresql", tmp_path)
 
 
 @pytest.fixture
 def maria(tmp_path: Path) -> Iterator[ErpDb]:
-    yield from made("mariadb", tmp_path)
+    yield from empty_erp("mariadb", tmp_path)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.erpdb import ErpDb, Kind, unavailable
+from support.erpdb import ErpDb, empty_erp
 from support.erpsync import (
     Partners,
     Row,
@@ -57,15 +57,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(params=["postgresql", "mariadb"])
 def erp(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ErpDb]:
-    kind: Kind = request.param
-    reason = unavailable(kind)
-    if reason:
-        pytest.skip(reason)
-    db = ErpDb(kind, tmp_path, fill=False)
-    try:
-        yield db
-    finally:
-        db.drop()
+    yield from empty_erp(request.param, tmp_path)
 
 
 def configure(data_dir: Path, erp: ErpDb, entities: dict[str, Any], batch_size: int = 100) -> None:

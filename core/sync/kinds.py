@@ -296,38 +296,16 @@ class KindCodec:
     def _row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         if len(row) != len(self._convert):
             raise BadValue(f"expected {len(self._convert)} columns, got {len(row)}")
-        values: list[Any] = []
-        for i, (convert, value) in enumerate(zip(self._convert, row, strict=True)):
-            if value is None:
-                if i in self._required:
-                    raise BadValue(f"{self._names[i]}: missing")
-                values.append(None)
-                continue
-            try:
-                values.append(convert(value))
-            except BadValue as exc:
-                raise BadValue(f"{self._names[i]}: {exc}") from None
+        values = _converted(row, self._convert, self._names, self._required)
         return (self._sync_key([values[i] for i in self._key_at]), *values)
 
     def _children(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         child = self.spec.child
         assert child is not None
-        out = []
-        for row in rows:
-            values: list[Any] = []
-            for i, (convert, value) in enumerate(zip(self._child_convert, row, strict=True)):
-                name = child.fields[i][0]
-                if value is None:
-                    if i in self._child_required:
-                        raise BadValue(f"{child.table}.{name}: missing")
-                    values.append(None)
-                    continue
-                try:
-                    values.append(convert(value))
-                except BadValue as exc:
-                    raise BadValue(f"{child.table}.{name}: {exc}") from None
-            out.append(tuple(values))
-        return out
+        names = tuple(f"{child.table}.{name}" for name, _ in child.fields)
+        return [
+            tuple(_converted(row, self._child_convert, names, self._child_required)) for row in rows
+        ]
 
     def _raw_key(self, row: tuple[Any, ...]) -> str | None:
         """The key as text even for a record that is otherwise invalid (it still exists in
@@ -350,3 +328,22 @@ class KindCodec:
         if len(parts) == 1:
             return str(parts[0])
         return json.dumps(parts, separators=(",", ":"), default=str)
+
+
+def _converted(
+    row: tuple[Any, ...], convert: list[Convert], names: tuple[str, ...], required: set[int]
+) -> list[Any]:
+    """A row's values, each by its column's converter; a missing required value or one
+    that does not fit raises BadValue naming its column."""
+    values: list[Any] = []
+    for i, (to_kind, value) in enumerate(zip(convert, row, strict=True)):
+        if value is None:
+            if i in required:
+                raise BadValue(f"{names[i]}: missing")
+            values.append(None)
+            continue
+        try:
+            values.append(to_kind(value))
+        except BadValue as exc:
+            raise BadValue(f"{names[i]}: {exc}") from None
+    return values

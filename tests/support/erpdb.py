@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pymysql
+import pytest
 
 from core.sources.sql.dialects import sqlite_converters
 from core.sources.sql.mapping import SqlChild, SqlColumn, SqlEntity
@@ -371,3 +372,16 @@ def listing(
         assert page.next not in tokens
         tokens.add(page.next)
         token = page.next
+
+
+def empty_erp(kind: Kind, tmp_path: Path) -> Iterator[ErpDb]:
+    """An ERP database of `kind` with its tables and no rows, dropped afterwards; the test
+    is skipped, saying why, when its server is not running."""
+    reason = unavailable(kind)
+    if reason:
+        pytest.skip(reason)
+    db = ErpDb(kind, tmp_path, fill=False)
+    try:
+        yield db
+    finally:
+        db.drop()
