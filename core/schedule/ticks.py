@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from core.breaker import BreakerRules
 from core.config import Settings
@@ -33,10 +34,12 @@ from core.models import (
     SyncMode,
     SyncRequest,
 )
-from core.schedule.jobs import Schedule
 from core.schedule.plan import SchedulePlan, plan_for, service_offset_s
 from core.store.base import Store
 from core.sync.service import SyncService
+
+if TYPE_CHECKING:
+    from core.schedule.jobs import Schedule
 
 log = logging.getLogger("core.orchestrator")
 
@@ -69,6 +72,8 @@ class Ticks:
         """Start the jobs, and request once what fell due between `since` and now."""
         if not self._wanted or self._schedule is not None:
             return
+        from core.schedule.jobs import Schedule  # with APScheduler: not before a first frame
+
         schedule = Schedule(self._tick, self._settings.schedule.misfire_grace_s)
         self._schedule = schedule
         plans = self._plans(await self._store.services())

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from core.entities import ENTITIES, EntitySpec
 from core.errors import SchemaTooNew, StoreCorrupt
-from core.replica import evolve
 from core.replica.base import Fence
 from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
 from core.replica.sqlite.target import SQLiteTarget
@@ -79,6 +78,8 @@ class SQLiteReplica:
     def evolve(self, specs: list[EntitySpec]) -> list[str]:
         if not self.path.exists():
             return []  # no replica yet: its tables are made whole when first opened
+        from core.replica import evolve  # only a runner with configured entities needs it
+
         db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
         try:
             planned = [evolve.plan(spec, SQLITE, _columns(db, spec)) for spec in specs]
@@ -137,6 +138,8 @@ def _has_table(db: sqlite3.Connection, name: str) -> bool:
 
 def _columns(db: sqlite3.Connection, spec: EntitySpec) -> dict[str, dict[str, str]]:
     """The columns of `spec`'s tables that exist, with their declared types."""
+    from core.replica import evolve
+
     found = {}
     for table in evolve.wanted_columns(spec, SQLITE):
         rows = db.execute(f"PRAGMA table_info({table})").fetchall()
