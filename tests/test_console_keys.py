@@ -794,6 +794,24 @@ async def test_quit_key_while_this_console_runs_a_sync_asks_first(tmp_path: Path
         await store.close()
 
 
+async def test_every_way_out_asks_while_this_console_runs_a_sync(tmp_path: Path) -> None:
+    """ctrl+q and ctrl+c ask what q asks, in English ("an orders sync"), rather than
+    quitting at once or showing a hint with its markup."""
+    console = make_console(tmp_path)
+    async with running(console) as pilot:
+        app = console.app
+        await start_held_run(pilot, console)
+        for key in ("ctrl+q", "ctrl+c"):
+            await pilot.press(key)
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), f"{key}'s question")
+            text = screen_text(app)
+            assert "running an orders sync" in text and "Quit?" in text, text
+            assert "[b]" not in text
+            await pilot.press("n")
+            await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "it to close")
+            assert app.is_running and app.return_code is None
+
+
 async def test_quit_with_a_frame_due_exits_cleanly(tmp_path: Path) -> None:
     """Quit (y) while a sync runs and a frame is due, as it nearly always is while a sync
     reports progress. The running sync takes a moment to stop, as a real batch does: the

@@ -178,8 +178,9 @@ class SyncdeckApp(App[None]):
             async def leave() -> None:
                 self.exit()
 
+            article = "an" if service[:1].lower() in "aeiou" else "a"
             self.main.ask(
-                f"This console is running a {service} sync. Quitting interrupts it: it is "
+                f"This console is running {article} {service} sync. Quitting interrupts it: it is "
                 "recorded as interrupted and queued again, and another syncdeck process "
                 "(or this console, next time) runs it.\n\nQuit?",
                 snap.active.request.id,
@@ -187,6 +188,14 @@ class SyncdeckApp(App[None]):
             )
             return
         self.exit()
+
+    async def action_quit(self) -> None:
+        """Textual's own way out (ctrl+q) asks what `q` asks."""
+        await self.action_quit_console()
+
+    def action_help_quit(self) -> None:
+        """ctrl+c, which Textual answers with a hint to press ctrl+q, asks what `q` asks."""
+        self.call_later(self.action_quit_console)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Palette commands from the same actions as the keys, plus one per service."""
