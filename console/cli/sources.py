@@ -38,7 +38,7 @@ async def cmd_replica(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
-    from core.runtime import check_sources
+    from core.runtime.checks import check_sources
 
     reports = await check_sources(settings, [args.entity] if args.entity else None)
     worst = EXIT_OK

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from core.config import ConfigError, Settings, read_secret_file
 from core.config.entities import configured_entities
+from core.entities import EntitySpec
 from core.errors import StoreError
 from core.orchestrator import Orchestrator
 from core.replica.base import Drift, Replica
@@ -32,7 +33,6 @@ from core.sync.service import SyncService
 
 if TYPE_CHECKING:
     from core.notify import Notifier
-    from core.runtime.checks import SourceReport
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def check_replica(settings: Settings) -> None:
     columns are added; a removed, renamed or retyped one raises ConfigError, one line per
     column with the command that rebuilds its table, and nothing is changed. The
     replica's database errors are a StoreError."""
-    specs = [spec for spec, _ in entity_sources(settings).values() if spec.source is not None]
+    specs = list(configured_specs(settings).values())
     if not specs:
         return
     replica = open_replica(settings)
@@ -170,10 +170,21 @@ def check_replica(settings: Settings) -> None:
 def rebuild_replica_table(settings: Settings, name: str) -> None:
     """Drop a configured entity's replica tables and its bookkeeping: they are made anew,
     and its next run is a full one. Raises LookupError for a name that is not one."""
-    found = entity_sources(settings).get(name)
-    if found is None or found[0].source is None:
+    spec = configured_specs(settings).get(name)
+    if spec is None:
         raise LookupError(f"{name!r} is not a configured entity ([entities.NAME])")
-    open_replica(settings).rebuild(found[0])
+    open_replica(settings).rebuild(spec)
+
+
+def configured_specs(settings: Settings) -> dict[str, EntitySpec]:
+    """The replica specs of the operator's own entities; none are built (and nothing of
+    theirs imported) when the configuration has none, as on the way to a first frame."""
+    _, own = configured_entities(settings.entities)
+    if not own:
+        return {}
+    from core.runtime.entities import configured_spec
+
+    return {name: configured_spec(name, entity, settings) for name, entity in own.items()}
 
 
 def build_notifier(settings: Settings) -> Notifier | None:
@@ -235,13 +246,6 @@ def entity_names(settings: Settings, *, real_only: bool = False) -> list[str]:
         for name, (spec, _) in entity_sources(settings).items()
         if not (real_only and simulated and spec.source is None)
     ]
-
-
-async def check_sources(settings: Settings, names: list[str] | None) -> list[SourceReport]:
-    """`syncdeck sources check` (`core.runtime.checks`)."""
-    from core.runtime.checks import check_sources as check
-
-    return await check(settings, names)
 
 
 async def verify_replica(settings: Settings, names: Iterable[str]) -> list[Drift]:

@@ -223,10 +223,9 @@ class KindCodec:
     def decode_page(self, page: Page | list[dict[str, Any]], want_seen: bool = False) -> Batch:
         if isinstance(page, list):
             return self.decode(page, want_seen)
-        rows = page.rows if page.rows is not None else []
         if page.rows is None:
-            rows = [tuple(r.get(n) for n in self._names) for r in page.records]
-        return self.decode_rows(rows, page.children, want_seen)
+            return self.decode(page.records, want_seen)
+        return self.decode_rows(page.rows, page.children, want_seen)
 
     def decode_rows(
         self,
@@ -311,15 +310,8 @@ class KindCodec:
         """The key as text even for a record that is otherwise invalid (it still exists in
         the source), or None when a key column cannot be read."""
         try:
-            parts = [
-                _PLAIN[self.spec.kinds[self._names[i]]](row[i])
-                if self.spec.kinds[self._names[i]] != "timestamp"
-                else self._convert[i](row[i])
-                for i in self._key_at
-            ]
-        except (BadValue, IndexError, KeyError):
-            return None
-        if any(p is None for p in parts):
+            parts = [self._convert[i](row[i]) for i in self._key_at]
+        except (BadValue, IndexError):
             return None
         return self._sync_key(parts)
 
