@@ -1,10 +1,12 @@
-"""Shared fixtures: real SQLite stores in temporary data directories."""
+"""Shared fixtures: real SQLite stores in temporary data directories, a small real disk."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,19 @@ async def make_orchestrator(data_dir: Path) -> AsyncIterator[OrchestratorFactory
     yield factory
     for orch in made:
         await orch.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MB tmpfs as the data directory, unmounted at teardown."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8): the disk-full test cannot run")
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir(mode=0o700)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(mountpoint)], check=True
+    )
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -196,22 +194,6 @@ def test_a_bad_webhook_table_exits_2_with_one_line_naming_the_key(
     assert "Traceback" not in result.stderr and "T0KEN" not in result.stderr
     named = [line for line in result.stderr.splitlines() if "notify.webhooks" in line]
     assert len(named) == 1 and key in named[0], result.stderr
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 MB tmpfs as the data directory, unmounted at teardown."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root and mount(8): the disk-full test cannot run")
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir(mode=0o700)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(mountpoint)], check=True
-    )
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def test_a_full_disk_is_notified_once_and_its_end_once(
