@@ -5,12 +5,29 @@ them, or those whose cursor is >= a given value. Pages are chained by an
 opaque token the source chooses, so a malformed record (no key, no cursor)
 never breaks pagination. A `KeyOrderedSource` orders its full listing by key
 alone, and says how far such a pass's cursor may go.
+
+A listing that is not in cursor order (a REST API that does not say it sorts, or
+PostgreSQL's xmin horizon) says so on its first page with a `CursorHold`: the engine
+then commits each page's rows without moving the cursor, and moves it once, when the
+listing completes, so a listing cut short re-reads everything it did not finish.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+
+class CursorHold(NamedTuple):
+    """How a listing not in cursor order leaves the cursor when it completes."""
+
+    cap: Any = None
+    """The highest cursor it may leave, raw as a page gives a cursor (a REST API's server
+    time when the listing began): a row that changed after that is read again. None: the
+    highest cursor the listing read."""
+    horizon: str | None = None
+    """Where the next incremental listing starts instead of the cursor (PostgreSQL's
+    snapshot xmin taken before this listing), kept beside the cursor."""
 
 
 class Page:
@@ -29,6 +46,7 @@ class Page:
         columns: tuple[str, ...] | None = None,
         rows: list[tuple[Any, ...]] | None = None,
         children: list[list[tuple[Any, ...]]] | None = None,
+        hold: CursorHold | None = None,
     ) -> None:
         self.next = next
         """Token for the following page; None when this was the last."""
@@ -37,6 +55,8 @@ class Page:
         self.children = children
         """With `rows`, for an entity with a child table: each row's child rows, read in
         the same snapshot as the page."""
+        self.hold = hold
+        """On a listing's first page only: the listing is not in cursor order."""
         self._records = records
 
     @property
