@@ -12,7 +12,8 @@ It shows:
   next incremental run however long the pass took;
 - a late commit (a row stamped with its transaction's start, committed seconds after
   rows with later stamps were synced) is brought by the next incremental run when
-  `lookback_s` covers the hold, and is lost with `lookback_s = 0`;
+  `lookback_s` covers the hold, or on PostgreSQL's xmin horizon with no lookback at all,
+  and is lost with `lookback_s = 0`;
 - the autumn's repeated hour: rows written in the second 02:xx (wall times lower than
   rows already synced) arrive with `lookback_s = 0`;
 - decimals arrive exactly: 0.1 + 0.2 is 0.3, a 20-digit NUMERIC stays whole.
@@ -154,14 +155,18 @@ async def test_a_row_changed_behind_a_full_pass_is_brought_by_the_next_increment
     assert live == source, differences(source, live)
 
 
-@pytest.mark.parametrize("lookback_s", [30.0, 0.0])
-async def test_a_late_commit_needs_a_lookback_that_covers_its_hold(
-    erp: ErpDb, data_dir: Path, lookback_s: float
+@pytest.mark.parametrize("reading", ["lookback_s = 30", "lookback_s = 0", "horizon = xmin"])
+async def test_a_late_commit_needs_a_lookback_that_covers_its_hold_or_the_xmin_horizon(
+    erp: ErpDb, data_dir: Path, reading: str
 ) -> None:
-    hold_s = 3.0
+    xmin = reading == "horizon = xmin"
+    if xmin and erp.kind != "postgresql":
+        pytest.skip("the xmin horizon is PostgreSQL's")
+    hold_s, lookback_s = 3.0, 30.0 if reading == "lookback_s = 30" else 0.0
     partners = Partners(erp)
     partners.seed(range(1, 11), wall_now() - timedelta(hours=1))
-    configure(data_dir, erp, {"partners": partners.entity("erp", lookback_s=lookback_s)})
+    entity = partners.entity("erp", lookback_s=lookback_s)
+    configure(data_dir, erp, {"partners": entity | ({"horizon": "xmin"} if xmin else {})})
     table, pg = partners.table, erp.kind == "postgresql"
     stamp = "localtimestamp" if pg else "%s"  # PostgreSQL: the transaction's start
     insert = f"INSERT INTO {table} VALUES (%s, %s, 1.00, 2.00, {'true' if pg else 1}, {stamp})"
@@ -202,7 +207,7 @@ async def test_a_late_commit_needs_a_lookback_that_covers_its_hold(
         await sync(orch, "partners", "incremental")
         live = Partners.replica(data_dir, "partners")
         source = partners.source()
-        if lookback_s:
+        if lookback_s or xmin:
             assert live == source, differences(source, live)
         else:  # the row is lost to incremental runs: below the cursor when it committed
             assert 100 not in by_id(live)

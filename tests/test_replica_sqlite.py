@@ -22,7 +22,7 @@ from core.errors import SchemaTooNew
 from core.replica.schema import SCHEMA_VERSION, SQLITE
 from core.replica.sqlite import SQLiteReplica
 from core.store import SQLiteStore
-from core.sync.engine import RunWriter
+from core.sync.writer import RunWriter
 
 MIGRATION_2 = """
 CREATE TABLE customers (
@@ -63,7 +63,7 @@ CREATE INDEX quarantine_by_entity ON quarantine(entity, id);
 """
 """The replica tables as the store's migration 2 made them, up to this change."""
 
-TABLES = (*ENTITIES, "order_lines", "sync_state", "quarantine")
+TABLES = (*ENTITIES, "order_lines", "sync_state", "quarantine", "delete_candidates")
 
 
 @contextlib.contextmanager
@@ -87,10 +87,10 @@ def describe(path: Path) -> dict[str, Any]:
                 (name, unique, [r[2] for r in db.execute(f"PRAGMA index_info({name})")])
                 for _, name, unique, *_ in db.execute(f"PRAGMA index_list({table})")
             )
-            (sql,) = db.execute(
+            row = db.execute(
                 "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
             ).fetchone()
-            found[table] = (columns, indexes, "AUTOINCREMENT" in sql.upper())
+            found[table] = row and (columns, indexes, "AUTOINCREMENT" in row[0].upper())
     return found
 
 
@@ -98,12 +98,21 @@ def open_target(path: Path, name: str = "customers") -> None:
     SQLiteReplica(path).target(ENTITIES[name]).close()
 
 
-def test_the_generated_schema_is_the_one_migration_2_made(tmp_path: Path) -> None:
+def test_the_generated_schema_is_the_one_migration_2_made_upgraded(tmp_path: Path) -> None:
+    """Replica schema 2 adds `sync_state.horizon` and `delete_candidates` to what the
+    store's migration 2 made: an old file, once opened, is the schema made fresh."""
     frozen, generated = tmp_path / "frozen.db", tmp_path / "generated.db"
     with connect(frozen) as db:
         db.executescript(MIGRATION_2)
+    before = describe(frozen)
     open_target(generated)
+    assert describe(generated) != before
+    open_target(frozen)
     assert describe(generated) == describe(frozen)
+    columns, _, _ = describe(frozen)["sync_state"]
+    assert [c[0] for c in columns][-1] == "horizon"
+    with connect(frozen) as db:
+        assert db.execute("SELECT schema_version FROM replica_meta").fetchone() == (2,)
 
 
 def test_the_replica_tables_are_the_entity_specs(tmp_path: Path) -> None:
@@ -158,7 +167,10 @@ async def test_a_store_made_by_migration_2_is_adopted_with_its_rows(tmp_path: Pa
         assert writer.write([record], 1).counts.inserted == 1
     finally:
         target.close()
-    assert describe(path) == before
+    fresh = tmp_path / "fresh.db"
+    open_target(fresh)
+    assert describe(path) != before
+    assert describe(path) == describe(fresh)  # the upgrade to replica schema 2, rows kept
     with connect(path) as db:
         assert db.execute("SELECT schema_version FROM replica_meta").fetchall() == [
             (SCHEMA_VERSION,)

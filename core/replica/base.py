@@ -79,6 +79,9 @@ class Batch(msgspec.Struct):
     """The highest cursor among the valid rows: where the entity's cursor moves to."""
     rejected: list[tuple[str | None, str, str]] = msgspec.field(default_factory=list)
     """(key if any, raw payload as JSON, reason) per invalid record."""
+    horizon: str | None = None
+    """When set, the entity's horizon after this batch ("" clears it): where the next
+    incremental listing starts instead of the cursor (`SyncState.horizon`)."""
     keys_seen: list[str] = msgspec.field(default_factory=list)
     """When asked for: every key the source listed, valid or not (a malformed record
     still exists in the source, so reconciliation must not delete its row)."""
@@ -94,6 +97,9 @@ class SyncState(msgspec.Struct):
     """The entity's `mapping_version` when its last full pass completed (0: never)."""
     needs_full: str | None
     """Why the next auto run must be full (a full pass began and did not complete)."""
+    horizon: str | None = None
+    """Where the next incremental listing starts instead of the cursor, when the source
+    said so (PostgreSQL's xmin horizon); None otherwise."""
 
 
 class BatchResult(msgspec.Struct):

@@ -23,8 +23,9 @@ import msgspec
 
 from core.entities import ENTITIES, ColumnKind, EntitySpec
 
-SCHEMA_VERSION = 1
-"""The replica schema's version, kept in `replica_meta`."""
+SCHEMA_VERSION = 2
+"""The replica schema's version, kept in `replica_meta`. 2 added `sync_state.horizon`
+and `delete_candidates` (`upgrade_ddl`)."""
 
 
 class Dialect(msgspec.Struct, frozen=True):
@@ -136,13 +137,37 @@ def bookkeeping_ddl(dialect: Dialect) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {q('sync_state')} (entity {text} PRIMARY KEY, "
         f"cursor {text}, last_full_at {seconds}, mapping_version {integer} NOT NULL DEFAULT 0, "
-        f"needs_full {text}, updated_at {seconds} NOT NULL)",
+        f"needs_full {text}, updated_at {seconds} NOT NULL, horizon {text})",
+        _candidates_ddl(dialect),
         f"CREATE TABLE IF NOT EXISTS {q('quarantine')} (id {dialect.identity_key}, "
         f"entity {text} NOT NULL, record_key {text}, payload {text} NOT NULL, "
         f"reason {text} NOT NULL, run_id {integer}, at {text} NOT NULL)",
         f"CREATE INDEX IF NOT EXISTS quarantine_by_entity ON {q('quarantine')}(entity, id)",
         f"CREATE TABLE IF NOT EXISTS {q('replica_meta')} (id {integer} PRIMARY KEY "
         f"CHECK (id = 1), schema_version {integer} NOT NULL)",
+    ]
+
+
+def _candidates_ddl(dialect: Dialect) -> str:
+    """Rows a full pass did not list, from a source whose listing may skip a live row
+    (offset or page pagination while rows change): deleted only when the next complete
+    full pass misses them too, or their own URL answers 404."""
+    text, seconds = dialect.types["text"], dialect.real_seconds
+    return (
+        f"CREATE TABLE IF NOT EXISTS {dialect.qualified('delete_candidates')} "
+        f"(entity {text} NOT NULL, sync_key {text} NOT NULL, since {seconds} NOT NULL, "
+        "PRIMARY KEY (entity, sync_key))"
+    )
+
+
+def upgrade_ddl(dialect: Dialect, has_horizon: bool) -> list[str]:
+    """What brings the bookkeeping of an older replica (version 1, or tables the store's
+    migration 2 made) up to `SCHEMA_VERSION`, run after `bookkeeping_ddl`; `has_horizon`
+    says whether `sync_state` has its column already."""
+    alter = f"ALTER TABLE {dialect.qualified('sync_state')} ADD COLUMN horizon"
+    return [
+        _candidates_ddl(dialect),
+        *([] if has_horizon else [f"{alter} {dialect.types['text']}"]),
     ]
 
 

@@ -9,12 +9,10 @@ whose writes wait on the server) for pages read and decoded one page ahead on a
 reader thread of the run, through a one-slot queue, while the worker writes the
 page before. Pages still commit in order, each with its cursor in one fenced
 transaction. Cancellation is checked between pages. The engine knows the
-replica only by its protocol (`core.replica.base`). It decides, once for every
-backend, whether a full pass may reconcile deletions: never when the listing
-looks truncated (it raises `IncompleteListing`, deleting nothing), and never
-when a record came without its key (it could stand for any row).
-A full pass from a `KeyOrderedSource` (by key, not cursor) leaves the cursor at
-most at the source's `high_water` before it: a row it read early may change later.
+replica only by its protocol (`core.replica.base`), through a `RunWriter`
+(`core.sync.writer`), which decides, once for every backend, where each page
+leaves the cursor (a listing not in cursor order moves it only when it
+completes) and whether a full pass may reconcile deletions.
 A test's hook, `before_batch_commit`, is told each batch's number in its run
 just before the batch is written, outside its transaction; none by default.
 """
@@ -34,14 +32,13 @@ from typing import Any, TypeVar
 import msgspec
 
 from core.entities import EntitySpec
-from core.errors import IncompleteListing, SourceInterrupted
+from core.errors import SourceInterrupted
 from core.models import RunCounts, SyncMode
-from core.replica.base import Batch, BatchResult, Replica, ReplicaTarget, SyncState
-from core.sources.base import BlockingSource, KeyOrderedSource, Page, Source
-from core.sync.codec import codec_for
-from core.sync.kinds import KindCodec
+from core.replica.base import Batch, BatchResult, Replica, SyncState
+from core.sources.base import BlockingSource, KeyOrderedSource, Source
 from core.sync.modes import choose_mode
 from core.sync.service import RunContext
+from core.sync.writer import RunWriter
 
 T = TypeVar("T")
 
@@ -71,86 +68,6 @@ class EngineSettings:
     batch_size: int = 2000
     full_threshold: float = 0.7
     full_every_s: float = 24 * 3600
-
-
-def check_listing_complete(fetched: int, live_before: int, threshold: float) -> None:
-    """Raises IncompleteListing when a full pass listed fewer than `threshold` of the rows
-    the replica held live before it: a truncated listing must delete nothing."""
-    if live_before and fetched < threshold * live_before:
-        raise IncompleteListing(
-            f"the full listing returned {fetched} records, fewer than "
-            f"{threshold:.0%} of the {live_before} live rows in the replica; "
-            "deleted nothing (is the source truncating its listing?)"
-        )
-
-
-class RunWriter:
-    """A run's side of the replica, on the run's worker thread: decode, count, write."""
-
-    def __init__(
-        self,
-        target: ReplicaTarget,
-        spec: EntitySpec,
-        on_commit: Callable[[RunCounts], None] = lambda counts: None,
-        before_commit: Callable[[int], None] | None = None,
-    ) -> None:
-        self.target = target
-        self._on_commit = on_commit
-        self._before_commit = before_commit
-        self._batches = 0
-        self._codec = codec_for(spec)  # built here: building the validators is slow
-        self._full = False
-        self._want_seen = False
-        self._cap: tuple[Any] | None = None  # (the highest cursor this pass may leave,)
-        self.keyless_rejected = 0
-        """Invalid records without a key seen in this full pass."""
-
-    def begin_full(self) -> None:
-        self._full = True
-        self.keyless_rejected = 0
-        self._want_seen = self.target.begin_full()
-
-    def write(self, page: Page | list[dict[str, Any]], run_id: int) -> BatchResult:
-        """Validate, classify and write one page with its cursor, atomically."""
-        return self.commit(self.prepare(page), run_id)
-
-    def cap_cursor(self, high_water: Any) -> None:
-        """This full pass leaves the cursor at most at `high_water` (raw, from the source);
-        with none (or one that cannot be read) it leaves the cursor where it was."""
-        assert isinstance(self._codec, KindCodec)  # a configured entity's source
-        self._cap = (self._codec.cursor_value(high_water),)
-
-    def prepare(self, page: Page | list[dict[str, Any]]) -> Batch:
-        """Decode a page (no I/O): may run on another thread than `commit`, one page ahead."""
-        batch = self._codec.decode_page(page, want_seen=self._want_seen)
-        if self._full:
-            self.keyless_rejected += sum(1 for key, _, _ in batch.rejected if key is None)
-        if self._cap is not None and batch.top_cursor is not None:
-            cap = self._cap[0]
-            batch.top_cursor = None if cap is None else min(batch.top_cursor, cap)
-        return batch
-
-    def commit(self, batch: Batch, run_id: int) -> BatchResult:
-        """Write one decoded page with its cursor in one transaction, fenced by the target."""
-        self._batches += 1
-        if self._before_commit is not None:
-            self._before_commit(self._batches)
-        result = self.target.write(batch, run_id)
-        self._on_commit(result.counts)
-        return result
-
-    def finish_full(
-        self, mapping_version: int, fetched: int, live_before: int, threshold: float
-    ) -> int:
-        """Reconcile deletions if the pass may (see the module's docstring); returns how many.
-        Raises IncompleteListing (the pass stays unfinished, `needs_full` set)."""
-        check_listing_complete(fetched, live_before, threshold)
-        # A record served without its key could stand for any row: deleting "unseen"
-        # rows would delete it. Such a pass reconciles nothing (its rows still landed).
-        deleted = self.target.finish_full(mapping_version, reconcile=not self.keyless_rejected)
-        self._full = self._want_seen = False
-        self._cap = None
-        return deleted
 
 
 class EntitySyncService:
@@ -220,7 +137,7 @@ class EntitySyncService:
     ) -> RunCounts:
         full = ctx.mode == SyncMode.FULL
         state: SyncState = await call(writer.target.state)
-        since = None if full or state.cursor is None else self._since(state.cursor)
+        since = None if full else self._since(state)
         live_before = 0
         if full:
             live_before = await call(writer.target.live_rows)
@@ -239,6 +156,8 @@ class EntitySyncService:
                 stop.set()  # a cancelled or timed-out run: the pump stops at its next check
         else:
             counts = await self._pull(ctx, writer, source, since, total, phase, call)
+        ctx.check_cancelled()
+        await call(writer.release_cursor, ctx.run_id, state.horizon)
         if full:
             ctx.check_cancelled()
             ctx.report("reconciling deletions", counts.fetched, counts.fetched)
@@ -258,10 +177,14 @@ class EntitySyncService:
                 )
         return counts
 
-    def _since(self, cursor: str) -> str:
-        """The stored cursor, less the entity's lookback (late commits, principle 7)."""
-        spec = self.spec
-        if not spec.lookback_s:
+    def _since(self, state: SyncState) -> str | None:
+        """Where an incremental listing starts: the horizon the last listing left, if its
+        source keeps one, else the stored cursor less the entity's lookback (late commits,
+        principle 7)."""
+        spec, cursor = self.spec, state.cursor
+        if state.horizon is not None:
+            return state.horizon
+        if cursor is None or not spec.lookback_s:
             return cursor
         from core.sync.kinds import reread_from
 
@@ -386,7 +309,7 @@ class EntitySyncService:
                 if page.next is not None:
                     fetching = asyncio.ensure_future(source.page(self.name, since, page.next, size))
                 ctx.check_cancelled()
-                result: BatchResult = await call(writer.write, page.records, ctx.run_id)
+                result: BatchResult = await call(writer.write, page, ctx.run_id)
                 counts = counts + result.counts
                 ctx.report(phase, counts.fetched, max(total or 0, counts.fetched) or None)
                 if page.next is None:

@@ -28,6 +28,7 @@ from core.demo import DEMO_FILENAME, DemoERP
 from core.demo.generation import BASE_EPOCH, ROWS_PER_SECOND, iso
 from core.entities import ENTITIES
 from core.replica.postgres import PostgresReplica
+from core.replica.schema import SCHEMA_VERSION as REPLICA_SCHEMA_VERSION
 from core.replica.sqlite import SQLiteReplica
 from core.runtime import open_replica
 
@@ -103,7 +104,7 @@ def test_daemon_syncs_the_demo_erp_into_postgres_and_verify_agrees(
     ((lines,),) = replica(env, "SELECT count(*) FROM order_lines")
     assert lines > 0
     ((version,),) = replica(env, "SELECT schema_version FROM replica_meta")
-    assert version == 1
+    assert version == REPLICA_SCHEMA_VERSION
 
     # Two customers and a product change in the ERP, after everything else there.
     erp = DemoERP(data_dir / DEMO_FILENAME, changes_per_minute=0)

@@ -15,7 +15,7 @@ from contract.test_replica_contract import BACKENDS, Backend
 from core.config import load_settings
 from core.entities import EntitySpec
 from core.runtime.entities import entity_specs
-from core.sync.engine import RunWriter
+from core.sync.writer import RunWriter
 
 CONFIG = """\
 [entities]

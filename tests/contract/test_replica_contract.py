@@ -6,7 +6,7 @@ backend whose driver spells them otherwise translates them). Adding a backend is
 in `BACKENDS` (its harness beside `SQLiteBackend`). PostgreSQL runs on a database of the
 test's own (`contract.conftest.pg_database`), and skips, saying why, without a server.
 
-Batches are made the way the engine makes them (`core.sync.engine.RunWriter`: the codec, then
+Batches are made the way the engine makes them (`core.sync.writer.RunWriter`: the codec, then
 the target), so that the rules decided above the target (the 70% guard, the keyless-record
 rule) are exercised together with what the target executes. The last tests run the whole
 engine over the backend, with the demo ERP as the source.
@@ -35,8 +35,9 @@ from core.replica.base import Batch, Replica, ReplicaTarget, SyncState
 from core.replica.postgres import PostgresReplica
 from core.replica.sqlite import SQLiteReplica
 from core.sync.codec import codec_for
-from core.sync.engine import EngineSettings, EntitySyncService, RunWriter
+from core.sync.engine import EngineSettings, EntitySyncService
 from core.sync.service import RunContext
+from core.sync.writer import RunWriter
 
 CUSTOMERS = ENTITIES["customers"]
 ORDERS = ENTITIES["orders"]

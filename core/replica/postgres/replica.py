@@ -25,7 +25,7 @@ from core.errors import SchemaTooNew
 from core.replica import evolve
 from core.replica.base import Fence
 from core.replica.postgres.target import Conn, PostgresTarget
-from core.replica.schema import SCHEMA_VERSION, entity_ddl, postgres, replica_ddl
+from core.replica.schema import SCHEMA_VERSION, entity_ddl, postgres, replica_ddl, upgrade_ddl
 from core.store.postgres.connection import redact
 from core.store.postgres.schema import lock_key
 
@@ -114,6 +114,9 @@ class PostgresReplica:
                 conn.execute(
                     f"DELETE FROM {self.schema}.sync_state WHERE entity = %s", (spec.name,)
                 )
+                conn.execute(
+                    f"DELETE FROM {self.schema}.delete_candidates WHERE entity = %s", (spec.name,)
+                )
         with self._lock:
             self._ready.discard(spec.name)
 
@@ -148,11 +151,23 @@ class PostgresReplica:
                 conn.execute(f"CREATE SCHEMA {self.schema}")
             for statement in statements:
                 conn.execute(statement)
+            if version < SCHEMA_VERSION and self._has_sync_state(conn):
+                found = conn.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                    "AND table_name = 'sync_state' AND column_name = 'horizon'",
+                    (self.schema,),
+                ).fetchone()
+                for statement in upgrade_ddl(self._dialect, found is not None):
+                    conn.execute(statement)
             conn.execute(
                 f"INSERT INTO {self.schema}.replica_meta (id, schema_version) VALUES (1, %s) "
-                "ON CONFLICT (id) DO NOTHING",
+                "ON CONFLICT (id) DO UPDATE SET schema_version = EXCLUDED.schema_version",
                 (SCHEMA_VERSION,),
             )
+
+    def _has_sync_state(self, conn: Conn) -> bool:
+        row = conn.execute("SELECT to_regclass(%s)", (f"{self.schema}.sync_state",)).fetchone()
+        return row is not None and row[0] is not None
 
 
 def _schema_version(conn: Conn, schema: str) -> int:

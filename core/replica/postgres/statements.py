@@ -165,8 +165,13 @@ class Statements:
             )
 
         self.read_state = (
-            f"SELECT cursor, last_full_at, mapping_version, needs_full FROM {self.sync_state} "
-            "WHERE entity = %s"
+            f"SELECT cursor, last_full_at, mapping_version, needs_full, horizon "
+            f"FROM {self.sync_state} WHERE entity = %s"
+        )
+        self.set_horizon = (
+            f"INSERT INTO {self.sync_state} (entity, horizon, updated_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (entity) DO UPDATE SET horizon = EXCLUDED.horizon, "
+            "updated_at = EXCLUDED.updated_at"
         )
         self.ensure_state = (
             f"INSERT INTO {self.sync_state} (entity, updated_at) VALUES (%s, %s) "

@@ -93,7 +93,7 @@ class PostgresTarget:
         row = self._conn.execute(self._sql.read_state, (self.spec.name,)).fetchone()
         if row is None:
             return SyncState(None, None, 0, None)
-        return SyncState(row[0], row[1], int(row[2]), row[3])
+        return SyncState(row[0], row[1], int(row[2]), row[3], row[4])
 
     def live_rows(self) -> int:
         row = self._conn.execute(self._sql.live_rows).fetchone()
@@ -153,6 +153,8 @@ class PostgresTarget:
                 )
             if batch.top_cursor is not None:
                 conn.execute(sql.move_cursor, (self.spec.name, batch.top_cursor, time.time()))
+            if batch.horizon is not None:
+                conn.execute(sql.set_horizon, (self.spec.name, batch.horizon or None, time.time()))
             self._check_fence()
         counts = RunCounts(
             fetched=batch.fetched,

@@ -24,7 +24,7 @@ from pathlib import Path
 from core.entities import ENTITIES, EntitySpec
 from core.errors import SchemaTooNew, StoreCorrupt
 from core.replica.base import Fence
-from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl
+from core.replica.schema import SCHEMA_VERSION, SQLITE, entity_ddl, replica_ddl, upgrade_ddl
 from core.replica.sqlite.target import SQLiteTarget
 from core.store.sqlite.faults import is_corrupt
 
@@ -118,12 +118,18 @@ class SQLiteReplica:
                 )
             for statement in statements:
                 db.execute(statement)
+            if version < SCHEMA_VERSION and _has_table(db, "sync_state"):
+                columns = {str(r[1]) for r in db.execute("PRAGMA table_info(sync_state)")}
+                for statement in upgrade_ddl(SQLITE, "horizon" in columns):
+                    db.execute(statement)
             if forget is not None and _has_table(db, "sync_state"):
                 db.execute("DELETE FROM sync_state WHERE entity = ?", (forget,))
+                if _has_table(db, "delete_candidates"):
+                    db.execute("DELETE FROM delete_candidates WHERE entity = ?", (forget,))
             if _has_table(db, "replica_meta"):
                 db.execute(
                     "INSERT INTO replica_meta (id, schema_version) VALUES (1, ?) "
-                    "ON CONFLICT (id) DO NOTHING",
+                    "ON CONFLICT (id) DO UPDATE SET schema_version = excluded.schema_version",
                     (SCHEMA_VERSION,),
                 )
         except BaseException:

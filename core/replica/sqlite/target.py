@@ -57,13 +57,13 @@ class SQLiteTarget:
 
     def state(self) -> SyncState:
         row = self._db.execute(
-            "SELECT cursor, last_full_at, mapping_version, needs_full FROM sync_state "
+            "SELECT cursor, last_full_at, mapping_version, needs_full, horizon FROM sync_state "
             "WHERE entity = ?",
             (self.spec.name,),
         ).fetchone()
         if row is None:
             return SyncState(None, None, 0, None)
-        return SyncState(row[0], row[1], row[2], row[3])
+        return SyncState(row[0], row[1], row[2], row[3], row[4])
 
     def live_rows(self) -> int:
         row = self._db.execute(
@@ -160,6 +160,12 @@ class SQLiteTarget:
                     "UPDATE sync_state SET cursor = ?, updated_at = ? WHERE entity = ? "
                     "AND (cursor IS NULL OR cursor < ?)",
                     (batch.top_cursor, time.time(), spec.name, batch.top_cursor),
+                )
+            if batch.horizon is not None:
+                self._ensure_state_row()
+                db.execute(
+                    "UPDATE sync_state SET horizon = ?, updated_at = ? WHERE entity = ?",
+                    (batch.horizon or None, time.time(), spec.name),
                 )
             self._check_fence()
         except BaseException:

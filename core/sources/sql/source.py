@@ -15,7 +15,9 @@ decimals).
   `core.sources.sql.bounds` computes in the source's terms (naive timestamps are wall
   times in `zone`: the autumn's repeated hour is covered).
 - On PostgreSQL's `xmin` horizon, it starts instead from a transaction horizon taken by
-  `snapshot_horizon` before the previous listing began. That needs PostgreSQL 13 or
+  `snapshot_horizon` before the previous listing began: each listing's first page
+  carries the horizon taken before it (a `CursorHold`), which the engine keeps once
+  the listing completes. That needs PostgreSQL 13 or
   later and a full scan of the table per run, as no index holds xmin; a `query` entity
   must output its table's `xmin` as a column named `xmin`.
 
@@ -50,7 +52,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import SourceError, SourceInterrupted, SourceUnavailable
-from core.sources.base import Page
+from core.sources.base import CursorHold, Page
 from core.sources.sql.bounds import Shape, shape_of, source_bound
 from core.sources.sql.check import SqlCheck
 from core.sources.sql.mapping import SqlChild, SqlEntity
@@ -179,6 +181,9 @@ class SqlSource:
         spec = self._entity(entity)
         last = self._place(spec, since, token)
         bound = None if since is None else self._bound(spec, since, stop)
+        hold = None
+        if token is None and spec.horizon == "xmin":  # before the read: nothing slips past
+            hold = CursorHold(horizon=self._reader.horizon(spec))
         rows, more, children = self._reader.page(spec, bound, last, max(1, limit), stop)
         next_token = None
         if more and rows:
@@ -188,6 +193,7 @@ class SqlSource:
             rows=rows,
             children=children,
             next=next_token,
+            hold=hold,
         )
 
     def estimate_blocking(
