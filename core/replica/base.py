@@ -24,7 +24,7 @@ full) propagate unchanged, and a run that meets one fails with that error.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -191,13 +191,28 @@ class ReplicaTarget(Protocol):
         errors (the batch is then rolled back entirely)."""
         ...
 
-    def finish_full(self, mapping_version: int, reconcile: bool) -> int:
+    def missed(self, limit: int) -> list[str]:
+        """Up to `limit` keys of live rows the full pass begun by `begin_full` has not seen
+        and that are not delete candidates yet (see `finish_full`'s `twice`).
+
+        Raises: the backend's database errors."""
+        ...
+
+    def finish_full(
+        self, mapping_version: int, reconcile: bool, twice: bool = False, gone: Sequence[str] = ()
+    ) -> int:
         """End the full pass begun by `begin_full`, in one commit: when `reconcile`, soft-delete
         (set `deleted_at`) every live row whose key the pass did not see; then record
         the pass as complete (`last_full_at` now, `mapping_version`, `needs_full` cleared).
 
-        The engine decides `reconcile` (`core.sync.engine`): False when the pass may be
-        incomplete. Returns how many rows were soft-deleted.
+        With `twice` (a listing that may skip a live row), an unseen row is only soft-deleted
+        when the previous complete full pass missed it too (it is in `delete_candidates`)
+        or its key is in `gone` (its source said so); the other unseen rows become the
+        entity's delete candidates, replacing the previous ones.
+
+        The engine decides `reconcile` (`core.sync.writer`): False when the pass may be
+        incomplete (the candidates are then left as they were). Returns how many rows were
+        soft-deleted.
         Raises: `LeaseLost` (fence), the backend's database errors (then nothing was deleted
         or recorded)."""
         ...

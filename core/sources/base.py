@@ -113,3 +113,21 @@ class KeyOrderedSource(Source, Protocol):
         """The highest cursor value the entity's rows hold now, raw as a page gives it;
         None when no row has one."""
         ...
+
+
+@runtime_checkable
+class ShiftingSource(Source, Protocol):
+    """A source whose listing may skip a live row while rows change: pages by position
+    (offset, page number), where a row deleted before the current page shifts every later
+    row back by one. A row absent from one complete full pass is then only a delete
+    candidate: it is deleted when the next complete full pass misses it too, or when the
+    source says it is gone."""
+
+    def listing_may_skip(self, entity: str) -> bool:
+        """Whether `entity`'s listing pages by position."""
+        ...
+
+    async def item_gone(self, entity: str, key: tuple[str, ...]) -> bool | None:
+        """Whether the record with this key (its key columns' values, as text) is gone
+        (its own URL answers 404): True, False, or None when the source cannot tell."""
+        ...

@@ -35,13 +35,15 @@ from core.entities import EntitySpec
 from core.errors import SourceInterrupted
 from core.models import RunCounts, SyncMode
 from core.replica.base import Batch, BatchResult, Replica, SyncState
-from core.sources.base import BlockingSource, KeyOrderedSource, Source
+from core.sources.base import BlockingSource, KeyOrderedSource, ShiftingSource, Source
 from core.sync.modes import choose_mode
 from core.sync.service import RunContext
 from core.sync.writer import RunWriter
 
 T = TypeVar("T")
 
+ITEM_CHECKS = 100
+"""Rows a full pass missed that the engine asks the source about, one request each."""
 PROGRESS_EVERY_S = 0.05
 """A worker thread reports progress at most this often (each report wakes the event loop)."""
 
@@ -161,12 +163,17 @@ class EntitySyncService:
         if full:
             ctx.check_cancelled()
             ctx.report("reconciling deletions", counts.fetched, counts.fetched)
+            twice, gone = False, []
+            if isinstance(source, ShiftingSource) and source.listing_may_skip(self.name):
+                twice, gone = True, await self._gone(writer, source, call)
             deleted = await call(
                 writer.finish_full,
                 self.spec.mapping_version,
                 counts.fetched,
                 live_before,
                 self.settings.full_threshold,
+                twice,
+                gone,
             )
             counts = msgspec.structs.replace(counts, deleted=deleted)
             if writer.keyless_rejected:
@@ -176,6 +183,21 @@ class EntitySyncService:
                     counts.fetched,
                 )
         return counts
+
+    async def _gone(
+        self, writer: RunWriter, source: ShiftingSource, call: Callable[..., Any]
+    ) -> list[str]:
+        """The rows this pass missed for the first time that the source says are gone (at
+        most `ITEM_CHECKS`, one request each): deleted now rather than after another pass."""
+        gone: list[str] = []
+        missed: list[tuple[str, tuple[str, ...]]] = await call(writer.missed, ITEM_CHECKS)
+        for sync_key, parts in missed:
+            answer = await source.item_gone(self.name, parts)
+            if answer is None:
+                break  # the source cannot tell: the next full pass decides
+            if answer:
+                gone.append(sync_key)
+        return gone
 
     def _since(self, state: SyncState) -> str | None:
         """Where an incremental listing starts: the horizon the last listing left, if its

@@ -321,6 +321,12 @@ class KindCodec:
             return str(parts[0])
         return json.dumps(parts, separators=(",", ":"), default=str)
 
+    def key_parts(self, sync_key: str) -> tuple[str, ...]:
+        """A `sync_key`'s key values as text, in the key columns' order."""
+        if len(self.spec.key_columns) <= 1:
+            return (sync_key,)
+        return tuple(str(part) for part in json.loads(sync_key))
+
 
 def _converted(
     row: tuple[Any, ...], convert: list[Convert], names: tuple[str, ...], required: set[int]

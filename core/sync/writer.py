@@ -127,15 +127,34 @@ class RunWriter:
             top = None if cap is None else min(top, cap)
         self.target.write(Batch(top_cursor=top, horizon=hold.horizon or ""), run_id)
 
+    def missed(self, limit: int) -> list[tuple[str, tuple[str, ...]]]:
+        """Up to `limit` live rows this full pass has not listed and that are not delete
+        candidates yet, as (sync_key, key values as text); none when the pass may not
+        reconcile."""
+        if self.keyless_rejected:
+            return []
+        assert isinstance(self._codec, KindCodec)  # only a configured entity's source shifts
+        return [(key, self._codec.key_parts(key)) for key in self.target.missed(limit)]
+
     def finish_full(
-        self, mapping_version: int, fetched: int, live_before: int, threshold: float
+        self,
+        mapping_version: int,
+        fetched: int,
+        live_before: int,
+        threshold: float,
+        twice: bool = False,
+        gone: list[str] | None = None,
     ) -> int:
-        """Reconcile deletions if the pass may (see the module's docstring); returns how many.
+        """Reconcile deletions if the pass may (see the module's docstring), with
+        `ReplicaTarget.finish_full`'s `twice` rule for a listing that may skip a row, `gone`
+        being sync keys from `missed` that the source said are gone; returns how many.
         Raises IncompleteListing (the pass stays unfinished, `needs_full` set)."""
         check_listing_complete(fetched, live_before, threshold)
         # A record served without its key could stand for any row: deleting "unseen"
         # rows would delete it. Such a pass reconciles nothing (its rows still landed).
-        deleted = self.target.finish_full(mapping_version, reconcile=not self.keyless_rejected)
+        deleted = self.target.finish_full(
+            mapping_version, not self.keyless_rejected, twice=twice, gone=gone or ()
+        )
         self._full = self._want_seen = False
         self._cap = None
         return deleted

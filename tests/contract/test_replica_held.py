@@ -157,3 +157,71 @@ async def test_a_replica_at_schema_version_1_is_upgraded_with_its_cursor(
         target.close()
     assert backend.query("SELECT schema_version FROM replica_meta") == [(2,)]
     assert backend.query("SELECT count(*) FROM delete_candidates") == [(0,)]
+
+
+class PositionalListing(UnorderedListing):
+    """A listing by position (`ShiftingSource`): it may skip a live row, so a row missed
+    once is only a delete candidate; `gone` holds the keys whose own URL answers 404
+    (None: no such URL)."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        super().__init__(rows, CursorHold())
+        self.gone: set[tuple[str, ...]] | None = None
+        self.asked_about: list[tuple[str, ...]] = []
+
+    def listing_may_skip(self, entity: str) -> bool:
+        return True
+
+    async def item_gone(self, entity: str, key: tuple[str, ...]) -> bool | None:
+        self.asked_about.append(key)
+        return None if self.gone is None else key in self.gone
+
+
+TEN = [(site, "A", Decimal(site), at(1)) for site in range(1, 11)]
+
+
+def live_sites(backend: Backend) -> list[int]:
+    rows = backend.query("SELECT site FROM stock WHERE deleted_at IS NULL ORDER BY site")
+    return [row[0] for row in rows]
+
+
+async def test_a_row_a_positional_listing_missed_once_is_only_a_delete_candidate(
+    backend: Backend, tmp_path: Path
+) -> None:
+    spec = specs(tmp_path)["stock"]
+    source = PositionalListing(TEN)
+    await sync(backend, spec, source, SyncMode.FULL)
+    without_5 = [row for row in TEN if row[0] != 5]
+
+    source.rows = without_5  # 5 shifted out of sight while rows changed: still live
+    await sync(backend, spec, source, SyncMode.FULL)
+    assert live_sites(backend) == list(range(1, 11))
+    assert backend.query("SELECT sync_key FROM delete_candidates") == [('[5,"A"]',)]
+
+    source.rows = TEN  # listed again: no longer a candidate
+    await sync(backend, spec, source, SyncMode.FULL)
+    assert backend.query("SELECT sync_key FROM delete_candidates") == []
+
+    source.rows = without_5  # missed by two complete passes in a row: deleted
+    await sync(backend, spec, source, SyncMode.FULL)
+    assert live_sites(backend) == list(range(1, 11))
+    await sync(backend, spec, source, SyncMode.FULL)
+    assert live_sites(backend) == [s for s in range(1, 11) if s != 5]
+    assert backend.query("SELECT sync_key FROM delete_candidates") == []
+
+    source.rows = [row for row in without_5 if row[0] != 7]  # 7's own URL answers 404
+    source.gone, source.asked_about = {("7", "A")}, []
+    await sync(backend, spec, source, SyncMode.FULL)
+    assert source.asked_about == [("7", "A")]
+    assert 7 not in live_sites(backend)
+
+
+async def test_a_listing_that_cannot_skip_deletes_a_missed_row_at_once(
+    backend: Backend, tmp_path: Path
+) -> None:
+    spec = specs(tmp_path)["stock"]
+    source = UnorderedListing(TEN, CursorHold())
+    await sync(backend, spec, source, SyncMode.FULL)
+    source.rows = [row for row in TEN if row[0] != 5]
+    await sync(backend, spec, source, SyncMode.FULL)
+    assert 5 not in live_sites(backend)

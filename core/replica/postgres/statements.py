@@ -185,9 +185,24 @@ class Statements:
         )
         self.live_rows = f"SELECT count(*) FROM {t} WHERE deleted_at IS NULL"
         self.any_row = f"SELECT 1 FROM {t} LIMIT 1"
-        self.reconcile = (
-            f"UPDATE {t} r SET deleted_at = %s WHERE r.deleted_at IS NULL "
+        unseen = (
+            f"r.deleted_at IS NULL "
             f"AND NOT EXISTS (SELECT 1 FROM pg_temp.seen s WHERE s.key = r.{k})"
+        )
+        candidates = f"{schema}.delete_candidates"
+        self.reconcile = f"UPDATE {t} r SET deleted_at = %s WHERE {unseen}"
+        self.reconcile_twice = (
+            f"UPDATE {t} r SET deleted_at = %s WHERE {unseen} AND (r.{k} = ANY(%s) OR EXISTS "
+            f"(SELECT 1 FROM {candidates} c WHERE c.entity = %s AND c.sync_key = r.{k}))"
+        )
+        self.forget_candidates = f"DELETE FROM {candidates} WHERE entity = %s"
+        self.keep_candidates = (
+            f"INSERT INTO {candidates} (entity, sync_key, since) "
+            f"SELECT %s, r.{k}, %s FROM {t} r WHERE {unseen}"
+        )
+        self.missed = (
+            f"SELECT r.{k} FROM {t} r WHERE {unseen} AND NOT EXISTS "
+            f"(SELECT 1 FROM {candidates} c WHERE c.entity = %s AND c.sync_key = r.{k}) LIMIT %s"
         )
         self.latest_listed = (
             "CREATE TEMP TABLE latest ON COMMIT DROP AS "

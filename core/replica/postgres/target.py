@@ -228,13 +228,32 @@ class PostgresTarget:
 
     # -- the end of a full pass ---------------------------------------------------
 
-    def finish_full(self, mapping_version: int, reconcile: bool) -> int:
-        conn, sql = self._conn, self._sql
+    def missed(self, limit: int) -> list[str]:
+        if self._empty_at_start:
+            return []
+        self._conn.execute("ANALYZE pg_temp.seen")  # temporary tables get no autovacuum
+        rows = self._conn.execute(self._sql.missed, (self.spec.name, limit)).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def finish_full(
+        self, mapping_version: int, reconcile: bool, twice: bool = False, gone: Sequence[str] = ()
+    ) -> int:
+        conn, sql, name = self._conn, self._sql, self.spec.name
         deleted = 0
         with conn.transaction():
             if reconcile and not self._empty_at_start:
                 conn.execute("ANALYZE pg_temp.seen")  # temporary tables get no autovacuum
-                deleted = conn.execute(sql.reconcile, (_now_iso(),)).rowcount
+                if twice:
+                    deleted = conn.execute(
+                        sql.reconcile_twice, (_now_iso(), list(gone), name)
+                    ).rowcount
+                    conn.execute(sql.forget_candidates, (name,))
+                    conn.execute(sql.keep_candidates, (name, time.time()))
+                else:
+                    deleted = conn.execute(sql.reconcile, (_now_iso(),)).rowcount
+                    conn.execute(sql.forget_candidates, (name,))
+            elif reconcile:
+                conn.execute(sql.forget_candidates, (name,))
             self._set_state(
                 last_full_at=time.time(), mapping_version=mapping_version, needs_full=None
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from core.entities import EntitySpec
@@ -222,19 +223,30 @@ class SQLiteTarget:
 
     # -- the end of a full pass ---------------------------------------------------
 
-    def finish_full(self, mapping_version: int, reconcile: bool) -> int:
+    def missed(self, limit: int) -> list[str]:
+        if self._empty_at_start:
+            return []
+        spec = self.spec
+        rows = self._db.execute(
+            f"SELECT {spec.key} FROM {spec.table} WHERE deleted_at IS NULL "
+            f"AND {spec.key} NOT IN (SELECT key FROM temp.seen) AND {spec.key} NOT IN "
+            "(SELECT sync_key FROM delete_candidates WHERE entity = ?) LIMIT ?",
+            (spec.name, limit),
+        )
+        return [str(row[0]) for row in rows]
+
+    def finish_full(
+        self, mapping_version: int, reconcile: bool, twice: bool = False, gone: Sequence[str] = ()
+    ) -> int:
         spec = self.spec
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             deleted = 0
             if reconcile and not self._empty_at_start:
-                cur = db.execute(
-                    f"UPDATE {spec.table} SET deleted_at = ? WHERE deleted_at IS NULL "
-                    f"AND {spec.key} NOT IN (SELECT key FROM temp.seen)",
-                    (now_iso(),),
-                )
-                deleted = cur.rowcount
+                deleted = self._reconcile(twice, gone)
+            elif reconcile:
+                db.execute("DELETE FROM delete_candidates WHERE entity = ?", (spec.name,))
             self._ensure_state_row()
             db.execute(
                 "UPDATE sync_state SET last_full_at = ?, mapping_version = ?, needs_full = NULL, "
@@ -249,6 +261,37 @@ class SQLiteTarget:
         db.execute("DROP TABLE IF EXISTS temp.seen")
         self._full = False
         self._empty_at_start = False
+        return deleted
+
+    def _reconcile(self, twice: bool, gone: Sequence[str]) -> int:
+        """Inside `finish_full`'s transaction: soft-delete the unseen rows the rule allows,
+        and keep the others as the entity's delete candidates."""
+        spec, db, stamp = self.spec, self._db, now_iso()
+        unseen = f"deleted_at IS NULL AND {spec.key} NOT IN (SELECT key FROM temp.seen)"
+        if not twice:
+            db.execute("DELETE FROM delete_candidates WHERE entity = ?", (spec.name,))
+            return db.execute(
+                f"UPDATE {spec.table} SET deleted_at = ? WHERE {unseen}", (stamp,)
+            ).rowcount
+        deleted = db.execute(
+            f"UPDATE {spec.table} SET deleted_at = ? WHERE {unseen} AND {spec.key} IN "
+            "(SELECT sync_key FROM delete_candidates WHERE entity = ?)",
+            (stamp, spec.name),
+        ).rowcount
+        for start in range(0, len(gone), PARAM_CHUNK):
+            chunk = list(gone[start : start + PARAM_CHUNK])
+            marks = ", ".join("?" for _ in chunk)
+            deleted += db.execute(
+                f"UPDATE {spec.table} SET deleted_at = ? WHERE {unseen} "
+                f"AND {spec.key} IN ({marks})",
+                (stamp, *chunk),
+            ).rowcount
+        db.execute("DELETE FROM delete_candidates WHERE entity = ?", (spec.name,))
+        db.execute(
+            f"INSERT INTO delete_candidates (entity, sync_key, since) "
+            f"SELECT ?, {spec.key}, ? FROM {spec.table} WHERE {unseen}",
+            (spec.name, time.time()),
+        )
         return deleted
 
     # -- verify -------------------------------------------------------------------
