@@ -82,6 +82,25 @@ def stop_after(seconds: float) -> threading.Event:
 # -- PostgreSQL ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("refused", ["an unknown role", "no such database"])
+def test_a_login_postgres_refuses_is_permanent(pg: ErpDb, refused: str) -> None:
+    role = f"syncdeck_pw_{uuid.uuid4().hex[:8]}"
+    pg.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'right-one'")
+    url = {
+        "an unknown role": f"postgresql://nobody_{role}:x@127.0.0.1:5432/{pg.name}",
+        "no such database": f"postgresql://{role}:right-one@127.0.0.1:5432/no_{role}",
+    }[refused]
+    reader = source(pg, url=url)
+    try:
+        with pytest.raises(SourceError) as caught:  # not SourceUnavailable: never retried
+            listing(reader, "partners", None, 5)
+    finally:
+        close(reader)
+        pg.execute(f"DROP ROLE {role}")
+    text = str(caught.value)  # (trust authentication here: no wrong password to try)
+    assert "FATAL" in text and "right-one" not in text and "\n" not in text
+
+
 def test_a_read_only_postgres_role_reads_and_is_refused_where_it_has_no_grant(pg: ErpDb) -> None:
     role = f"syncdeck_ro_{uuid.uuid4().hex[:8]}"
     pg.execute(

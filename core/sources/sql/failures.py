@@ -8,7 +8,9 @@ or `SourceError` (permanent: the mapping or the grants need an operator):
   (system), 40001 (serialization), 40P01 (deadlock), 55P03 (lock not available).
   Permanent: class 42 (no such table or column, syntax, permission denied), 28
   (authentication), 3D (no such database) and every other code. No code at all (the
-  server refused or dropped the connection) is transient.
+  server refused or dropped the connection) is transient, unless the server's `FATAL`
+  line refuses the login for good (an unknown role or database, a wrong password, no
+  `pg_hba.conf` entry): libpq reports those with no code.
 - MySQL/MariaDB, by errno. Transient: 2002/2003/2005/2006/2013 (no server, gone, lost),
   1205 (lock wait timeout), 1213 (deadlock), 1040 (too many connections), 1053
   (shutdown), 1927 (killed), 1317/1969/3024 (interrupted, statement time). Permanent:
@@ -26,6 +28,8 @@ or `SourceError` (permanent: the mapping or the grants need an operator):
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import exc as sa_exc
 
 from core.errors import SourceError, SourceUnavailable
@@ -40,6 +44,13 @@ MYSQL_PERMANENT = {1142, 1143, 1044, 1045, 1049, 1146, 1054, 1064}
 MSSQL_TRANSIENT = {-2, 1205, 1222, 233, 10053, 10054, 10060, 20009, 20047, 40613}
 ORACLE_TRANSIENT = {60, 1013, 3113, 3114, 3135, 8177, 12170, 12514, 12541, 12543}
 SQLITE_TRANSIENT = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+PG_LOGIN_REFUSED = re.compile(
+    r'FATAL:\s+(role "[^"]*" does not exist|database "[^"]*" does not exist|password '
+    r"authentication failed|no pg_hba\.conf entry|permission denied for database|"
+    r"(Ident|Peer|LDAP|RADIUS|certificate) authentication failed)"
+)
+"""A PostgreSQL login the server refuses for good (SQLSTATE 28xxx, 3D000, 42501), as the
+message libpq gives without a code (the server's messages in English, its default)."""
 
 
 def _code(orig: BaseException, dialect: Dialect) -> str | int | None:
@@ -85,6 +96,8 @@ def classify(exc: BaseException, dialect: Dialect) -> Failure:
     orig = exc.orig
     code = _code(orig, dialect) if orig is not None else None
     if code is None:
+        if dialect == "postgresql" and PG_LOGIN_REFUSED.search(str(orig)):
+            return SourceError
         gone = isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
         return SourceUnavailable if gone else SourceError
     transient = _by_code(code, dialect)
