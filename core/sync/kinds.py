@@ -194,6 +194,7 @@ class KindCodec:
         self._convert = converters([kind for _, kind in fields], spec.zone)
         self._fast = fast_columns([kind for _, kind in fields], ZoneInfo(spec.zone))
         self._key_at = tuple(self._names.index(k) for k in spec.key_columns)
+        self._integer_cursor = fields[-1][1] == "integer"
         self._required = {*self._key_at, len(fields) - 1}
         child = spec.child
         self._child_convert = (
@@ -209,9 +210,26 @@ class KindCodec:
         """A raw cursor value as the replica's cursor holds it; None for None or a value
         that cannot be one."""
         try:
-            return None if raw is None else self._convert[-1](raw)
+            return None if raw is None else self.cursor_text(self._convert[-1](raw))
         except BadValue:
             return None
+
+    def cursor_text(self, value: Any) -> Any:
+        """A converted cursor value as `sync_state.cursor` holds it: text that sorts as
+        the values do. An integer is zero-padded to 20 digits (as text, 9 would sort after
+        10); a negative one raises BadValue."""
+        if self._integer_cursor and value is not None:
+            if value < 0:
+                raise BadValue(f"an integer cursor cannot be negative, got {value}")
+            return f"{value:020d}"
+        return value
+
+    def with_cursor_texts(self, batch: Batch) -> Batch:
+        """`batch` with each row's cursor value as `cursor_text` writes it, for `verify`,
+        which compares rows' cursors with the stored one (no row is written from it)."""
+        if self._integer_cursor:
+            batch.values = [(*v[:-1], self.cursor_text(v[-1])) for v in batch.values]
+        return batch
 
     def decode(self, records: list[Any], want_seen: bool = False) -> Batch:
         """Records as dicts, by column name."""
@@ -257,7 +275,7 @@ class KindCodec:
         if want_seen:
             batch.keys_seen = [k for k in (self._raw_key(r) for r in rows) if k is not None]
         if batch.values:
-            batch.top_cursor = max(v[-1] for v in batch.values)
+            batch.top_cursor = self._top(max(v[-1] for v in batch.values))
             batch.digests = list(map(row_digest, batch.values, batch.children))
         return batch
 
@@ -286,7 +304,7 @@ class KindCodec:
         batch = Batch(fetched=len(rows), keys=sync_keys)
         batch.values = list(zip(sync_keys, *converted, strict=True))
         batch.children = [[]] * len(rows)
-        batch.top_cursor = max(converted[-1])
+        batch.top_cursor = self._top(max(converted[-1]))
         batch.digests = digests(batch.values)
         if want_seen:
             batch.keys_seen = list(sync_keys)
@@ -305,6 +323,15 @@ class KindCodec:
         return [
             tuple(_converted(row, self._child_convert, names, self._child_required)) for row in rows
         ]
+
+    def _top(self, value: Any) -> str | None:
+        """The page's highest cursor as `sync_state.cursor` holds it; None (the cursor stays)
+        for one `cursor_text` refuses."""
+        try:
+            text: str | None = self.cursor_text(value)
+        except BadValue:
+            return None
+        return text
 
     def _raw_key(self, row: tuple[Any, ...]) -> str | None:
         """The key as text even for a record that is otherwise invalid (it still exists in

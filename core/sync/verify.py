@@ -44,7 +44,7 @@ async def verify_entity(
 
     def add(page: Page) -> tuple[int, int]:
         batch = codec.decode_page(page)
-        target.verify(batch)
+        target.verify(codec.with_cursor_texts(batch) if isinstance(codec, KindCodec) else batch)
         return len(batch.keys), len(batch.rejected)
 
     try:

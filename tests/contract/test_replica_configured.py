@@ -134,3 +134,22 @@ def test_an_added_column_is_migrated_and_a_removed_one_is_refused(
     backend.replica.rebuild(added["stock"])
     assert backend.replica.evolve([removed["stock"]]) == []  # no table: nothing to refuse
     assert backend.query("SELECT cursor FROM sync_state WHERE entity = 'stock'") == []
+
+
+def test_an_integer_cursor_moves_past_9_and_sorts_as_a_number(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Stored as text, 10 would sort before 9 and the cursor would stop at 9 (SQLite), or
+    the comparison would fail outright (PostgreSQL): it is kept zero-padded."""
+    head, stock = CONFIG.split("[entities.stock]")
+    stock = stock.replace('cursor = "changed"', 'cursor = "rev"')
+    stock = stock.replace('changed = "timestamp"', 'rev = "integer"')
+    spec = specs(tmp_path, f"{head}[entities.stock]{stock}")["stock"]
+    assert spec.cursor == "rev"
+    write(backend, spec, [(1, "A", Decimal("5"), 9)], None)
+    write(backend, spec, [(2, "A", Decimal("5"), 10)], None)
+    write(backend, spec, [(3, "A", Decimal("5"), 2)], None)  # late: never moves it back
+    assert backend.query("SELECT cursor FROM sync_state WHERE entity = 'stock'") == [
+        ("00000000000000000010",)
+    ]
+    assert backend.query("SELECT rev FROM stock ORDER BY site") == [(9,), (10,), (2,)]
