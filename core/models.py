@@ -339,7 +339,8 @@ class IdleReason(Model, frozen=True, kw_only=True):
     kind: str
     """store, no_runner, paused, circuit or backoff (the first that holds)."""
     text: str
-    """One sentence without the time ("dispatch is paused: resume with p or ...")."""
+    """One sentence without the time, and without the way a client acts on it (each
+    client names its own: the console its key, the command line its command)."""
     until: datetime | None = None
     """When it clears by itself (circuit cooldown, backoff end), if it does."""
     service: str | None = None

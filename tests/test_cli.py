@@ -467,6 +467,9 @@ def test_a_service_from_an_installed_package_is_listed_and_runs(
         "[syncdeck.services]\ninvoices = syncdeck_invoices:make\n"
     )
     usage_error(env, "sync", "invoices")  # not installed: an unknown service
+    config = Path(env["SYNCDECK_DATA_DIR"]) / "syncdeck.toml"
+    config.write_text("[services.invoices]\npriority = 2\n")
+    assert "services.invoices: no such service" in usage_error(env, "status")
 
     env = {**env, "PYTHONPATH": str(site)}
     names = [s["name"] for s in as_json(env, "status")["services"]]

@@ -322,6 +322,15 @@ def test_cli_a_services_table_naming_no_service_is_an_error(
         ), bad.stderr
     assert digest(data_dir) == before
 
+    # In one pass beside another mistake, under the file's name.
+    write(data_dir / "syncdeck.toml", '[services.ordrs]\n[services.orders]\npriority = "x"\n')
+    bad = syncdeck(env, "status")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert f"file {data_dir / 'syncdeck.toml'}" in bad.stderr, bad.stderr
+    assert "services.orders.priority: Expected `int | null`, got `str`" in bad.stderr
+    assert "services.ordrs: no such service" in bad.stderr
+    assert digest(data_dir) == before
+
 
 def test_webhook_tables_read_from_toml_with_their_defaults_and_hide_the_url(
     data_dir: Path,

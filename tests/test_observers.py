@@ -209,7 +209,7 @@ def test_status_says_dispatch_is_paused_while_a_runner_waits(
     run(env, "sync", "orders")
     until(lambda: status_json(env)["runner"] is not None, what="a runner")
     text = run(env, "status").stdout
-    assert "idle:     dispatch is paused; resume with p or `syncdeck resume`" in text
+    assert "idle:     dispatch is paused; resume with `syncdeck resume`" in text
 
 
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d"

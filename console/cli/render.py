@@ -109,9 +109,16 @@ def render_progress(progress: Progress | None, now: datetime) -> str:
     return text
 
 
+IDLE_ACTIONS = {"paused": "resume with `syncdeck resume`"}
+"""What a command-line user does about an idle reason, by its kind."""
+
+
 def render_idle(reason: IdleReason) -> str:
-    """Why nothing runs although requests wait, and until when if it clears by itself."""
-    return reason.text if reason.until is None else f"{reason.text} (until {when(reason.until)})"
+    """Why nothing runs although requests wait, what to do about it, and until when if it
+    clears by itself."""
+    action = IDLE_ACTIONS.get(reason.kind)
+    text = reason.text if action is None else f"{reason.text}; {action}"
+    return text if reason.until is None else f"{text} (until {when(reason.until)})"
 
 
 def render_queued(service: str, request: SyncRequest) -> str:

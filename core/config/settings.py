@@ -280,15 +280,40 @@ def _validated(values: dict[str, Any], where: str) -> Settings:
     except msgspec.ValidationError:
         found = problems(values, Settings, "")
         found += _cross_problems(values, {key for key, _ in found})
+        found += service_problems(values)
     else:
-        if not settings.entities and not settings.sources:
-            return settings
-        found = entity_problems(settings.sources, settings.entities, frozenset(ENTITIES))
+        found = service_problems(values)
+        if settings.entities or settings.sources:
+            found = (
+                entity_problems(settings.sources, settings.entities, frozenset(ENTITIES)) + found
+            )
         if not found:
             return settings
     lines = [f"invalid configuration{where}:"]
     lines += [f"  {key}: {reason}" for key, reason in found]
     raise ConfigError("\n".join(lines)) from None
+
+
+def service_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """A `[services.NAME]` that names no service: a typo such as `[services.ordrs]` would
+    otherwise be ignored without a word. The services are the built-in ones (unless turned
+    off), the configured entities and the installed plugins' (looked up only when a name is
+    not among the others)."""
+    services, entities = values.get("services"), values.get("entities")
+    if not isinstance(services, dict) or not services:
+        return []
+    entities = entities if isinstance(entities, dict) else {}
+    known = {name for name, value in entities.items() if isinstance(value, dict)}
+    if entities.get("builtin", True) is not False:
+        known |= set(ENTITIES)
+    unknown = sorted(set(services) - known)
+    if unknown:
+        from core.config.plugins import plugin_names
+
+        known |= plugin_names()
+        unknown = sorted(set(unknown) - known)
+    shown = ", ".join(sorted(known)) or "none"
+    return [(f"services.{name}", f"no such service; known: {shown}") for name in unknown]
 
 
 def _cross_problems(values: dict[str, Any], reported: set[str]) -> list[tuple[str, str]]:

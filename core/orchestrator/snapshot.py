@@ -170,9 +170,7 @@ def idle_reason(
             text="no runner is alive; start one with `syncdeck daemon` or `syncdeck`",
         )
     if view.controls.dispatch_paused:
-        return IdleReason(
-            kind="paused", text="dispatch is paused; resume with p or `syncdeck resume`"
-        )
+        return IdleReason(kind="paused", text="dispatch is paused")
     if any(entry.ready_at is None for entry in queue):
         return None  # the runner starts it at its next look
     first = min(queue, key=lambda e: (e.ready_at, e.position))

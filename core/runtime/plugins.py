@@ -1,21 +1,15 @@
-"""Services that installed packages add, through entry points.
+"""Services that installed packages add, through entry points (`core.config.plugins`).
 
-A third-party package adds a service by declaring an entry point in the
-`syncdeck.services` group whose object is a callable taking the `Settings` and
-returning a `SyncService`. A plugin that fails to load raises its own error to
-the caller (a broken plugin is a configuration error, not something to skip).
+A plugin that fails to load raises its own error to the caller (a broken plugin is a
+configuration error, not something to skip); one whose service is not named as its
+entry point is a ConfigError, since `[services.NAME]` was checked against those names.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import os
-import sys
-
-from core.config import Settings
+from core.config import ConfigError, Settings
+from core.config.plugins import ENTRY_POINT_GROUP, may_declare_entry_points
 from core.sync.service import SyncService
-
-ENTRY_POINT_GROUP = "syncdeck.services"
 
 
 def plugin_services(settings: Settings) -> dict[str, SyncService]:
@@ -26,38 +20,10 @@ def plugin_services(settings: Settings) -> dict[str, SyncService]:
 
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             service = entry.load()(settings)
+            if service.name != entry.name:
+                raise ConfigError(
+                    f"plugin entry point {entry.name!r} ({entry.value}) makes a service "
+                    f"named {service.name!r}: the two names must be the same"
+                )
             services[service.name] = service
     return services
-
-
-def may_declare_entry_points(group: str) -> bool:
-    """False only when no installed distribution can declare an entry point in `group`.
-
-    Importing `importlib.metadata` costs every `syncdeck` start more than reading the
-    entry_points.txt files it would read, to find, nearly always, no plugin at all.
-    Whatever this cannot look into (a zip file on the path, a finder with distributions
-    of its own) counts as a yes, and then `importlib.metadata` decides."""
-    if any(
-        hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder
-        for finder in sys.meta_path
-    ):
-        return True
-    needle = f"[{group}]".encode()
-    for entry in sys.path:
-        directory = entry or "."
-        if os.path.isfile(directory):
-            return True
-        try:
-            names = os.listdir(directory)
-        except OSError:
-            continue
-        for name in names:
-            if not name.endswith((".dist-info", ".egg-info")):
-                continue
-            try:
-                with open(os.path.join(directory, name, "entry_points.txt"), "rb") as file:
-                    if needle in file.read():
-                        return True
-            except OSError:
-                continue
-    return False

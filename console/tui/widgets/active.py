@@ -20,6 +20,8 @@ from console.format import bar, clock, count, duration
 from core.models import Snapshot, SyncMode
 
 REASON_STYLE = {"paused": "bold yellow", "backoff": "yellow"}
+IDLE_ACTIONS = {"paused": "resume with p"}
+"""What an operator at the console does about an idle reason, by its kind."""
 
 
 def active_lines(snap: Snapshot) -> list[Text]:
@@ -36,7 +38,9 @@ def active_lines(snap: Snapshot) -> list[Text]:
             note = "starting the next one" if waiting else "waiting for work"
             return [Text(f"No sync running ({note}).", style="dim")]
         first = Text("Nothing runs: ", style="bold")
-        first.append(reason.text, style=REASON_STYLE.get(reason.kind, "bold red"))
+        action = IDLE_ACTIONS.get(reason.kind)
+        text = reason.text if action is None else f"{reason.text}; {action}"
+        first.append(text, style=REASON_STYLE.get(reason.kind, "bold red"))
         second = Text(f"{waiting} queued", style="dim")
         if reason.until is not None:
             second = Text(f"until {clock(reason.until)}", style="bold")
