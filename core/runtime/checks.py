@@ -50,12 +50,12 @@ async def check_sources(settings: Settings, names: list[str] | None) -> list[Sou
         if name not in configured:
             known = ", ".join(configured) or "none"
             raise LookupError(f"{name!r} is not a configured entity (configured: {known})")
-    rest = {n for n, (spec, _) in configured.items() if _kind(settings, spec) == "rest"}
-    return [await _check(*configured[name], rest=name in rest) for name in chosen]
-
-
-def _kind(settings: Settings, spec: EntitySpec) -> str:
-    return settings.sources[spec.source].kind if spec.source in settings.sources else ""
+    reports = []
+    for name in chosen:
+        spec, make_source = configured[name]
+        rest = spec.source in settings.sources and settings.sources[spec.source].kind == "rest"
+        reports.append(await _check(spec, make_source, rest=rest))
+    return reports
 
 
 class RestFindings(Protocol):
@@ -85,16 +85,7 @@ async def _check(
         except SourceError:
             pass  # the probe below says which part of the mapping fails
         if rest:
-            from core.sources.rest.source import RestSource
-
-            assert isinstance(source, RestSource)  # a rest source's entity
-            try:
-                findings = await source.check(spec.name)
-            except SourceUnavailable as exc:
-                return SourceReport(spec.name, EXIT_UNREACHABLE, f"{head}: UNREACHABLE\n  {exc}")
-            except SourceError as exc:
-                return SourceReport(spec.name, EXIT_PROBLEM, f"{head}: PROBLEM\n  {exc}")
-            return _rest_report(spec, head, findings)
+            return await _rest_check(spec, head, source)
         from core.sources.sql.source import SqlSource
 
         assert isinstance(source, SqlSource)  # a configured entity's source
@@ -137,6 +128,19 @@ def _report(spec: EntitySpec, head: str, check: SqlCheck) -> SourceReport:
         )
         lines.append(f"  sample: {shown}")
     return SourceReport(spec.name, EXIT_PROBLEM if problems else EXIT_OK, "\n".join(lines))
+
+
+async def _rest_check(spec: EntitySpec, head: str, source: Source) -> SourceReport:
+    from core.sources.rest.source import RestSource
+
+    assert isinstance(source, RestSource)  # a rest source's entity
+    try:
+        findings = await source.check(spec.name)
+    except SourceUnavailable as exc:
+        return SourceReport(spec.name, EXIT_UNREACHABLE, f"{head}: UNREACHABLE\n  {exc}")
+    except SourceError as exc:
+        return SourceReport(spec.name, EXIT_PROBLEM, f"{head}: PROBLEM\n  {exc}")
+    return _rest_report(spec, head, findings)
 
 
 def _rest_report(spec: EntitySpec, head: str, check: RestFindings) -> SourceReport:
