@@ -18,7 +18,11 @@ run: setup
 
 # The end-to-end console test drives the real program in tmux (a Debian package); the
 # PostgreSQL store tests and the SQL source's tests want the local PostgreSQL and MariaDB
-# servers running (they skip, saying so, without one).
+# servers running (they skip, saying so, without one); the REST source's tests serve their
+# records with json-server 0.17.4, installed from npm into tests/jsonserver (its own
+# package-lock.json) unless that version is there already.
+JSON_SERVER := tests/jsonserver/node_modules/json-server/package.json
+
 tools:
 	@command -v tmux >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq tmux) \
 		|| echo "tmux could not be installed: the tmux end-to-end tests will be skipped"
@@ -34,6 +38,12 @@ tools:
 		done; \
 		mysqladmin -h 127.0.0.1 -u root ping >/dev/null 2>&1 \
 			|| echo "MariaDB is not running here: the MariaDB source tests will be skipped"; }
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm is not installed: the REST source's json-server tests will be skipped"; \
+	elif ! grep -q '"version": "0.17.4"' $(JSON_SERVER) 2>/dev/null; then \
+		(cd tests/jsonserver && npm ci --silent --no-audit --no-fund) \
+			|| echo "json-server could not be installed: the REST source's json-server tests will be skipped"; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check core console tests bench

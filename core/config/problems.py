@@ -4,7 +4,8 @@ msgspec stops at the first error; `problems()` walks the tables to name them all
 (only on the error path, so a valid configuration never pays for it):
 - unknown keys;
 - values out of range (`inf` and `nan` named as such);
-- choices outside their list (with the list);
+- choices outside their list (with the list), and a table's `kind` where the kind
+  decides the table's keys (`[sources.NAME]`: a union of tagged Structs);
 - environment values that are malformed JSON (with the variable);
 - each table's own rules across keys, judged on its valid keys, so they are
   reported together with the others.
@@ -57,8 +58,19 @@ def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
     this walks the tables to name them all (only on the error path)."""
     if isinstance(data, dict) and (struct := _struct_of(kind)) is not None:
         kind = struct  # a table where a union allows one (`entities.NAME`: table or switch)
+    if isinstance(data, dict) and (tagged := _tagged(kind)):
+        tag_field, members = tagged  # the table's kind decides its keys (`sources.NAME`)
+        where = f"{key}.{tag_field}" if key else tag_field
+        tag = data.get(tag_field)
+        if tag is None:
+            return [(where, f"missing: choose one of: {', '.join(members)}")]
+        if not isinstance(tag, str) or tag not in members:
+            return [(where, f"Invalid enum value {tag!r}; choose one of: {', '.join(members)}")]
+        kind = members[tag]
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct) and isinstance(data, dict):
-        fields = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
+        fields: dict[str, Any] = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
+        if isinstance(own_tag := kind.__struct_config__.tag_field, str):
+            fields[own_tag] = Any  # the kind that chose this table, checked above
         found: list[tuple[str, str]] = []
         bad: set[str] = set()
         for name, value in data.items():
@@ -78,7 +90,11 @@ def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
             try:
                 convert(rest, kind)
             except msgspec.ValidationError as exc:
-                found.append((key or "(top level)", _reason(str(exc), kind)))
+                missing = _MISSING.match(str(exc))
+                if missing is None:
+                    found.append((key or "(top level)", _reason(str(exc), kind)))
+                elif missing.group(1) not in bad:  # else named above, with its own reason
+                    found.append((_join(key, missing.group(1)), "missing: required"))
             return found
     elif (item := _table_list_item(kind)) is not None and isinstance(data, list):
         found = []  # a list of tables (`[[notify.webhooks]]`): each named by its place
@@ -96,12 +112,19 @@ def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
     try:
         convert(data, kind)
     except msgspec.ValidationError as exc:
+        if isinstance(data, dict) and (missing := _MISSING.match(str(exc))):
+            return [(_join(key, missing.group(1)), "missing: required")]
         if isinstance(data, MalformedJSON):
             return [(key, f"{data.variable} is malformed JSON ({data.error}): {str(data)!r}")]
         if _non_finite(data):
             return [(key or "(top level)", f"must be a finite number, not {data}")]
-        return [(key or "(top level)", _reason(str(exc), kind, key.endswith("_s")))]
+        seconds = key.endswith("_s") and not key.endswith("_per_s")  # not rate_limit_per_s
+        return [(key or "(top level)", _reason(str(exc), kind, seconds))]
     return []
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
 
 
 def _struct_of(kind: Any) -> Any:
@@ -110,6 +133,17 @@ def _struct_of(kind: Any) -> Any:
         arg for arg in get_args(kind) if isinstance(arg, type) and issubclass(arg, msgspec.Struct)
     ]
     return structs[0] if len(structs) == 1 and get_origin(kind) is not dict else None
+
+
+def _tagged(kind: Any) -> tuple[str, dict[str, type]] | None:
+    """A union of tagged Structs: the tag's key and each tag's Struct; else None."""
+    members = [
+        arg for arg in get_args(kind) if isinstance(arg, type) and issubclass(arg, msgspec.Struct)
+    ]
+    configs = [member.__struct_config__ for member in members]
+    if len(members) < 2 or not all(isinstance(c.tag_field, str) for c in configs):
+        return None
+    return str(configs[0].tag_field), {str(c.tag): m for c, m in zip(configs, members, strict=True)}
 
 
 def _table_list_item(kind: Any) -> Any:
@@ -139,6 +173,8 @@ def _choices(kind: Any) -> list[str]:
     return [choice for arg in get_args(kind) for choice in _choices(arg)]
 
 
+_MISSING = re.compile(r"^Object missing required field `(\w+)`$")
+"""A table's required key that is not given (at the table itself, not deeper)."""
 _BOUND = re.compile(r"^Expected `(\w+)` (>=|<=|>|<) (\S+)")
 _TYPE = re.compile(r"^Expected `(\w+)`, got `(\w+)`")
 _BOUND_WORDS = {

@@ -22,7 +22,8 @@ import msgspec
 from msgspec import Meta
 
 from core.config import limits
-from core.config.entities import EntitySettings, SqlSourceSettings, entity_problems
+from core.config.entities import EntitySettings, ErpSourceSettings
+from core.config.entity_checks import entity_problems
 from core.config.notify import NotifySettings
 from core.config.problems import MalformedJSON, convert, problems
 from core.config.section import Section
@@ -182,8 +183,9 @@ class Settings(Section, frozen=True, kw_only=True):
     replica: ReplicaSettings = msgspec.field(default_factory=ReplicaSettings)
     notify: NotifySettings = msgspec.field(default_factory=NotifySettings)
     """Webhooks the runner alerts (`[[notify.webhooks]]`)."""
-    sources: dict[str, SqlSourceSettings] = msgspec.field(default_factory=dict)
-    """The operator's own ERP databases, by name (`[sources.NAME]`)."""
+    sources: dict[str, ErpSourceSettings] = msgspec.field(default_factory=dict)
+    """The operator's own ERP databases and APIs, by name (`[sources.NAME]`, of the
+    `kind` each names: sql or rest)."""
     entities: dict[str, EntitySettings | bool] = msgspec.field(default_factory=dict)
     """The operator's own entities (`[entities.NAME]`), and `builtin = false` to drop
     the built-in four."""
@@ -332,10 +334,12 @@ def _cross_problems(values: dict[str, Any], reported: set[str]) -> list[tuple[st
                 continue
         return found
 
+    valid_sources = valid(sources, ErpSourceSettings)
     more = entity_problems(
-        valid(sources, SqlSourceSettings),
+        valid_sources,
         valid(entities, EntitySettings | bool),
         frozenset(ENTITIES),
+        broken=frozenset(sources) - frozenset(valid_sources),
     )
     return [(key, reason) for key, reason in more if key not in reported]
 

@@ -1,22 +1,25 @@
-"""`syncdeck sources check`: each configured entity's mapping held against its database.
+"""`syncdeck sources check`: each configured entity's mapping held against its database
+or its API.
 
 For each entity, in order:
 - a first page is read exactly as a sync reads it (a source that cannot be reached
   ends the entity's check there, exit 3);
-- the source's own probe (`SqlSource.check`: the relation runs, the columns exist, the
-  key is unique, the cursor is never NULL, the database's time zone);
+- the source's own probe: `SqlSource.check` (the relation runs, the columns exist, the
+  key is unique, the cursor is never NULL, the database's time zone) or `RestSource.check`
+  (its problems and notes, and sample records mapped to the replica's columns);
 - three sample rows decoded by the entity's codec, so a value that does not fit its
   kind is named with its reason (exit 2).
 
-The
-database's time zone beside the declared one is a note, not a problem: applications
-often write naive local times into a server set to UTC. Nothing is written anywhere.
+The database's time zone beside the declared one is a note, not a problem: applications
+often write naive local times into a server set to UTC. A secret never appears in a
+report. Nothing is written anywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import msgspec
 
@@ -47,10 +50,28 @@ async def check_sources(settings: Settings, names: list[str] | None) -> list[Sou
         if name not in configured:
             known = ", ".join(configured) or "none"
             raise LookupError(f"{name!r} is not a configured entity (configured: {known})")
-    return [await _check(*configured[name]) for name in chosen]
+    reports = []
+    for name in chosen:
+        spec, make_source = configured[name]
+        rest = spec.source in settings.sources and settings.sources[spec.source].kind == "rest"
+        reports.append(await _check(spec, make_source, rest=rest))
+    return reports
 
 
-async def _check(spec: EntitySpec, make_source: Callable[[], Source]) -> SourceReport:
+class RestFindings(Protocol):
+    """What `RestSource.check` finds (`samples`: records by replica column)."""
+
+    @property
+    def problems(self) -> Sequence[str]: ...
+    @property
+    def notes(self) -> Sequence[str]: ...
+    @property
+    def samples(self) -> Sequence[dict[str, Any]]: ...
+
+
+async def _check(
+    spec: EntitySpec, make_source: Callable[[], Source], *, rest: bool
+) -> SourceReport:
     head = f"{spec.name} (source {spec.source})"
     try:
         source = make_source()
@@ -63,6 +84,8 @@ async def _check(spec: EntitySpec, make_source: Callable[[], Source]) -> SourceR
             return SourceReport(spec.name, EXIT_UNREACHABLE, f"{head}: UNREACHABLE\n  {exc}")
         except SourceError:
             pass  # the probe below says which part of the mapping fails
+        if rest:
+            return await _rest_check(spec, head, source)
         from core.sources.sql.source import SqlSource
 
         assert isinstance(source, SqlSource)  # a configured entity's source
@@ -99,6 +122,36 @@ def _report(spec: EntitySpec, head: str, check: SqlCheck) -> SourceReport:
     types = ", ".join(f"{name} {kind}" for name, kind in check.column_types.items())
     if types:
         lines.append(f"  columns: {types}")
+    for values in batch.values:
+        shown = ", ".join(
+            f"{name}={value}" for name, value in zip(spec.columns, values, strict=True)
+        )
+        lines.append(f"  sample: {shown}")
+    return SourceReport(spec.name, EXIT_PROBLEM if problems else EXIT_OK, "\n".join(lines))
+
+
+async def _rest_check(spec: EntitySpec, head: str, source: Source) -> SourceReport:
+    from core.sources.rest.source import RestSource
+
+    assert isinstance(source, RestSource)  # a rest source's entity
+    try:
+        findings = await source.check(spec.name)
+    except SourceUnavailable as exc:
+        return SourceReport(spec.name, EXIT_UNREACHABLE, f"{head}: UNREACHABLE\n  {exc}")
+    except SourceError as exc:
+        return SourceReport(spec.name, EXIT_PROBLEM, f"{head}: PROBLEM\n  {exc}")
+    return _rest_report(spec, head, findings)
+
+
+def _rest_report(spec: EntitySpec, head: str, check: RestFindings) -> SourceReport:
+    from core.sync.kinds import KindCodec
+
+    problems = list(check.problems)
+    batch = KindCodec(spec).decode([dict(sample) for sample in check.samples[:3]])
+    problems += [f"sample row {key}: {reason}" for key, _, reason in batch.rejected]
+    lines = [f"{head}: {'PROBLEM' if problems else 'ok'} (rest)"]
+    lines += [f"  problem: {problem}" for problem in problems]
+    lines += [f"  note: {note}" for note in check.notes]
     for values in batch.values:
         shown = ", ".join(
             f"{name}={value}" for name, value in zip(spec.columns, values, strict=True)

@@ -1,22 +1,28 @@
 """The entity services: the built-in four (or their simulated stand-ins) and the
-operator's own, each with the source its rows come from.
+operator's own, each with the source its rows come from (a sql or a rest `[sources.NAME]`).
 
 An entity service is built on first use, in a worker thread (`DeferredService`):
 the sync engine and the record models (pydantic) are not imported on the way to
 a console's first frame or a CLI command that never syncs. Building one raises
-nothing the settings did not already validate.
+nothing the settings did not already validate. A source's secrets (sql `url_file`, a
+rest source's token, password or key files and environment variables) are read when its
+factory is made (`entity_sources`): a file that cannot be read or a variable that is not
+set is a ConfigError naming the key, never showing a secret.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config import Settings, read_secret_file
-from core.config.entities import configured_entities
+from core.config import ConfigError, Settings, read_secret_file
+from core.config.entities import SqlSourceSettings, configured_entities
+from core.config.rest import RestSourceSettings
 from core.entities import ENTITIES, STAGGER_ORDER, EntitySpec
 from core.models import RunCounts, SyncMode
 from core.replica.base import Replica
@@ -26,6 +32,7 @@ from core.sync.simulated import SimulatedService
 
 if TYPE_CHECKING:
     from core.demo import DemoERP
+    from core.sources.rest.mapping import RestEntity, RestSourceSpec
     from core.sources.sql.mapping import SqlEntity
 
 
@@ -64,6 +71,7 @@ def sql_source_factory(
 
     Raises ConfigError when its `url_file` cannot be read."""
     config = settings.sources[source_name]
+    assert isinstance(config, SqlSourceSettings)  # the caller's choice
     url = config.url
     if config.url_file is not None:
         url = read_secret_file(config.url_file, f"sources.{source_name}.url_file")
@@ -84,6 +92,80 @@ def sql_source_factory(
     return make
 
 
+def rest_source_factory(
+    spec: RestSourceSpec, mappings: dict[str, RestEntity]
+) -> Callable[[], Source]:
+    """A `[sources.NAME]` of kind rest, made per run (its token bucket and OAuth token live
+    as long as the run); httpx is imported then."""
+
+    def make() -> Source:
+        from core.sources.rest.source import RestSource
+
+        return RestSource(spec, mappings)
+
+    return make
+
+
+def rest_source_spec(name: str, config: RestSourceSettings) -> RestSourceSpec:
+    """What the rest source reads, its secrets read from their files or the environment.
+
+    Raises ConfigError naming the key when a file cannot be read or a variable is unset."""
+    from core.sources.rest.mapping import RestAuth, RestSourceSpec
+
+    auth = RestAuth()
+    given = config.auth
+    if given is not None:
+        where = f"sources.{name}.auth"
+        kind = given.kind
+        files = {
+            "bearer": ("token", given.token_file, given.token_env),
+            "basic": ("password", given.password_file, given.password_env),
+            "api_key": ("value", given.value_file, given.value_env),
+            "oauth2_client_credentials": (
+                "client_secret",
+                given.client_secret_file,
+                given.client_secret_env,
+            ),
+        }
+        secret, file, env = files[kind]
+        value = _secret(f"{where}.{secret}", file, env)
+        auth = RestAuth(
+            kind=kind,
+            token=value if secret == "token" else None,
+            username=given.username,
+            password=value if secret == "password" else None,
+            name=given.name,
+            location=given.location or "header",
+            value=value if secret == "value" else None,
+            token_url=given.token_url,
+            client_id=given.client_id,
+            client_secret=value if secret == "client_secret" else None,
+            scope=given.scope,
+        )
+    return RestSourceSpec(
+        name=name,
+        base_url=config.base_url,
+        auth=auth,
+        timeout_s=config.timeout_s,
+        rate_limit_per_s=config.rate_limit_per_s,
+        headers=dict(config.headers),
+        timezone=config.timezone,
+        max_retry_after_s=config.max_retry_after_s,
+    )
+
+
+def _secret(key: str, file: Path | None, env: str | None) -> str:
+    """A secret from its file (`key`_file) or its environment variable (`key`_env)."""
+    if file is not None:
+        return read_secret_file(file, f"{key}_file")
+    assert env is not None  # validated: exactly one of the two
+    value = os.environ.get(env, "").strip()
+    if not value:
+        state = "is empty" if env in os.environ else "is not set"
+        raise ConfigError(f"{key}_env: the environment variable {env} {state}")
+    return value
+
+
 def entity_sources(settings: Settings) -> dict[str, tuple[EntitySpec, Callable[[], Source]]]:
     """Every entity this configuration syncs, with where its rows come from: `[source]`
     for the built-in ones, its `[sources.NAME]` for a configured one.
@@ -95,13 +177,21 @@ def entity_sources(settings: Settings) -> dict[str, tuple[EntitySpec, Callable[[
         builtin = source_factory(settings)
         found.update({name: (ENTITIES[name], builtin) for name in STAGGER_ORDER})
     if own:
-        from core.runtime.entities import configured_spec, sql_mapping
+        from core.runtime.entities import configured_spec, rest_mapping, sql_mapping
 
+        rest_specs: dict[str, RestSourceSpec] = {}  # each rest source's secrets read once
         for name, entity in own.items():
             spec = configured_spec(name, entity, settings)
             assert entity.source is not None  # validated
-            mapping = {name: sql_mapping(spec, entity)}
-            found[name] = (spec, sql_source_factory(settings, entity.source, mapping))
+            config = settings.sources[entity.source]
+            if isinstance(config, RestSourceSettings):
+                if entity.source not in rest_specs:
+                    rest_specs[entity.source] = rest_source_spec(entity.source, config)
+                rest = {name: rest_mapping(spec, entity)}
+                found[name] = (spec, rest_source_factory(rest_specs[entity.source], rest))
+            else:
+                mapping = {name: sql_mapping(spec, entity)}
+                found[name] = (spec, sql_source_factory(settings, entity.source, mapping))
     return found
 
 
