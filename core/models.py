@@ -339,8 +339,7 @@ class IdleReason(Model, frozen=True, kw_only=True):
     kind: str
     """store, no_runner, paused, circuit or backoff (the first that holds)."""
     text: str
-    """One sentence without the time, and without the way a client acts on it (each
-    client names its own: the console its key, the command line its command)."""
+    """One sentence, without the time or a client's way to act (each client adds its own)."""
     until: datetime | None = None
     """When it clears by itself (circuit cooldown, backoff end), if it does."""
     service: str | None = None
