@@ -83,6 +83,7 @@ def test_each_auth_kind_reads_its_secret_when_the_source_is_built(
     entity_sources(settings)["customers"][1]()
     spec, entities = made[0]
     assert spec.auth == expected
+    assert TOKEN not in repr(spec)  # nor where a traceback or a log may print the spec
     assert list(entities) == ["customers"]
 
 

@@ -40,6 +40,12 @@ class RestAuth(msgspec.Struct, frozen=True, kw_only=True):
     """`oauth2_client_credentials`: the token is fetched from `token_url`, cached, refreshed
     before it expires, and again once on a 401."""
 
+    def __repr__(self) -> str:
+        """The kind and the names, never a secret (a traceback or a log may show it)."""
+        shown = {"username": self.username, "name": self.name, "client_id": self.client_id}
+        named = "".join(f", {k}={v!r}" for k, v in shown.items() if v is not None)
+        return f"RestAuth(kind={self.kind!r}{named}, secrets hidden)"
+
 
 class RestSourceSpec(msgspec.Struct, frozen=True, kw_only=True):
     name: str
