@@ -1,22 +1,24 @@
 """The declarative REST source against a real HTTP server in the test (`support.restserver`):
 pagination of every kind and where it ends, a listing that shifts under deletes, the
-incremental filter, exact numbers, child rows, the cursor hold, item checks and `check`.
-Failures, retries and authentication are in `test_rest_source_failures.py`.
+incremental filter, exact numbers and child rows. The cursor hold, page tokens, item checks
+and `check` are in `test_rest_source_check.py`; failures, retries and authentication in
+`test_rest_source_failures.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import count
 from typing import Any
 
 import httpx
 import pytest
 from support.restserver import Reply, RestServer, Seen, Table, serve
+from support.restspecs import CURSOR, OFFSET, customers, ids, source, walk
 
-from core.errors import SourceError
-from core.sources.base import CursorHold, Page
+from core.errors import SourceError, SourceUnavailable
+from core.sources.base import CursorHold
 from core.sources.rest.mapping import (
     Incremental,
     Pagination,
@@ -30,53 +32,11 @@ from core.sources.rest.source import RestSource
 pytestmark = pytest.mark.timeout(30)
 
 SINCE = "2026-01-02T03:04:05.678000Z"
-COLUMNS = (
-    RestColumn("id", "id"),
-    RestColumn("name", "name"),
-    RestColumn("updated_at", "updated_at"),
-)
 
 
 @pytest.fixture
 def server() -> Iterator[RestServer]:
     yield from serve()
-
-
-def customers(pagination: Pagination, **kw: Any) -> RestEntity:
-    fields: dict[str, Any] = {"records": "data", "columns": COLUMNS, **kw}
-    return RestEntity(
-        name="customers",
-        path="customers",
-        key=("id",),
-        cursor="updated_at",
-        cursor_kind="timestamp",
-        pagination=pagination,
-        **fields,
-    )
-
-
-def source(server: RestServer, *entities: RestEntity, **spec: Any) -> RestSource:
-    made = RestSourceSpec(name="erp", base_url=server.url, backoff_s=0.05, timeout_s=5, **spec)
-    return RestSource(made, {e.name: e for e in entities})
-
-
-async def walk(src: RestSource, entity: str = "customers", since: str | None = None) -> list[Page]:
-    pages: list[Page] = []
-    token = None
-    for _ in range(100):
-        page = await src.page(entity, since, token, 100)
-        pages.append(page)
-        if page.next is None:
-            return pages
-        token = page.next
-    raise AssertionError("the listing never ended")
-
-
-def ids(pages: list[Page]) -> list[int]:
-    return [row[0] for page in pages for row in page.rows or []]
-
-
-CURSOR = Pagination(kind="cursor", path="meta.next", param="cursor")
 
 
 async def test_cursor_pages_send_the_token_back_and_end_on_a_null_one(server: RestServer) -> None:
@@ -141,9 +101,6 @@ async def test_a_repeating_next_url_is_a_permanent_error_not_a_loop(server: Rest
     assert len(server.requests("/customers")) == 2
 
 
-OFFSET = Pagination(kind="offset", param="offset", limit_param="limit", limit=4)
-
-
 def delete_after_first_page(table: Table, record_id: int) -> None:
     """Row `record_id` is deleted once the first page (offset 0) has been served."""
     done: list[bool] = []
@@ -181,6 +138,22 @@ async def test_offset_listing_misses_no_live_row_when_a_row_is_deleted_meanwhile
     offsets = [int(s.query["offset"]) for s in server.requests("/customers")]
     assert offsets == [0, 3, 0, 3, 6]  # the shift seen at 3: a page back, then on
     assert all(s.query["limit"] == "4" for s in server.requests("/customers"))
+
+
+async def test_an_offset_listing_that_keeps_shifting_is_transient_not_endless(
+    server: RestServer,
+) -> None:
+    made = count(1)  # every answer holds records never seen before: nothing stays put
+
+    def listing(seen: Seen) -> Reply:
+        return Reply(body={"data": [{"id": next(made)} for _ in range(4)]})
+
+    server.route("/customers", listing)
+    async with source(server, customers(OFFSET)) as src:
+        with pytest.raises(SourceUnavailable) as caught:
+            await walk(src)
+    assert "the listing kept shifting while it was read (20 pages read again)" in str(caught.value)
+    assert len(server.requests("/customers")) == 42  # 1st, 21 shifted, 20 read again
 
 
 async def test_page_listing_ends_at_its_total_without_asking_for_more(server: RestServer) -> None:
@@ -340,76 +313,3 @@ async def test_child_rows_come_from_each_records_array_with_the_parent_key(
     async with source(server, entity) as src:
         page = await src.page("orders", None, None, 100)
     assert page.children == [[(7, 1, Decimal("2.5")), (7, 2, 1)], [], []]
-
-
-FIXED_DATE = "Tue, 03 Mar 2026 10:00:00 GMT"
-
-
-async def test_the_first_page_holds_the_cursor_at_the_servers_date_when_unsorted(
-    server: RestServer,
-) -> None:
-    table = Table(5)
-
-    def listing(seen: Seen) -> Reply:
-        reply = table.cursor(seen, 3)
-        reply.headers["Date"] = FIXED_DATE
-        return reply
-
-    server.route("/customers", listing)
-    async with source(server, customers(CURSOR)) as src:  # no sort: the API's order is unknown
-        first, second = await walk(src)
-    assert first.hold == CursorHold(cap=datetime(2026, 3, 3, 10, 0, tzinfo=UTC))
-    assert second.hold is None  # the engine reads the first page's only
-
-
-async def test_a_sorted_offset_listing_is_still_held_and_no_date_means_no_cap(
-    server: RestServer,
-) -> None:
-    server.route("/customers", lambda seen: Reply(body={"data": []}, headers={"Date": None}))
-    entity = customers(OFFSET, sort={"sort": "updated_at"})
-    async with source(server, entity) as src:
-        page = await src.page("customers", None, None, 100)
-    assert page.hold == CursorHold(cap=None)
-
-
-async def test_a_page_token_that_does_not_decode_is_a_permanent_error(server: RestServer) -> None:
-    async with source(server, customers(CURSOR)) as src:
-        with pytest.raises(SourceError, match="does not decode"):
-            await src.page("customers", None, "not a token", 100)
-        with pytest.raises(SourceError, match="is not this listing's"):
-            await src.page("customers", None, '{"e":"orders","c":"3"}', 100)
-
-
-async def test_item_gone_says_whether_a_record_still_exists(server: RestServer) -> None:
-    server.route("/customers/1", lambda seen: Reply(body={"id": 1}))
-    server.route("/customers/a%2Fb", lambda seen: Reply(body={"id": "a/b"}))
-    entity = customers(Pagination(), item_path="customers/{id}")
-    async with source(server, entity) as src:
-        assert await src.item_gone("customers", (1,)) is False
-        assert await src.item_gone("customers", (2,)) is True  # the server's 404
-        assert await src.item_gone("customers", ("a/b",)) is False  # the key is quoted
-
-
-async def test_check_names_missing_paths_a_descending_cursor_and_reads_a_second_page(
-    server: RestServer,
-) -> None:
-    table = Table(5)
-    table.records.reverse()  # descending, though sort claims ascending
-    server.route("/customers", lambda seen: table.cursor(seen, 3))
-    columns = (*COLUMNS[:2], RestColumn("email", "contact.email"), COLUMNS[2])
-    entity = customers(CURSOR, columns=columns, sort={"sort": "updated_at"})
-    async with source(server, entity) as src:
-        found = await src.check("customers")
-    assert any("email (contact.email)" in p for p in found.problems)
-    assert any("cursor descends" in p for p in found.problems)
-    assert found.second_page is True
-    assert found.samples[0]["id"] == 5 and found.rows[0]["email"] is None
-    assert found.cursors[:2] == ["2026-01-01T00:00:05Z", "2026-01-01T00:00:04Z"]
-
-
-async def test_check_of_an_unreachable_api_is_a_problem_not_an_exception() -> None:
-    spec = RestSourceSpec(name="erp", base_url="http://127.0.0.1:9", retries=0, backoff_s=0.01)
-    async with RestSource(spec, {"customers": customers(Pagination())}) as src:
-        found = await src.check("customers")
-    assert found.records is None
-    assert found.problems and found.problems[0].startswith('rest source "erp"')

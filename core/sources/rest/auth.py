@@ -53,8 +53,8 @@ class Auth:
         self._token: str | None = None
         self._renew_at: float | None = None
         self._lock = asyncio.Lock()
-        self.fetches = 0
-        """OAuth2 tokens fetched so far."""
+        if auth.kind == "basic":  # as an API that echoes its headers would show it
+            voice.add_secret(self._basic())
 
     def __repr__(self) -> str:
         return f"Auth(kind={self.kind!r})"
@@ -73,12 +73,15 @@ class Auth:
         if self.kind == "bearer" and a.token:
             headers["Authorization"] = f"Bearer {a.token}"
         elif self.kind == "basic":
-            pair = f"{a.username or ''}:{a.password or ''}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+            headers["Authorization"] = f"Basic {self._basic()}"
         elif self.kind == "api_key" and a.name and a.value is not None:
             (params if a.location == "query" else headers)[a.name] = a.value
         elif self.kind == "oauth2_client_credentials":
             headers["Authorization"] = f"Bearer {await self._access_token(entity)}"
+
+    def _basic(self) -> str:
+        pair = f"{self._auth.username or ''}:{self._auth.password or ''}".encode()
+        return base64.b64encode(pair).decode("ascii")
 
     async def _access_token(self, entity: str) -> str:
         async with self._lock:
@@ -106,7 +109,6 @@ class Auth:
         except httpx.RequestError as exc:
             detail = f"cannot reach the token endpoint ({str(exc) or type(exc).__name__})"
             raise SourceUnavailable(self._voice.line(entity, what, detail)) from None
-        self.fetches += 1
         status = response.status_code
         if 400 <= status < 500:
             detail = f"the credential was refused (HTTP {status}: {api_detail(response)})"

@@ -40,6 +40,16 @@ class RestAuth(msgspec.Struct, frozen=True, kw_only=True):
     """`oauth2_client_credentials`: the token is fetched from `token_url`, cached, refreshed
     before it expires, and again once on a 401."""
 
+    def __repr__(self) -> str:
+        """The kind and which fields are set, never a secret's value (a spec's repr, in a log
+        or a traceback, shows this)."""
+        shown = ("username", "name", "location", "token_url", "client_id", "scope")
+        parts = [f"kind={self.kind!r}"]
+        parts += [f"{f}={getattr(self, f)!r}" for f in shown if getattr(self, f) is not None]
+        secret = ("token", "password", "value", "client_secret")
+        parts += [f"{f}=***" for f in secret if getattr(self, f) is not None]
+        return f"RestAuth({', '.join(parts)})"
+
 
 class RestSourceSpec(msgspec.Struct, frozen=True, kw_only=True):
     name: str

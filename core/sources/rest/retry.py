@@ -14,8 +14,8 @@ returns the response (its JSON body parsed exactly, when asked) or raises:
 
 Waits: a 429 or 503 waits what `Retry-After` says (seconds or an HTTP date); without a
 usable hint (absent, 0, negative, past) and for the other transient failures it waits
-`backoff_s * 2**attempt`, up to a quarter more for jitter, at most `max_retry_after_s`.
-Never at once. Messages are one line (see `core.sources.rest.failures`).
+`backoff_s * 2**attempt`, up to a quarter more for jitter. Never at once. Messages are
+one line (see `core.sources.rest.failures`).
 """
 
 from __future__ import annotations
@@ -105,10 +105,10 @@ class Requester:
                         raise SourceUnavailable(f"{failure.line} ({tries})") from None
                     detail = f"{failure.detail} ({tries})"
                     raise SourceUnavailable(self.voice.line(entity, what, detail)) from None
-                wait = failure.wait_s
+                wait = failure.wait_s  # a Retry-After hint, already <= max_retry_after_s
                 if wait is None:
                     wait = self.spec.backoff_s * 2**attempt * random.uniform(1.0, 1.25)
-                await asyncio.sleep(min(wait, self.spec.max_retry_after_s))
+                await asyncio.sleep(wait)
                 attempt += 1
 
     async def _attempt(
