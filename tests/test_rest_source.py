@@ -216,6 +216,33 @@ async def test_link_header_pages_follow_rel_next_in_any_of_its_spellings(
     assert isinstance(pages[0].hold, CursorHold)  # positional: the cursor waits for the end
 
 
+async def test_link_header_listing_whose_total_changes_reads_the_previous_page_again(
+    server: RestServer,
+) -> None:
+    table = Table(9)
+
+    def listing(seen: Seen) -> Reply:
+        number = int(seen.query.get("page", "1"))
+        with table.lock:
+            chunk, total = table.records[(number - 1) * 3 : number * 3], len(table.records)
+        more = f"</customers?page={number + 1}>; rel=next" if number * 3 < total else None
+        if number == 1 and len(table.ids()) == 9:
+            table.delete(1)  # after this page: id 4 moves onto page 1
+        return Reply(body={"data": chunk}, headers={"Link": more, "X-Total-Count": str(total)})
+
+    server.route("/customers", listing)
+    async with source(server, customers(Pagination(kind="link_header"))) as src:
+        pages = await walk(src)
+    assert set(table.ids()) <= set(ids(pages))
+    assert [s.query.get("page") for s in server.requests("/customers")] == [
+        None,
+        "2",
+        None,
+        "2",
+        "3",
+    ]
+
+
 async def test_an_exclusive_filter_sends_since_with_the_params_and_sort(server: RestServer) -> None:
     server.route("/customers", lambda seen: Reply(body={"data": []}))
     entity = customers(

@@ -23,11 +23,13 @@ engine's batch size).
 Positional listings shift when rows before the position disappear (a delete, or a row
 updated and moved to the end of a cursor-sorted listing), and a row would never be read.
 `offset` requests each next page one row early and checks that the previous page's last
-record (its key, carried in the token) is in it: when it is not, the listing shifted, and
-the pager steps back a page (not below 0) and reads again until it finds it, or restarts
-at 0. `page` and `link_header` cannot see a shift except through their total: a total that
-changed since the previous page makes the previous page be read again. Read-again rows are
-duplicates, which the engine counts unchanged. More than `MAX_SHIFT_STEPS` steps in one
+record (its key, carried in the token) is in it: first, as it should be, and then dropped;
+elsewhere (rows came before it), and the rows around it are all handed on; not at all, and
+the listing shifted: the pager steps back a page (not below 0) and reads again until it
+finds it, or restarts at 0. `page` and `link_header` see a shift only through their
+total: a total that changed since the previous page makes the previous page be read again
+(`link_header` once per change: a page read again carries no URL before it). Read-again
+rows are duplicates, which the engine counts unchanged. More than `MAX_SHIFT_STEPS` steps in one
 listing is `Shifting` (the source: SourceUnavailable, "the listing kept shifting").
 
 `PagingError` (the source: SourceError, permanent) is a page that leads nowhere: a next
@@ -91,7 +93,8 @@ class Request(NamedTuple):
 
 class Turn(NamedTuple):
     start: int
-    """The index of the page's first record that is new (those before it were read)."""
+    """The index of the page's first record to hand on (the one before it was the previous
+    page's last)."""
     next: Place | None
 
 
@@ -193,9 +196,9 @@ class Pager:
         at_, anchor = (place.o or 0, place.a) if place is not None else (0, None)
         start = 0
         if anchor is not None:
-            if anchor in keys:
-                start = keys.index(anchor) + 1
-                if start == len(keys) == size:
+            if anchor in keys:  # rows before it were read, or are new: read them (again)
+                start = 1 if keys[0] == anchor else 0
+                if keys[-1] == anchor and len(keys) == size:
                     raise PagingError(
                         f"offset {at_} gave no record after the previous page's last "
                         f"(does the API honour {self.p.param!r}?)"
@@ -211,7 +214,7 @@ class Pager:
     def _page(
         self, place: Place | None, body: Any, keys: list[str], total: int | None, s: int
     ) -> Turn:
-        number = place.p or 1 if place is not None else 1
+        number = (place.p or 1) if place is not None else 1
         if place is not None and _changed(place.t, total) and number > 1:
             return Turn(0, self._step(Place(e=self.entity.name, p=number - 1, t=total), s))
         if place is not None and keys and place.a == keys[-1]:

@@ -168,7 +168,7 @@ class RestSource:
         ours = {**self._fixed(spec, since), **request.params}
         answer = await self._requester.get(entity, request.url, ours)
         response = answer.response
-        what = f"GET {self.voice.shown(response.request.url)}"
+        what = f"GET {self.voice.shown(httpx.URL(request.url).copy_merge_params(ours))}"
         try:
             found = rec.records_of(answer.body, spec.records)
         except ValueError as exc:
