@@ -96,3 +96,22 @@ async def test_check_of_an_unreachable_api_is_a_problem_not_an_exception() -> No
         found = await src.check("customers")
     assert found.records is None
     assert found.problems and found.problems[0].startswith('rest source "erp"')
+
+
+async def test_a_page_token_that_leads_outside_the_api_is_refused(server: RestServer) -> None:
+    entity = customers(Pagination(kind="next_url", path="next"))
+    async with source(server, entity) as src:
+        with pytest.raises(SourceError, match="leads outside the API"):
+            await src.page("customers", None, '{"e":"customers","url":"http://evil.example/x"}', 9)
+    assert server.seen == []
+
+
+async def test_a_next_url_on_another_origin_is_refused_before_the_credential_goes_there(
+    server: RestServer,
+) -> None:
+    body = {"data": [{"id": 1}], "next": "//evil.example/customers?page=2"}
+    server.route("/customers", lambda seen: Reply(body=body))
+    entity = customers(Pagination(kind="next_url", path="next"))
+    async with source(server, entity) as src:
+        with pytest.raises(SourceError, match="leaves the API's origin"):
+            await src.page("customers", None, None, 9)

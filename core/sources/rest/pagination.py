@@ -8,8 +8,8 @@ from it; an API key never goes in it). The kinds:
 
 - `link_header`: the `rel="next"` target of the `Link` header (`core.sources.rest.links`),
   resolved against the request URL; `next_url`: a URL at `path` in the body, resolved the
-  same way. A next URL on another origin than `base_url` is refused (it would get the
-  credential).
+  same way. A next URL (or a token's) on another origin than the listing's is refused
+  (it would be sent the credential).
 - `cursor`: a token at `path` in the body, sent back as the query parameter `param`.
 - `offset`: `param` and `limit_param` = `limit`; `page`: `param` (from 1) and `size_param`
   = `size`. A total (`total_path` in the body, else an `X-Total-Count` header) or, for
@@ -106,8 +106,9 @@ class Pager:
         self.p = entity.pagination
         self.kind = entity.pagination.kind
         self.listing_url = join(base_url, entity.path)
-        base = httpx.URL(base_url)
-        self.origin = (base.scheme, base.host, base.port)
+        listing = httpx.URL(self.listing_url)
+        self.origin = (listing.scheme, listing.host, listing.port)
+        """Where next URLs may lead: the listing's own origin."""
         self.secret_param = secret_param
 
     @property
@@ -131,6 +132,13 @@ class Pager:
         needed.update(cursor=place.c, offset=place.o, page=place.p, none=None)
         if place.e != self.entity.name or needed[self.kind] is None:
             raise PagingError(f"page token {token[:40]!r} is not this listing's")
+        for url in (place.url, place.prev):
+            try:
+                parsed = httpx.URL(url or self.listing_url)
+            except httpx.InvalidURL:
+                parsed = None
+            if parsed is None or (parsed.scheme, parsed.host, parsed.port) != self.origin:
+                raise PagingError(f"page token {token[:40]!r} leads outside the API")
         return place
 
     def request(self, place: Place | None, limit: int) -> Request:

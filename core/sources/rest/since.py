@@ -9,8 +9,8 @@ other format is a strftime pattern applied to `since` as wall time in the source
 `timezone` (a date, as the date). Integer and text cursors are sent as given.
 
 An exclusive filter (`inclusive = False`, the API's `>`) gets `since` as it is: the engine
-already re-reads from `lookback_s` before its stored cursor, which the configuration makes
-at least 1 s for an exclusive filter, so rows at the cursor itself are read again.
+already re-reads from `lookback_s` before its stored cursor, which the configuration
+defaults to 1 s for an exclusive filter, so rows at the cursor itself are read again.
 
 `filter_params` raises ValueError (its reason, one phrase) when `since` does not read as the
 cursor's kind; the source makes that a SourceError.
