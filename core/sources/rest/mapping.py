@@ -41,10 +41,14 @@ class RestAuth(msgspec.Struct, frozen=True, kw_only=True):
     before it expires, and again once on a 401."""
 
     def __repr__(self) -> str:
-        """The kind and the names, never a secret (a traceback or a log may show it)."""
-        shown = {"username": self.username, "name": self.name, "client_id": self.client_id}
-        named = "".join(f", {k}={v!r}" for k, v in shown.items() if v is not None)
-        return f"RestAuth(kind={self.kind!r}{named}, secrets hidden)"
+        """The kind and which fields are set, never a secret's value (a spec's repr, in a log
+        or a traceback, shows this)."""
+        shown = ("username", "name", "location", "token_url", "client_id", "scope")
+        parts = [f"kind={self.kind!r}"]
+        parts += [f"{f}={getattr(self, f)!r}" for f in shown if getattr(self, f) is not None]
+        secret = ("token", "password", "value", "client_secret")
+        parts += [f"{f}=***" for f in secret if getattr(self, f) is not None]
+        return f"RestAuth({', '.join(parts)})"
 
 
 class RestSourceSpec(msgspec.Struct, frozen=True, kw_only=True):
