@@ -2,27 +2,27 @@
 and are never shown; a mistake is one line and exit 2 from the command line, with no
 traceback; `sources check` reports a rest entity with the sql check's exit codes.
 
-`sources check` is exercised with a stand-in for `RestSource` (the real one is tested
-with its own module): what the check finds becomes exit 0, 2 or 3.
+`sources check` runs against json-server (`support.jsonserver`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
+from support.erpsync import config_text
+from support.jsonserver import missing_reason, running_json_server
 from support.procs import cli
+from support.restshop import customer, rest_source, shop_entity
 from support.shopconfig import TOKEN, load, shop_config, with_auth, write
 
-import core.sources.rest.source as rest_source
 from core.config import ConfigError
-from core.errors import SourceError, SourceUnavailable
-from core.runtime.checks import check_sources
 from core.runtime.services import entity_sources
-from core.sources.base import Page
-from core.sources.rest.mapping import RestAuth, RestEntity, RestSourceSpec
+from core.sources.rest.mapping import RestAuth
+from core.sources.rest.source import RestSource
 
 
 @pytest.fixture(autouse=True)
@@ -77,14 +77,16 @@ def test_each_auth_kind_reads_its_secret_when_the_source_is_built(
     secret.write_text(TOKEN + "\n", encoding="utf-8")
     monkeypatch.setenv("SHOP_TOKEN", TOKEN)
     text = with_auth(shop, auth.replace("SECRET_FILE", str(secret)))
-    made = _made_sources(monkeypatch)
     settings = load(tmp_path, text)
     assert TOKEN not in repr(settings)  # only where the secret is, never the secret
-    entity_sources(settings)["customers"][1]()
-    spec, entities = made[0]
-    assert spec.auth == expected
-    assert TOKEN not in repr(spec)  # nor where a traceback or a log may print the spec
-    assert list(entities) == ["customers"]
+    made = entity_sources(settings)["customers"][1]()
+    try:
+        assert isinstance(made, RestSource)
+        assert made.spec.auth == expected
+        assert TOKEN not in repr(made.spec)  # nor where a traceback or a log may print it
+        assert list(made.entities) == ["customers"]
+    finally:
+        asyncio.run(made.close())
 
 
 def test_a_missing_secret_names_its_key_and_shows_no_secret(
@@ -115,76 +117,47 @@ def test_the_command_line_says_it_in_one_line_and_exit_2(
     assert list(data_dir.iterdir()) == []
 
 
-async def test_sources_check_reports_a_rest_entity_with_the_sql_exit_codes(
-    tmp_path: Path, shop: str, monkeypatch: pytest.MonkeyPatch
+def test_sources_check_reports_a_rest_entity_with_the_sql_exit_codes(
+    tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    behaviour: dict[str, Any] = {"samples": []}
-    _made_sources(monkeypatch, behaviour)
-    settings = load(tmp_path, shop)
+    """Against json-server: a mapping that fits (exit 0, three sample rows), one whose
+    records are elsewhere or whose cursor does not parse (exit 2), an API that does not
+    answer (exit 3)."""
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    seeded = [customer(i) for i in range(1, 8)]
+    with running_json_server(tmp_path / "shop", {"customers": seeded}) as server:
 
-    behaviour.update(samples=[{"id": 7, "name": "Ada", "email": "a@x", "updated_at": "2026-01-02"
-                               "T03:04:05Z"}], notes=["the API sorts as asked"])  # fmt: skip
-    (report,) = await check_sources(settings, ["customers"])
-    assert report.exit_code == 0, report.text
-    assert report.text.splitlines() == [
-        "customers (source shop): ok (rest)",
-        "  note: the API sorts as asked",
-        "  sample: sync_key=7, id=7, name=Ada, email=a@x, updated_at=2026-01-02T03:04:05.000000Z",
-    ]
-    assert TOKEN not in report.text
+        def check(**changes: Any) -> tuple[int, str]:
+            entity = {**shop_entity("page"), **changes}
+            text = config_text({"shop": rest_source(server.url)}, {"customers": entity})
+            result = cli(cli_env, "--config", str(write(tmp_path, text)), "sources", "check")
+            assert "Traceback" not in result.stderr
+            return result.returncode, result.stdout + result.stderr
 
-    behaviour.update(samples=[{"id": 8, "updated_at": "yesterday"}], notes=[])
-    (report,) = await check_sources(settings, ["customers"])
-    assert report.exit_code == 2 and "problem: sample row 8: " in report.text, report.text
+        code, out = check()
+        assert code == 0, out
+        assert out.splitlines()[0] == "customers (source shop): ok (rest)"
+        assert sum(line.startswith("  sample: sync_key=") for line in out.splitlines()) == 3
+        assert "email=c1.v0@shop.example" in out
 
-    behaviour.update(samples=[], problems=["the records are not at `data`"])
-    (report,) = await check_sources(settings, ["customers"])
-    assert report.exit_code == 2
-    assert "  problem: the records are not at `data`" in report.text.splitlines()
+        server.update("customers", 7, {"updated_at": "yesterday"})
+        code, out = check()
+        assert code == 2 and "'yesterday'" in out, out
 
-    behaviour.update(page=SourceUnavailable("connection refused"))
-    (report,) = await check_sources(settings, ["customers"])
-    assert report.exit_code == 3
-    assert report.text.startswith("customers (source shop): UNREACHABLE"), report.text
+        code, out = check(records="data")
+        assert code == 2 and "  problem: " in out and "data" in out, out
 
-    behaviour.update(page=None, check=SourceError("401: the token was refused"))
-    (report,) = await check_sources(settings, ["customers"])
-    assert report.exit_code == 2 and "401: the token was refused" in report.text
+        code, out = check(map={"email": "contact.mail"})
+        assert code == 2 and "contact.mail" in out, out
 
+        code, out = check(sort={"_sort": "updated_at", "_order": "desc"})  # not what sort says
+        assert code == 2 and "order" in out, out
 
-def _made_sources(
-    monkeypatch: pytest.MonkeyPatch, behaviour: dict[str, Any] | None = None
-) -> list[tuple[RestSourceSpec, dict[str, RestEntity]]]:
-    """`RestSource` replaced by a stand-in that records how it was made and answers as
-    `behaviour` says (`page`, `check`: an exception to raise; `problems`, `notes`,
-    `samples`: what its check finds)."""
-    made: list[tuple[RestSourceSpec, dict[str, RestEntity]]] = []
-    does = behaviour if behaviour is not None else {}
-
-    class StandIn:
-        def __init__(self, spec: RestSourceSpec, entities: Any) -> None:
-            made.append((spec, dict(entities)))
-
-        async def page(self, entity: str, since: str | None, token: str | None, limit: int) -> Page:
-            if does.get("page") is not None:
-                raise does["page"]
-            return Page([])
-
-        async def check(self, entity: str) -> Findings:
-            if does.get("check") is not None:
-                raise does["check"]
-            return Findings(does.get("problems", []), does.get("notes", []), does["samples"])
-
-        async def close(self) -> None:
-            return None
-
-    monkeypatch.setattr(rest_source, "RestSource", StandIn)
-    return made
-
-
-class Findings(NamedTuple):
-    """What the stand-in's check finds, shaped as `RestCheck`."""
-
-    problems: list[str]
-    notes: list[str]
-    samples: list[dict[str, Any]]
+        port = server.port
+    text = config_text({"shop": rest_source(f"http://127.0.0.1:{port}/")},
+                       {"customers": shop_entity("page")})  # fmt: skip
+    result = cli(cli_env, "--config", str(write(tmp_path, text)), "sources", "check")
+    assert result.returncode == 3, result
+    assert result.stdout.startswith("customers (source shop): UNREACHABLE"), result.stdout

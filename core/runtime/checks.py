@@ -59,14 +59,14 @@ async def check_sources(settings: Settings, names: list[str] | None) -> list[Sou
 
 
 class RestFindings(Protocol):
-    """What `RestSource.check` finds (`samples`: records by replica column)."""
+    """What `RestSource.check` finds (`rows`: sample records by replica column)."""
 
     @property
     def problems(self) -> Sequence[str]: ...
     @property
     def notes(self) -> Sequence[str]: ...
     @property
-    def samples(self) -> Sequence[dict[str, Any]]: ...
+    def rows(self) -> Sequence[dict[str, Any]]: ...
 
 
 async def _check(
@@ -147,7 +147,7 @@ def _rest_report(spec: EntitySpec, head: str, check: RestFindings) -> SourceRepo
     from core.sync.kinds import KindCodec
 
     problems = list(check.problems)
-    batch = KindCodec(spec).decode([dict(sample) for sample in check.samples[:3]])
+    batch = KindCodec(spec).decode([dict(row) for row in check.rows[:3]])
     problems += [f"sample row {key}: {reason}" for key, _, reason in batch.rejected]
     lines = [f"{head}: {'PROBLEM' if problems else 'ok'} (rest)"]
     lines += [f"  problem: {problem}" for problem in problems]

@@ -75,8 +75,8 @@ async def run_check(entity: RestEntity, source: str, voice: Voice, fetch: Fetch)
         )
     if entity.pagination.kind in POSITIONAL:
         found.notes.append(
-            f"{entity.pagination.kind} pages shift when rows are deleted while they are read: "
-            "a row missing from one pass is only a delete candidate"
+            f"pagination by position ({entity.pagination.kind}) shifts when rows are deleted "
+            "while it reads: a row missing from one full pass is only a delete candidate"
         )
     if page.next is not None:
         try:

@@ -83,6 +83,9 @@ class Place(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
     """The total the previous page gave."""
     s: int = 0
     """Shift steps taken so far in this listing."""
+    b: bool = False
+    """`offset`: this place steps back after a shift, so its page may hold the previous
+    page's last record anywhere, even last."""
 
 
 class Request(NamedTuple):
@@ -206,13 +209,13 @@ class Pager:
         if anchor is not None:
             if anchor in keys:  # rows before it were read, or are new: read them (again)
                 start = 1 if keys[0] == anchor else 0
-                if keys[-1] == anchor and len(keys) == size:
+                if keys[-1] == anchor and len(keys) == size and not (place and place.b):
                     raise PagingError(
                         f"offset {at_} gave no record after the previous page's last "
                         f"(does the API honour {self.p.param!r}?)"
                     )
             elif at_ > 0:  # shifted back: read from a page earlier until the anchor shows
-                back = Place(e=self.entity.name, o=max(0, at_ - size), a=anchor, t=total)
+                back = Place(e=self.entity.name, o=max(0, at_ - size), a=anchor, t=total, b=True)
                 return Turn(len(keys), self._step(back, s))
         if not keys or (len(keys) < size if total is None else at_ + len(keys) >= total):
             return Turn(start, None)
@@ -280,7 +283,7 @@ class Pager:
                 f"the next URL leaves the API's origin ({target.scheme}://{target.host}), "
                 "which would be sent the credential"
             )
-        if self._bare(target.copy_merge_params(ours)) == self._bare(sent):  # the same GET
+        if self._bare(with_missing(target, ours)) == self._bare(sent):  # the same GET
             raise PagingError(
                 f"the next URL repeats the one just read ({self._bare(sent)[:120]}), "
                 "so the listing would never end"
@@ -332,3 +335,10 @@ def join(base_url: str, path: str) -> str:
     if path.startswith(("http://", "https://")):
         return path
     return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def with_missing(url: httpx.URL, params: dict[str, str]) -> httpx.URL:
+    """`url` with those of `params` its query does not have: an API's next URL keeps its
+    own query (json-server's `_page=2` must not become the listing's `_page=1` again),
+    and gets the listing's parameters it leaves out."""
+    return url.copy_merge_params({k: v for k, v in params.items() if k not in url.params})

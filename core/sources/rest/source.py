@@ -43,7 +43,14 @@ from core.sources.rest.auth import Auth
 from core.sources.rest.check import RestCheck, run_check
 from core.sources.rest.failures import Voice, server_time
 from core.sources.rest.mapping import RestEntity, RestSourceSpec
-from core.sources.rest.pagination import Pager, PagingError, Shifting, join
+from core.sources.rest.pagination import (
+    POSITIONAL,
+    Pager,
+    PagingError,
+    Shifting,
+    join,
+    with_missing,
+)
 from core.sources.rest.retry import Requester
 from core.sources.rest.since import filter_params
 from core.sources.rest.throttle import NoLimit, TokenBucket
@@ -127,12 +134,18 @@ class RestSource:
 
     # -- beyond the protocol ------------------------------------------------
 
-    async def item_gone(self, entity: str, key_values: tuple[Any, ...]) -> bool:
+    def listing_may_skip(self, entity: str) -> bool:
+        """A positional listing (`offset`, `page`, `link_header`) may skip a live row while
+        rows change (`ShiftingSource`): a row it misses is only a delete candidate."""
+        return self._entity(entity).pagination.kind in POSITIONAL
+
+    async def item_gone(self, entity: str, key_values: tuple[Any, ...]) -> bool | None:
         """Whether the record with this key is gone from the API: a GET of its `item_path`
-        answers 404 (or 410): True; 2xx: False; anything else raises as a page does."""
+        answers 404 (or 410): True; 2xx: False; None without an `item_path`; anything else
+        raises as a page does."""
         spec = self._entity(entity)
         if spec.item_path is None:
-            raise SourceError(self.voice.line(entity, "item check", "no item_path configured"))
+            return None
         if len(key_values) != len(spec.key):
             detail = f"{len(key_values)} key values for a key of {len(spec.key)} columns"
             raise SourceError(self.voice.line(entity, "item check", detail))
@@ -165,7 +178,10 @@ class RestSource:
         except PagingError as exc:
             raise SourceError(self.voice.line(entity, "page", str(exc))) from None
         request = pager.request(place, limit)
-        ours = {**self._fixed(spec, since), **request.params}
+        fixed = self._fixed(spec, since)
+        if place is not None and place.url:  # the API's next URL: its own query stands
+            fixed = dict(with_missing(httpx.URL(place.url), fixed).params)
+        ours = {**fixed, **request.params}
         answer = await self._requester.get(entity, request.url, ours)
         response = answer.response
         what = f"GET {self.voice.shown(httpx.URL(request.url).copy_merge_params(ours))}"
