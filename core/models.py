@@ -370,31 +370,3 @@ class Snapshot(Model, frozen=True, kw_only=True):
     plan_holder: str | None = None
     """The runner whose published plan gave the next runs and health; None: this
     process's own configuration (no runner has published one)."""
-
-
-class Histogram(Model, frozen=True, kw_only=True):
-    """Counts of values at or under each bound (cumulative, as Prometheus wants them),
-    with the total count and sum."""
-
-    bounds: tuple[float, ...]
-    cumulative: tuple[int, ...]
-    count: int
-    total: float
-
-
-class RunStats(Model, frozen=True, kw_only=True):
-    """Aggregates over the whole run history, for metrics that every process reports alike.
-
-    Runs count once they have an outcome. Queue wait is from a request's `requested_at` to
-    the start of its first attempt (retries wait by design and are left out)."""
-
-    runs: dict[tuple[str, str], int]
-    """(service, outcome) -> finished runs."""
-    durations: dict[str, Histogram]
-    """service -> run durations in seconds."""
-    queue_wait: Histogram
-    rows: dict[tuple[str, str], int]
-    """(service, kind) -> rows, kind one of RunCounts' fields."""
-    last_success: dict[str, datetime]
-    lease_epoch: int
-    """The lease's fencing epoch; 0 before any process held it."""

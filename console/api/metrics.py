@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.models import HEALTH_RANK, CircuitState, Histogram
-from core.orchestrator import Orchestrator
+from core.models import HEALTH_RANK, CircuitState
+from core.orchestrator import Histogram, Orchestrator
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
