@@ -92,11 +92,13 @@ class ProgressKeeper:
         self._spawn(self._store_latest(active, max(0.0, wait)))
 
     async def _store_latest(self, active: SupervisedRun, wait: float) -> None:
-        """After `wait`, store the latest report (if it moved), then again if a newer one
-        came meanwhile."""
+        """After `wait` (or as soon as the run ends: then nothing, and stopping the runner
+        never waits on it), store the latest report if it moved, then again if a newer
+        one came meanwhile."""
         progress = None
         try:
-            await asyncio.sleep(wait)
+            if wait > 0:
+                await asyncio.wait({active.task}, timeout=wait)
             progress = active.progress
             if progress is not None and not active.task.done() and moved(active.stored, progress):
                 active.last_persisted = time.monotonic()
@@ -126,7 +128,6 @@ class ProgressKeeper:
         run = active.run
         condition = run_condition(run.started_at, active.moved_at, now, self._stall_s, True)
         if condition.state == STALLED and not active.stall_told:
-            active.stall_told = True
             stored = active.stored
             event = Event(
                 at=now,
@@ -142,4 +143,5 @@ class ProgressKeeper:
                 },
             )
             self._publish(await self._store.append_events([event]))
+            active.stall_told = True  # not before: a failed append is tried next beat
         return condition
