@@ -303,7 +303,7 @@ class ActiveRun(Model, frozen=True, kw_only=True):
     request: SyncRequest
     run: RunRecord | None = None
     progress: Progress | None = None
-    """The last report; while the run is not `running`, without a rate (nor so an ETA)."""
+    """The last report; while the run is not `running`, without its rate (so no ETA)."""
     condition: str = "running"
     """running, stalled (no progress for the runner's `stall_s`) or orphaned (no live runner)."""
     quiet_s: float = 0.0
