@@ -2,32 +2,19 @@
 `schedule`.
 
 The command line prints them and the HTTP API serves them, so both say the same
-thing with the same keys. The console and the CLI show a stored progress report's
-age from here too. Nothing here raises for a valid model.
+thing with the same keys. Whether the running sync is stalled or orphaned is the
+snapshot's to say (`core.orchestrator.snapshot`); a document only carries it. Nothing
+here raises for a valid model.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from core.models import Progress, RunRecord, Snapshot, SyncRequest
+from core.models import RunRecord, Snapshot, SyncRequest
 from core.orchestrator import ScheduleView
-
-STALE_PROGRESS_S = 5.0
-"""A stored progress report older than this has its age shown: the runner may be stalled
-(frozen, cut off, waiting on a slow page), and figures that look current would hide it."""
-
-
-def stale_progress_age(progress: Progress, now: datetime) -> float | None:
-    """Seconds since the runner stored `progress`, once that is long enough to matter; None
-    for a fresh or a live (in-process) report."""
-    if progress.recorded_at is None:
-        return None
-    age = (now - progress.recorded_at).total_seconds()
-    return age if age >= STALE_PROGRESS_S else None
 
 
 def run_document(run: RunRecord) -> dict[str, Any]:
@@ -77,6 +64,9 @@ def status_document(snapshot: Snapshot) -> dict[str, Any]:
         active["run"] = None if snapshot.active.run is None else run_document(snapshot.active.run)
         progress = snapshot.active.progress
         active["progress"] = None if progress is None else progress.figures()
+        active["condition"] = snapshot.active.condition
+        active["no_progress_s"] = snapshot.active.quiet_s
+        active["note"] = snapshot.active.note
     runner = None
     if snapshot.runner is not None:
         runner = {
@@ -90,6 +80,7 @@ def status_document(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "at": snapshot.at.isoformat(),
         "health": snapshot.health.value,
+        "dispatch": snapshot.dispatch,
         "dispatch_paused": snapshot.controls.dispatch_paused,
         "schedule_paused": snapshot.controls.schedule_paused,
         "schedule": snapshot.schedule,

@@ -5,29 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.health import elapsed
+
 
 def clock(value: datetime | None) -> str:
     return "-" if value is None else value.astimezone().strftime("%H:%M:%S")
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0.0, seconds)
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days >= 10:
-        return f"{days}d"
-    if days:
-        return f"{days}d{hours:02d}h"
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    """A span of time (`core.health.elapsed`: the core's sentences use it too), or "-"."""
+    return "-" if seconds is None else elapsed(seconds)
 
 
 def bar(done: int, total: int | None, width: int = 30) -> str:

@@ -209,6 +209,7 @@ class EventKind(StrEnum):
     REQUEST_FINISHED = "request.finished"
     RUN_STARTED = "run.started"
     RUN_PROGRESS = "run.progress"
+    RUN_STALLED = "run.stalled"
     RUN_FINISHED = "run.finished"
     RUN_INTERRUPTED = "run.interrupted"
     PRIORITY_CHANGED = "priority.changed"
@@ -247,8 +248,9 @@ class Progress(Model, frozen=True, kw_only=True):
     rate: float | None = None
     """Rows per second."""
     recorded_at: datetime | None = None
-    """When the runner stored it (the store's clock), so that observers can tell a stalled
-    runner's last figures from current ones; None in a live, in-process report."""
+    """When the runner stored it (the store's clock); None in a live, in-process report.
+    The runner stores only a report that moved (phase, done or total), so this is also
+    when the run last moved: what every process's stall rule reads (`core.health`)."""
 
     def figures(self) -> dict[str, Any]:
         """The report as an event's or a document's data: plain JSON values only."""
@@ -293,12 +295,21 @@ class RunnerPlan(Model, frozen=True, kw_only=True):
     services: list[PlannedService] = msgspec.field(default_factory=list)
     stagger_s: float = 0.0
     """The smallest gap the runner's configuration wants between two fires."""
+    stall_s: float | None = None
+    """How long its run may go without progress before it is stalled (None: an older runner)."""
 
 
 class ActiveRun(Model, frozen=True, kw_only=True):
     request: SyncRequest
     run: RunRecord | None = None
     progress: Progress | None = None
+    """The last report; while the run is not `running`, without its rate (so no ETA)."""
+    condition: str = "running"
+    """running, stalled (no progress for the runner's `stall_s`) or orphaned (no live runner)."""
+    quiet_s: float = 0.0
+    """Seconds since the run last moved, by the store: its last stored report, or its start."""
+    note: str | None = None
+    """What an operator is told while it is not running ("stalled: no progress for 1m12s")."""
 
 
 class ServiceView(Model, frozen=True, kw_only=True):
@@ -370,31 +381,5 @@ class Snapshot(Model, frozen=True, kw_only=True):
     plan_holder: str | None = None
     """The runner whose published plan gave the next runs and health; None: this
     process's own configuration (no runner has published one)."""
-
-
-class Histogram(Model, frozen=True, kw_only=True):
-    """Counts of values at or under each bound (cumulative, as Prometheus wants them),
-    with the total count and sum."""
-
-    bounds: tuple[float, ...]
-    cumulative: tuple[int, ...]
-    count: int
-    total: float
-
-
-class RunStats(Model, frozen=True, kw_only=True):
-    """Aggregates over the whole run history, for metrics that every process reports alike.
-
-    Runs count once they have an outcome. Queue wait is from a request's `requested_at` to
-    the start of its first attempt (retries wait by design and are left out)."""
-
-    runs: dict[tuple[str, str], int]
-    """(service, outcome) -> finished runs."""
-    durations: dict[str, Histogram]
-    """service -> run durations in seconds."""
-    queue_wait: Histogram
-    rows: dict[tuple[str, str], int]
-    """(service, kind) -> rows, kind one of RunCounts' fields."""
-    last_success: dict[str, datetime]
-    lease_epoch: int
-    """The lease's fencing epoch; 0 before any process held it."""
+    dispatch: str = "running"
+    """Whether runs start: running, paused (the store's control) or none (no runner alive)."""

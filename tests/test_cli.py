@@ -236,10 +236,13 @@ def test_status_json_contract(env: dict[str, str]) -> None:
     assert "orders" in queue_lines[0] and "full" in queue_lines[0]
     assert queue_lines[0].endswith("cli")
 
-    # with the schedule on, next_run is an aware timestamp
+    # with the schedule on but no runner alive, nothing ticks: no next run is promised, and
+    # neither the schedule nor dispatch reads as running
     scheduled = as_json({**env, "SYNCDECK_SCHEDULE__ENABLED": "true"}, "status")
-    for service in scheduled["services"]:
-        assert aware(service["next_run"]) > aware(scheduled["at"])
+    assert (scheduled["schedule"], scheduled["dispatch"]) == ("none", "none")
+    assert all(service["next_run"] is None for service in scheduled["services"])
+    text = ok({**env, "SYNCDECK_SCHEDULE__ENABLED": "true"}, "status").stdout
+    assert "dispatch: stopped (no runner)   schedule: stopped (no runner)" in text, text
 
 
 def test_cancel_a_queued_request(env: dict[str, str]) -> None:

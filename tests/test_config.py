@@ -178,6 +178,19 @@ def test_cross_field_rule_is_reported(data_dir: Path) -> None:
         load_settings(data_dir=data_dir)
 
 
+def test_stall_s_is_a_duration_longer_than_progress_persist_s(data_dir: Path) -> None:
+    assert load_settings(data_dir=data_dir).orchestrator.stall_s == 60.0
+    write(data_dir / "syncdeck.toml", "[orchestrator]\nstall_s = 2\n")
+    assert load_settings(data_dir=data_dir).orchestrator.stall_s == 2.0
+    for bad, said in (("0", "greater than 0"), ("inf", "finite"), ("1e308", "1 day")):
+        write(data_dir / "syncdeck.toml", f"[orchestrator]\nstall_s = {bad}\n")
+        with pytest.raises(ConfigError, match=rf"orchestrator\.stall_s: .*{said}"):
+            load_settings(data_dir=data_dir)
+    write(data_dir / "syncdeck.toml", "[orchestrator]\nstall_s = 0.5\n")
+    with pytest.raises(ConfigError, match=r"stall_s must be longer than progress_persist_s"):
+        load_settings(data_dir=data_dir)
+
+
 def test_invalid_environment_value_names_the_key(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,17 +9,31 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from test_console_keys import make_console, make_orchestrator, running, until
+from test_console_keys import HeldService, make_console, running, until
 
-from console.documents import STALE_PROGRESS_S
 from console.tui.widgets.active import ActivePane
+from core.config import Settings
 from core.models import SyncMode
+from core.orchestrator import Orchestrator
+from core.store import SQLiteStore
 
 NARROW = (80, 24)
+STALL_S = 1.5
 
 
-async def test_an_observer_shows_a_stalled_runners_last_progress_as_old(tmp_path: Path) -> None:
-    runner, services = make_orchestrator(tmp_path / "syncdeck.db")
+def stalling_runner(db: Path) -> tuple[Orchestrator, dict[str, HeldService]]:
+    """A runner whose run is stalled after `STALL_S` without progress."""
+    services = {name: HeldService(name) for name in ("orders", "customers", "products", "prices")}
+    settings = Settings.from_values(
+        data_dir=db.parent, orchestrator={"stall_s": STALL_S, "retry": {"tries": 1}}
+    )
+    return Orchestrator(SQLiteStore(db), services, settings, schedule=False), services
+
+
+async def test_an_observer_shows_a_stalled_runners_last_progress_as_stalled(
+    tmp_path: Path,
+) -> None:
+    runner, services = stalling_runner(tmp_path / "syncdeck.db")
     await runner.start()
     try:
         services["orders"].hold()  # it reports 5/10 once, then stalls
@@ -28,15 +42,15 @@ async def test_an_observer_shows_a_stalled_runners_last_progress_as_old(tmp_path
         async with running(console, NARROW) as pilot:
             pane = console.app.query_one(ActivePane)
             await until(pilot, lambda: "5/10" in pane.text, "the runner's stored progress")
-            assert "reported" not in pane.text  # fresh figures carry no age
             await until(
                 pilot,
-                lambda: "reported" in pane.text,
-                "the stalled report's age",
-                timeout=STALE_PROGRESS_S + 10,
+                lambda: "stalled: no progress for" in pane.text,
+                "the run said stalled",
+                timeout=STALL_S + 10,
             )
             progress_line = pane.text.splitlines()[1]
-            assert re.search(r"5/10 .*reported \S+ ago", progress_line), progress_line
+            assert re.search(r"^stalled: no progress for \S+ .*5/10", progress_line), pane.text
+            assert "/s" not in progress_line and "ETA" not in progress_line, progress_line
         services["orders"].release.set()
     finally:
         await runner.stop()

@@ -222,3 +222,30 @@ def test_a_full_disk_is_notified_once_and_its_end_once(
     assert "the store refuses writes" in unwritable["text"], unwritable
     assert bodies[1]["text"].startswith("the store takes writes again (it was: store ")
     assert TOKEN not in log_of(fleet)
+
+
+def test_a_stalled_run_is_notified_once_by_the_runner(
+    cli_env: dict[str, str], fleet: Daemons
+) -> None:
+    """The demo ERP hangs after two pages: one `run.stalled`, however many heartbeats
+    find the run still stalled (the standby daemon sends nothing)."""
+    with Receiver("ok") as receiver:
+        env = {
+            **failing_env(cli_env, [{"url": receiver.url(TOKEN), "format": "json"}]),
+            "SYNCDECK_SOURCE__KIND": "demo",
+            "SYNCDECK_DEMO__SIZES__ORDERS": "20000",
+            "SYNCDECK_DEMO__CHANGES_PER_MINUTE": "0",
+            "SYNCDECK_DEMO__FAULTS__HANG_AFTER_PAGES": "2",
+            "SYNCDECK_ORCHESTRATOR__STALL_S": "1",
+        }
+        started(fleet, env, count=2)
+        request = json.loads(cli(env, "sync", "orders", "--mode", "full", "--json").stdout)
+        [notice] = receiver.wait_for(1, what="for the stall")
+        time.sleep(QUIET_S)  # four heartbeats more, the run still stalled
+        assert len(receiver.hits) == 1, receiver.bodies
+        assert cli(env, "cancel", str(request["id"])).returncode == 0
+    assert notice["kind"] == "run.stalled" and notice["service"] == "orders", notice
+    assert notice["text"].startswith("orders sync stalled: no progress for "), notice
+    assert notice["data"]["request_id"] == request["id"] and notice["data"]["done"] > 0
+    assert notice["holder"].split(":")[1] == str(fleet.procs[0].pid)  # the runner's
+    assert "run.stalled orders#" in log_of(fleet, 0)  # the daemon's log says it too

@@ -802,7 +802,9 @@ async def test_progress_reaches_subscribers_and_is_persisted_at_a_bounded_rate(
 async def test_schedule_overrides_persist_and_drive_next_run(make: Factory, data_dir: Path) -> None:
     clock = ManualClock(T0)
     cfg = settings(data_dir, schedule=True)
-    orch = await started(make([Service("orders")], cfg, clock=clock, runner=False))
+    # A runner (whose jobs never start here): with none alive, no next run is promised.
+    orch = await started(make([Service("orders")], cfg, clock=clock, schedule=False))
+    await until(lambda: orch.is_runner)
 
     def next_run(snap: Snapshot) -> Any:
         return service_view(snap, "orders").next_run
@@ -817,7 +819,8 @@ async def test_schedule_overrides_persist_and_drive_next_run(make: Factory, data
     assert view.next_run == to_datetime(T0 + 105)
     await orch.stop()
 
-    again = await started(make([Service("orders")], cfg, clock=clock, runner=False))
+    again = await started(make([Service("orders")], cfg, clock=clock, schedule=False))
+    await until(lambda: again.is_runner)
     clock.advance(100)  # T0 + 150
     assert next_run(await again.snapshot()) == to_datetime(T0 + 205)
     await again.set_schedule("orders", interval_s=100, offset_s=5, enabled=False)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.models import HEALTH_RANK, CircuitState, Histogram
-from core.orchestrator import Orchestrator
+from core.models import HEALTH_RANK, CircuitState
+from core.orchestrator import Histogram, Orchestrator
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
@@ -97,17 +97,13 @@ async def render(orch: Orchestrator) -> str:
     )
     out.family("syncdeck_store_unwritable", "gauge", "1 while the store refuses writes.")
     out.sample("syncdeck_store_unwritable", 1 if snapshot.store_problem else 0)
-    progress = snapshot.active.progress if snapshot.active is not None else None
-    if progress is not None and progress.recorded_at is not None:
+    if snapshot.active is not None:  # the snapshot's figure, the runner's process included
         out.family(
             "syncdeck_progress_age_seconds",
             "gauge",
-            "Seconds since the running sync last reported progress (present while one runs).",
+            "Seconds since the running sync last made progress (present while one runs).",
         )
-        out.sample(
-            "syncdeck_progress_age_seconds",
-            max(0.0, (snapshot.at - progress.recorded_at).total_seconds()),
-        )
+        out.sample("syncdeck_progress_age_seconds", snapshot.active.quiet_s)
     out.family("syncdeck_lease_epoch", "gauge", "The runner lease's fencing epoch.")
     out.sample("syncdeck_lease_epoch", stats.lease_epoch)
     out.family("syncdeck_runner_alive", "gauge", "1 when some process holds a live lease.")

@@ -219,6 +219,11 @@ class QueueDoc(RequestDoc):
 class ActiveDoc(RequestDoc):
     run: RunDoc | None
     progress: dict[str, Any] | None
+    condition: Literal["running", "stalled", "orphaned"] = Field(
+        description="stalled: no progress for the runner's stall_s; orphaned: no live runner"
+    )
+    no_progress_s: float = Field(description="seconds since the run last moved (the store's)")
+    note: str | None = Field(description="what an operator is told while it is not running")
 
 
 class RunnerDoc(Answer):
@@ -258,6 +263,9 @@ class StatusData(Answer):
     statuses: list[SeedStatus]
     health: SeedHealth
     at: str
+    dispatch: Literal["running", "paused", "none"] = Field(
+        description="whether runs start: none while no runner is alive"
+    )
     queue: list[QueueDoc]
     active: ActiveDoc | None
     runner: RunnerDoc | None

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from console.documents import request_document, run_document, stale_progress_age
+from console.documents import request_document, run_document
 from core.models import (
     Event,
     IdleReason,
@@ -44,8 +44,9 @@ def render_status(snap: Snapshot) -> str:
     )
     lines.append(f"runner:   {runner}")
     schedule = SCHEDULE_WORDS.get(snap.schedule, snap.schedule)
+    dispatch = SCHEDULE_WORDS.get(snap.dispatch, snap.dispatch)
     lines.append(
-        f"dispatch: {'paused' if snap.controls.dispatch_paused else 'running'}   "
+        f"dispatch: {dispatch}   "
         f"schedule: {schedule}   health: {snap.store_problem or snap.health.value}"
     )
     if snap.plan_holder is not None:
@@ -54,7 +55,9 @@ def render_status(snap: Snapshot) -> str:
         req = snap.active.request
         progress = snap.active.progress
         lines.append(f"active:   #{req.id} {req.service} ({req.mode.value})")
-        lines.append(f"progress: {render_progress(progress, snap.at)}")
+        if snap.active.note is not None:  # stalled or orphaned: its figures are not current
+            lines.append(f"{'':<10}! {snap.active.note}")
+        lines.append(f"progress: {render_progress(progress)}")
     else:
         lines.append("active:   none")
     if snap.idle_reason is not None:
@@ -89,11 +92,12 @@ def render_status(snap: Snapshot) -> str:
 
 
 SCHEDULE_WORDS = {"none": "stopped (no runner)"}
+"""The schedule's and dispatch's `none` (no runner alive), in words."""
 
 
-def render_progress(progress: Progress | None, now: datetime) -> str:
-    """done/total, rows/s and ETA, as far as the runner reported them, and how long ago
-    when that is long enough to matter."""
+def render_progress(progress: Progress | None) -> str:
+    """done/total, rows/s and ETA, as far as the runner reported them (a run that is not
+    running, stalled or orphaned, has no current rate, so neither is shown)."""
     if progress is None:
         return "not reported yet"
     text = f"done={progress.done} total={progress.total if progress.total else '?'}"
@@ -103,9 +107,6 @@ def render_progress(progress: Progress | None, now: datetime) -> str:
         text += f" rows_per_s={progress.rate:.2f}"
     if progress.eta_s is not None:
         text += f" eta_s={progress.eta_s:.2f}"
-    age = stale_progress_age(progress, now)
-    if age is not None:
-        text += f" (last reported {age:.0f} s ago)"
     return text
 
 

@@ -79,13 +79,19 @@ class OrchestratorSettings(Section, frozen=True, kw_only=True):
     """Seconds of waiting worth one priority point."""
     event_retention: Annotated[int, Meta(ge=100, le=100_000_000)] = 10_000
     progress_persist_s: Duration = 0.5
-    """How often at most the active run's progress is written to the store."""
+    """How often at most the active run's progress is written to the store (the last
+    report always is, so every process sees the figures the runner's console shows)."""
+    stall_s: Duration = 60.0
+    """A run with no progress for this long is stalled: every front end says so, the
+    service is degraded and a `run.stalled` event (and notification) goes out once."""
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
     circuit: CircuitSettings = msgspec.field(default_factory=CircuitSettings)
 
     def __post_init__(self) -> None:
         if self.heartbeat_s >= self.lease_ttl_s:
             raise ValueError("heartbeat_s must be shorter than lease_ttl_s")
+        if self.stall_s <= self.progress_persist_s:
+            raise ValueError("stall_s must be longer than progress_persist_s")
 
 
 class ServiceSettings(Section, frozen=True, kw_only=True):

@@ -13,13 +13,14 @@ meets it, and turns each change of state into one `Notice`:
   circuit (half-open, then open): no change for an operator, nothing told;
 - the store refusing writes (or broken under this process), and writable again.
   Only a process that held the runner lease when the trouble began tells it, and
-  only that process tells its end, so that two processes never send one alert.
+  only that process tells its end, so that two processes never send one alert;
+- a run that stalled: its `run.stalled`, which the runner appends once per stall
+  (`core.orchestrator.progress`), so it is told once too.
 
-Extension point: a stalled run and an absent runner are states read from the
-store (a run's progress age, the lease's expiry), not events. A check that reads
-them would call `begin()` and `end()` with a key of its own ("stalled:orders"),
-which keep the once-per-change rule, and the kinds `run.stalled` and `runner.absent`.
-No such check exists yet; an absent runner cannot be told by the runner itself.
+Extension point: an absent runner is a state read from the store (the lease's
+expiry), not an event, and cannot be told by the runner itself. A check that reads
+it would call `begin()` and `end()` with a key of its own, which keep the
+once-per-change rule, and the kind `runner.absent`. No such check exists yet.
 
 Failures: none; everything here is pure bookkeeping over plain values.
 """
@@ -33,6 +34,7 @@ from typing import Any
 
 import msgspec
 
+from core.health import elapsed
 from core.models import CircuitState, Event, EventKind, RequestSource, RunOutcome
 
 FAILED = frozenset({RunOutcome.FAILED.value, RunOutcome.TIMED_OUT.value})
@@ -45,8 +47,8 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
     """One change of state, as a notification tells it."""
 
     kind: str
-    """run.failed, circuit.opened, circuit.closed, store.unwritable, store.broken or
-    store.usable."""
+    """run.failed, run.stalled, circuit.opened, circuit.closed, store.unwritable,
+    store.broken or store.usable."""
     at: datetime
     text: str
     """One sentence for people, without the host (the formats add it)."""
@@ -103,6 +105,8 @@ class NoticePolicy:
                 return self._failed(event, request_id, run_id, error)
         elif event.kind == EventKind.CIRCUIT_CHANGED and event.service is not None:
             return self._circuit(event, event.service)
+        elif event.kind == EventKind.RUN_STALLED:
+            return _stalled(event)
         return None
 
     def _failed(self, event: Event, request_id: int, run_id: int | None, error: str) -> Notice:
@@ -172,6 +176,16 @@ class NoticePolicy:
         """Condition `key` no longer holds: `ended(the notice that told it began)`, if one did."""
         told = self._conditions.pop(key, None)
         return None if told is None else ended(told)
+
+
+def _stalled(event: Event) -> Notice:
+    quiet = elapsed(float(event.data.get("no_progress_s") or 0.0))
+    text = (
+        f"{event.service} sync stalled: no progress for {quiet}; the run timeout ends it "
+        f"if it does not move (request #{event.request_id})"
+    )
+    data = {"request_id": event.request_id, "run_id": event.run_id, **event.data}
+    return Notice(kind="run.stalled", at=event.at, service=event.service, text=text, data=data)
 
 
 def _usable(was: Notice, at: datetime) -> Notice:

@@ -8,7 +8,8 @@ An `Orchestrator` given a `Notifier` (`core.runtime` builds one when
 - `store_changed` when its store's trouble begins, changes or ends.
 
 Run endings and circuit changes are recorded only by the lease holder, fenced by its
-epoch, so this process's own events of those kinds are the runner's: two processes never
+epoch, and only the runner appends `run.stalled` (for the run it supervises), so this
+process's own events of those kinds are the runner's: two processes never
 send one alert, and no process repeats another's. The store's trouble, which every
 process meets, is told only by a process that held the lease when it began
 (`NoticePolicy.store`).
@@ -45,6 +46,7 @@ TOLD = frozenset(
         EventKind.REQUEST_MERGED,
         EventKind.REQUEST_CANCELLED,
         EventKind.CIRCUIT_CHANGED,
+        EventKind.RUN_STALLED,
     }
 )
 """The kinds `NoticePolicy` reads; a batch of progress reports costs one look each."""

@@ -43,7 +43,6 @@ from core.models import (
     RequestSource,
     RequestState,
     RunRecord,
-    RunStats,
     ServiceState,
     Snapshot,
     SyncMode,
@@ -55,7 +54,7 @@ from core.orchestrator.relay import Relay
 from core.orchestrator.runner import Runner
 from core.orchestrator.snapshot import project, schedule_view
 from core.schedule.plan import ScheduleView
-from core.store.base import Store
+from core.store.base import RunStats, Store
 from core.sync.service import SyncService
 
 if TYPE_CHECKING:

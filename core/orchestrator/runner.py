@@ -7,8 +7,9 @@ dispatches. Its loop:
 - picks the next request (`core.queue_order`), resolves its mode, starts it, and
   supervises it (`supervise`: timeout, cancel, outcome) until the result is recorded,
   fenced by the lease's epoch;
-- stores its run's progress (fenced, `progress_persist_s` apart) and each service's
-  health;
+- stores its run's progress (`progress.ProgressKeeper`: fenced, `progress_persist_s`
+  apart, the last report always) and each service's health, a stalled run's included
+  (and tells a stall once, `run.stalled`);
 - while it holds the lease, publishes its plan for observers (`Ticks.publish`) and
   requests what the schedule says; from its second heartbeat on (the first is on the
   way to a console's first frame) it also prunes the event log.
@@ -43,7 +44,7 @@ from core import queue_order
 from core.breaker import BreakerRules, cooldown_over
 from core.config import Settings
 from core.errors import InvalidTransition, LeaseLost, StoreBroken, StoreError
-from core.health import service_health
+from core.health import RunCondition, service_health
 from core.models import (
     CircuitState,
     Event,
@@ -56,6 +57,7 @@ from core.models import (
 )
 from core.orchestrator.faults import StoreHealth
 from core.orchestrator.identity import Identity, process_alive
+from core.orchestrator.progress import ProgressKeeper
 from core.orchestrator.supervise import SupervisedRun, await_ending, missing_service, record
 from core.replica.base import Fence
 from core.schedule.plan import plan_for
@@ -113,6 +115,14 @@ class Runner:
         self._renewed_at = 0.0
         """Monotonic time of the last successful renewal: the lease's deadline counts from it."""
         self._chores_due = False  # pruning, checkpoints: not in the first beat (a first frame)
+        self._progress = ProgressKeeper(
+            store,
+            persist_s=self._cfg.progress_persist_s,
+            stall_s=self._cfg.stall_s,
+            publish=publish,
+            note_local=note_local,
+            spawn=lambda write: self._tasks.append(asyncio.create_task(write)),
+        )
 
     @property
     def is_runner(self) -> bool:  # not with a broken store: it can start and record nothing
@@ -238,8 +248,11 @@ class Runner:
         if self.is_runner:
             states = await self._store.services()
             now = await self._store.now()
+            active = self.active
+            condition = await self._progress.watch(active, now)  # run.stalled, once a stall
             for state in states:
-                await self._update_health(state, now)
+                mine = active is not None and active.run.service == state.name
+                await self._update_health(state, now, condition if mine else None)
             self.ticks.apply(states)
             if self.lease is not None:
                 await self.ticks.publish(states, self.lease, self._breaker_rules, now)
@@ -336,29 +349,8 @@ class Runner:
             self.active.ask_cancel(self._cfg.cancel_grace_s)
 
     def _on_progress(self, run: RunRecord, progress: Progress) -> None:
-        active = self.active
-        if active is None or active.run.id != run.id:
-            return
-        active.progress = progress
-        event = Event(
-            at=datetime.now().astimezone(),
-            kind=EventKind.RUN_PROGRESS,
-            service=run.service,
-            request_id=run.request_id,
-            run_id=run.id,
-            data=progress.figures(),
-        )
-        self._publish([event])
-        now = time.monotonic()
-        if now - active.last_persisted >= self._cfg.progress_persist_s:
-            active.last_persisted = now
-            self._tasks.append(asyncio.create_task(self._persist_progress(run, progress)))
-
-    async def _persist_progress(self, run: RunRecord, progress: Progress) -> None:
-        """Into the run's row (fenced), for observers and consoles that attach mid-run; a
-        failure is the next report's to mend (the record of the run is what must land)."""
-        with contextlib.suppress(Exception):
-            self._note_local(await self._store.record_progress(run.id, run.epoch, progress))
+        if self.active is not None and self.active.run.id == run.id:
+            self._progress.report(self.active, progress)
 
     async def _supervise(self, active: SupervisedRun) -> None:
         """Wait for a run, classify how it ended, and record it (fenced by its epoch)."""
@@ -391,10 +383,13 @@ class Runner:
             self._wake.set()
             self._tasks = [t for t in self._tasks if not t.done()]
 
-    async def _update_health(self, state: ServiceState, now: datetime | None = None) -> None:
-        """Record a service's health when it changed (the only store call it may make)."""
+    async def _update_health(
+        self, state: ServiceState, now: datetime | None = None, run: RunCondition | None = None
+    ) -> None:
+        """Record a service's health when it changed (the only store call it may make);
+        `run`: the condition of its sync, if it is the active one."""
         now = now or await self._store.now()
         plan = plan_for(state, self._settings)
-        health, reasons = service_health(state, plan.interval_s, now, self._breaker_rules)
+        health, reasons = service_health(state, plan.interval_s, now, self._breaker_rules, run)
         if health != state.health:
             self._publish(await self._store.set_health(state.name, health, reasons))

@@ -8,10 +8,12 @@ dead, and whether this process holds the lease. Out comes a `Snapshot`.
 It does no I/O and reads no clock but the view's. So every process that projects the
 same view shows the same queue order, statuses, health and next runs, and the same
 answers to "why is nothing running?" (`Snapshot.idle_reason`), "when can this entry
-run?" (`QueueEntry.ready_at`) and "when does the circuit close?"
-(`ServiceView.circuit_until`). The schedule is the plan the runner published in the
-store, whatever this process's own configuration says; its own only while no runner
-ever published one (`schedule_view` resolves it the same way).
+run?" (`QueueEntry.ready_at`), "when does the circuit close?"
+(`ServiceView.circuit_until`) and "is the running sync still moving?" (`ActiveRun`:
+running, stalled or orphaned, decided here and only here, by `core.health.run_condition`,
+for the console, `status`, the API and metrics alike). The schedule is the plan the
+runner published in the store, whatever this process's own configuration says; its own
+only while no runner ever published one (`schedule_view` resolves it the same way).
 
 Failures: none; it raises nothing for any view the store can return.
 """
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import msgspec
+
 from core import queue_order
 from core.breaker import BreakerRules, cooldown_ends
 from core.config import Settings
-from core.health import overall_health, service_health
+from core.health import RUNNING, RunCondition, overall_health, run_condition, service_health
 from core.models import (
     ActiveRun,
     CircuitState,
@@ -68,19 +72,14 @@ def project(
       since seen one succeed (the view's own `problem` counts too).
     """
     now = view.now
-    active: ActiveRun | None = None
-    if view.running is not None:
-        progress = None
-        if local_run is not None and local_run[0] == view.running.id:
-            progress = local_run[1]
-        elif view.running_run is not None:
-            progress = remote_progress.get(view.running_run.id, view.running_progress)
-        active = ActiveRun(request=view.running, run=view.running_run, progress=progress)
     runner = _runner(view, holder_dead)
     plan = _published(view, holder_dead)
+    stall_s = settings.orchestrator.stall_s
     if plan is not None:  # the runner's rules, not this process's configuration
         breaker_rules = BreakerRules(plan.failure_threshold, plan.cooldown_s)
-    services = _services(view, settings, breaker_rules, plan)
+        stall_s = stall_s if plan.stall_s is None else plan.stall_s
+    active, condition = _active(view, local_run, remote_progress, runner, stall_s)
+    services = _services(view, settings, breaker_rules, plan, condition, runner is not None)
     queue = _queue(view, settings.orchestrator.aging_step_s, breaker_rules)
     problem = store_problem or view.problem
     return Snapshot(
@@ -96,6 +95,7 @@ def project(
         idle_reason=None if active is not None else idle_reason(view, queue, runner, problem),
         schedule=_schedule_state(view, settings, plan, services, runner),
         plan_holder=None if plan is None else plan.holder,
+        dispatch="paused" if view.controls.dispatch_paused else "running" if runner else "none",
     )
 
 
@@ -119,6 +119,47 @@ def schedule_view(view: StoreView, settings: Settings, *, holder_dead: bool) -> 
         fires=fires,
         truncated=truncated,
     )
+
+
+def _active(
+    view: StoreView,
+    local_run: tuple[int, Progress | None] | None,
+    remote_progress: Mapping[int, Progress],
+    runner: Lease | None,
+    stall_s: float,
+) -> tuple[ActiveRun | None, RunCondition | None]:
+    """The running request with its last progress (this process's own report if it runs
+    it: the freshest), and its condition (`run_condition`), decided on what the store
+    holds, so that every process, the runner's included, decides alike: orphaned while no
+    live runner holds the lease it ran under, stalled once its stored progress (or its
+    start) is `stall_s` old. A run that is not running shows no rate, so no ETA."""
+    running, run = view.running, view.running_run
+    if running is None:
+        return None, None
+    progress = None
+    if local_run is not None and local_run[0] == running.id:
+        progress = local_run[1]
+    elif run is not None:
+        progress = remote_progress.get(run.id, view.running_progress)
+    stored = view.running_progress
+    condition = run_condition(
+        run.started_at if run is not None else running.started_at or view.now,
+        None if stored is None else stored.recorded_at,
+        view.now,
+        stall_s,
+        runner_alive=runner is not None and (run is None or run.holder == runner.holder),
+    )
+    if condition.state != RUNNING and progress is not None:
+        progress = msgspec.structs.replace(progress, rate=None)
+    active = ActiveRun(
+        request=running,
+        run=run,
+        progress=progress,
+        condition=condition.state,
+        quiet_s=round(condition.quiet_s, 3),
+        note=condition.note,
+    )
+    return active, condition
 
 
 def _runner(view: StoreView, holder_dead: bool) -> Lease | None:
@@ -210,16 +251,24 @@ def _services(
     settings: Settings,
     breaker_rules: BreakerRules,
     published: RunnerPlan | None,
+    running: RunCondition | None,
+    ticking: bool,
 ) -> list[ServiceView]:
+    """Every service's row: health with the running sync's condition (`running`) on its
+    own; the next run only while a live runner's schedule ticks (`ticking`): with none,
+    nothing fires, so none is promised."""
     now = view.now
     queued_by_service = {r.service: r for r in view.queued}
     planned = {} if published is None else {p.service: p for p in published.services}
     services = []
     for state in sorted(view.services, key=lambda s: (-s.default_priority, s.name)):
         plan = _plan(state, settings, published, planned.get(state.name))
-        health, reasons = service_health(state, plan.interval_s, now, breaker_rules)
+        mine = view.running is not None and view.running.service == state.name
+        health, reasons = service_health(
+            state, plan.interval_s, now, breaker_rules, running if mine else None
+        )
         next_run = None
-        if plan.enabled and not view.controls.schedule_paused:
+        if plan.enabled and not view.controls.schedule_paused and ticking:
             next_run = plan.next_fire(now)
         services.append(
             ServiceView(

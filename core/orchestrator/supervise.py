@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import msgspec
 
@@ -52,9 +53,19 @@ class SupervisedRun(msgspec.Struct):
     ctx: RunContext
     task: asyncio.Task[RunCounts]
     progress: Progress | None = None
+    """Its latest report (`core.orchestrator.progress` keeps the fields below)."""
     hard_cancel: asyncio.TimerHandle | None = None
     stop_reason: RunOutcome | None = None
     last_persisted: float = 0.0
+    """Monotonic time of the last progress write."""
+    storing: bool = False
+    """A progress write is due or under way (it writes the latest report when it runs)."""
+    stored: Progress | None = None
+    """The last report the store took."""
+    moved_at: datetime | None = None
+    """When the store took it (its clock): when the run last moved, as every process sees."""
+    stall_told: bool = False
+    """`run.stalled` was appended for the current stall (reset when the run moves)."""
 
     def ask_cancel(self, grace_s: float) -> None:
         """An operator's cancel: ask the sync to stop, and cancel its task after `grace_s`."""

@@ -9,8 +9,8 @@ APScheduler is imported when the schedule first starts (`core.schedule.jobs`), w
 a console does after its first frame.
 
 The runner publishes what its schedule does (`publish`: interval, offset,
-enabled and next fire per service, and the breaker's rules) in the store, where
-every observer's snapshot reads it.
+enabled and next fire per service, the breaker's rules and its stall rule) in the
+store, where every observer's snapshot reads it.
 
 Failures: a tick whose request fails is logged and skipped (the next tick comes);
 `start`, `reapply` and `publish` raise the store's errors.
@@ -108,6 +108,7 @@ class Ticks:
             failure_threshold=rules.failure_threshold,
             cooldown_s=rules.cooldown_s,
             stagger_s=settings.stagger_s,
+            stall_s=settings.orchestrator.stall_s,
             services=[
                 PlannedService(
                     service=p.service,

@@ -28,7 +28,6 @@ from core.models import (
     RunnerPlan,
     RunOutcome,
     RunRecord,
-    RunStats,
     ServiceState,
     SyncMode,
     SyncRequest,
@@ -95,6 +94,34 @@ class StoreView(msgspec.Struct, frozen=True):
     problem: str | None = None
     """Why the store cannot take writes now, as far as the backend can tell without
     writing (SQLite: no space left, a read-only file), else None."""
+
+
+class Histogram(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts of values at or under each bound (cumulative, as Prometheus wants them),
+    with the total count and sum."""
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[int, ...]
+    count: int
+    total: float
+
+
+class RunStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Aggregates over the whole run history, for metrics that every process reports alike.
+
+    Runs count once they have an outcome. Queue wait is from a request's `requested_at` to
+    the start of its first attempt (retries wait by design and are left out)."""
+
+    runs: dict[tuple[str, str], int]
+    """(service, outcome) -> finished runs."""
+    durations: dict[str, Histogram]
+    """service -> run durations in seconds."""
+    queue_wait: Histogram
+    rows: dict[tuple[str, str], int]
+    """(service, kind) -> rows, kind one of RunCounts' fields."""
+    last_success: dict[str, datetime]
+    lease_epoch: int
+    """The lease's fencing epoch; 0 before any process held it."""
 
 
 class Store(Protocol):

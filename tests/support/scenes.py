@@ -111,11 +111,13 @@ def _orchestrator(
     services = {name: SceneService(name, clock) for name in SERVICES}
     settings = Settings(
         data_dir=data_dir,
-        # A long lease: the frozen clock jumps by whole sync durations between heartbeats.
+        # A long lease and stall rule: the frozen clock jumps by whole sync durations between
+        # heartbeats and progress reports.
         orchestrator=OrchestratorSettings(
             retry=RetrySettings(tries=1),
             circuit=CircuitSettings(cooldown_s=300),
             lease_ttl_s=3600,
+            stall_s=3600,
         ),
         schedule=ScheduleSettings(enabled=True),
     )

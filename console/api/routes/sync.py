@@ -84,6 +84,7 @@ def status_data(snapshot: Snapshot) -> dict[str, Any]:
             "services": services,
         },
         "at": doc["at"],
+        "dispatch": doc["dispatch"],
         "queue": doc["queue"],
         "active": doc["active"],
         "runner": doc["runner"],

@@ -1,13 +1,15 @@
 """The active sync, or why nothing runs.
 
 While a sync runs: service, mode and why, request, try and elapsed on the first
-line; the phase, a progress bar, rows/s and ETA on the second (and the age of a
-report that another process's runner stored a while ago). The second line always
-shows: each line is cut to the pane's width (the auto reason ends in an
-ellipsis), and neither ever wraps. While nothing runs and requests wait, the snapshot's
-`idle_reason` says why (no runner alive, dispatch paused, the circuit or backoff
-and until when, the store refusing writes); the store's trouble ("store
-unwritable: <reason>") shows even with nothing queued.
+line; the phase, a progress bar, rows/s and ETA on the second. A run that is not
+running as it should (`ActiveRun.note`: stalled, no progress for `stall_s`; orphaned,
+its runner gone) says so first on the second line, and its figures follow without a
+rate or an ETA: they are not current. The second line always shows: each line is cut
+to the pane's width (the auto reason ends in an ellipsis), and neither ever wraps.
+While nothing runs and requests wait, the snapshot's `idle_reason` says why (no
+runner alive, dispatch paused, the circuit or backoff and until when, the store
+refusing writes); the store's trouble ("store unwritable: <reason>") shows even
+with nothing queued.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from console.documents import stale_progress_age
 from console.format import bar, clock, count, duration
 from core.models import Snapshot, SyncMode
 
 REASON_STYLE = {"paused": "bold yellow", "backoff": "yellow"}
 IDLE_ACTIONS = {"paused": "resume with p"}
 """What an operator at the console does about an idle reason, by its kind."""
+CONDITION_STYLE = {"stalled": "bold yellow", "orphaned": "bold red"}
 
 
 def active_lines(snap: Snapshot) -> list[Text]:
@@ -59,20 +61,20 @@ def active_lines(snap: Snapshot) -> list[Text]:
     elif run is not None and run.mode_reason and run.mode != run.requested_mode:
         first.append(f"  ({run.mode_reason})", style="dim")  # incremental without a cursor
     second = Text()
+    if active.note is not None:
+        second.append(active.note, style=CONDITION_STYLE.get(active.condition, "bold red"))
+        second.append("  ")
     if progress is None:
-        second.append("starting...")
+        second.append("starting..." if active.note is None else "nothing reported")
     else:
         total = progress.total
         second.append(f"{progress.phase[:18]} ")
         second.append(bar(progress.done, total, 16), style="cyan")
         second.append(f" {count(progress.done)}/{count(total) if total else '?'}")
-        if progress.rate:
+        if progress.rate:  # none while stalled or orphaned (the snapshot drops it)
             second.append(f"  {count(int(progress.rate))}/s")
             if total and progress.done < total:
                 second.append(f"  ETA {duration((total - progress.done) / progress.rate)}")
-        age = stale_progress_age(progress, snap.at)
-        if age is not None:  # a stalled runner's last figures must not look current
-            second.append(f"  reported {duration(age)} ago", style="bold yellow")
     return [first, second]
 
 

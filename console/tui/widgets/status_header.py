@@ -31,6 +31,12 @@ SCHEDULE_WORDS = {
 """`Snapshot.schedule`, the runner's schedule as it keeps it (its published plan), in the
 header's words: an observer shows the runner's state, not its own configuration's, and
 "stopped" while no runner is alive to tick (`syncdeck status`: "stopped (no runner)")."""
+DISPATCH_WORDS = {
+    "running": ("on", "green"),
+    "paused": ("PAUSED", "bold yellow"),
+    "none": ("stopped", "dim"),
+}
+"""`Snapshot.dispatch`: "stopped" while no runner is alive to start anything."""
 
 
 def fit(fields: list[tuple[int, Text]], width: int) -> Text:
@@ -78,10 +84,8 @@ def header_fields(snap: Snapshot, read_only: bool) -> list[tuple[int, Text]]:
         who.append(name, style="bold")
         fields.append((4, who))
         fields.append((0, Text(f"since {clock(snap.runner.acquired_at)}")))
-    paused = snap.controls.dispatch_paused
-    dispatch = Text("dispatch ")
-    dispatch.append("PAUSED" if paused else "on", style="bold yellow" if paused else "green")
-    fields.append((9, dispatch))
+    word, style = DISPATCH_WORDS.get(snap.dispatch, (snap.dispatch, ""))
+    fields.append((9, Text("dispatch ").append(word, style=style)))
     word, style = SCHEDULE_WORDS.get(snap.schedule, (snap.schedule, ""))
     fields.append((5, Text("sched ").append(word, style=style)))
     if snap.store_problem:

@@ -16,8 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.models import RunStats
-from core.store.base import StoreView
+from core.store.base import RunStats, StoreView
 from core.store.postgres.rows import POSTGRES, Conn
 from core.store.sql import queries, stats
 from core.store.sql.columns import Fetch

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import StoreError
-from core.models import RunStats
-from core.store.base import StoreView
+from core.store.base import RunStats, StoreView
 from core.store.postgres import reads
 from core.store.postgres.changes import Changes
 from core.store.postgres.connection import Begun, PostgresConnection, Timeouts

@@ -28,12 +28,11 @@ from core.models import (
     RequestSource,
     RunnerPlan,
     RunRecord,
-    RunStats,
     ServiceState,
     SyncMode,
     SyncRequest,
 )
-from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart
+from core.store.base import EnqueueResult, LeaseResult, RunFinish, RunStart, RunStats
 from core.store.rules import queue, runs, services
 from core.store.sql import queries
 from core.store.sql.columns import Dialect, Fetch

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from core.models import Histogram, RunCounts, RunStats
+from core.models import RunCounts
+from core.store.base import Histogram, RunStats
 from core.store.sql.columns import Dialect, Fetch
 
 

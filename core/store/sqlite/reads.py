@@ -16,8 +16,7 @@ from typing import Any
 
 import msgspec
 
-from core.models import RunStats
-from core.store.base import StoreView
+from core.store.base import RunStats, StoreView
 from core.store.sql import queries, stats
 from core.store.sql.columns import Fetch
 from core.store.sqlite.rows import SQLITE

@@ -20,8 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.models import RunStats
-from core.store.base import StoreView
+from core.store.base import RunStats, StoreView
 from core.store.sql.columns import Fetch
 from core.store.sql.rule_store import RuleStore
 from core.store.sqlite import reads
