@@ -124,6 +124,9 @@ class SyncRequest(Model, frozen=True, kw_only=True):
     outcome: RunOutcome | None = None
     merged: int = 0
     """How many later requests were coalesced into this one."""
+    priority_set: bool = False
+    """An operator gave this priority (a manual request naming one, or a change since): a
+    scheduled merge or a retry leaves it as it is."""
 
 
 class RunRecord(Model, frozen=True, kw_only=True):

@@ -18,12 +18,21 @@ from core.models import MODE_STRENGTH, CircuitState, ServiceState, SyncMode, Syn
 class Merge(msgspec.Struct, frozen=True):
     mode: SyncMode
     priority: int
+    priority_set: bool
+    """Whether the merged request's priority is an operator's (`SyncRequest.priority_set`)."""
 
 
-def merge(existing_mode: SyncMode, existing_priority: int, mode: SyncMode, priority: int) -> Merge:
-    """A new request folded into a queued one: the stronger mode and the higher priority win."""
-    stronger = mode if MODE_STRENGTH[mode] > MODE_STRENGTH[existing_mode] else existing_mode
-    return Merge(stronger, max(existing_priority, priority))
+def merge(queued: SyncRequest, mode: SyncMode, priority: int, operator_priority: bool) -> Merge:
+    """A new request folded into a queued one (principle 4): the stronger mode wins. The
+    priority is the operator's when the new request names one (`operator_priority`), else
+    stays the operator's on the queued request, else the higher of the two wins: a
+    scheduled merge or a retry never undoes what an operator set."""
+    stronger = mode if MODE_STRENGTH[mode] > MODE_STRENGTH[queued.mode] else queued.mode
+    if operator_priority:
+        return Merge(stronger, priority, True)
+    if queued.priority_set:
+        return Merge(stronger, queued.priority, True)
+    return Merge(stronger, max(queued.priority, priority), False)
 
 
 def effective_priority(request: SyncRequest, now: datetime, aging_step_s: float) -> float:

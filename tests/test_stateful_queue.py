@@ -39,6 +39,7 @@ from core.events import Subscription
 from core.models import (
     CircuitState,
     EventKind,
+    RequestSource,
     RequestState,
     RunCounts,
     RunOutcome,
@@ -402,9 +403,39 @@ class QueueMachine(RuleBasedStateMachine):
         else:
             assert got.id == queued.id, "a second request queued for one service did not merge"
             assert got.merged == queued.merged + 1
-            assert got.priority == max(queued.priority, wanted)
+            if priority is not None:  # the operator names one: it stands
+                assert (got.priority, got.priority_set) == (priority, True)
+            elif queued.priority_set:  # an operator's earlier one stands
+                assert (got.priority, got.priority_set) == (queued.priority, True)
+            else:
+                assert (got.priority, got.priority_set) == (max(queued.priority, wanted), False)
             assert got.mode == max(queued.mode, mode, key=STRENGTH.__getitem__)
             assert got.not_before is None, "an operator request did not clear the backoff"
+        self.given.add(got.id)
+        self.settle()
+
+    @rule(service=st.sampled_from(SERVICES), mode=st.sampled_from(list(SyncMode)))
+    def scheduled_tick(self, service: str, mode: SyncMode) -> None:
+        """The schedule asks (principle 4): a merge may raise the mode, never undo an
+        operator's priority (#21 item 6)."""
+        self.begin()
+        queued = self.queued_for(service)
+        got = self.run(self.h.orch.request(service, mode, None, RequestSource.SCHEDULE))
+        event(f"scheduled: {'merged' if queued else 'new'}")
+        wanted = BUILTIN_PRIORITIES[service]
+        if queued is None:
+            assert (got.priority, got.priority_set, got.source) == (
+                wanted,
+                False,
+                RequestSource.SCHEDULE,
+            )
+        else:
+            assert got.id == queued.id and got.source == queued.source  # sources kept
+            assert got.mode == max(queued.mode, mode, key=STRENGTH.__getitem__)
+            if queued.priority_set:
+                assert (got.priority, got.priority_set) == (queued.priority, True)
+            else:
+                assert got.priority == max(queued.priority, wanted)
         self.given.add(got.id)
         self.settle()
 
@@ -453,7 +484,7 @@ class QueueMachine(RuleBasedStateMachine):
             return
         self.run(self.h.orch.set_priority(rid, priority))
         self.settle()
-        assert self.get(rid).priority == priority
+        assert (self.get(rid).priority, self.get(rid).priority_set) == (priority, True)
 
     @rule(paused=st.booleans())
     def pause_or_resume(self, paused: bool) -> None:
@@ -512,7 +543,12 @@ class QueueMachine(RuleBasedStateMachine):
             carrier = self.get(other.id)
             assert carrier.merged == other.merged + 1
             assert carrier.attempt == max(other.attempt, before.attempt + 1)
-            assert carrier.priority == max(other.priority, before.priority)
+            if before.priority_set:  # the retried request's operator priority goes on
+                assert (carrier.priority, carrier.priority_set) == (before.priority, True)
+            elif other.priority_set:
+                assert (carrier.priority, carrier.priority_set) == (other.priority, True)
+            else:
+                assert carrier.priority == max(other.priority, before.priority)
 
     @rule(seconds=st.integers(1, 60))
     def advance_clock(self, seconds: int) -> None:

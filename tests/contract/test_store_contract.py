@@ -90,9 +90,9 @@ async def test_enqueue_merges_into_the_one_queued_request(store: Store) -> None:
         # (mode, priority) asked -> (mode, priority) of the queued request afterwards
         ((SyncMode.INCREMENTAL, None), (SyncMode.INCREMENTAL, 4)),
         ((SyncMode.AUTO, 9), (SyncMode.INCREMENTAL, 9)),
-        ((SyncMode.FULL, 2), (SyncMode.FULL, 9)),
-        ((SyncMode.INCREMENTAL, 3), (SyncMode.FULL, 9)),
-        ((SyncMode.AUTO, None), (SyncMode.FULL, 9)),
+        ((SyncMode.FULL, 2), (SyncMode.FULL, 2)),  # an operator priority stands, up or down
+        ((SyncMode.INCREMENTAL, 3), (SyncMode.FULL, 3)),
+        ((SyncMode.AUTO, None), (SyncMode.FULL, 3)),
     ]
     for n, ((mode, priority), (want_mode, want_priority)) in enumerate(steps, start=1):
         result = await store.enqueue("orders", mode, priority, RequestSource.CLI)
@@ -109,7 +109,30 @@ async def test_enqueue_merges_into_the_one_queued_request(store: Store) -> None:
     queued = (await store.view(history=False)).queued
     assert sorted(r.service for r in queued) == ["orders", "prices"]
     stored = await store.get_request(first.request.id)
-    assert (stored.mode, stored.priority, stored.merged) == (SyncMode.FULL, 9, len(steps))
+    assert (stored.mode, stored.priority, stored.merged) == (SyncMode.FULL, 3, len(steps))
+
+
+async def test_a_scheduled_merge_never_undoes_an_operators_priority(store: Store) -> None:
+    """#21 item 6: an operator lowered a queued request to 0; the schedule's next tick
+    merged into it and put it back to 2."""
+    queued = (await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.MANUAL)).request
+    await store.set_priority(queued.id, 0)
+    merged = await store.enqueue("orders", SyncMode.FULL, None, RequestSource.SCHEDULE)
+    assert merged.request.id == queued.id
+    assert (merged.request.mode, merged.request.priority) == (SyncMode.FULL, 0)  # full wins
+    assert merged.request.source == RequestSource.MANUAL  # its sources keep the operator's
+    assert merged.events[0].data["priority"] == 0
+    again = await store.enqueue("orders", SyncMode.AUTO, None, RequestSource.SCHEDULE)
+    assert (again.request.priority, again.request.merged) == (0, 2)
+    later = await store.enqueue("orders", SyncMode.AUTO, 6, RequestSource.API)  # an operator
+    assert later.request.priority == 6
+    stored = await store.get_request(queued.id)
+    assert (stored.priority, stored.priority_set, stored.mode) == (6, True, SyncMode.FULL)
+
+    # Without an operator's priority, the schedule's merge raises it as before.
+    prices = (await store.enqueue("prices", SyncMode.AUTO, 0, RequestSource.SCHEDULE)).request
+    raised = await store.enqueue("prices", SyncMode.AUTO, 5, RequestSource.SCHEDULE)
+    assert (raised.request.id, raised.request.priority) == (prices.id, 5)
 
 
 async def test_enqueue_refuses_unknown_service_and_bad_priority(store: Store) -> None:

@@ -127,6 +127,8 @@ MIGRATIONS: list[str] = [
         plan jsonb NOT NULL
     );
     """,
+    # 3: an operator's priority on a queued request stands against scheduled merges
+    "ALTER TABLE requests ADD COLUMN priority_set boolean NOT NULL DEFAULT false;",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -24,6 +24,9 @@ from core.store.tx import Tx
 
 replace = msgspec.structs.replace
 
+OPERATORS_NOT = frozenset({RequestSource.SCHEDULE, RequestSource.RETRY})
+"""Sources that are not an operator: the priority they carry never undoes an operator's."""
+
 
 def check_priority(priority: int) -> None:
     """Raises StoreError for a priority out of range."""
@@ -48,8 +51,9 @@ def enqueue(
         check_priority(priority)
     state, queued = tx.service_and_queued(service)
     wanted = state.default_priority if priority is None else priority
+    operator = source not in OPERATORS_NOT and priority is not None
     if queued is not None:
-        merged = queue_order.merge(queued.mode, queued.priority, mode, wanted)
+        merged = queue_order.merge(queued, mode, wanted, operator)
         # An operator asking now should not wait out a retry's backoff; the schedule should.
         not_before = queued.not_before if source == RequestSource.SCHEDULE else None
         updated = replace(
@@ -58,6 +62,7 @@ def enqueue(
             priority=merged.priority,
             merged=queued.merged + 1,
             not_before=not_before,
+            priority_set=merged.priority_set,
         )
         tx.update_request(
             queued.id,
@@ -65,6 +70,7 @@ def enqueue(
             priority=updated.priority,
             merged=updated.merged,
             not_before=not_before,
+            priority_set=updated.priority_set,
         )
         event = tx.emit(
             now,
@@ -84,6 +90,7 @@ def enqueue(
         state=RequestState.QUEUED,
         source=source,
         requested_at=now,
+        priority_set=operator,
     )
     request = replace(request, id=tx.insert_request(request))
     event = tx.emit(
@@ -103,7 +110,8 @@ def set_priority(
 ) -> list[Event]:
     """Only a queued request's priority changes: to `priority`, or, with `priority` None,
     by `delta` from what the request has in this transaction (kept in range), so that every
-    press of every operator counts, however many press at once.
+    press of every operator counts, however many press at once. It is an operator's from
+    then on (`priority_set`): a scheduled merge leaves it.
 
     Raises StoreError (range), NotFound, InvalidTransition (not queued)."""
     if priority is not None:
@@ -116,7 +124,7 @@ def set_priority(
         )
     if priority is None:
         priority = min(MAX_PRIORITY, max(MIN_PRIORITY, request.priority + delta))
-    tx.update_request(request_id, priority=priority)
+    tx.update_request(request_id, priority=priority, priority_set=True)
     return [
         tx.emit(
             now,
@@ -202,11 +210,12 @@ def end_or_requeue(
                 after=outcome.value,
             )
             return requeued, [event]
-        merged = queue_order.merge(queued.mode, queued.priority, request.mode, request.priority)
+        merged = queue_order.merge(queued, request.mode, request.priority, request.priority_set)
         tx.update_request(
             queued.id,
             mode=merged.mode,
             priority=merged.priority,
+            priority_set=merged.priority_set,
             merged=queued.merged + 1,
             attempt=max(queued.attempt, attempt),
             not_before=retry_at if queued.source == RequestSource.SCHEDULE else None,

@@ -37,7 +37,7 @@ from core.models import (
 
 REQUEST_COLS = (
     "id, service, mode, priority, state, source, requested_at, started_at, finished_at, "
-    "attempt, not_before, cancel_requested, outcome, merged"
+    "attempt, not_before, cancel_requested, outcome, merged, priority_set"
 )
 RUN_COLS = (
     "id, request_id, service, requested_mode, mode, mode_reason, attempt, epoch, holder, "
@@ -81,6 +81,7 @@ class Decoders(msgspec.Struct, frozen=True):
             cancel_requested=bool(row[11]),
             outcome=None if row[12] is None else RunOutcome(row[12]),
             merged=row[13],
+            priority_set=bool(row[14]),
         )
 
     def run(self, row: Row) -> RunRecord:

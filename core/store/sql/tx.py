@@ -166,8 +166,8 @@ class SqlTx:
         encode = self.dialect.encode
         try:
             row = self._one(
-                "INSERT INTO requests (service, mode, priority, state, source, requested_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO requests (service, mode, priority, state, source, requested_at, "
+                "priority_set) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     request.service,
                     request.mode.value,
@@ -175,6 +175,7 @@ class SqlTx:
                     request.state.value,
                     request.source.value,
                     encode(request.requested_at),
+                    encode(request.priority_set),
                 ),
             )
         except self.dialect.unique_violation as exc:

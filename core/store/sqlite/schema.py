@@ -123,6 +123,8 @@ MIGRATIONS: list[str] = [
         plan TEXT NOT NULL
     );
     """,
+    # 4: an operator's priority on a queued request stands against scheduled merges
+    "ALTER TABLE requests ADD COLUMN priority_set INTEGER NOT NULL DEFAULT 0;",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
