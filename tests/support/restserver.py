@@ -7,7 +7,9 @@ until the server stops). Every request is kept in `seen`, in arrival order. Repl
 a `Date` header (the real time unless the reply sets one; `None` leaves it out).
 
 `Table` is a small mutable listing of records (by id) with the usual paging shapes, so a
-test can delete a row between two pages.
+test can delete a row between two pages; `Table.by_cursor` is an API that sorts by its
+cursor and filters on it, inclusively (`updated_at_gte`) or not (`updated_at_gt`, which
+json-server lacks), paged by keyset.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 
 @dataclass
@@ -160,6 +163,13 @@ class Table:
         with self.lock:
             self.records = [r for r in self.records if r["id"] != record_id]
 
+    def put(self, *records: dict[str, Any]) -> None:
+        """Add records, or replace those with the same id (kept in id order)."""
+        with self.lock:
+            kept = {r["id"]: r for r in self.records}
+            kept.update({r["id"]: dict(r) for r in records})
+            self.records = [kept[i] for i in sorted(kept)]
+
     def _then(self, seen: Seen, reply: Reply) -> Reply:
         if self.after_read is not None:
             self.after_read(seen)
@@ -189,3 +199,42 @@ class Table:
             more = start + size < len(self.records)
         body = {"data": chunk, "meta": {"next": str(start + size) if more else None}}
         return self._then(seen, Reply(body=body))
+
+    def by_cursor(self, seen: Seen, size: int, *, next_url: bool = False) -> Reply:
+        """An API that sorts by its cursor: records in ascending (updated_at, id) order,
+        `updated_at` compared as an instant, filtered by `updated_at_gte` (>=) or
+        `updated_at_gt` (>), in pages of `size` chained by keyset: the last record's
+        updated_at and id (`after`), never a position, so a record changed meanwhile moves
+        past the page being read. The keyset goes back as `after`, given at `meta.next`,
+        or with `next_url` in a URL at `links.next` that keeps the request's parameters.
+        A request without `order_by=updated_at` (what the entity's `sort` sends) is a 400."""
+        query = seen.query
+        if query.get("order_by") != "updated_at":
+            return Reply(400, {"error": "this listing needs order_by=updated_at"})
+
+        def place(record: dict[str, Any]) -> tuple[datetime, int]:
+            return _instant(record["updated_at"]), record["id"]
+
+        with self.lock:
+            listed = sorted(self.records, key=place)
+        if "updated_at_gte" in query:
+            listed = [r for r in listed if place(r)[0] >= _instant(query["updated_at_gte"])]
+        if "updated_at_gt" in query:
+            listed = [r for r in listed if place(r)[0] > _instant(query["updated_at_gt"])]
+        if query.get("after"):
+            stamp, _, last = query["after"].rpartition(",")
+            listed = [r for r in listed if place(r) > (_instant(stamp), int(last))]
+        chunk, more = listed[:size], len(listed) > size
+        after = f"{chunk[-1]['updated_at']},{chunk[-1]['id']}" if more else None
+        body: dict[str, Any] = {"data": chunk}
+        if next_url:
+            link = None if after is None else f"{seen.path}?{urlencode({**query, 'after': after})}"
+            body["links"] = {"next": link}
+        else:
+            body["meta"] = {"next": after}
+        return self._then(seen, Reply(body=body))
+
+
+def _instant(text: str) -> datetime:
+    """An ISO-8601 timestamp with its offset (`Z` included), as an aware datetime."""
+    return datetime.fromisoformat(text)
