@@ -56,7 +56,7 @@ test: lint tools
 
 # Every script runs, whatever the one before it found; the verdicts are listed at the end,
 # and the target fails if any script missed a target.
-BENCHES := orchestrator sync console api postgres takeover sqlsource
+BENCHES := orchestrator sync console api postgres takeover sqlsource restsource
 
 bench: setup tools
 	@missed=""; \
