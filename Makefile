@@ -18,9 +18,9 @@ run: setup
 
 # The end-to-end console test drives the real program in tmux (a Debian package); the
 # PostgreSQL store tests and the SQL source's tests want the local PostgreSQL and MariaDB
-# servers running (they skip, saying so, without one); the REST source's tests serve their
-# records with json-server 0.17.4, installed from npm into tests/jsonserver (its own
-# package-lock.json) unless that version is there already.
+# servers running (they skip, saying so, without one); the REST source's tests (and
+# bench/restsource.py) serve their records with json-server 0.17.4, installed from npm into
+# tests/jsonserver (its own package-lock.json) unless that version is there already.
 JSON_SERVER := tests/jsonserver/node_modules/json-server/package.json
 
 tools:
