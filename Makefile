@@ -18,9 +18,9 @@ run: setup
 
 # The end-to-end console test drives the real program in tmux (a Debian package); the
 # PostgreSQL store tests and the SQL source's tests want the local PostgreSQL and MariaDB
-# servers running (they skip, saying so, without one); the REST source's tests serve their
-# records with json-server 0.17.4, installed from npm into tests/jsonserver (its own
-# package-lock.json) unless that version is there already.
+# servers running (they skip, saying so, without one); the REST source's tests (and
+# bench/restsource.py) serve their records with json-server 0.17.4, installed from npm into
+# tests/jsonserver (its own package-lock.json) unless that version is there already.
 JSON_SERVER := tests/jsonserver/node_modules/json-server/package.json
 
 tools:
@@ -56,7 +56,7 @@ test: lint tools
 
 # Every script runs, whatever the one before it found; the verdicts are listed at the end,
 # and the target fails if any script missed a target.
-BENCHES := orchestrator sync console api postgres takeover sqlsource
+BENCHES := orchestrator sync console api postgres takeover sqlsource restsource
 
 bench: setup tools
 	@missed=""; \

@@ -131,7 +131,8 @@ def figures(db: ErpDatabase, base: Path, rows: int) -> list[TableRow]:
     plain_dir, sync_dir = base / "plain", base / "sync"
     for data_dir in (plain_dir, sync_dir):
         write_config(db, data_dir)
-        prepare_replica(replica_path(data_dir), entity_spec(settings_of(data_dir)))
+        settings = settings_of(data_dir)
+        prepare_replica(settings, entity_spec(settings))
     spec = entity_spec(settings_of(sync_dir))
 
     plain = child("plain", db.server, db.name, plain_dir, rows)
