@@ -576,3 +576,35 @@ def test_keys_act_on_the_focused_panes_selection_in_a_real_terminal(
     assert "No sync is running" not in console.screen()
     console.press("q")
     assert console.wait_exit(STARTUP_S) == 0, console.screen()
+
+
+def test_every_way_out_asks_the_same_question_during_a_sync_in_a_real_terminal(
+    start_console: Callable[..., Console], console_env: dict[str, str]
+) -> None:
+    """Issue 21, item 8. ctrl+q, ctrl+c and q, typed into a real terminal while this console
+    runs an orders sync, each ask before quitting, in the same words; n keeps it running, y
+    quits and the sync is recorded as interrupted. Before, ctrl+q quit at once, ctrl+c
+    showed `Press [b]ctrl+q[/b]`, and q asked about "a orders sync"."""
+    # Ten pages of two seconds each: the sync outlasts the three questions on a busy machine.
+    slow = {"SYNCDECK_DEMO__SIZES__ORDERS": "20000", "SYNCDECK_DEMO__FAULTS__LATENCY_S": "2"}
+    console = start_console("quit", size=(100, 30), **slow)
+    console.wait_for("'runner: this console'", lambda s: "runner: this console" in s, STARTUP_S)
+    console.press("f")
+    console.wait_for("the orders sync running", lambda s: "full listing" in s, SYNC_S)
+
+    def asked(screen: str) -> bool:
+        return "This console is running an orders sync" in screen and "Quit?" in screen
+
+    questions = []
+    for key in ("C-q", "C-c", "q"):
+        console.press(key)
+        questions.append(console.wait_for(f"{key}'s question", asked, STARTUP_S))
+        if key != "q":
+            console.press("n")
+            console.wait_for(f"{key}'s question to close", lambda s: not asked(s), STARTUP_S)
+            assert console.ended() is None, f"{key} then n quit the console"
+    assert all("[b]" not in q for q in questions), questions
+    console.press("y")
+    assert console.wait_exit(STARTUP_S) == 0, console.screen()
+    runs = cli_json(console_env, "history")
+    assert isinstance(runs, list) and [r["outcome"] for r in runs] == ["interrupted"], runs
