@@ -608,3 +608,28 @@ def test_every_way_out_asks_the_same_question_during_a_sync_in_a_real_terminal(
     assert console.wait_exit(STARTUP_S) == 0, console.screen()
     runs = cli_json(console_env, "history")
     assert isinstance(runs, list) and [r["outcome"] for r in runs] == ["interrupted"], runs
+
+
+RED = {"31", "91", "38;5;1", "38;5;9", "38;5;160", "38;5;196"}
+
+
+def test_under_term_screen_the_focused_border_is_not_red(
+    start_console: Callable[..., Console],
+) -> None:
+    """Issue 21, item 14. TERM=screen has 16 colours: the focused pane's border, drawn in the
+    accent's orange, became bright red there, which reads as an alarm."""
+    console = start_console("screen", size=(80, 24), TERM="screen")
+    console.wait_for("services pane listing all four services", services_listed, STARTUP_S)
+
+    def focused(pane: str) -> Callable[[str], bool]:
+        return lambda screen: any(f" {pane} " in x and "┏" in x for x in screen.splitlines())
+
+    for pane in ("Services", "Queue"):
+        console.wait_for(f"{pane} focused (a heavy border)", focused(pane), STARTUP_S)
+        escaped = console.screen(escapes=True).splitlines()
+        border = next(line for line in escaped if f" {pane} " in line and "┏" in line)
+        assert SGR.search(border), border
+        assert not hues(border) & RED, (pane, sorted(hues(border)))
+        console.press("Tab")
+    console.press("q")
+    assert console.wait_exit(STARTUP_S) == 0, console.screen()
