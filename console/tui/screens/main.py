@@ -199,7 +199,12 @@ class MainScreen(MainKeys):
         entry = self.query_one(QueueTable).entries.get(request_id)
         if snap is None or entry is None:
             return
-        self.app.push_screen(await request_screen(self.orch, entry, snap))
+        try:
+            screen = await request_screen(self.orch, entry, snap)
+        except StoreError as exc:  # the log unreadable now: say so, open nothing
+            self.notify(str(exc), title=f"Request #{request_id}", severity="warning")
+            return
+        self.app.push_screen(screen)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if isinstance(event.data_table, ServicesTable):

@@ -14,7 +14,7 @@ queued shows it too. The log keeps only the newest events (`event_retention`) an
 this reads at most SCAN_LIMIT: what is older is not shown, and the detail says so.
 
 Failures: the store's errors while reading the log propagate to the caller (the
-main view's worker, where they end the detail without opening it).
+main view, which says so in a toast and opens nothing).
 """
 
 from __future__ import annotations
