@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, SYNCDECK
+from support.procs import cli
 
 pytestmark = [
     pytest.mark.slow,
@@ -490,3 +491,145 @@ def test_five_fast_priority_presses_in_a_real_terminal_all_count(
     assert priority() == 10, console.screen()
     console.press("q")
     console.wait_exit(STARTUP_S)
+
+
+QUEUE_LINE = re.compile(r"^[│┃] (\d+)\s+#(\d+)\s+(\w+)\s+(\w+)\s")
+
+
+def queue_rows(screen: str) -> list[tuple[int, str, str]]:
+    """The queue pane's entries: (request id, service, mode as shown), top to bottom."""
+    rows = []
+    for line in screen.splitlines():
+        match = QUEUE_LINE.match(line)
+        if match:
+            rows.append((int(match.group(2)), match.group(3), match.group(4)))
+    return rows
+
+
+def queued_status(env: dict[str, str]) -> list[tuple[str, str]]:
+    """(service, mode) of each queued request, as `syncdeck status` reads the store."""
+    status = cli_json(env, "status")
+    assert isinstance(status, dict)
+    return [(e["service"], e["mode"]) for e in status["queue"]]
+
+
+def test_keys_act_on_the_focused_panes_selection_in_a_real_terminal(
+    start_console: Callable[..., Console], console_env: dict[str, str]
+) -> None:
+    """Issue 21, item 7. The services cursor stays on orders (the first row) while the queue
+    has focus: h, f and Enter act on the queue entry (customers), + and - are in the
+    queue's footer, and c on a service's row cancels that service's queued request. Before,
+    h and f acted on orders, the hidden services selection, and c on a queued service said
+    "No sync is running."."""
+    console = start_console("focus", size=(100, 30))
+    console.wait_for("services pane listing all four services", services_listed, STARTUP_S)
+    console.wait_for("'runner: this console'", lambda s: "runner: this console" in s, STARTUP_S)
+    for args in (
+        ("pause",),
+        ("sync", "customers", "--mode", "incremental"),
+        ("sync", "prices", "--mode", "auto"),
+    ):
+        done = cli(console_env, *args)
+        assert done.returncode == 0, done.stderr
+    screen = console.wait_for(
+        "customers then prices in the queue pane",
+        lambda s: [r[1] for r in queue_rows(s)] == ["customers", "prices"],
+        STARTUP_S,
+    )
+    customers_id = queue_rows(screen)[0][0]
+    assert "+ " not in screen.splitlines()[-1], screen.splitlines()[-1]  # not in Services
+
+    console.press("Tab")
+    footer = console.wait_for(
+        "+ and - in the queue's footer", lambda s: "+ Raise" in s.splitlines()[-1], STARTUP_S
+    ).splitlines()[-1]
+    assert "- Lower" in footer and "h History" in footer, footer
+
+    console.press("h")
+    history = console.wait_for("a history screen", lambda s: "History of " in s, STARTUP_S)
+    assert "History of customers" in history, history
+    console.press("Escape")
+    console.wait_for("the main screen again", lambda s: "History of" not in s, STARTUP_S)
+
+    console.press("f")
+    deadline = time.monotonic() + STARTUP_S
+    while queued_status(console_env)[0] != ("customers", "full"):
+        assert time.monotonic() < deadline, (queued_status(console_env), console.screen())
+        time.sleep(0.2)
+    assert queued_status(console_env) == [("customers", "full"), ("prices", "auto")]
+
+    console.press("Enter")
+    detail = console.wait_for(
+        "the queue entry's detail", lambda s: "queued request #" in s, STARTUP_S
+    )
+    assert f"queued request #{customers_id}: customers" in detail, detail
+    for field in ("sources", "merges", "priority", "history", "ready at", "why"):
+        assert f"█  {field} " in detail, (field, detail)  # a row of the detail box
+    console.press("Escape")
+    console.wait_for("the main screen again", lambda s: "queued request #" not in s, STARTUP_S)
+
+    console.press("BTab", "j", "j", "j", "c")  # Services, the prices row, cancel
+    deadline = time.monotonic() + STARTUP_S
+    while queued_status(console_env) != [("customers", "full")]:
+        assert time.monotonic() < deadline, (queued_status(console_env), console.screen())
+        time.sleep(0.2)
+    assert "No sync is running" not in console.screen()
+    console.press("q")
+    assert console.wait_exit(STARTUP_S) == 0, console.screen()
+
+
+def test_every_way_out_asks_the_same_question_during_a_sync_in_a_real_terminal(
+    start_console: Callable[..., Console], console_env: dict[str, str]
+) -> None:
+    """Issue 21, item 8. ctrl+q, ctrl+c and q, typed into a real terminal while this console
+    runs an orders sync, each ask before quitting, in the same words; n keeps it running, y
+    quits and the sync is recorded as interrupted. Before, ctrl+q quit at once, ctrl+c
+    showed `Press [b]ctrl+q[/b]`, and q asked about "a orders sync"."""
+    # Ten pages of two seconds each: the sync outlasts the three questions on a busy machine.
+    slow = {"SYNCDECK_DEMO__SIZES__ORDERS": "20000", "SYNCDECK_DEMO__FAULTS__LATENCY_S": "2"}
+    console = start_console("quit", size=(100, 30), **slow)
+    console.wait_for("'runner: this console'", lambda s: "runner: this console" in s, STARTUP_S)
+    console.press("f")
+    console.wait_for("the orders sync running", lambda s: "full listing" in s, SYNC_S)
+
+    def asked(screen: str) -> bool:
+        return "This console is running an orders sync" in screen and "Quit?" in screen
+
+    questions = []
+    for key in ("C-q", "C-c", "q"):
+        console.press(key)
+        questions.append(console.wait_for(f"{key}'s question", asked, STARTUP_S))
+        if key != "q":
+            console.press("n")
+            console.wait_for(f"{key}'s question to close", lambda s: not asked(s), STARTUP_S)
+            assert console.ended() is None, f"{key} then n quit the console"
+    assert all("[b]" not in q for q in questions), questions
+    console.press("y")
+    assert console.wait_exit(STARTUP_S) == 0, console.screen()
+    runs = cli_json(console_env, "history")
+    assert isinstance(runs, list) and [r["outcome"] for r in runs] == ["interrupted"], runs
+
+
+RED = {"31", "91", "38;5;1", "38;5;9", "38;5;160", "38;5;196"}
+
+
+def test_under_term_screen_the_focused_border_is_not_red(
+    start_console: Callable[..., Console],
+) -> None:
+    """Issue 21, item 14. TERM=screen has 16 colours: the focused pane's border, drawn in the
+    accent's orange, became bright red there, which reads as an alarm."""
+    console = start_console("screen", size=(80, 24), TERM="screen")
+    console.wait_for("services pane listing all four services", services_listed, STARTUP_S)
+
+    def focused(pane: str) -> Callable[[str], bool]:
+        return lambda screen: any(f" {pane} " in x and "┏" in x for x in screen.splitlines())
+
+    for pane in ("Services", "Queue"):
+        console.wait_for(f"{pane} focused (a heavy border)", focused(pane), STARTUP_S)
+        escaped = console.screen(escapes=True).splitlines()
+        border = next(line for line in escaped if f" {pane} " in line and "┏" in line)
+        assert SGR.search(border), border
+        assert not hues(border) & RED, (pane, sorted(hues(border)))
+        console.press("Tab")
+    console.press("q")
+    assert console.wait_exit(STARTUP_S) == 0, console.screen()

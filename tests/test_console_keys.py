@@ -236,7 +236,12 @@ def footer_actions(app: SyncdeckApp) -> set[str]:
 def help_rows(app: SyncdeckApp) -> list[str]:
     table = app.screen.query_one(Static).content
     assert isinstance(table, Table)
-    return [str(cell) for cell in table.columns[1].cells]
+    return [str(cell) for cell in table.columns[-1].cells]
+
+
+def toast_said(app: SyncdeckApp, text: str) -> bool:
+    """Whether a toast on screen says `text` (in its message)."""
+    return any(text in str(n.message) for n in app.toasts.visible)
 
 
 async def lease_released(store: SQLiteStore) -> bool:
@@ -341,7 +346,9 @@ async def test_sync_key_merges_into_the_queued_request_with_the_stronger_mode(
 # -- c -----------------------------------------------------------------------------------
 
 
-async def test_cancel_key_cancels_the_focused_queue_entry(tmp_path: Path) -> None:
+async def test_cancel_key_cancels_what_the_focused_row_shows(tmp_path: Path) -> None:
+    """In Services, c acts on the row's service: its queued request goes at once, and a
+    service with nothing queued or running says so. In the Queue, c cancels the entry."""
     console = make_console(tmp_path)
     async with running(console) as pilot:
         app, orch = console.app, console.orch
@@ -353,15 +360,30 @@ async def test_cancel_key_cancels_the_focused_queue_entry(tmp_path: Path) -> Non
             "three entries in the queue pane",
         )
 
-        # From the services pane with nothing running, c cancels nothing and asks nothing.
+        # prices: nothing queued, nothing running; c says so, and cancels nothing.
+        await pilot.press("j", "j", "j")
+        assert app.query_one(ServicesTable).selected == "prices"
         await pilot.press("c")
+        await until(pilot, lambda: toast_said(app, "prices has nothing queued or running"), "c")
         assert not isinstance(app.screen, ConfirmScreen)
         assert queue_order(await orch.snapshot()) == ["orders", "customers", "products"]
+
+        # orders: queued; c on its row cancels that request at once, asking nothing.
+        await pilot.press("k", "k", "k")
+        assert app.query_one(ServicesTable).selected == "orders"
+        await pilot.press("c")
+
+        async def orders_cancelled() -> bool:
+            return await state_of(orch, ids["orders"]) == RequestState.CANCELLED
+
+        await until(pilot, orders_cancelled, "c on the orders row to cancel its request")
+        assert not isinstance(app.screen, ConfirmScreen)
 
         await pilot.press("tab")
         queue = app.query_one(QueueTable)
         assert app.focused is queue
-        await pilot.press("j")
+        await until(pilot, lambda: queue.row_count == 2, "the orders entry to leave the queue")
+        await pilot.press("k")  # the top: customers
         assert queue.selected == ids["customers"]
         await pilot.press("c")
 
@@ -370,8 +392,7 @@ async def test_cancel_key_cancels_the_focused_queue_entry(tmp_path: Path) -> Non
 
         await until(pilot, cancelled, "the customers request to be cancelled")
         assert not isinstance(app.screen, ConfirmScreen)
-        assert queue_order(await orch.snapshot()) == ["orders", "products"]
-        assert await state_of(orch, ids["orders"]) == RequestState.QUEUED
+        assert queue_order(await orch.snapshot()) == ["products"]
         assert await state_of(orch, ids["products"]) == RequestState.QUEUED
         await until(
             pilot,
@@ -511,7 +532,7 @@ async def test_clicking_a_key_in_the_footer_does_what_the_key_does(tmp_path: Pat
             "sync('incremental')",
             "sync('auto')",
         ]
-        assert palette is not None and line.rstrip().endswith(palette.description)
+        assert palette is not None and line.rstrip().endswith(palette.display)
         column = line.index("p Pause")
         assert "p Pause" in screen_text(app).splitlines()[-1]
         await pilot.click(KeyBar, offset=(column + 2, 0))
@@ -646,6 +667,12 @@ async def test_filter_key_shows_only_matching_event_lines(tmp_path: Path) -> Non
         await until(pilot, logged, "the requests to reach the event log")
         before = queued(await orch.snapshot())
 
+        # `/` acts on the event log: from Services it says where it works, and opens nothing.
+        await pilot.press("slash")
+        await until(pilot, lambda: toast_said(app, "/ works in Events"), "/ to say where")
+        assert not app.query(FilterBar)
+        await pilot.press("tab", "tab")
+        assert app.focused is log
         await pilot.press("slash")
         await until(pilot, lambda: bool(app.query(FilterBar)), "the filter box to mount")
         bar = app.query_one(FilterBar)
@@ -1138,13 +1165,23 @@ async def test_footer_help_and_palette_offer_mutating_actions_only_when_writable
     console = make_console(tmp_path, read_only=read_only, runner=not read_only)
     async with running(console) as pilot:
         app = console.app
-        footer = footer_actions(app)
-        offered_mutating = {a for a in footer if a.split("(")[0] in MUTATING_ACTIONS}
-        assert {"history", "help", "quit_console"} <= footer
-        if read_only:
-            assert offered_mutating == set()
-        else:
-            assert offered_mutating == {a.action for a in ACTIONS if a.mutating and a.footer}
+        # Each pane's footer offers exactly the keys that act there, and no key that
+        # changes anything in a read-only console.
+        for place, key in (("services", None), ("queue", "tab"), ("events", "tab")):
+            if key:
+                await pilot.press(key)
+            assert app.main.place() == place
+            acting = {
+                a.action
+                for a in ACTIONS
+                if a.footer and place in a.where and not (read_only and a.mutating)
+            }
+            assert footer_actions(app) == acting | {"command_palette"}, place
+            offered_mutating = {
+                a for a in footer_actions(app) if a.split("(")[0] in MUTATING_ACTIONS
+            }
+            assert bool(offered_mutating) is not read_only, place
+        await pilot.press("tab")
 
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")

@@ -290,6 +290,7 @@ async def test_the_filter_box_takes_q_as_text_and_escape_clears(tmp_path: Path) 
     async with running(console, NARROW) as pilot:
         app = console.app
         log = app.query_one(EventLog)
+        await pilot.press("tab", "tab")  # the event log: where `/` acts
         await pilot.press("slash", "q")
         await until(pilot, lambda: log.filter_text == "q", "q typed into the filter")
         assert app.is_running and app.query_one(FilterBar).is_open
@@ -298,20 +299,28 @@ async def test_the_filter_box_takes_q_as_text_and_escape_clears(tmp_path: Path) 
         assert not app.query_one(FilterBar).is_open
 
 
-async def test_labels_reflect_state(tmp_path: Path) -> None:
+async def test_labels_name_the_action_the_key_takes(tmp_path: Path) -> None:
+    """Each toggle's label says what pressing it does now, never the state it is in."""
     console = make_console(tmp_path)
     async with running(console, NARROW) as pilot:
         labels = " ".join(footer_labels(console))
-        assert "p Pause" in labels and "s Sched on" in labels
+        assert "p Pause" in labels and "s Pause sched" in labels
         await pilot.press("p", "s")
         await until(
             pilot,
             lambda: (
                 "p Resume" in " ".join(footer_labels(console))
-                and "s Sched off" in " ".join(footer_labels(console))
+                and "s Resume sched" in " ".join(footer_labels(console))
             ),
             "the labels to change",
         )
+        # At 80 columns too, in each pane, with the longest labels: every key of the pane.
+        for pane in ("services", "queue"):
+            bar = console.app.screen.query_one(KeyBar).render().plain
+            for key in ("p Resume", "s Resume sched", "c Cancel", "? Help", "q Quit"):
+                assert key in bar, (pane, bar)
+            assert len(bar) <= 80, bar
+            await pilot.press("tab")
         controls = await console.orch.controls()
         assert controls.dispatch_paused and controls.schedule_paused
         commands = {c.help for c in console.app.get_system_commands(console.app.screen)}

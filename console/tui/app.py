@@ -4,7 +4,8 @@ It holds no orchestration logic (principle 10). The app is the shell. It owns
 the lifecycle (the event subscription; the orchestrator, when it manages it; the
 schedule, started after the first frame), the toasts and the fault notice. It
 also owns the keys that work over the history too (`?`, `q`, `/`, `o`, `O`; the
-last three act on the screen on top). The panes and the keys that act on them are the main
+last three act on the screen on top, and are offered only where it filters or
+sorts). The panes and the keys that act on them are the main
 view's, its default screen (`console.tui.screens.main`). A request that failed
 for good, a circuit change and a runner takeover become toasts, at most two on
 screen (`console.tui.toasts`); nothing the core reports crashes the app. A store
@@ -116,7 +117,14 @@ class SyncdeckApp(App[None]):
             self.push_screen(FaultScreen(fault))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return self.fault is None  # the store broke: the notice's own q is the only key
+        if self.fault is not None:
+            return False  # the store broke: the notice's own q is the only key
+        # `/`, `o` and `O` only where the screen on top filters or sorts (not help, details).
+        if action == "filter":
+            return isinstance(self.screen, Filterable)
+        if action in ("sort", "sort_reverse"):
+            return isinstance(self.screen, Sortable)
+        return True
 
     def on_main_screen_first_frame(self, message: MainScreen.FirstFrame) -> None:
         """What the first frame need not wait for (see `console.gc_pause`): the garbage

@@ -56,7 +56,7 @@ def palette_commands(app: SyncdeckApp) -> Iterable[SystemCommand]:
             lambda s=service: app.run_worker(main.show_history(s)),
         )
     yield SystemCommand(
-        "Filter event log", _help("filter"), lambda: app.run_worker(app.action_filter())
+        "Filter event log", _help("filter"), lambda: app.run_worker(main.open_log_filter())
     )
     yield SystemCommand("Help", _help("help"), app.action_help)
     yield SystemCommand(

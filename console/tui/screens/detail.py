@@ -1,9 +1,13 @@
 """Detail views opened with Enter: one run (from history), one service (from the main view).
 
 Each is a modal over the screen it came from: Esc, `q` or Enter go back, and
-its footer says so. The texts are built from the core's values alone (a
-`RunRecord`, a `ServiceView` with its health reasons and circuit cooldown end),
-so they show what `syncdeck status` and `history` show, in full: nothing is cut.
+its footer says so; `j`/`k`, the arrows and pgup/pgdn scroll a long one. A queue
+entry's detail (`console.tui.screens.request`) opens on the same screen. The
+texts are built from the core's values alone (a `RunRecord`, a `ServiceView`
+with its health reasons and circuit cooldown end), so they show what `syncdeck
+status` and `history` show, in full: nothing is cut.
+
+Failures: none; the values are the caller's.
 """
 
 from __future__ import annotations
@@ -13,16 +17,16 @@ from datetime import datetime
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.format import clock, count, duration
 from console.tui.widgets.key_bar import KeyBar
+from console.tui.widgets.scroll import KeyScroll
 from core.models import CircuitState, RunOutcome, RunRecord, ServiceView
 
 
-def _table() -> Table:
+def detail_table() -> Table:
     table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column(overflow="fold")
@@ -30,7 +34,7 @@ def _table() -> Table:
 
 
 def run_detail(run: RunRecord) -> Table:
-    table = _table()
+    table = detail_table()
     c = run.counts
     outcome = run.outcome.value.replace("_", " ") if run.outcome else "running"
     if run.outcome == RunOutcome.SUCCEEDED and c.rejected:
@@ -64,7 +68,7 @@ def _ago(now: datetime, then: datetime | None) -> str:
 
 
 def service_detail(s: ServiceView, now: datetime) -> Table:
-    table = _table()
+    table = detail_table()
     table.add_row("state", s.state.replace("_", " "))
     table.add_row("health", s.health.value)
     table.add_row("why", "; ".join(s.health_reasons) or "nothing to report")
@@ -100,8 +104,8 @@ class DetailScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,enter", "dismiss", "Back")]
     DEFAULT_CSS = """
     DetailScreen { align: center middle; }
-    DetailScreen > VerticalScroll {
-        width: 76; height: auto; max-height: 90%; border: thick $accent; background: $surface;
+    DetailScreen > KeyScroll {
+        width: 76; height: auto; max-height: 90%; border: thick $primary; background: $surface;
         padding: 0 1;
     }
     """
@@ -111,10 +115,10 @@ class DetailScreen(ModalScreen[None]):
         self.title_text = title
         self.body = body
         self.kind = kind
-        """"run" or "service" (tests and the app tell them apart)."""
+        """"run", "service" or "request" (tests and the app tell them apart)."""
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll() as scroll:
+        with KeyScroll() as scroll:
             scroll.border_title = self.title_text
             scroll.border_subtitle = "esc back"
             yield Static(self.body, id="detail")

@@ -3,23 +3,27 @@
 Enter opens the selected run's detail (`console.tui.screens.detail`: the full
 error, counts, mode and why, duration, attempt). `/` filters the runs as you
 type (match count in the border), `o`/`O` sort them, Esc clears a filter or goes
-back, as does `q`. The sparkline of durations shows only from two finished runs
-on: Textual draws a single value as a solid block the whole width, which says nothing.
+back, as does `q`; the footer names each of these keys (`key_shown`). The
+sparkline of durations shows only from two finished runs on: Textual draws a
+single value as a solid block the whole width, which says nothing.
+
+Failures: none; the runs are the caller's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Sparkline, Static
 
 from console.format import clock, duration, short_count
+from console.tui.keys import shown
 from console.tui.widgets.filter_bar import FilterBar
 from console.tui.widgets.key_bar import KeyBar
 from console.tui.widgets.services import OUTCOME_STYLE, OUTCOME_TEXT
@@ -43,6 +47,14 @@ SORTS: dict[str, Callable[[RunRecord], Any]] = {
     "outcome": lambda r: r.outcome.value if r.outcome else "",
     "took": lambda r: r.duration or 0.0,
 }
+
+
+class RunsTable(KeyedTable):
+    """The runs; Enter opens the selected one, and the footer says so."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Details", key_display="enter"),
+    ]
 
 
 def run_cells(run: RunRecord) -> tuple[object, ...]:
@@ -83,7 +95,7 @@ class HistoryScreen(Screen[None]):
     DEFAULT_CSS = """
     HistoryScreen Sparkline { height: 3; margin: 0 1; }
     HistoryScreen #title { padding: 0 1; text-style: bold; }
-    HistoryScreen #runs { width: 100%; height: 1fr; border: heavy $accent; overflow-x: hidden; }
+    HistoryScreen #runs { width: 100%; height: 1fr; border: heavy $foreground; overflow-x: hidden; }
     """
 
     def __init__(self, service: str, runs: list[RunRecord]) -> None:
@@ -107,7 +119,7 @@ class HistoryScreen(Screen[None]):
                 yield Sparkline(durations, summary_function=max)
             fixed = sum(c.width + 2 for c in FIXED)
             error_width = max(ERROR_MIN, self.app.size.width - 4 - fixed)
-            yield KeyedTable((*FIXED, Column("error", error_width)), id="runs", zebra_stripes=True)
+            yield RunsTable((*FIXED, Column("error", error_width)), id="runs", zebra_stripes=True)
         yield FilterBar(id="history-filter")
         yield KeyBar()
 
@@ -140,6 +152,10 @@ class HistoryScreen(Screen[None]):
         return next((r for r in self.runs if str(r.id) == key), None)
 
     # -- keys --------------------------------------------------------------------
+
+    def key_shown(self, action: str) -> bool:
+        """Whether the footer shows `action`'s key: the app's keys that act on a history."""
+        return shown(action, "history")
 
     async def start_filter(self) -> None:
         bar = self.query_one(FilterBar)

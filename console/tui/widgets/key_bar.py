@@ -2,13 +2,24 @@
 
 Textual's own Footer fills itself only after the screen's first refresh, composing
 one widget per key then, so the console's first frame would come without it. This
-bar is one widget: it draws
-the screen's active bindings in the first frame and only redraws (nothing is
-composed) when they change. Keys come from `console.tui.keys` through the bindings,
-so it shows exactly what the help screen and the command palette offer.
+bar is one widget: it draws the screen's active bindings in the first frame and
+only redraws (nothing is composed) when they change. Keys come from
+`console.tui.keys` through the bindings, so it shows what the help screen and the
+command palette offer. A screen may narrow and name them: its `key_shown(action)`
+says whether the footer shows a key there (the main view: exactly the keys that
+act on the focused pane), its `key_label(action, label)` names what a toggle does
+now. Each key has a label of its own if they all fit (beside the command palette's
+label, or its key alone); else the keys of one binding group share a label
+("f/i/a Sync"), beside the palette's label, its key or, when even that does not
+fit, without it; last, whole keys from the end are left out (a cut-off label
+helps nobody). A click on a key acts like the key.
+
+Failures: none; a binding whose key is not active any more is simply not drawn.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import msgspec
 from rich.text import Text
@@ -26,6 +37,8 @@ class Offer(msgspec.Struct, frozen=True):
     description: str
     action: str
     enabled: bool
+    group: str = ""
+    """The label the keys of its binding group share when room is short ("Sync")."""
 
 
 class KeyBar(Widget):
@@ -65,19 +78,23 @@ class KeyBar(Widget):
         """The keys shown, left to right (one per action), and the command palette's."""
         app = self.app
         active = self.screen.active_bindings
+        label = getattr(self.screen, "key_label", None)  # the main view's toggle labels
+        wanted = getattr(self.screen, "key_shown", None)  # the main view's per-pane keys
 
         def offer(key: str) -> Offer:
             _node, binding, enabled, _tooltip = active[key]
             display = app.get_key_display(binding)
-            label = getattr(self.screen, "key_label", None)  # the main view's state labels
             description = (
                 binding.description if label is None else label(binding.action, binding.description)
             )
-            return Offer(key, display, description, binding.action, enabled)
+            group = binding.group.description if binding.group is not None else ""
+            return Offer(key, display, description, binding.action, enabled, group)
 
         shown: dict[str, Offer] = {}
         for key, (_node, binding, _enabled, _tooltip) in active.items():
-            if binding.show and binding.action not in shown:
+            if not binding.show or binding.action in shown:
+                continue
+            if wanted is None or wanted(binding.action):
                 shown[binding.action] = offer(key)
         palette = None
         if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING in active:
@@ -88,35 +105,58 @@ class KeyBar(Widget):
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
         offers, palette = self.offers()
-        spans: list[tuple[int, int, Offer]] = []
+        width = self.size.width
+
+        def styled(text: Text, offer: Offer) -> Text:
+            if not offer.enabled:
+                text.stylize("dim")
+            return text
 
         def item(offer: Offer, described: bool = True) -> Text:
             text = Text(offer.display, key_style)
             if described:
                 text.append(f" {offer.description}", description_style)
-            if not offer.enabled:
-                text.stylize("dim")
-            return text
+            return styled(text, offer)
 
-        width = self.size.width
-        tail = Text()
+        def group(run: list[Offer]) -> Piece:
+            """ "f/i/a Sync": each key clickable, the label as the first key."""
+            text, parts = Text(), []
+            for n, member in enumerate(run):
+                if n:
+                    text.append("/", key_style)
+                start = text.cell_len
+                text.append_text(styled(Text(member.display, key_style), member))
+                parts.append((start, text.cell_len, member))
+            start = text.cell_len
+            text.append_text(styled(Text(f" {run[0].group}", description_style), run[0]))
+            parts.append((start, text.cell_len, run[0]))
+            return text, parts
+
+        tails = [Text()]
         if palette is not None:
-            tail = Text.assemble(("▏", "dim"), item(palette))
-            wanted = sum(item(offer).cell_len + 1 for offer in offers)
-            if wanted + tail.cell_len > width:  # the palette's label goes before any key
-                tail = Text.assemble(("▏", "dim"), item(palette, described=False))
+            tails = [
+                Text.assemble(("▏", "dim"), item(palette)),
+                Text.assemble(("▏", "dim"), item(palette, described=False)),
+                Text(),  # no room left for it: the keys of this pane come first
+            ]
+        # One label per key if they fit; else grouped; the palette's hint gives way first.
+        choices = [(False, tail) for tail in tails[:2]] + [(True, tail) for tail in tails]
+        for grouped, tail in choices:
+            pieces = _pieces(offers, item, group if grouped else None)
+            if _width(pieces) + tail.cell_len + (1 if tail else 0) <= width:
+                break
         room = max(0, width - tail.cell_len - 1)
-        keys = Text(no_wrap=True, overflow="crop")
-        for offer in offers:
-            piece = item(offer)
-            if keys.cell_len + piece.cell_len > room:
+        line = Text(no_wrap=True, overflow="crop")
+        spans: list[tuple[int, int, Offer]] = []
+        for piece, parts in pieces:
+            if line.cell_len + piece.cell_len > room:
                 break  # whole keys only: a cut-off label helps nobody
-            spans.append((keys.cell_len, keys.cell_len + piece.cell_len, offer))
-            keys.append_text(piece)
-            keys.append(" ")
-        line = keys
-        if palette is not None:
-            gap = max(1, width - keys.cell_len - tail.cell_len)
+            start = line.cell_len
+            spans.extend((start + a, start + b, offer) for a, b, offer in parts)
+            line.append_text(piece)
+            line.append(" ")
+        if palette is not None and tail:
+            gap = max(0, width - line.cell_len - tail.cell_len)  # a space ends the keys
             line.append(" " * gap)
             spans.append((line.cell_len + 1, line.cell_len + tail.cell_len, palette))
             line.append_text(tail)
@@ -131,3 +171,34 @@ class KeyBar(Widget):
                 else:
                     self.app.bell()
                 return
+
+
+Piece = tuple[Text, list[tuple[int, int, Offer]]]
+"""One footer item and the key each of its cells stands for (start, end, offer)."""
+
+
+def _width(pieces: list[Piece]) -> int:
+    """The cells the pieces take, with a space between two."""
+    return sum(piece.cell_len for piece, _ in pieces) + max(0, len(pieces) - 1)
+
+
+def _pieces(
+    offers: list[Offer], item: Callable[[Offer], Text], group: Callable[[list[Offer]], Piece] | None
+) -> list[Piece]:
+    """The footer's items: one per key, or (with `group`) one per run of neighbouring keys
+    of one binding group."""
+    pieces: list[Piece] = []
+    i = 0
+    while i < len(offers):
+        run = [offers[i]]
+        while group is not None and run[0].group and i + len(run) < len(offers):
+            if offers[i + len(run)].group != run[0].group:
+                break
+            run.append(offers[i + len(run)])
+        i += len(run)
+        if len(run) > 1 and group is not None:
+            pieces.append(group(run))
+            continue
+        piece = item(run[0])
+        pieces.append((piece, [(0, piece.cell_len, run[0])]))
+    return pieces

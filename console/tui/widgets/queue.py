@@ -7,6 +7,8 @@ more merges, the newest source and how many came before it (`manual+2`). The
 merged sources come from the `request.merged` events this console has seen
 (its first log lines are the store's newest events, so a console that attaches
 later knows the recent ones); a merge older than that counts (`schedule+1`).
+The selected entry (`selected_entry`) is the one keys act on while the queue has
+focus; Enter on it opens its detail (`console.tui.screens.request`).
 """
 
 from __future__ import annotations
@@ -53,11 +55,18 @@ class QueueTable(KeyedTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, id=id)
         self.merged_from: dict[int, list[str]] = {}
+        self.entries: dict[int, QueueEntry] = {}
+        """The entries shown, by request id, as the last frame had them."""
 
     @property
     def selected(self) -> int | None:
         key = selected_key(self)
         return None if key is None else int(key)
+
+    @property
+    def selected_entry(self) -> QueueEntry | None:
+        selected = self.selected
+        return None if selected is None else self.entries.get(selected)
 
     def note(self, events: list[Event]) -> None:
         """Remember the sources merged into each request, from its merge events."""
@@ -72,5 +81,6 @@ class QueueTable(KeyedTable):
 
     def show(self, queue: list[QueueEntry]) -> None:
         merged = self.merged_from
+        self.entries = {e.request.id: e for e in queue}
         rows = ((str(e.request.id), queue_cells(e, merged.get(e.request.id))) for e in queue)
         self.put_rows(rows, "id", lambda cell: str(cell)[1:])

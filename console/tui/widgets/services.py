@@ -2,8 +2,9 @@
 
 Rows are updated by key so the cursor never jumps (see `console.tui.widgets.table`).
 The default order is the snapshot's (default priority, highest first); `o`
-sorts by name, last run or state instead, `O` flips the direction, and the
-border's subtitle says which. A run that quarantined records is a warning: its
+sorts by name, state, health (the worst first), next run (the soonest first; none
+last) or last run instead, `O` flips the direction, and the border's subtitle
+says which. A run that quarantined records is a warning: its
 result reads "N rej" in yellow instead of a plain success.
 """
 
@@ -17,7 +18,7 @@ from rich.text import Text
 from console.format import clock, short_count
 from console.tui.widgets.status_header import HEALTH_STYLE
 from console.tui.widgets.table import KeyedTable, SortOrder, apply_order, columns, selected_key
-from core.models import CircuitState, RunOutcome, ServiceView
+from core.models import HEALTH_RANK, CircuitState, RunOutcome, ServiceView
 
 COLUMNS = columns("service 10, state 7, health 9, next 8, last run 8, result 9, rows 11")
 """7 columns, 62 cells of text and 14 of padding: whole at 80 columns (78 inside). The
@@ -34,11 +35,14 @@ STATE_TEXT = {"retry_wait": "backoff", "circuit_open": "circuit"}
 SORTS: dict[str, Callable[[ServiceView], Any]] = {
     "priority": lambda s: (-s.priority, s.name),  # the snapshot's own order
     "name": lambda s: s.name,
+    "state": lambda s: (s.state, s.name),
+    "health": lambda s: (-HEALTH_RANK[s.health], s.name),
+    "next run": lambda s: (s.next_run is None, s.next_run.timestamp() if s.next_run else 0.0),
     "last run": lambda s: (
         s.last_run.finished_at.timestamp() if s.last_run and s.last_run.finished_at else 0.0
     ),
-    "state": lambda s: s.state,
 }
+"""What `o` cycles through, in this order (`O` reverses the one in use)."""
 
 
 def outcome_text(s: ServiceView) -> Text:
