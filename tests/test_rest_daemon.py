@@ -66,7 +66,11 @@ def shop(tmp_path: Path) -> Iterator[JsonServer]:
     reason = missing_reason()
     if reason is not None:
         pytest.skip(reason)
-    seeded = [customer(i) for i in range(1, 401)]
+    # Seeded an hour ago, one millisecond apart: a listing's cap (the server's Date, whole
+    # seconds) is then above every seeded record, the cursor stops at record 400, and the
+    # incremental lists exactly what the test changes and record 400.
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    seeded = [customer(i, at=an_hour_ago + timedelta(milliseconds=i)) for i in range(1, 401)]
     with running_json_server(tmp_path / "shop", {"customers": seeded}) as made:
         yield made
 

@@ -106,6 +106,9 @@ class Backend(Protocol):
 
     def stored_version(self) -> int: ...
 
+    migrations: list[str]
+    """The backend's schema migrations, in order (version N is after the first N)."""
+
     def make_older(self, version: int) -> None:
         """The schema as a syncdeck at `version` left it (to test migrating forward)."""
 
@@ -117,6 +120,7 @@ class Backend(Protocol):
 class SQLiteBackend:
     name = "sqlite"
     schema_version = SQLITE_SCHEMA_VERSION
+    migrations = SQLITE_MIGRATIONS
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / "syncdeck.db"
@@ -169,6 +173,7 @@ class SQLiteBackend:
 class PostgresBackend:
     name = "postgres"
     schema_version = PG_SCHEMA_VERSION
+    migrations = PG_MIGRATIONS
 
     def __init__(self, dbname: str, schema: str = SCHEMA) -> None:
         self.dbname = dbname

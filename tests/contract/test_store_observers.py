@@ -95,7 +95,8 @@ async def test_published_plan_is_in_the_view_and_fenced(store: Store, clock: Man
 async def test_an_older_schema_migrates_forward_to_hold_them(
     backend: Backend, store_factory: StoreFactory, clock: ManualClock
 ) -> None:
-    backend.make_older(backend.schema_version - 1)
+    before_plan = next(n for n, m in enumerate(backend.migrations) if "runner_plan" in m)
+    backend.make_older(before_plan)  # and every migration since runs too
     assert "runner_plan" not in backend.tables()
     store = store_factory(clock=clock)
     await store.open()

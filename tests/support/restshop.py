@@ -17,6 +17,7 @@ import json
 import random
 import threading
 import urllib.request
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,14 +38,15 @@ PAGINATION: dict[str, dict[str, Any]] = {
 }
 
 
-def customer(i: int, version: int = 0) -> Record:
+def customer(i: int, version: int = 0, at: datetime | None = None) -> Record:
+    """Customer `i` at `version`, changed `at` (now by default)."""
     return {
         "id": i,
         "name": f"Customer {i} v{version}",
         "contact": {"email": f"c{i}.v{version}@shop.example"},
         "credit": float(Decimal(f"{i}.{version % 100:02d}")),
         "lines": [{"n": n, "sku": f"SKU-{i}-{n}", "qty": n + 0.5} for n in range(i % 3)],
-        "updated_at": utc_stamp(),
+        "updated_at": utc_stamp(at),
     }
 
 
