@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -312,24 +311,7 @@ class Orchestrator:
     async def wait(self, request_id: int, timeout: float | None = None) -> RequestResult:
         """Wait until the request ends (finished or cancelled) and return it with its last run.
         Raises NotFound, and TimeoutError if `timeout` passes first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        ended = self._relay.waiter(request_id)
-        try:
-            while True:
-                request = await self._store.get_request(request_id)
-                if request.state.ended:
-                    runs = await self._store.runs(request_id=request_id, limit=1)
-                    return RequestResult(request=request, run=runs[0] if runs else None)
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(f"request #{request_id} still {request.state.value}")
-                ended.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        ended.wait(), 1.0 if remaining is None else min(1.0, remaining)
-                    )
-        finally:
-            self._relay.forget(request_id)
+        return await self._relay.wait(request_id, timeout)
 
     async def cancel(self, request_id: int) -> SyncRequest:
         """Cancel a queued request at once, or ask the running one to stop (cooperatively,
