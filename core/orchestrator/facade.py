@@ -19,7 +19,8 @@ optional `Listener` (webhook notifications) is told this process's own changes.
 Failures: methods raise `core.errors` exceptions:
 - `UnknownService` for a service this orchestrator does not know;
 - `NotFound` for an unknown request;
-- `InvalidTransition` for a change the request's state forbids (the store says which);
+- `InvalidTransition` for a change the request's (or the circuit's) state forbids (the
+  store says which);
 - `StoreError` and its kin when the store fails.
 `wait` raises `TimeoutError` when its timeout passes first.
 """
@@ -330,6 +331,23 @@ class Orchestrator:
         Raises NotFound or InvalidTransition."""
         self._relay.publish(await self._store.set_priority(request_id, priority, delta))
         self._runner.wake()
+
+    async def probe_now(
+        self, service: str, *, by: str = "console", subject: str | None = None
+    ) -> SyncRequest:
+        """Let `service`'s open circuit probe the ERP now instead of after its cooldown: the
+        circuit goes half-open and the service's queued request may start at once (one is
+        queued if there is none: `by` "cli" or "api" makes it theirs, anyone else's is
+        manual). The breaker judges that run as the probe: a success closes the circuit, a
+        failure opens it again with a fresh cooldown. Recorded as `circuit.probe_requested`
+        with who asked: `by` (console, cli, api) and `subject` (the API token's subject, the
+        console's or CLI's user), and returned as the request that probes.
+        Raises UnknownService, InvalidTransition (the circuit is not open)."""
+        self._check_service(service)
+        request, events = await self._store.probe_now(service, by, subject)
+        self._relay.publish(events)
+        self._runner.wake()
+        return request
 
     async def set_default_priority(self, service: str, priority: int) -> None:
         """Change the priority new requests of `service` get. Raises UnknownService."""
