@@ -20,6 +20,7 @@ from test_console_keys import (
     palette_has_no_match,
     run_palette,
     running,
+    screen_text,
     stays,
     toast_said,
     until,
@@ -39,6 +40,13 @@ NARROW = (80, 24)
 
 def bar_text(app: SyncdeckApp) -> str:
     return app.screen.query_one(KeyBar).render().plain
+
+
+def r_painted(app: SyncdeckApp) -> bool:
+    """Whether the footer on screen now (not as it would render if asked) shows `r`, with
+    its own label or sharing the Sync one."""
+    footer = screen_text(app).splitlines()[-1]
+    return "r Probe" in footer or "/r Sync" in footer
 
 
 async def open_then_fix(console: Console, pilot: Pilot[None], service: str) -> int:
@@ -74,7 +82,8 @@ async def test_r_probes_the_selected_services_open_circuit_now(tmp_path: Path) -
         app, orch = console.app, console.orch
         request_id = await open_then_fix(console, pilot, "orders")
         assert app.query_one(ServicesTable).selected == "orders"
-        await until(pilot, lambda: "probe" in footer_actions(app), "r in the footer")
+        # The circuit opened under the selection: the next frame paints r.
+        await until(pilot, lambda: r_painted(app), "r in the footer")
         # At 80 columns r shares the Sync label; every key of the pane stays, paused too.
         await orch.pause_schedule()
         await until(pilot, lambda: "s Resume sched" in bar_text(app), "the schedule paused")
@@ -105,7 +114,7 @@ async def test_r_probes_the_selected_services_open_circuit_now(tmp_path: Path) -
         [asked] = [e for e in events if e.kind == EventKind.CIRCUIT_PROBE_REQUESTED]
         assert asked.data["by"] == "console" and asked.data["subject"] == os_user()
         assert asked.data["source"] == "manual" and asked.request_id == request_id
-        await until(pilot, lambda: "probe" not in footer_actions(app), "r to leave the footer")
+        await until(pilot, lambda: not r_painted(app), "r to leave the footer")
 
         await pilot.press("r")  # closed now: the store says so, nothing is queued
         await until(
@@ -125,8 +134,14 @@ async def test_r_in_the_queue_probes_the_entrys_service(tmp_path: Path) -> None:
     async with running(console) as pilot:
         app = console.app
         request_id = await open_then_fix(console, pilot, "prices")
-        assert app.query_one(ServicesTable).selected == "orders"  # closed: no r there
+        services = app.query_one(ServicesTable)
+        assert services.selected == "orders"  # closed: no r there
         assert "probe" not in footer_actions(app)
+        await pilot.press("down", "down", "down")  # the footer on screen follows the row
+        assert services.selected == "prices"
+        await until(pilot, lambda: r_painted(app), "r on the prices row")
+        await pilot.press("up")
+        await until(pilot, lambda: not r_painted(app), "no r on products")
         await pilot.press("tab")
         assert app.query_one(QueueTable).selected == request_id
         await until(pilot, lambda: "probe" in footer_actions(app), "r in the queue's footer")
