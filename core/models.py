@@ -226,6 +226,7 @@ class EventKind(StrEnum):
     LEASE_LOST = "lease.lost"
     HEALTH_CHANGED = "health.changed"
     CIRCUIT_CHANGED = "circuit.changed"
+    CIRCUIT_PROBE_REQUESTED = "circuit.probe_requested"
 
 
 class Event(Model, frozen=True, kw_only=True):

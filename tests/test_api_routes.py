@@ -118,6 +118,12 @@ def routes(w: World) -> list[tuple[Route, str]]:
             Route("DELETE", "/api/services/{name}/schedule", OPERATE),
             "/api/services/prices/schedule",
         ),
+        # orders' circuit is closed: the right role reaches the core, which refuses (409);
+        # tests/test_api_probe.py probes an open one.
+        (
+            Route("POST", "/api/services/{name}/probe", OPERATE, 409),
+            "/api/services/orders/probe",
+        ),
         (Route("GET", "/api/schedule", READ), "/api/schedule"),
         (Route("GET", "/api/controls", READ), "/api/controls"),
         (

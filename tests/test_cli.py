@@ -15,7 +15,17 @@ import pytest
 from conftest import REPO, SYNCDECK
 from support.procs import stop
 
-COMMANDS = ["daemon", "status", "sync", "cancel", "history", "pause", "resume", "priority"]
+COMMANDS = [
+    "daemon",
+    "status",
+    "sync",
+    "cancel",
+    "probe",
+    "history",
+    "pause",
+    "resume",
+    "priority",
+]
 SERVICES = ["customers", "orders", "prices", "products"]
 
 

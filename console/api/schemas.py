@@ -334,7 +334,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "no valid bearer token",
         403: "the token lacks the scope",
         404: "no such service, request or run",
-        409: "impossible in the request's state",
+        409: "impossible in the request's state (or the circuit's)",
         413: f"the body exceeds {MAX_BODY_BYTES} bytes",
         415: "the body is not JSON",
         422: "invalid path, query or body",

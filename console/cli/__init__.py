@@ -1,9 +1,10 @@
 """The `syncdeck` command line: a thin client of the core.
 
 Headless subcommands never import Textual, so they start fast and run where no
-terminal UI could. Exit codes: 0 done, 1 a waited sync failed, 2 usage or
-configuration error (bad arguments, a bad configuration file, a refusal of the
-store, an unknown service, a port in use), 130 interrupted.
+terminal UI could. Exit codes: 0 done, 1 a waited sync failed (or a probe found
+its circuit not open: nothing was done), 2 usage or configuration error (bad
+arguments, a bad configuration file, a refusal of the store, an unknown service, a
+port in use), 130 interrupted.
 
 The grammar is in `console.cli.parser`, the commands in `console.cli.commands`,
 what they print in `console.cli.render`.

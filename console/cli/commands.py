@@ -1,7 +1,8 @@
 """The command line's subcommands: one coroutine each, a thin client of the orchestrator.
 
 Each takes the loaded settings and the parsed arguments and returns the exit
-code: 0 done, 1 a waited sync (or a verify) did not succeed. Bad input raises
+code: 0 done, 1 a waited sync (or a verify) did not succeed, or a probe found its circuit
+not open. Bad input raises
 `UsageError`; the store's refusals raise `StoreError` or `LookupError` (an
 unknown service); `console.cli.main` turns all three into one line and exit
 code 2. Every command but `daemon` opens a client that never runs syncs, so it
@@ -25,6 +26,7 @@ from console.cli.render import (
     describe_result,
     print_json,
     render_cancelled,
+    render_probe,
     render_queued,
     render_run,
     render_status,
@@ -35,8 +37,10 @@ from console.cli.sources import cmd_replica, cmd_sources
 from console.cli.verify import cmd_verify
 from console.documents import request_document, run_document, status_document
 from core.config import Settings, read_secret_file
+from core.errors import InvalidTransition
 from core.models import RunOutcome
 from core.orchestrator import Orchestrator
+from core.orchestrator.identity import os_user
 
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -89,6 +93,24 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
     async def work(orch: Orchestrator) -> int:
         print(render_cancelled(await orch.cancel(args.request_id)))
+        return EXIT_OK
+
+    return await client(settings, work)
+
+
+async def cmd_probe(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 done, 1 the circuit is not open (the store's refusal, in one line)."""
+
+    async def work(orch: Orchestrator) -> int:
+        try:
+            request = await orch.probe_now(args.service, by="cli", subject=os_user())
+        except InvalidTransition as exc:
+            print(f"syncdeck: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        if args.json:
+            print_json(request_document(request))
+        else:
+            print(render_probe(request))
         return EXIT_OK
 
     return await client(settings, work)
@@ -167,6 +189,7 @@ COMMANDS: dict[str, Command] = {
     "status": cmd_status,
     "sync": cmd_sync,
     "cancel": cmd_cancel,
+    "probe": cmd_probe,
     "history": cmd_history,
     "pause": _switch(pause=True),
     "resume": _switch(pause=False),

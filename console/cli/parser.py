@@ -185,6 +185,20 @@ def build_parser() -> Parser:
     cancel = sub.add_parser("cancel", parents=[common], help="cancel a queued or running request")
     cancel.add_argument("request_id", type=_request_id, metavar="REQUEST_ID")
 
+    probe = sub.add_parser(
+        "probe",
+        parents=[common],
+        help="probe a service's open circuit now, not after its cooldown",
+        description="Once the ERP is fixed: the service's open circuit goes half-open and its "
+        "queued request (queued now if it has none) may start at once instead of after the "
+        "cooldown. That run is the probe: a success closes the circuit, a failure opens it "
+        "again with a fresh cooldown. Recorded as a circuit.probe_requested event with who "
+        "asked. Exit 0 done, 1 when the circuit is not open (nothing to probe), 2 on a usage "
+        "error (an unknown service).",
+    )
+    probe.add_argument("service")
+    probe.add_argument("--json", action="store_true", help="machine-readable output")
+
     history = sub.add_parser("history", parents=[common], help="finished runs, newest first")
     history.add_argument("service", nargs="?")
     history.add_argument("--limit", type=_limit, default=20)

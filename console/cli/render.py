@@ -162,6 +162,14 @@ def render_cancelled(request: SyncRequest) -> str:
     return f"request #{request.id}: cancelled"
 
 
+def render_probe(request: SyncRequest) -> str:
+    """A probe asked for: which request probes the half-open circuit."""
+    return (
+        f"{request.service}: circuit half-open; request #{request.id} probes it as soon as "
+        "the runner can start it"
+    )
+
+
 HISTORY_HEADER = (
     f"{'RUN':>6} {'REQUEST':<7} {'STARTED':<19} {'SERVICE':<10} {'MODE':<12}{'OUTCOME':<12}"
     f"{'TIME':>8}  COUNTS (fetched inserted updated deleted rejected)"

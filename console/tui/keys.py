@@ -26,6 +26,8 @@ import msgspec
 from textual.binding import Binding, BindingType
 
 Place = Literal["services", "queue", "events", "history"]
+Condition = Literal["circuit_open"]
+"""What may have to hold for the focused row before the footer shows a key (`only_when`)."""
 PANES: tuple[Place, ...] = ("services", "queue", "events")
 """The main view's focusable panes, in tab order."""
 EVERYWHERE: tuple[Place, ...] = (*PANES, "history")
@@ -62,6 +64,9 @@ class KeyAction(msgspec.Struct, frozen=True, kw_only=True):
     """A toggle's label while what it toggles is paused."""
     anywhere: bool = False
     """The app's binding: works over the history too. Otherwise the main view's only."""
+    only_when: Condition | None = None
+    """The footer shows it only while this holds for the focused row (`circuit_open`: the
+    row's service's circuit is open). Pressed anyway, it says why it does nothing."""
 
     @property
     def name(self) -> str:
@@ -99,6 +104,17 @@ ACTIONS: tuple[KeyAction, ...] = (
         mutating=True,
         where=("services", "queue"),
         group="Sync",
+    ),
+    KeyAction(
+        keys="r",
+        action="probe",
+        label="Probe",
+        help="Probe the row's open circuit now: skip the cooldown",
+        display="r",
+        mutating=True,
+        where=("services", "queue"),
+        group="Sync",
+        only_when="circuit_open",
     ),
     KeyAction(
         keys="c",
@@ -232,12 +248,21 @@ def acts(action: str, place: Place) -> bool:
     return key is None or place in key.where
 
 
-def shown(action: str, place: Place, *, read_only: bool = False) -> bool:
-    """Whether the footer at `place` shows the key of `action`: exactly where it acts, and
-    never a mutating key in a read-only console (an action not in the table: yes)."""
+def shown(
+    action: str,
+    place: Place,
+    *,
+    read_only: bool = False,
+    holds: frozenset[Condition] = frozenset(),
+) -> bool:
+    """Whether the footer at `place` shows the key of `action`: exactly where it acts, while
+    its `only_when` is among what `holds` for the focused row, and never a mutating key in
+    a read-only console (an action not in the table: yes)."""
     key = KEYS.get(action)
     if key is None:
         return True
+    if key.only_when is not None and key.only_when not in holds:
+        return False
     return key.footer and place in key.where and not (read_only and key.mutating)
 
 

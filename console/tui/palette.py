@@ -1,4 +1,5 @@
-"""The command palette (ctrl+p): the same actions as the keys, plus one per service.
+"""The command palette (ctrl+p): the same actions as the keys, plus one per service (and a
+probe for each service whose circuit is open, as the last frame saw it).
 
 Each command runs the handler its key runs (the main view's, or the app's for the
 keys that work on every screen) in a worker, so a refusal is the same toast a key
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from textual.app import SystemCommand
 
 from console.tui.keys import ACTIONS
-from core.models import SyncMode
+from core.models import CircuitState, SyncMode
 
 if TYPE_CHECKING:
     from console.tui.app import SyncdeckApp
@@ -44,6 +45,13 @@ def palette_commands(app: SyncdeckApp) -> Iterable[SystemCommand]:
             _help("toggle_schedule"),
             lambda: app.run_worker(main.action_toggle_schedule()),
         )
+        for view in [] if snap is None else snap.services:
+            if view.circuit == CircuitState.OPEN:
+                yield SystemCommand(
+                    f"Probe {view.name} now",
+                    f"Probe the open {view.name} circuit now, not after its cooldown",
+                    lambda s=view.name: app.run_worker(main.probe(s)),
+                )
         yield SystemCommand(
             "Cancel running sync",
             "Cancel the sync that is running now (asks first)",

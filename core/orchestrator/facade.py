@@ -19,7 +19,8 @@ optional `Listener` (webhook notifications) is told this process's own changes.
 Failures: methods raise `core.errors` exceptions:
 - `UnknownService` for a service this orchestrator does not know;
 - `NotFound` for an unknown request;
-- `InvalidTransition` for a change the request's state forbids (the store says which);
+- `InvalidTransition` for a change the request's (or the circuit's) state forbids (the
+  store says which);
 - `StoreError` and its kin when the store fails.
 `wait` raises `TimeoutError` when its timeout passes first.
 """
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -312,24 +312,7 @@ class Orchestrator:
     async def wait(self, request_id: int, timeout: float | None = None) -> RequestResult:
         """Wait until the request ends (finished or cancelled) and return it with its last run.
         Raises NotFound, and TimeoutError if `timeout` passes first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        ended = self._relay.waiter(request_id)
-        try:
-            while True:
-                request = await self._store.get_request(request_id)
-                if request.state.ended:
-                    runs = await self._store.runs(request_id=request_id, limit=1)
-                    return RequestResult(request=request, run=runs[0] if runs else None)
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(f"request #{request_id} still {request.state.value}")
-                ended.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        ended.wait(), 1.0 if remaining is None else min(1.0, remaining)
-                    )
-        finally:
-            self._relay.forget(request_id)
+        return await self._relay.wait(request_id, timeout)
 
     async def cancel(self, request_id: int) -> SyncRequest:
         """Cancel a queued request at once, or ask the running one to stop (cooperatively,
@@ -348,6 +331,23 @@ class Orchestrator:
         Raises NotFound or InvalidTransition."""
         self._relay.publish(await self._store.set_priority(request_id, priority, delta))
         self._runner.wake()
+
+    async def probe_now(
+        self, service: str, *, by: str = "console", subject: str | None = None
+    ) -> SyncRequest:
+        """Let `service`'s open circuit probe the ERP now instead of after its cooldown: the
+        circuit goes half-open and the service's queued request may start at once (one is
+        queued if there is none: `by` "cli" or "api" makes it theirs, anyone else's is
+        manual). The breaker judges that run as the probe: a success closes the circuit, a
+        failure opens it again with a fresh cooldown. Recorded as `circuit.probe_requested`
+        with who asked: `by` (console, cli, api) and `subject` (the API token's subject, the
+        console's or CLI's user), and returned as the request that probes.
+        Raises UnknownService, InvalidTransition (the circuit is not open)."""
+        self._check_service(service)
+        request, events = await self._store.probe_now(service, by, subject)
+        self._relay.publish(events)
+        self._runner.wake()
+        return request
 
     async def set_default_priority(self, service: str, priority: int) -> None:
         """Change the priority new requests of `service` get. Raises UnknownService."""

@@ -3,7 +3,8 @@
 A lease names its holder by host, pid and a random suffix (a restarted process
 with a recycled pid is someone else). On the same host, a holder whose process is
 gone is known dead before its lease expires, so another process takes over at
-once instead of waiting out the TTL. Failures: none.
+once instead of waiting out the TTL. `os_user` names who a console or the CLI acts
+for. Failures: none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def os_user() -> str | None:
+    """The user this process runs as (who asked, when a console or the CLI changes
+    something); None where the system cannot say."""
+    import getpass  # only when someone asks: not on the way to a console's first frame
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 class Identity(msgspec.Struct):

@@ -6,7 +6,7 @@ passes on only what other processes appended, so a local subscriber sees each ev
 whichever way it arrived. An `own` listener sees only what this process published. On
 the way the relay hands a cancel asked elsewhere to the runner (the run may be ours),
 keeps the progress other processes' runs report (a snapshot shows it), and wakes
-`wait()`ers when a request ends, whoever ended it.
+`wait()`ers when a request ends, whoever ended it (`wait` is the facade's).
 
 It relies on the store's promise that event ids become visible in id order: an
 id below the cursor that appears later would be skipped.
@@ -19,7 +19,9 @@ heartbeat, its other caller, logs and retries too).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -27,7 +29,7 @@ import msgspec
 
 from core.errors import StoreError
 from core.events import EventBus
-from core.models import Event, EventKind, Progress
+from core.models import Event, EventKind, Progress, RequestResult
 from core.orchestrator.faults import StoreHealth
 from core.store.base import Store
 
@@ -87,6 +89,30 @@ class Relay:
 
     def forget(self, request_id: int) -> None:
         self._ended.pop(request_id, None)
+
+    async def wait(self, request_id: int, timeout: float | None) -> RequestResult:
+        """The request once it has ended, with its last run: read from the store whenever
+        an end is seen (here or in the log), and at least every second.
+
+        Raises NotFound, and TimeoutError if `timeout` passes first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ended = self.waiter(request_id)
+        try:
+            while True:
+                request = await self._store.get_request(request_id)
+                if request.state.ended:
+                    runs = await self._store.runs(request_id=request_id, limit=1)
+                    return RequestResult(request=request, run=runs[0] if runs else None)
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"request #{request_id} still {request.state.value}")
+                ended.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        ended.wait(), 1.0 if remaining is None else min(1.0, remaining)
+                    )
+        finally:
+            self.forget(request_id)
 
     def _observe(self, events: list[Event]) -> None:
         """Keep the few things a snapshot needs that only events carry, and wake waiters."""

@@ -214,6 +214,16 @@ class Store(Protocol):
         """Record a health change (only call when it changed). Raises: NotFound, StoreError."""
         ...
 
+    async def probe_now(
+        self, service: str, by: str, subject: str | None
+    ) -> tuple[SyncRequest, list[Event]]:
+        """Let the service's open circuit probe now, not after its cooldown: it goes half-open,
+        and its queued request (queued now if there is none) may start at once. Recorded as
+        `circuit.probe_requested` with who asked (`by`, `subject`). Returns that request.
+
+        Raises: NotFound (service), InvalidTransition (the circuit is not open), StoreError."""
+        ...
+
     async def controls(self) -> Controls:
         """Raises: StoreError."""
         ...
@@ -247,7 +257,8 @@ class Store(Protocol):
         ...
 
     async def cancel(self, request_id: int) -> tuple[SyncRequest, list[Event]]:
-        """Cancel a queued request at once, or ask a running one to stop.
+        """Cancel a queued request at once, or ask a running one to stop. A queued request
+        that was to probe a half-open circuit (`probe_now`) leaves it open again.
 
         Raises: NotFound, InvalidTransition (already ended), StoreError."""
         ...

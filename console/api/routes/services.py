@@ -1,5 +1,6 @@
 """The services: their views (state, health, schedule), default priorities and schedule
-overrides, persisted in the store. An unknown service is a 404."""
+overrides, persisted in the store, and an operator's probe of an open circuit. An
+unknown service is a 404; a probe of a circuit that is not open, a 409."""
 
 from __future__ import annotations
 
@@ -7,20 +8,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from console.api.auth import operate, read
+from console.api.auth import Principal, operate, read
 from console.api.errors import ApiError
 from console.api.responses import success
 from console.api.schemas import (
     READ_ERRORS,
     WRITE_ERRORS,
     PriorityBody,
+    QueuedAnswer,
     ScheduleBody,
     ServiceAnswer,
     ServicesAnswer,
+    errors,
 )
 from console.api.snapshots import SnapshotCache
 from console.api.state import orchestrator, snapshots
-from console.documents import status_document
+from console.documents import request_document, status_document
 from core.orchestrator import Orchestrator
 
 router = APIRouter(prefix="/api/services", tags=["services"])
@@ -75,3 +78,20 @@ async def set_schedule(orch: Orch, name: Name, body: ScheduleBody) -> Response:
 async def reset_schedule(orch: Orch, name: Name) -> Response:
     await orch.set_schedule(name, None, None, None)
     return await _service(orch, name)
+
+
+@router.post(
+    "/{name}/probe",
+    status_code=202,
+    response_model=QueuedAnswer,
+    responses={**WRITE_ERRORS, **errors(409)},
+    summary="Probe a service's open circuit now, not after its cooldown",
+    description="The circuit goes half-open and the service's queued request (queued now "
+    "if it has none) may start at once: a success closes the circuit, a failure opens it "
+    "again with a fresh cooldown. Recorded as a `circuit.probe_requested` event with the "
+    "token's subject. 409 when the circuit is not open.",
+)
+async def probe(orch: Orch, name: Name, caller: Annotated[Principal, Depends(operate)]) -> Response:
+    request = await orch.probe_now(name, by="api", subject=caller.subject)
+    message = f"the {name} circuit is half-open: request #{request.id} probes it"
+    return success({"request": request_document(request)}, message, status=202)

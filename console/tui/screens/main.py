@@ -151,8 +151,8 @@ class MainScreen(MainKeys):
             self._write_log_lines(events)
         queue.border_subtitle = f"{len(snap.queue)} queued"
         self._close_stale_question(snap)
-        if before is None or before.controls != snap.controls:
-            self.query_one(KeyBar).refresh()  # the state labels (`key_label`)
+        if before is None or self.footer_changed(before, snap):
+            self.query_one(KeyBar).refresh()  # the state labels (`key_label`), `r`
         self.frames += 1
         if self.frames == 1:
             self.run_worker(self.call_core("Events", self._load_backlog()), group="start")

@@ -6,7 +6,8 @@ what the focused pane shows (`place`): a service's row in Services, a queue
 entry's request (and its service) in the Queue. So `c` on a service cancels its
 queued request, or asks before cancelling its running sync; `h` and `f` in the
 Queue act on the entry's service. The footer shows exactly the keys that act
-there (`key_shown`, from `console.tui.keys`). A key pressed where it does not
+there (`key_shown`, from `console.tui.keys`; `r`, probe now, only on a row whose
+circuit is open). A key pressed where it does not
 act says where it does, and in a read-only console a key that would change
 something says "read-only console" (`_refused`): no key is ignored silently.
 Each key is one call of the orchestrator's public API, or asks first (`ask`); a
@@ -24,12 +25,13 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 from console.tui.frames import FrameLimiter
-from console.tui.keys import KEYS, READ_ONLY, Place, elsewhere, label, shown
+from console.tui.keys import KEYS, READ_ONLY, Condition, Place, elsewhere, label, shown
 from console.tui.widgets.queue import QueueTable
 from console.tui.widgets.services import ServicesTable
 from core.errors import StoreError
-from core.models import Snapshot, SyncMode
+from core.models import CircuitState, Snapshot, SyncMode, SyncRequest
 from core.orchestrator import Orchestrator
+from core.orchestrator.identity import os_user
 
 if TYPE_CHECKING:
     from console.tui.screens.confirm import ConfirmScreen
@@ -62,8 +64,26 @@ class MainKeys(Screen[None]):
         return label(action, text, paused.get(action, False))
 
     def key_shown(self, action: str) -> bool:
-        """Whether the footer shows `action`'s key: exactly where it acts."""
-        return shown(action, self.place(), read_only=self.read_only)
+        """Whether the footer shows `action`'s key: exactly where it acts (and, for `r`,
+        while the focused row's circuit is open)."""
+        return shown(action, self.place(), read_only=self.read_only, holds=self._holds())
+
+    def _holds(self) -> frozenset[Condition]:
+        """What holds for the focused row, as a key's `only_when` names it."""
+        snap, service = self.snapshot, self._row_service()
+        if snap is None or service is None:
+            return frozenset()
+        open_now = _open_circuits(snap)
+        return frozenset({"circuit_open"}) if service in open_now else frozenset()
+
+    def footer_changed(self, before: Snapshot, now: Snapshot) -> bool:
+        """Whether the footer must be drawn again for this frame: a toggle's label or a
+        circuit that opened or closed (`r` shows only on an open one) changed."""
+        return before.controls != now.controls or _open_circuits(before) != _open_circuits(now)
+
+    def on_data_table_row_highlighted(self) -> None:
+        """The selection moved: the footer's keys may change with the row (`r`)."""
+        self.refresh_bindings()
 
     # -- calling the core, asking first ---------------------------------------------
 
@@ -204,6 +224,27 @@ class MainKeys(Screen[None]):
             cancel,
         )
 
+    async def action_probe(self) -> None:
+        """`r`: the row's service (a queue entry's) probes its open circuit now."""
+        if self._refused("probe"):
+            return
+        service = self._row_service()
+        if service is not None:
+            await self.probe(service)
+
+    async def probe(self, service: str) -> None:
+        """Ask the core for the probe (`Orchestrator.probe_now`), as this console's user; a
+        circuit that is not open is the store's refusal, in a toast."""
+        asked: list[SyncRequest] = []
+
+        async def call() -> None:
+            asked.append(await self.orch.probe_now(service, by="console", subject=os_user()))
+
+        if await self.call_core("Probe now", call()) and asked:
+            snap = self.snapshot
+            when = "when dispatching resumes" if snap and snap.controls.dispatch_paused else "now"
+            self.notify(f"Request #{asked[0].id} probes {service} {when}.", title="Probe now")
+
     async def action_priority(self, delta: int) -> None:
         if self._refused(f"priority({delta})"):
             return
@@ -249,3 +290,7 @@ class MainKeys(Screen[None]):
     def flip_sort(self) -> None:
         if not self._refused("sort_reverse"):
             self.query_one(ServicesTable).flip_sort()
+
+
+def _open_circuits(snap: Snapshot) -> frozenset[str]:
+    return frozenset(s.name for s in snap.services if s.circuit == CircuitState.OPEN)

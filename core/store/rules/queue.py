@@ -11,6 +11,7 @@ from core.errors import InvalidTransition, StoreError
 from core.models import (
     MAX_PRIORITY,
     MIN_PRIORITY,
+    CircuitState,
     Event,
     EventKind,
     RequestSource,
@@ -139,6 +140,8 @@ def set_priority(
 
 def cancel(tx: Tx, now: datetime, request_id: int) -> tuple[SyncRequest, list[Event]]:
     """A queued request ends at once; a running one is asked to stop (its runner ends it).
+    A queued request that was to probe a half-open circuit leaves it open again, as a
+    cancelled probe run does (`core.breaker.after_run`), its cooldown as it was.
 
     Raises NotFound, InvalidTransition (already ended)."""
     request = tx.request(request_id)
@@ -153,7 +156,7 @@ def cancel(tx: Tx, now: datetime, request_id: int) -> tuple[SyncRequest, list[Ev
             request_id, state=ended.state, outcome=ended.outcome, finished_at=ended.finished_at
         )
         event = tx.emit(now, EventKind.REQUEST_CANCELLED, request.service, request_id)
-        return ended, [event]
+        return ended, [event, *_probe_called_off(tx, now, request)]
     if request.state == RequestState.RUNNING:
         if request.cancel_requested:
             return request, []
@@ -161,6 +164,27 @@ def cancel(tx: Tx, now: datetime, request_id: int) -> tuple[SyncRequest, list[Ev
         event = tx.emit(now, EventKind.REQUEST_CANCEL_ASKED, request.service, request_id)
         return replace(request, cancel_requested=True), [event]
     raise InvalidTransition(f"request #{request_id} already ended ({request.state.value})")
+
+
+def _probe_called_off(tx: Tx, now: datetime, request: SyncRequest) -> list[Event]:
+    """The circuit open again when the queued request just cancelled was to probe it: its
+    service's circuit is half-open (`services.probe_now`) and nothing of it is running."""
+    state = tx.service(request.service)
+    if state.circuit != CircuitState.HALF_OPEN:
+        return []
+    if any(r.service == request.service for r in tx.running_requests()):
+        return []  # the probe is running; this request was queued behind it
+    tx.update_service(request.service, circuit=CircuitState.OPEN)
+    return [
+        tx.emit(
+            now,
+            EventKind.CIRCUIT_CHANGED,
+            request.service,
+            request.id,
+            circuit=CircuitState.OPEN.value,
+            failures=state.consecutive_failures,
+        )
+    ]
 
 
 def end_or_requeue(

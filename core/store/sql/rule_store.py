@@ -92,6 +92,11 @@ class RuleStore(ABC):
     ) -> list[Event]:
         return await self._write(services.set_health, service, health, reasons)
 
+    async def probe_now(
+        self, service: str, by: str, subject: str | None
+    ) -> tuple[SyncRequest, list[Event]]:
+        return await self._write(services.probe_now, service, by, subject)
+
     async def controls(self) -> Controls:
         return await self._query(queries.controls)
 
