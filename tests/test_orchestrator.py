@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -14,7 +15,14 @@ import pytest
 from support.clock import ManualClock
 
 from core.config import Settings
-from core.errors import NotFound, StoreError, SyncError, TransientError, UnknownService
+from core.errors import (
+    NotFound,
+    StoreError,
+    StoreReplaced,
+    SyncError,
+    TransientError,
+    UnknownService,
+)
 from core.models import (
     CircuitState,
     Event,
@@ -317,6 +325,24 @@ async def test_unknown_service_is_refused(make: Factory) -> None:
     with pytest.raises(UnknownService):
         await orch.history("nope")
     assert (await orch.snapshot()).queue == []
+
+
+async def test_a_client_read_that_finds_the_store_replaced_stops_its_use_at_once(
+    make: Factory, data_dir: Path
+) -> None:
+    """A console's snapshot meeting a replaced file: the orchestrator stops using the store
+    then (no runner here any more), not at its runner's next heartbeat, a minute away."""
+    cfg = settings(data_dir, lease_ttl_s=120.0, heartbeat_s=60.0)
+    orch = await started(make([Service("orders")], cfg))
+    await until(lambda: orch.is_runner)
+    other = SQLiteStore(data_dir / "other.db")
+    await other.open()
+    await other.close()
+    os.replace(data_dir / "other.db", data_dir / "syncdeck.db")
+    with pytest.raises(StoreReplaced):
+        await orch.snapshot()
+    assert isinstance(orch.fault, StoreReplaced)
+    assert not orch.is_runner
 
 
 async def test_clients_read_the_store_through_the_public_api(make: Factory) -> None:

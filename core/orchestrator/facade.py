@@ -19,9 +19,9 @@ optional `Listener` (webhook notifications) is told this process's own changes.
 Failures: methods raise `core.errors` exceptions:
 - `UnknownService` for a service this orchestrator does not know;
 - `NotFound` for an unknown request;
-- `InvalidTransition` for a change the request's (or the circuit's) state forbids (the
-  store says which);
-- `StoreError` and its kin when the store fails.
+- `InvalidTransition` for a change the request's or the circuit's state forbids;
+- `StoreError` and its kin when the store fails (a client's read that finds it broken
+  stops this process using it at once, as the runner's loops would a moment later).
 `wait` raises `TimeoutError` when its timeout passes first.
 """
 
@@ -54,7 +54,7 @@ from core.orchestrator.relay import Relay
 from core.orchestrator.runner import Runner
 from core.orchestrator.snapshot import project, schedule_view
 from core.schedule.plan import ScheduleView
-from core.store.base import RunStats, Store
+from core.store.base import RunStats, Store, StoreView
 from core.sync.service import SyncService
 
 if TYPE_CHECKING:
@@ -198,15 +198,13 @@ class Orchestrator:
 
     @property
     def fault(self) -> StoreBroken | None:
-        """The store broke under this process (corrupt, deleted or replaced): it stopped
-        running and watching, and every call will fail. None while all is well."""
+        """The store broke under this process (corrupt, deleted or replaced); None if not."""
         return self._store_health.fault
 
     async def wait_for_fault(self) -> StoreBroken:
         """Return when the store breaks under this process (a daemon exits on it)."""
         await self._store_health.broken.wait()
-        assert self._store_health.fault is not None
-        return self._store_health.fault
+        return self._store_health.fault  # type: ignore[return-value]  # set with `broken`
 
     @property
     def service_names(self) -> list[str]:
@@ -218,7 +216,7 @@ class Orchestrator:
 
     async def snapshot(self) -> Snapshot:
         """Services, queue, active run, runner and controls, from one read of the store."""
-        view = await self._store.view()
+        view = await self._view()
         active = self._runner.active
         return project(
             view,
@@ -234,9 +232,17 @@ class Orchestrator:
     async def schedule(self) -> ScheduleView:
         """Every service's schedule as the runner applies it (its published plan, with the
         store's overrides and their problems), the spacing and the next period's fires."""
-        view = await self._store.view()
+        view = await self._view()
         holder_dead = view.lease is not None and self._runner.holder_dead(view.lease)
         return schedule_view(view, self.settings, holder_dead=holder_dead)
+
+    async def _view(self) -> StoreView:
+        """The store's view; one that finds the store broken stops its use here at once."""
+        try:
+            return await self._store.view()
+        except StoreBroken as exc:
+            self._store_health.failed(exc)
+            raise
 
     async def get_request(self, request_id: int) -> SyncRequest:
         """One request as the store has it now. Raises NotFound."""
