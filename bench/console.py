@@ -74,7 +74,7 @@ Key-to-screen latency (parts a and b), defined precisely:
     the time runs from just before the spawn to the moment the terminal has received a
     screen showing every marker: for syncdeck (the real command, `python -m console`,
     no subcommand, a data directory initialised by an untimed first run, schedule off)
-    the header ("runner:"), all four service rows and the footer ("palette"); for hello
+    the header ("runner:"), all four service rows and the footer ("q Quit"); for hello
     world, "Hello, world". Each program is then told to quit (q / ctrl+q). Runs
     alternate between the two; one untimed warm-up run each; median of 15 (--quick: 5).
     Beside it, the CPU time each program had used when its screen was complete (user +

@@ -130,7 +130,7 @@ def part_c(base: Path, report: PartReport, *, paint_runs: int) -> None:
         )
     syncdeck = (
         SYNCDECK,
-        ["runner:", "orders", "customers", "products", "prices", "palette"],
+        ["runner:", "orders", "customers", "products", "prices", "q Quit"],
         b"q",
     )
     hello = ([sys.executable, "-c", HELLO], ["Hello, world"], b"\x11")

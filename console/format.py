@@ -1,5 +1,13 @@
 """Small text formatters shared by the front ends (times, durations, bars): one format
-per kind of number."""
+per kind of number.
+
+- A time of day: `clock`, HH:MM:SS in local time.
+- A span of time (a run's duration, a wait, an ETA): `duration`, whole units
+  (`core.health.elapsed`: 0s, 9s, 1m12s, 2h05m).
+- Rows where room is short (the main view: a run's rows, the progress, rows/s):
+  `short_count`, two or three significant digits and a unit (950, 2.0k, 20k, 1.2M).
+- Rows in full (a run's or a service's detail): `count`, every digit (20,000).
+"""
 
 from __future__ import annotations
 
@@ -28,10 +36,14 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+UNITS = (("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000))
+
+
 def short_count(n: int) -> str:
-    """Counts for narrow columns: 950, 9,950, 20k, 1.2M."""
-    if n < 10_000:
-        return f"{n:,}"
-    if n < 1_000_000:
-        return f"{n // 1000}k"
-    return f"{n / 1_000_000:.1f}M"
+    """A count in at most four cells, one format whatever its size, never rounded up (a
+    count that grows never reads ahead of itself): 950, 2.0k, 9.9k, 20k, 999k, 1.2M."""
+    if n < 1000:
+        return str(max(0, n))
+    unit, scale = next(((u, s) for u, s in UNITS if n < s * 1000), UNITS[-1])
+    tenths = n * 10 // scale
+    return f"{tenths // 10}.{tenths % 10}{unit}" if tenths < 100 else f"{n // scale}{unit}"

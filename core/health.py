@@ -23,11 +23,9 @@ ORPHANED_NOTE = "orphaned: its runner is gone; it is requeued when a runner star
 
 
 def elapsed(seconds: float) -> str:
-    """A span of time for people: 9.8s, 12s, 1m12s, 2h05m, 3d04h, 12d."""
-    seconds = max(0.0, seconds)
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
+    """A span of time for people, in whole units and never rounded up, so that a value
+    that ticks keeps one format: 0s, 9s, 12s, 1m12s, 2h05m, 3d04h, 12d."""
+    minutes, secs = divmod(int(max(0.0, seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days >= 10:

@@ -1,4 +1,5 @@
-"""Pictures of every console scene (tests/support/scenes.py) at 80x24 and 120x40.
+"""Pictures of every console scene (tests/support/scenes.py) at 80x24, 120x40 and, in the
+compact layout, 60x20; and of the notice a terminal below the minimum size gets.
 
 The scenes run on a frozen store clock with fixed host, pid, durations and
 counts, and their apps are not live: nothing is drawn while a scene sets itself
@@ -38,7 +39,7 @@ SCENES = (
     "history",
     "read-only",
 )
-SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+SIZES = {"80x24": (80, 24), "120x40": (120, 40), "60x20": (60, 20)}
 WAIT = 10.0
 
 
@@ -67,3 +68,8 @@ def test_scene(snap_compare, tmp_path: Path, utc: None, name: str, size: tuple[i
     assert snap_compare(
         scene.app, press=scene.press, terminal_size=size, run_before=scene.run_before
     )
+
+
+def test_below_the_minimum_size(snap_compare, tmp_path: Path, utc: None) -> None:  # type: ignore[no-untyped-def]
+    scene = next(s for s in build_scenes(tmp_path) if s.name == "idle")
+    assert snap_compare(scene.app, terminal_size=(44, 12), run_before=scene.run_before)

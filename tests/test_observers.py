@@ -196,7 +196,7 @@ def test_a_runner_with_the_schedule_disabled_shows_disabled_to_every_observer(
 def test_status_says_why_nothing_runs(env: dict[str, str]) -> None:
     run(env, "sync", "orders")
     text = run(env, "status").stdout
-    assert "idle:     no runner is alive; start one with `syncdeck daemon`" in text
+    assert "idle:     no runner is alive; `syncdeck daemon` or `syncdeck` starts one" in text
     doc = status_json(env)
     assert doc["idle_reason"]["kind"] == "no_runner"
     assert doc["schedule"] == "disabled"

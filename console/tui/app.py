@@ -12,27 +12,37 @@ screen (`console.tui.toasts`); nothing the core reports crashes the app. A store
 that breaks under the console (corrupt, deleted or replaced) ends dispatch and
 drawing, and a blocking notice offers only quit (exit code 2:
 `console.tui.screens.fault`). Quitting asks first when it would interrupt a sync
-this console runs.
+this console runs. A terminal below the console's minimum size gets a one-line
+notice of the size needed over whatever was on top, and only the ways out work
+until it is large enough again (`console.tui.layout`, `console.tui.screens.size_notice`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from console.gc_pause import resume_gc
 from console.tui.keys import bindings
+from console.tui.layout import layout_for
 from console.tui.palette import palette_commands
 from console.tui.screens.main import MainScreen
 from console.tui.toasts import Toast, ToastPolicy, ToastRack
 from core.errors import StoreBroken
 from core.models import Event
 from core.orchestrator import Orchestrator
+
+if TYPE_CHECKING:
+    from console.tui.screens.size_notice import SizeNotice
+
+QUIT_ACTIONS = frozenset({"quit_console", "quit", "help_quit"})
+"""q, ctrl+q and ctrl+c: the keys that work over the size notice too."""
 
 
 @runtime_checkable
@@ -78,6 +88,9 @@ class SyncdeckApp(App[None]):
         self._toast_policy = ToastPolicy(lambda: orchestrator.holder_id)
         self.fault: StoreBroken | None = None
         """The store broke under the console: it shows why and offers only quit."""
+        self.size_notice: SizeNotice | None = None
+        """The notice of a terminal below the minimum size, while it is on the screen stack."""
+        self._drawn = False
 
     def get_default_screen(self) -> Screen[None]:
         return self.main
@@ -92,8 +105,27 @@ class SyncdeckApp(App[None]):
 
     async def on_mount(self) -> None:
         await self.main.started()  # mounted once the main view shows its first frame
+        self._drawn = True
+        self.fit_terminal()
         self.run_worker(self._consume_events(), exclusive=True, group="events")
         self.run_worker(self._watch_fault(), group="fault")
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._drawn:
+            self.call_later(self.fit_terminal)
+
+    def fit_terminal(self) -> None:
+        """Below the minimum size, the notice over everything; large enough again, without."""
+        small = layout_for(*self.size) == "too-small"
+        notice = self.size_notice
+        shown = notice is not None and notice in self.screen_stack
+        if small and not shown:
+            from console.tui.screens.size_notice import SizeNotice  # loads when first needed
+
+            self.size_notice = SizeNotice()
+            self.push_screen(self.size_notice)
+        elif not small and shown and self.screen is notice:
+            self.pop_screen()  # under a question, it goes when it is on top again
 
     async def _consume_events(self) -> None:
         async for event in self._subscription:
@@ -119,6 +151,8 @@ class SyncdeckApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.fault is not None:
             return False  # the store broke: the notice's own q is the only key
+        if self.size_notice is not None and self.screen is self.size_notice:
+            return action in QUIT_ACTIONS  # nothing to see: only the ways out
         # `/`, `o` and `O` only where the screen on top filters or sorts (not help, details).
         if action == "filter":
             return isinstance(self.screen, Filterable)

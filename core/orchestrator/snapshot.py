@@ -208,7 +208,7 @@ def idle_reason(
     if runner is None:
         return IdleReason(
             kind="no_runner",
-            text="no runner is alive; start one with `syncdeck daemon` or `syncdeck`",
+            text="no runner is alive; `syncdeck daemon` or `syncdeck` starts one",
         )
     if view.controls.dispatch_paused:
         return IdleReason(kind="paused", text="dispatch is paused")
@@ -217,7 +217,7 @@ def idle_reason(
     first = min(queue, key=lambda e: (e.ready_at, e.position))
     service = first.request.service
     if first.blocked_by == "circuit open":
-        text = f"{service}'s circuit is open; its probe runs when the cooldown ends"
+        text = f"the {service} circuit is open; a probe runs after the cooldown"
         return IdleReason(kind="circuit", text=text, until=first.ready_at, service=service)
     text = f"{service} is backing off after a failed try"
     return IdleReason(kind="backoff", text=text, until=first.ready_at, service=service)

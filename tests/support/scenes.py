@@ -411,9 +411,10 @@ async def _has_progress(orch: Orchestrator) -> bool:
     return snap.active is not None and snap.active.progress is not None
 
 
-SCREENSHOT_SIZES = {"": (100, 30), "80x24": (80, 24)}
+SCREENSHOT_SIZES = {"": (100, 30), "80x24": (80, 24), "60x20": (60, 20)}
 """Subdirectory of the screenshots directory -> terminal size: the pictures the README
-shows, and the same scenes at 80x24 (what an operator's SSH terminal often is)."""
+shows, the same scenes at 80x24 (what an operator's SSH terminal often is) and at 60x20
+(the compact layout)."""
 
 
 def write_screenshots(target: Path) -> list[Path]:

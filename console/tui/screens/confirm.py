@@ -21,7 +21,8 @@ class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical {
-        width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2;
+        width: 64; max-width: 100%; height: auto; border: thick $warning; background: $surface;
+        padding: 1 2;
     }
     ConfirmScreen Horizontal { height: auto; margin-top: 1; align: center middle; }
     ConfirmScreen Button { margin: 0 2; }

@@ -105,8 +105,8 @@ class DetailScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     DetailScreen { align: center middle; }
     DetailScreen > KeyScroll {
-        width: 76; height: auto; max-height: 90%; border: thick $primary; background: $surface;
-        padding: 0 1;
+        width: 76; max-width: 100%; height: auto; max-height: 90%; border: thick $primary;
+        background: $surface; padding: 0 1;
     }
     """
 

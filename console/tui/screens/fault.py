@@ -37,8 +37,8 @@ class FaultScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     FaultScreen { align: center middle; }
     FaultScreen > Vertical {
-        width: 76; height: auto; max-height: 90%; border: thick $error; background: $surface;
-        padding: 0 1;
+        width: 76; max-width: 100%; height: auto; max-height: 90%; border: thick $error;
+        background: $surface; padding: 0 1;
     }
     """
 

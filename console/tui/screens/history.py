@@ -1,5 +1,8 @@
 """One service's runs, newest first: whole at 80 columns, the error column in view.
 
+The error column takes the room the others leave, its text cut between two words;
+narrower, whole columns are left out (`DROP`): the rejected count, then the error.
+
 Enter opens the selected run's detail (`console.tui.screens.detail`: the full
 error, counts, mode and why, duration, attempt). `/` filters the runs as you
 type (match count in the border), `o`/`O` sort them, Esc clears a filter or goes
@@ -28,7 +31,6 @@ from console.tui.widgets.filter_bar import FilterBar
 from console.tui.widgets.key_bar import KeyBar
 from console.tui.widgets.services import OUTCOME_STYLE, OUTCOME_TEXT
 from console.tui.widgets.table import (
-    Column,
     KeyedTable,
     SortOrder,
     columns,
@@ -37,9 +39,14 @@ from console.tui.widgets.table import (
 )
 from core.models import RunRecord
 
-FIXED = columns("run 4, started 8, mode 4, outcome 9, took 5, fetched 7, written 7, rej 3")
-ERROR_MIN = 10
-"""At 80 columns the error column keeps 11 cells; Enter shows the whole error."""
+COLUMNS = columns(
+    "run 4, started 8, mode 4, outcome 11, took 5, fetched 7, written 7, rej 3, error 12"
+)
+"""The error column takes the room the others leave, at least 12 cells; Enter shows the
+whole error. At 80 columns the rejected count gives it its room (the outcome of a run
+that quarantined records is yellow, and its detail says how many)."""
+DROP = ("rej", "error", "written", "fetched", "took")
+"""The columns left out when the screen is narrower, the first first."""
 TREND_RUNS = 2
 """Finished runs needed before the sparkline of durations is drawn."""
 SORTS: dict[str, Callable[[RunRecord], Any]] = {
@@ -117,9 +124,7 @@ class HistoryScreen(Screen[None]):
             if trend:
                 durations = [r.duration or 0.0 for r in reversed(finished)]
                 yield Sparkline(durations, summary_function=max)
-            fixed = sum(c.width + 2 for c in FIXED)
-            error_width = max(ERROR_MIN, self.app.size.width - 4 - fixed)
-            yield RunsTable((*FIXED, Column("error", error_width)), id="runs", zebra_stripes=True)
+            yield RunsTable(COLUMNS, id="runs", zebra_stripes=True, drop=DROP, flex="error")
         yield FilterBar(id="history-filter")
         yield KeyBar()
 

@@ -8,7 +8,8 @@ bindings, so they work only while it is on top; what each does with the focused
 pane's selection is `console.tui.screens.main_keys` (`MainKeys`, which this
 screen is). Enter opens the selected service's or queue entry's detail. A frame
 that finds the store broken ends the frames and tells the app (`StoreBroke`);
-one in flight at exit ends quietly.
+one in flight at exit ends quietly. Below 80x24 the view is compact (`layout`,
+`console.tui.layout`): set when it is mounted, resized or shown again, never per frame.
 
 Failures: none escape a frame but `StoreError` while the view is still live
 (a closed store at exit ends the frame quietly).
@@ -21,12 +22,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import ComposeResult
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
 
 from console.tui.frames import IDLE_REFRESH, FrameLimiter
 from console.tui.keys import bindings
+from console.tui.layout import COMPACT_CLASS, FULL, Pane, layout_for, short_heights
 from console.tui.screens.main_keys import MainKeys
 from console.tui.widgets.active import ActivePane
 from console.tui.widgets.event_log import EventLog
@@ -78,21 +82,18 @@ class MainScreen(MainKeys):
         self.backlog_loaded = False
         self._pending_events: list[Event] = []
         self._started = asyncio.Event()
+        self._size = Size(*FULL)
+        self._heights: tuple[int, int] | None = None
+        """The services' and the queue's height limits in a short view (None: the stylesheet's)."""
+        self._counted = 0
+        """The services the height limits were set for."""
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
-        services = ServicesTable(id="services")
-        services.border_title = "Services"
-        yield services
-        active = ActivePane(id="active")
-        active.border_title = "Active sync"
-        yield active
-        queue = QueueTable(id="queue")
-        queue.border_title = "Queue"
-        yield queue
-        log = EventLog(id="log")
-        log.border_title = "Events"
-        yield log
+        yield ServicesTable(id="services")
+        yield ActivePane(id="active")
+        yield QueueTable(id="queue")
+        yield EventLog(id="log")
         yield KeyBar()
 
     async def on_mount(self) -> None:
@@ -100,6 +101,7 @@ class MainScreen(MainKeys):
         this screen asks for, so that the first paint shows it whole; live, then at least
         every IDLE_REFRESH. The app has started the orchestrator by now (`on_load`)."""
         try:
+            self.fit_layout(self.app.size)
             self.query_one(ServicesTable).focus()
             if self.limiter.live:
                 self.set_interval(IDLE_REFRESH, self.limiter.request_redraw)
@@ -113,6 +115,42 @@ class MainScreen(MainKeys):
 
     def on_unmount(self) -> None:
         self.limiter.stop()
+
+    # -- the layout by terminal size -------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_layout(event.size)
+
+    def on_screen_resume(self) -> None:
+        """Back on top: the terminal may have been resized under the screen that was."""
+        self.fit_layout(self.app.size)
+
+    @property
+    def compact(self) -> bool:
+        return self.has_class(COMPACT_CLASS)
+
+    def fit_layout(self, size: Size) -> None:
+        """Full or compact, as `size` asks (`console.tui.layout`); below the minimum, the app
+        covers this view with its notice and the compact layout stays under it."""
+        compact = layout_for(size.width, size.height) != "full"
+        if compact != self.compact:
+            self.set_class(compact, COMPACT_CLASS)
+            for pane in self.query("#services, #active, #queue, #log"):
+                if isinstance(pane, Pane):
+                    pane.set_compact(compact)
+        self._size = size
+        self._fit_heights()
+
+    def _fit_heights(self) -> None:
+        """Shorter than FULL, the panes' height limits that keep every pane on screen
+        (`console.tui.layout.short_heights`): set again when the services' count changes."""
+        services = self.query_one(ServicesTable)
+        self._counted = services.row_count
+        heights = short_heights(self._size.height, self._counted)
+        if heights != self._heights:
+            self._heights = heights
+            limits = (None, None) if heights is None else heights  # None: the stylesheet's
+            services.styles.max_height, self.query_one(QueueTable).styles.max_height = limits
 
     # -- drawing -------------------------------------------------------------------
 
@@ -138,7 +176,10 @@ class MainScreen(MainKeys):
         before, self.snapshot = self.snapshot, snap
         events, self._pending_events = self._pending_events, []
         self.query_one(StatusHeader).show(snap, self.read_only)
-        self.query_one(ServicesTable).show(snap.services)
+        services = self.query_one(ServicesTable)
+        services.show(snap.services)
+        if services.row_count != self._counted:
+            self._fit_heights()
         queue = self.query_one(QueueTable)
         queue.note(events)
         queue.show(snap.queue)
@@ -149,7 +190,7 @@ class MainScreen(MainKeys):
             self.call_after_refresh(self._write_log_lines, events)
         else:
             self._write_log_lines(events)
-        queue.border_subtitle = f"{len(snap.queue)} queued"
+        queue.set_note(f"{len(snap.queue)} queued")
         self._close_stale_question(snap)
         if before is None or self.footer_changed(before, snap):
             self.query_one(KeyBar).refresh()  # the state labels (`key_label`), `r`

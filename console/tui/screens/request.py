@@ -108,7 +108,7 @@ def why_text(entry: QueueEntry, snap: Snapshot) -> str:
     if entry.blocked_by == "backoff":
         return "it backs off after a failed try; an operator's f, i or a ends the wait"
     if entry.blocked_by == "circuit open":
-        return f"{request.service}'s circuit is open; a probe runs when the cooldown ends"
+        return f"the {request.service} circuit is open; a probe runs after the cooldown"
     reason = snap.idle_reason
     if reason is not None and reason.kind in ("store", "no_runner", "paused"):
         return reason.text

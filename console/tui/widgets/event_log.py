@@ -3,16 +3,22 @@
 It starts with the store's newest events (`add_backlog`, read through the
 orchestrator once the first frame is up), then live ones; an event seen both
 ways is logged once (by its store id), and lines stay in id order. The filter
-(`/`) applies as the operator types; the border says how many lines match.
+(`/`) applies as the operator types; the border says how many lines match. A line
+wider than the pane ends between two words, with an ellipsis (`console.tui.fit`),
+never mid-word; when the pane's width changes, the lines are fitted to it again.
 """
 
 from __future__ import annotations
 
 from collections import deque
 
+from rich.text import Text
+from textual import events
 from textual.widgets import RichLog
 
 from console.format import clock
+from console.tui.fit import cut_words
+from console.tui.layout import Pane
 from core.models import Event, EventKind
 
 MAX_LINES = 500
@@ -43,15 +49,31 @@ def describe(event: Event) -> str:
     return " ".join(parts)
 
 
-class EventLog(RichLog):
+class EventLog(Pane, RichLog):
     """Keeps the last MAX_LINES lines; a filter redraws from them."""
 
+    pane_name = "Events"
+
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, min_width=1, **kwargs)  # type: ignore[arg-type]
         self.lines_kept: deque[str] = deque(maxlen=MAX_LINES)
         self._ids: deque[int] = deque(maxlen=MAX_LINES)
         """The store id of each kept line (0: not from the store), in step with lines_kept."""
         self.filter_text = ""
+        self._width = 0
+        """The width the lines on screen were fitted to (0: not known yet, uncut)."""
+        self._retitle()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A new width: fit the lines to it again (before RichLog draws the ones it held)."""
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self._width = width
+            self._redraw()
+
+    def _write(self, line: str) -> None:
+        text = Text(line, no_wrap=True, end="")
+        self.write(cut_words(text, self._width) if self._width else text)
 
     def add(self, events: list[Event]) -> None:
         seen = set(self._ids)
@@ -62,7 +84,7 @@ class EventLog(RichLog):
             self.lines_kept.append(line)
             self._ids.append(event.id)
             if self._matches(line):
-                self.write(line)
+                self._write(line)
         if self.filter_text:
             self._count()
 
@@ -94,7 +116,7 @@ class EventLog(RichLog):
         self.clear()
         for line in self.lines_kept:
             if self._matches(line):
-                self.write(line)
+                self._write(line)
         self._count()
         if self.auto_scroll:
             self.scroll_end(animate=False)
@@ -105,8 +127,6 @@ class EventLog(RichLog):
 
     def _count(self) -> None:
         if self.filter_text:
-            self.border_subtitle = (
-                f"filter: {self.filter_text} ({self.matches} of {len(self.lines_kept)})"
-            )
+            self.set_note(f"filter: {self.filter_text} ({self.matches} of {len(self.lines_kept)})")
         else:
-            self.border_subtitle = ""
+            self.set_note("")

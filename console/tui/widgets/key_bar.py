@@ -12,7 +12,8 @@ now. Each key has a label of its own if they all fit (beside the command palette
 label, or its key alone); else the keys of one binding group share a label
 ("f/i/a Sync"), beside the palette's label, its key or, when even that does not
 fit, without it; last, whole keys from the end are left out (a cut-off label
-helps nobody). A click on a key acts like the key.
+helps nobody), but never help and quit (`PINNED`): however narrow the terminal,
+`? Help` and `q Quit` stay. A click on a key acts like the key.
 
 Failures: none; a binding whose key is not active any more is simply not drawn.
 """
@@ -26,6 +27,9 @@ from rich.text import Text
 from textual import events
 from textual.screen import Screen
 from textual.widget import Widget
+
+PINNED = frozenset({"help", "quit_console"})
+"""The actions whose keys are never left out: the one that shows every key, and the way out."""
 
 
 class Offer(msgspec.Struct, frozen=True):
@@ -146,6 +150,7 @@ class KeyBar(Widget):
             if _width(pieces) + tail.cell_len + (1 if tail else 0) <= width:
                 break
         room = max(0, width - tail.cell_len - 1)
+        pieces = _within(pieces, room)
         line = Text(no_wrap=True, overflow="crop")
         spans: list[tuple[int, int, Offer]] = []
         for piece, parts in pieces:
@@ -180,6 +185,22 @@ Piece = tuple[Text, list[tuple[int, int, Offer]]]
 def _width(pieces: list[Piece]) -> int:
     """The cells the pieces take, with a space between two."""
     return sum(piece.cell_len for piece, _ in pieces) + max(0, len(pieces) - 1)
+
+
+def _within(pieces: list[Piece], room: int) -> list[Piece]:
+    """The pieces that fit `room` cells: the last ones left out first, but never a pinned
+    key's (`PINNED`)."""
+    kept = list(pieces)
+    while _width(kept) > room:
+        loose = [i for i, (_, parts) in enumerate(kept) if not _pinned(parts)]
+        if not loose:
+            break
+        del kept[loose[-1]]
+    return kept
+
+
+def _pinned(parts: list[tuple[int, int, Offer]]) -> bool:
+    return any(offer.action in PINNED for _, _, offer in parts)
 
 
 def _pieces(

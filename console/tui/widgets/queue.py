@@ -8,16 +8,20 @@ merged sources come from the `request.merged` events this console has seen
 (its first log lines are the store's newest events, so a console that attaches
 later knows the recent ones); a merge older than that counts (`schedule+1`).
 The selected entry (`selected_entry`) is the one keys act on while the queue has
-focus; Enter on it opens its detail (`console.tui.screens.request`).
+focus; Enter on it opens its detail (`console.tui.screens.request`). Narrower than
+80 columns, it leaves out whole columns, the source first (`DROP`).
 """
 
 from __future__ import annotations
 
 from console.format import clock, duration
+from console.tui.layout import Pane
 from console.tui.widgets.table import KeyedTable, columns, mode_text, selected_key
 from core.models import Event, EventKind, QueueEntry
 
 COLUMNS = columns("# 2, id 5, service 10, mode 4, prio 5, waited 6, ready at 8, source 16")
+DROP = ("source", "ready at", "waited", "prio", "mode", "#")
+"""The columns left out when the pane is narrower, the first first: id and service stay."""
 MAX_MERGES_KEPT = 2_000
 
 
@@ -51,9 +55,12 @@ def queue_cells(entry: QueueEntry, merged_from: list[str] | None = None) -> tupl
     )
 
 
-class QueueTable(KeyedTable):
+class QueueTable(Pane, KeyedTable):
+    pane_name = "Queue"
+
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, id=id)
+        super().__init__(COLUMNS, id=id, drop=DROP)
+        self._retitle()
         self.merged_from: dict[int, list[str]] = {}
         self.entries: dict[int, QueueEntry] = {}
         """The entries shown, by request id, as the last frame had them."""

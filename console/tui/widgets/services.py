@@ -1,5 +1,10 @@
 """The services pane: one row per service, fixed columns that fit 80 columns, a sort.
 
+Narrower, it leaves out whole columns, the rows first, then the last run, the next
+run and the result (`DROP`): the service, its state and its health always show.
+Rows read in one format whatever their size (`console.format.short_count`: fetched /
+written, 950, 2.0k, 20k, 1.2M); outcomes in whole words ("interrupted").
+
 Rows are updated by key so the cursor never jumps (see `console.tui.widgets.table`).
 The default order is the snapshot's (default priority, highest first); `o`
 sorts by name, state, health (the worst first), next run (the soonest first; none
@@ -16,13 +21,17 @@ from typing import Any
 from rich.text import Text
 
 from console.format import clock, short_count
+from console.tui.layout import Pane
 from console.tui.widgets.status_header import HEALTH_STYLE
 from console.tui.widgets.table import KeyedTable, SortOrder, apply_order, columns, selected_key
 from core.models import HEALTH_RANK, CircuitState, RunOutcome, ServiceView
 
-COLUMNS = columns("service 10, state 7, health 9, next 8, last run 8, result 9, rows 11")
-"""7 columns, 62 cells of text and 14 of padding: whole at 80 columns (78 inside). The
-default priority and the last run's duration are in the service's detail (Enter)."""
+COLUMNS = columns("service 10, state 7, health 9, next 8, last run 8, result 11, rows 9")
+"""7 columns, 62 cells of text and 14 of padding: whole at 80 columns (78 inside, 2 of them
+for a scrollbar). The default priority and the last run's duration are in the service's
+detail (Enter)."""
+DROP = ("rows", "last run", "next", "result")
+"""The columns left out when the pane is narrower, the first first."""
 OUTCOME_STYLE = {
     RunOutcome.SUCCEEDED: "green",
     RunOutcome.FAILED: "bold red",
@@ -30,7 +39,8 @@ OUTCOME_STYLE = {
     RunOutcome.CANCELLED: "yellow",
     RunOutcome.INTERRUPTED: "yellow",
 }
-OUTCOME_TEXT = {RunOutcome.TIMED_OUT: "timed out", RunOutcome.INTERRUPTED: "interrupt"}
+OUTCOME_TEXT = {RunOutcome.TIMED_OUT: "timed out"}
+"""Outcomes as the tables show them, in whole words (the others: their own value)."""
 STATE_TEXT = {"retry_wait": "backoff", "circuit_open": "circuit"}
 SORTS: dict[str, Callable[[ServiceView], Any]] = {
     "priority": lambda s: (-s.priority, s.name),  # the snapshot's own order
@@ -78,9 +88,12 @@ def service_cells(s: ServiceView) -> tuple[object, ...]:
     )
 
 
-class ServicesTable(KeyedTable):
+class ServicesTable(Pane, KeyedTable):
+    pane_name = "Services"
+
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, id=id, zebra_stripes=True)
+        super().__init__(COLUMNS, id=id, zebra_stripes=True, drop=DROP)
+        self._retitle()
         self.sorting = SortOrder(tuple(SORTS))
         self.views: dict[str, ServiceView] = {}
         self._order: list[str] = []
@@ -105,7 +118,7 @@ class ServicesTable(KeyedTable):
 
     def _label_sort(self) -> None:
         order = self.sorting
-        self.border_subtitle = "" if order.index == 0 and not order.descending else order.label
+        self.set_note("" if order.index == 0 and not order.descending else order.label)
 
     def cycle_sort(self) -> None:
         self.sorting.cycle()

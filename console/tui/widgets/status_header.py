@@ -1,10 +1,10 @@
 """The header line: who runs syncs and since when; dispatch, schedule, health and the clock.
 
 Fields are separated by " · " and never run together. When the line is wider
-than the terminal, the least important field is cut first, with an ellipsis
-(then dropped if fewer than eight cells of it would remain), then the next. The "since"
-time goes first, the dispatch state and the store's trouble ("store unwritable:
-<reason>") last. The schedule field is the runner's schedule (`Snapshot.schedule`, from
+than the terminal, the least important field goes first, whole (`console.tui.fit`:
+no word is cut; the store's trouble, prose, is cut between two words instead). The
+"since" time goes first, the dispatch state and the store's trouble ("store
+unwritable: <reason>") last. The schedule field is the runner's schedule (`Snapshot.schedule`, from
 the plan it publishes), so an observer under another configuration shows what ticks.
 """
 
@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from console.format import clock
+from console.tui.fit import Field, fit_fields
 from core.models import HealthState, Snapshot
 
 HEALTH_STYLE = {
@@ -39,60 +40,34 @@ DISPATCH_WORDS = {
 """`Snapshot.dispatch`: "stopped" while no runner is alive to start anything."""
 
 
-def fit(fields: list[tuple[int, Text]], width: int) -> Text:
-    """Join `fields` (importance, text; higher is more important) in their order within
-    `width` cells: cut the least important first, with an ellipsis, dropping it when
-    fewer than eight cells (or its whole length) of it would remain."""
-    kept = [(rank, text.copy()) for rank, text in fields]
-
-    def total() -> int:
-        return sum(t.cell_len for _, t in kept) + len(SEPARATOR) * max(0, len(kept) - 1)
-
-    for rank in sorted({r for r, _ in kept}):
-        while total() > width:
-            index = next((i for i, (r, _) in enumerate(kept) if r == rank), None)
-            if index is None:
-                break
-            text = kept[index][1]
-            room = text.cell_len - (total() - width)
-            if room >= min(8, text.cell_len):
-                text.truncate(room, overflow="ellipsis")
-            else:
-                del kept[index]
-        if total() <= width:
-            break
-    line = Text(no_wrap=True, overflow="ellipsis")
-    for i, (_, text) in enumerate(kept):
-        if i:
-            line.append(SEPARATOR, style="dim")
-        line.append_text(text)
-    line.truncate(width, overflow="ellipsis")
-    return line
-
-
-def header_fields(snap: Snapshot, read_only: bool) -> list[tuple[int, Text]]:
+def header_fields(snap: Snapshot, read_only: bool) -> list[Field]:
     """The header's fields in display order, with their importance."""
-    fields: list[tuple[int, Text]] = []
+    fields: list[Field] = []
     if read_only:
-        fields.append((8, Text("READ-ONLY", style="bold yellow")))
+        fields.append(Field(8, Text("READ-ONLY", style="bold yellow")))
     who = Text("runner: ")
     if snap.runner is None:
         who.append("none", style="bold red")
-        fields.append((7, who))
+        fields.append(Field(7, who))
     else:
         name = "this console" if snap.is_runner else f"{snap.runner.host}:{snap.runner.pid}"
         who.append(name, style="bold")
-        fields.append((4, who))
-        fields.append((0, Text(f"since {clock(snap.runner.acquired_at)}")))
+        fields.append(Field(4, who))
+        fields.append(Field(0, Text(f"since {clock(snap.runner.acquired_at)}")))
     word, style = DISPATCH_WORDS.get(snap.dispatch, (snap.dispatch, ""))
-    fields.append((9, Text("dispatch ").append(word, style=style)))
+    fields.append(Field(9, Text("dispatch ").append(word, style=style)))
     word, style = SCHEDULE_WORDS.get(snap.schedule, (snap.schedule, ""))
-    fields.append((5, Text("sched ").append(word, style=style)))
+    fields.append(Field(5, Text("sched ").append(word, style=style)))
     if snap.store_problem:
-        fields.append((9, Text(snap.store_problem, style="bold red")))
-    fields.append((6, Text(snap.health.value, style=HEALTH_STYLE[snap.health])))
-    fields.append((2, Text(clock(snap.at))))
+        fields.append(Field(9, Text(snap.store_problem, style="bold red"), words=True))
+    fields.append(Field(6, Text(snap.health.value, style=HEALTH_STYLE[snap.health])))
+    fields.append(Field(2, Text(clock(snap.at))))
     return fields
+
+
+def fit(fields: list[Field], width: int) -> Text:
+    """The header line at `width` cells (`console.tui.fit.fit_fields`)."""
+    return fit_fields(fields, width, Text(SEPARATOR, style="dim"))
 
 
 class StatusHeader(Widget):
@@ -102,11 +77,13 @@ class StatusHeader(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._fields: list[tuple[int, Text]] = []
+        self._fields: list[Field] = []
 
     def show(self, snap: Snapshot, read_only: bool) -> None:
         fields = header_fields(snap, read_only)
-        if [(r, t.plain) for r, t in fields] != [(r, t.plain) for r, t in self._fields]:
+        if [(f.rank, f.text.plain) for f in fields] != [
+            (f.rank, f.text.plain) for f in self._fields
+        ]:
             self._fields = fields
             self.refresh()
 

@@ -2,11 +2,18 @@
 
 Columns have fixed widths chosen to fit 80 columns, so that no value widens a
 column, no horizontal scrollbar appears and no pane jumps when the first run
-lands (a value wider than its column is cut). A table declares them in one line
-(`columns("service 10, state 7, ...")`), a column's label being its key. Rows are
+lands; a value is made to fit its column, never cut by it. A table declares them in one
+line (`columns("service 10, state 7, ...")`), a column's label being its key. Rows are
 updated by key, touching only changed cells, and reordered in place: the selected
 row stays selected through every update, filter and sort (`KeyedTable.put_rows`).
 Labels and text cells are shown as they are, never read as Rich markup (`plain_cell`).
+
+A table narrower than all its columns (a terminal under 80 columns) leaves whole
+columns out, in the order it names (`drop`), rather than cutting the last one off;
+one column may take whatever room is left (`flex`: the history's error). The room is
+the table's width less its vertical scrollbar's, whether or not that shows, so the
+columns do not change when rows come and go. They are laid out again only when a
+resize changes them (`fit_columns`): the rows, and the selection, stay.
 """
 
 from __future__ import annotations
@@ -15,8 +22,11 @@ from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.widgets import DataTable
+
+from console.tui.fit import cut_words
 
 MODE_SHORT = {"incremental": "incr"}
 """Modes as a 4-cell column shows them (`mode_text`)."""
@@ -56,6 +66,31 @@ def add_columns(table: DataTable[object], columns: Sequence[Column]) -> None:
         table.add_column(Text(column.label), key=column.label, width=column.width)
 
 
+CELL_PADDING = 2
+"""DataTable's padding around every column's cells (one cell each side)."""
+
+
+def fitting(
+    columns: Sequence[Column], room: int, drop: Sequence[str] = (), flex: str | None = None
+) -> tuple[Column, ...]:
+    """The columns shown in `room` cells: all if they fit, else without the ones in `drop`,
+    in its order, until they fit; the `flex` column (if kept) takes what room is left,
+    at least its own width."""
+
+    def need(cols: Sequence[Column]) -> int:
+        return sum(c.width + CELL_PADDING for c in cols)
+
+    shown = list(columns)
+    for label in drop:
+        if need(shown) <= room:
+            break
+        shown = [c for c in shown if c.label != label]
+    if flex is not None:
+        spare = room - need(shown)
+        shown = [Column(c.label, c.width + max(0, spare)) if c.label == flex else c for c in shown]
+    return tuple(shown)
+
+
 class KeyedTable(DataTable[object]):
     """A table of fixed `columns` whose rows are kept by key; j and k move the cursor."""
 
@@ -65,14 +100,64 @@ class KeyedTable(DataTable[object]):
     ]
 
     def __init__(
-        self, columns: Sequence[Column], *, id: str | None = None, zebra_stripes: bool = False
+        self,
+        columns: Sequence[Column],
+        *,
+        id: str | None = None,
+        zebra_stripes: bool = False,
+        drop: Sequence[str] = (),
+        flex: str | None = None,
     ) -> None:
+        """`drop`: the columns that may be left out when room is short, the first to go
+        first; `flex`: the one that takes the room left (see `fitting`)."""
         super().__init__(id=id, cursor_type="row", zebra_stripes=zebra_stripes)
         self.column_spec = tuple(columns)
+        self.shown_columns = self.column_spec
+        """The columns on screen now (`fit_columns`)."""
+        self._drop = tuple(drop)
+        self._flex = flex
         self._column_keys = tuple(c.label for c in columns)
+        self._rows: list[tuple[str, list[object]]] = []
+        """The last `put_rows`' rows, every column's cells: what a new layout shows."""
 
     def on_mount(self) -> None:
         add_columns(self, self.column_spec)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_columns()
+
+    @property
+    def room(self) -> int:
+        """The cells the columns may take: the width inside the border and padding, less
+        the vertical scrollbar's, shown or not."""
+        return self.size.width - self.styles.scrollbar_size_vertical
+
+    def fit_columns(self) -> None:
+        """Show the columns that fit the table's width now; lay them out again (the rows
+        and the selection stay) only if that changes them."""
+        if self.size.width <= 0:
+            return
+        wanted = fitting(self.column_spec, self.room, self._drop, self._flex)
+        if wanted == self.shown_columns:
+            return
+        for column in self.shown_columns:
+            self.remove_column(column.label)
+        self.shown_columns = wanted
+        self._column_keys = tuple(c.label for c in wanted)
+        add_columns(self, wanted)
+        for key, cells in self._rows:
+            if key in self.rows:
+                for label, cell in zip(self._column_keys, self._shown(cells), strict=True):
+                    self.update_cell(key, label, cell)
+
+    def _shown(self, cells: Sequence[object]) -> list[object]:
+        """The cells of the columns on screen, of a row's cells in every column, each made
+        to fit its column (`fit_cell`)."""
+        picked = list(cells)
+        if len(self.shown_columns) != len(self.column_spec):
+            index = {c.label: i for i, c in enumerate(self.column_spec)}
+            picked = [cells[index[c.label]] for c in self.shown_columns]
+        return [fit_cell(cell, c.width) for cell, c in zip(picked, self.shown_columns, strict=True)]
 
     def put_rows(
         self,
@@ -80,18 +165,29 @@ class KeyedTable(DataTable[object]):
         order_column: str,
         cell_key: Callable[[object], str] | None = None,
     ) -> None:
-        """Make the table hold exactly `rows` (key, cells), in their order: rows gone are
-        removed, new ones added, the others updated cell by cell (`update_changed`)."""
-        rows = [(key, [plain_cell(cell) for cell in cells]) for key, cells in rows]
-        wanted = {key for key, _ in rows}
+        """Make the table hold exactly `rows` (key, cells in every column), in their order:
+        rows gone are removed, new ones added, the others updated cell by cell
+        (`update_changed`); only the cells of the columns on screen are shown."""
+        kept = [(key, [plain_cell(cell) for cell in cells]) for key, cells in rows]
+        self._rows = kept
+        wanted = {key for key, _ in kept}
         for gone in [k for k in self.rows if k.value not in wanted]:
             self.remove_row(gone)
-        for key, cells in rows:
+        for key, cells in kept:
+            shown = self._shown(cells)
             if key in self.rows:
-                update_changed(self, key, self._column_keys, cells)
+                update_changed(self, key, self._column_keys, shown)
             else:
-                self.add_row(*cells, key=key)
-        apply_order(self, order_column, [key for key, _ in rows], cell_key)
+                self.add_row(*shown, key=key)
+        apply_order(self, order_column, [key for key, _ in kept], cell_key)
+
+
+def fit_cell(cell: object, width: int) -> object:
+    """A text cell wider than its column, cut between two words (`console.tui.fit`): the
+    table would cut it wherever the column ends."""
+    if isinstance(cell, Text) and cell.cell_len > width:
+        return cut_words(cell, width)
+    return cell
 
 
 def update_changed(
