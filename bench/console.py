@@ -29,8 +29,9 @@ Key-to-screen latency (parts a and b), defined precisely:
     the real orchestrator (a store transaction), the console redraws from
     `orchestrator.snapshot()` (rate-limited to ten redraws a second) and Textual paints;
     all of that is inside t1 - t0.
-  - Each press waits for the previous one's paint, then for a random 100-250 ms, so
-    presses land at random phases of the redraw timer. p95 (nearest rank) over all
+  - Each press waits for the previous one's paint, then for a random 100-250 ms (during
+    part b's sync, which takes about 5 s: 50-150 ms, so that 30 presses fit), so presses
+    land at random phases of the redraw timer. p95 (nearest rank) over all
     presses (at least 30; --quick: at least 15). Target: p95 <= 50 ms (issue 12).
   - Printed under it, where the time goes (median/p95 of each stage, over the presses
     whose paint came from a redraw that started after the core call): key -> the core

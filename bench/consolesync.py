@@ -13,7 +13,13 @@ from typing import Any
 
 from common import p95, until
 from costwindow import Window
-from keylatency import TARGET_KEY_P95_MS, Stages, latency_summary, press_while
+from keylatency import (
+    SYNC_PRESS_GAP_S,
+    TARGET_KEY_P95_MS,
+    Stages,
+    latency_summary,
+    press_while,
+)
 from loopprofile import Profiler
 from paintprobe import PaintProbe
 from report import PartReport
@@ -76,7 +82,9 @@ async def part_b(
         await until(started, 60, "the products sync to start")
         if window is not None:
             window.start()
-        latencies = await press_while(app, probe, rng, lambda n: not waiting.done(), stages, window)
+        latencies = await press_while(
+            app, probe, rng, lambda n: not waiting.done(), stages, window, SYNC_PRESS_GAP_S
+        )
         return latencies, (await waiting).run
 
     async with app.run_test(size=SIZE) as pilot:
