@@ -1,8 +1,8 @@
 """The `syncdeck` command's entry point, and what it does to start fast.
 
-The cyclic garbage collector stays paused until start-up is over (why:
-`console.gc_pause`): headless commands resume it as soon as their arguments and
-configuration are read; the console, after its first frame. Whatever the
+The cyclic garbage collector stays paused, and the thread switch interval short, until
+start-up is over (why: `console.gc_pause`): headless commands resume as soon as their
+arguments and configuration are read; the console, after its first frame. Whatever the
 command does, the collector is running again when `main()` returns.
 """
 

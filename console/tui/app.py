@@ -162,7 +162,8 @@ class SyncdeckApp(App[None]):
 
     def on_main_screen_first_frame(self, message: MainScreen.FirstFrame) -> None:
         """What the first frame need not wait for (see `console.gc_pause`): the garbage
-        collector, and the schedule (`Orchestrator.start_schedule`; a no-op if started)."""
+        collector (and the default thread switch interval), and the schedule
+        (`Orchestrator.start_schedule`; a no-op if started)."""
         resume_gc()
         self.run_worker(self.main.call_core("Schedule", self.orch.start_schedule()), group="start")
 
