@@ -236,6 +236,9 @@ FIRST_FRAME_NEEDS_NONE_OF = (
     "sqlalchemy",
     "core.notify",
     "httpx",
+    "core.config.entity_checks",
+    "core.sources.base",
+    "console.tui.palette",
 )
 """pydantic (about 100 ms to import and build) validates ERP records only; APScheduler
 loads when the schedule starts, after the first frame; tomllib only with a configuration
@@ -243,7 +246,9 @@ file to read; `secrets` (with hmac and hashlib) is not needed to name the lease 
 Rich's emoji table comes with its markup parser, which the tables do not use; the dialogs
 load when first opened; SQLAlchemy (a SQL source's, 110-210 ms here) when a SqlSource is built;
 the webhook notifications only when configured, and httpx (with them) when one is first sent.
-Each is a few milliseconds of the first frame, or many more."""
+Each is a few milliseconds of the first frame, or many more. Smaller, but each a module
+less to load: the checks of `[sources]` and `[entities]` only when either is configured,
+the sources' base only when a source is made, the command palette's commands when it opens."""
 
 
 def test_the_console_draws_its_first_frame_without_pydantic(cli_env: dict[str, str]) -> None:

@@ -31,7 +31,6 @@ from textual.screen import Screen
 from console.gc_pause import resume_gc
 from console.tui.keys import bindings
 from console.tui.layout import layout_for
-from console.tui.palette import palette_commands
 from console.tui.screens.main import MainScreen
 from console.tui.toasts import Toast, ToastPolicy, ToastRack
 from core.errors import StoreBroken
@@ -242,4 +241,6 @@ class SyncdeckApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Palette commands from the same actions as the keys, plus one per service."""
+        from console.tui.palette import palette_commands  # loads when the palette opens
+
         return palette_commands(self)

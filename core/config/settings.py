@@ -23,7 +23,6 @@ from msgspec import Meta
 
 from core.config import limits
 from core.config.entities import EntitySettings, ErpSourceSettings
-from core.config.entity_checks import entity_problems
 from core.config.notify import NotifySettings
 from core.config.problems import MalformedJSON, convert, problems
 from core.config.section import Section
@@ -292,6 +291,8 @@ def _validated(values: dict[str, Any], where: str) -> Settings:
     else:
         found = service_problems(values)
         if settings.entities or settings.sources:
+            from core.config.entity_checks import entity_problems  # only with them to check
+
             found = (
                 entity_problems(settings.sources, settings.entities, frozenset(ENTITIES)) + found
             )
@@ -339,6 +340,8 @@ def _cross_problems(values: dict[str, Any], reported: set[str]) -> list[tuple[st
             except msgspec.ValidationError:
                 continue
         return found
+
+    from core.config.entity_checks import entity_problems  # only on the error path
 
     valid_sources = valid(sources, ErpSourceSettings)
     more = entity_problems(

@@ -26,12 +26,12 @@ from core.config.rest import RestSourceSettings
 from core.entities import ENTITIES, STAGGER_ORDER, EntitySpec
 from core.models import RunCounts, SyncMode
 from core.replica.base import Replica
-from core.sources.base import Source
 from core.sync.service import RunContext, SyncService
 from core.sync.simulated import SimulatedService
 
 if TYPE_CHECKING:
     from core.demo import DemoERP
+    from core.sources.base import Source
     from core.sources.rest.mapping import RestEntity, RestSourceSpec
     from core.sources.sql.mapping import SqlEntity
 
