@@ -13,6 +13,7 @@ from itertools import count
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from support.restserver import Reply, RestServer, Seen, Table, serve
 from support.restspecs import CURSOR, OFFSET, customers, ids, source, walk
@@ -269,6 +270,18 @@ async def test_incremental_formats(server: RestServer, fmt: str, sent: str) -> N
     async with source(server, entity, timezone="Europe/Rome") as src:
         await src.page("customers", SINCE, None, 100)
     assert server.requests("/customers")[0].query["since"] == sent
+
+
+async def test_an_integer_cursor_is_sent_as_the_number_not_as_the_replica_keeps_it(
+    server: RestServer,
+) -> None:
+    server.route("/customers", lambda seen: Reply(body={"data": []}))
+    entity = msgspec.structs.replace(
+        customers(Pagination(), incremental=Incremental(param="rev_gte")), cursor_kind="integer"
+    )
+    async with source(server, entity) as src:
+        await src.page("customers", "00000000000000000042", None, 100)  # as sync_state has it
+    assert server.requests("/customers")[0].query["rev_gte"] == "42"
 
 
 async def test_a_since_that_is_not_a_timestamp_is_a_permanent_error(server: RestServer) -> None:

@@ -6,7 +6,8 @@ ISO-8601 text (`2026-01-02T03:04:05.000000Z`); for a date, `YYYY-MM-DD`. `format
 the API wants it: `iso` sends it as given; `unix` as whole seconds since the epoch (floored,
 so an inclusive filter still covers `since`), `unix_ms` as milliseconds (floored); any
 other format is a strftime pattern applied to `since` as wall time in the source's
-`timezone` (a date, as the date). Integer and text cursors are sent as given.
+`timezone` (a date, as the date). An integer cursor is sent as the number (the replica
+keeps it zero-padded so that it sorts as text); a text cursor as given.
 
 An exclusive filter (`inclusive = False`, the API's `>`) gets `since` as it is: the engine
 already re-reads from `lookback_s` before its stored cursor, which the configuration
@@ -62,8 +63,10 @@ def written(since: str, kind: str, fmt: str, zone: ZoneInfo) -> str:
             unit = timedelta(seconds=1) if fmt == "unix" else timedelta(milliseconds=1)
             return str((midnight - _EPOCH) // unit)
         return day.strftime(fmt)
-    if kind == "integer" and not re.fullmatch(r"\s*[+-]?\d+\s*", since):
-        raise ValueError(f"since {since!r} is not an integer cursor value")
+    if kind == "integer":
+        if not re.fullmatch(r"\s*[+-]?\d+\s*", since):
+            raise ValueError(f"since {since!r} is not an integer cursor value")
+        return str(int(since))
     return since
 
 
