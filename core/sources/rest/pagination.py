@@ -337,8 +337,13 @@ def join(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
+def missing(url: httpx.URL, params: dict[str, str]) -> dict[str, str]:
+    """Those of `params` that `url`'s query does not have: an API's next URL keeps its own
+    query (json-server's `_page=2` must not become the listing's `_page=1` again), and gets
+    the listing's parameters it leaves out."""
+    return {k: v for k, v in params.items() if k not in url.params}
+
+
 def with_missing(url: httpx.URL, params: dict[str, str]) -> httpx.URL:
-    """`url` with those of `params` its query does not have: an API's next URL keeps its
-    own query (json-server's `_page=2` must not become the listing's `_page=1` again),
-    and gets the listing's parameters it leaves out."""
-    return url.copy_merge_params({k: v for k, v in params.items() if k not in url.params})
+    """`url` with `missing(url, params)` added."""
+    return url.copy_merge_params(missing(url, params))

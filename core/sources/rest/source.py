@@ -49,7 +49,7 @@ from core.sources.rest.pagination import (
     PagingError,
     Shifting,
     join,
-    with_missing,
+    missing,
 )
 from core.sources.rest.retry import Requester
 from core.sources.rest.since import filter_params
@@ -180,7 +180,7 @@ class RestSource:
         request = pager.request(place, limit)
         fixed = self._fixed(spec, since)
         if place is not None and place.url:  # the API's next URL: its own query stands
-            fixed = dict(with_missing(httpx.URL(place.url), fixed).params)
+            fixed = missing(httpx.URL(place.url), fixed)
         ours = {**fixed, **request.params}
         answer = await self._requester.get(entity, request.url, ours)
         response = answer.response
