@@ -383,3 +383,32 @@ def test_every_bad_webhook_table_is_named_by_its_place(data_dir: Path) -> None:
         "  notify.webhooks[3]: url must be an http:// or https:// URL",
     ]
     assert "s3cret" not in str(info.value)
+
+
+def test_every_configuration_table_has_its_annotations_evaluated() -> None:
+    """A table whose module postpones annotations (`from __future__ import annotations`) has
+    them as text, which msgspec compiles and evaluates when the first configuration is
+    loaded: most of the cost of loading one, on the way to the console's first frame."""
+    import core.config.entities
+    import core.config.notify
+    import core.config.rest
+    import core.config.settings
+    import core.config.stores
+    from core.config.section import Section
+
+    modules = (core.config.entities, core.config.notify, core.config.rest)
+    modules += (core.config.settings, core.config.stores)
+    tables = [
+        value
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Section) and value is not Section
+    ]
+    assert len(tables) >= 20
+    postponed = [
+        f"{table.__module__}.{table.__name__}.{name}"
+        for table in tables
+        for name, annotation in vars(table).get("__annotations__", {}).items()
+        if isinstance(annotation, str)
+    ]
+    assert postponed == []

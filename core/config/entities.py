@@ -9,8 +9,6 @@ problem together as one `ConfigError`, before anything is opened. Nothing here r
 but the validation of a table (`__post_init__`, as msgspec reports it).
 """
 
-from __future__ import annotations
-
 import re
 from pathlib import Path
 from typing import Annotated, Literal

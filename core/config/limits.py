@@ -8,8 +8,6 @@ overflowing a date computation. Nothing here raises: `problem()` returns why a
 value cannot be used, or None.
 """
 
-from __future__ import annotations
-
 import math
 
 DAY_S = 24 * 3600.0

@@ -8,8 +8,6 @@ Each table is checked on its own and a mistake is named by its key
 `url_file` is read when the orchestrator is built (`core.runtime`), not here.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit

@@ -10,8 +10,6 @@ the environment variable that holds one: they are read when the source is built
 (`core.runtime.services`). Nothing here raises.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Literal
 

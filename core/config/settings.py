@@ -10,8 +10,6 @@ The sections are msgspec Structs and the loader is the few lines below: every
 cheap to import (the README's figures say why not pydantic).
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Mapping
@@ -217,7 +215,7 @@ class Settings(Section, frozen=True, kw_only=True):
         return self.schedule.stagger_s * self._scale
 
     @classmethod
-    def from_values(cls, **values: Any) -> Settings:
+    def from_values(cls, **values: Any) -> "Settings":
         """Settings from plain values, tables as dicts (`schedule={"enabled": False}`),
         validated like a configuration file. Raises ConfigError naming every bad key."""
         return _validated(values, "")

@@ -4,8 +4,6 @@ with URLs and secrets: each refuses a malformed URL or a short secret with an er
 naming its key, and none shows a secret in its repr.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Literal
 
