@@ -439,6 +439,11 @@ async def test_the_queue_source_shows_an_upgrade_merge(tmp_path: Path) -> None:
         snap = await console.orch.snapshot()
         assert snap.queue[0].request.mode == SyncMode.FULL and snap.queue[0].request.merged == 1
         assert isinstance(console.app.query_one(QueueTable), DataTable)
+        # The store's backlog, read again after the merge was seen live, counts it once.
+        await console.app.main._load_backlog()
+        await pilot.pause()
+        assert "schedule+manual" in screen_text(console.app)
+        assert "manual+2" not in screen_text(console.app)
 
 
 async def test_the_queue_source_counts_older_merges_beyond_two(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def source_words(app: SyncdeckApp, widget: Widget) -> set[str]:
     elif isinstance(widget, ServicesTable):
         text += [_plain(service_cells(s)) for s in snap.services]
     elif isinstance(widget, QueueTable):
-        text += [_plain(queue_cells(e, widget.merged_from.get(e.request.id))) for e in snap.queue]
+        text += [_plain(queue_cells(e, widget.merged_into(e.request.id))) for e in snap.queue]
     elif isinstance(widget, EventLog):
         text += list(widget.lines_kept)
     elif isinstance(widget, KeyBar):

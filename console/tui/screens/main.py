@@ -196,7 +196,6 @@ class MainScreen(MainKeys):
             self.query_one(KeyBar).refresh()  # the state labels (`key_label`), `r`
         self.frames += 1
         if self.frames == 1:
-            self.run_worker(self.call_core("Events", self._load_backlog()), group="start")
             self.call_after_refresh(self._after_first_frame)
 
     def _write_log_lines(self, events: list[Event]) -> None:
@@ -208,16 +207,16 @@ class MainScreen(MainKeys):
             log.scroll_end(animate=False)
 
     def _after_first_frame(self) -> None:
+        """The first frame is painted: the event backlog, and what the app waited with."""
         if not self.limiter.stopped:  # not if the app is already on its way out
+            self.run_worker(self.call_core("Events", self._load_backlog()), group="start")
             self.post_message(self.FirstFrame())
 
     async def _load_backlog(self) -> None:
         """The store's newest events, so the log starts with history, not empty: read once
-        the first frame is drawn (before anything an operator does next), shown once it is
-        on screen."""
+        the first frame is painted (before anything an operator does next)."""
         last = await self.orch.last_event_id()
         events = await self.orch.events_since(max(0, last - BACKLOG), BACKLOG)
-        await self.wait_for_refresh()
         if self.limiter.stopped:
             return
         self.query_one(QueueTable).note(events)

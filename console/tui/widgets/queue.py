@@ -61,7 +61,9 @@ class QueueTable(Pane, KeyedTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, id=id, drop=DROP)
         self._retitle()
-        self.merged_from: dict[int, list[str]] = {}
+        self._merges: dict[int, dict[int, str]] = {}
+        """Each request's merge sources by event id: an event seen live and again in the
+        backlog counts once, and a backlog read after a live merge keeps the order."""
         self.entries: dict[int, QueueEntry] = {}
         """The entries shown, by request id, as the last frame had them."""
 
@@ -75,19 +77,23 @@ class QueueTable(Pane, KeyedTable):
         selected = self.selected
         return None if selected is None else self.entries.get(selected)
 
+    def merged_into(self, request_id: int) -> list[str] | None:
+        """The sources merged into a request, oldest first (None: none seen)."""
+        by_id = self._merges.get(request_id)
+        return None if by_id is None else [by_id[i] for i in sorted(by_id)]
+
     def note(self, events: list[Event]) -> None:
-        """Remember the sources merged into each request, from its merge events."""
+        """Remember the sources merged into each request, from its merge events, once each."""
         for event in events:
             if event.kind == EventKind.REQUEST_MERGED and event.request_id is not None:
                 source = event.data.get("source")
                 if source:
-                    self.merged_from.setdefault(event.request_id, []).append(str(source))
-        if len(self.merged_from) > MAX_MERGES_KEPT:
-            for request_id in sorted(self.merged_from)[: len(self.merged_from) // 2]:
-                del self.merged_from[request_id]
+                    self._merges.setdefault(event.request_id, {})[event.id] = str(source)
+        if len(self._merges) > MAX_MERGES_KEPT:
+            for request_id in sorted(self._merges)[: len(self._merges) // 2]:
+                del self._merges[request_id]
 
     def show(self, queue: list[QueueEntry]) -> None:
-        merged = self.merged_from
         self.entries = {e.request.id: e for e in queue}
-        rows = ((str(e.request.id), queue_cells(e, merged.get(e.request.id))) for e in queue)
+        rows = ((str(e.request.id), queue_cells(e, self.merged_into(e.request.id))) for e in queue)
         self.put_rows(rows, "id", lambda cell: str(cell)[1:])
