@@ -396,8 +396,8 @@ def test_every_configuration_table_has_its_annotations_evaluated() -> None:
     import core.config.stores
     from core.config.section import Section
 
-    modules = (core.config.entities, core.config.notify, core.config.rest)
-    modules += (core.config.settings, core.config.stores)
+    modules = [core.config.entities, core.config.notify, core.config.rest]
+    modules += [core.config.settings, core.config.stores]
     tables = [
         value
         for module in modules
