@@ -61,8 +61,8 @@ class QueueTable(Pane, KeyedTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, id=id, drop=DROP)
         self._retitle()
-        self._merges: dict[int, dict[int, str]] = {}
-        """Each request's merge sources by event id: an event seen live and again in the
+        self._merges: dict[int, list[tuple[int, str]]] = {}
+        """Each request's merges (event id, source): an event seen live and again in the
         backlog counts once, and a backlog read after a live merge keeps the order."""
         self.entries: dict[int, QueueEntry] = {}
         """The entries shown, by request id, as the last frame had them."""
@@ -79,16 +79,19 @@ class QueueTable(Pane, KeyedTable):
 
     def merged_into(self, request_id: int) -> list[str] | None:
         """The sources merged into a request, oldest first (None: none seen)."""
-        by_id = self._merges.get(request_id)
-        return None if by_id is None else [by_id[i] for i in sorted(by_id)]
+        merges = self._merges.get(request_id)
+        if merges is None:
+            return None
+        return [source for _, source in sorted(merges, key=lambda m: m[0] or 1 << 62)]
 
     def note(self, events: list[Event]) -> None:
         """Remember the sources merged into each request, from its merge events, once each."""
         for event in events:
             if event.kind == EventKind.REQUEST_MERGED and event.request_id is not None:
                 source = event.data.get("source")
-                if source:
-                    self._merges.setdefault(event.request_id, {})[event.id] = str(source)
+                merges = self._merges.setdefault(event.request_id, [])
+                if source and not (event.id and any(i == event.id for i, _ in merges)):
+                    merges.append((event.id, str(source)))  # id 0: not from the store, kept
         if len(self._merges) > MAX_MERGES_KEPT:
             for request_id in sorted(self._merges)[: len(self._merges) // 2]:
                 del self._merges[request_id]
