@@ -321,7 +321,8 @@ class ServiceView(Model, frozen=True, kw_only=True):
 
     name: str
     state: str
-    """idle, queued, running, retry_wait or circuit_open."""
+    """idle, queued, running, stalled or orphaned (its run, as `ActiveRun.condition` says),
+    retry_wait or circuit_open."""
     priority: int
     health: HealthState
     health_reasons: list[str] = msgspec.field(default_factory=list)

@@ -46,7 +46,7 @@ start_console = test_console_e2e.start_console
 WIDTH, HEIGHT = 60, 20
 RIGHT_EDGES = "│┃╮┓"
 """What ends a pane's line at the terminal's last column: its border, not a scrollbar."""
-STATES = {"idle", "queued", "running", "backoff", "circuit", "probe"}
+STATES = {"idle", "queued", "running", "stalled", "orphan", "backoff", "circuit", "probe"}
 HEALTHS = {"healthy", "degraded", "unhealthy"}
 HELP_WORDS = {
     word

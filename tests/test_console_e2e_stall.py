@@ -85,7 +85,7 @@ def test_a_hung_source_reads_stalled_in_the_runners_console_and_everywhere_else(
     assert figures is not None, screen
     shown = figures.group(1)
     assert shown != "0", screen
-    assert "degraded" in (row(screen, "orders") or ""), screen
+    assert (row(screen, "orders") or "").split()[2:4] == ["stalled", "degraded"], screen
     assert "degraded" in header_fields(screen), screen
     assert all(len(line) <= 80 for line in screen.splitlines()), screen
 
@@ -97,7 +97,7 @@ def test_a_hung_source_reads_stalled_in_the_runners_console_and_everywhere_else(
     assert active["note"].startswith("stalled: no progress for "), active
     assert active["progress"]["rate"] is None and active["progress"]["eta_s"] is None, active
     orders = next(s for s in status["services"] if s["name"] == "orders")
-    assert orders["health"] == "degraded", orders
+    assert (orders["state"], orders["health"]) == ("stalled", "degraded"), orders
     assert orders["health_reasons"][0].startswith("stalled: no progress for "), orders
     text = cli(env, "status").stdout
     assert re.search(r"^ {10}! stalled: no progress for \S+$", text, re.M), text
@@ -146,7 +146,7 @@ def test_a_run_whose_runner_was_killed_reads_orphaned_in_a_read_only_console_and
         assert "runner: none" in fields and "dispatch stopped" in fields, fields
         assert "sched stopped" in fields and "degraded" in fields, fields
         orders = row(screen, "orders") or ""
-        assert orders.split()[3:5] == ["degraded", "-"], orders  # health, next run
+        assert orders.split()[2:5] == ["orphan", "degraded", "-"], orders  # state, health, next
         assert all(len(line) <= 80 for line in screen.splitlines()), screen
         assert "reported" not in screen and " ago" not in screen, screen
 
@@ -156,6 +156,8 @@ def test_a_run_whose_runner_was_killed_reads_orphaned_in_a_read_only_console_and
         assert "eta_s" not in text and "health: degraded" in text, text
         status = cli_json(env, "status")
         assert status["runner"] is None and status["active"]["condition"] == "orphaned", status
+        orders_state = next(s["state"] for s in status["services"] if s["name"] == "orders")
+        assert orders_state == "orphaned", status["services"]
         assert all(s["next_run"] is None for s in status["services"]), status["services"]
     finally:
         fleet.close()

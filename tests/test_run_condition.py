@@ -135,6 +135,7 @@ def test_a_run_quiet_for_the_runners_stall_s_is_stalled_with_no_rate_and_a_degra
     assert s.active.progress.rate is None and s.active.progress.eta_s is None
     orders = s.services[0]
     assert orders.health == HealthState.DEGRADED and orders.health_reasons == [s.active.note]
+    assert orders.state == "stalled"  # its row does not read as a live run either
     assert s.health == HealthState.DEGRADED
     assert s.services[1].health == HealthState.HEALTHY  # only the running service's
 
@@ -169,11 +170,13 @@ def test_a_run_with_no_live_runner_is_orphaned_the_schedule_and_dispatch_stopped
         assert s.active.progress is not None and s.active.progress.eta_s is None
         assert s.services[0].health == HealthState.DEGRADED
         assert ORPHANED_NOTE in s.services[0].health_reasons
+        assert s.services[0].state == "orphaned"
     gone = snap(running_view(lease=None))
     assert (gone.dispatch, gone.schedule) == ("none", "none")
     assert all(s.next_run is None for s in gone.services)  # nothing ticks: none promised
     alive = snap(running_view(moved_s_ago=1))
     assert (alive.dispatch, alive.schedule) == ("running", "running")
+    assert alive.services[0].state == "running"
     assert alive.services[0].next_run is not None
 
 

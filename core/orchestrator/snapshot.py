@@ -273,7 +273,9 @@ def _services(
         services.append(
             ServiceView(
                 name=state.name,
-                state=_status(view, state.name, state.circuit, queued_by_service.get(state.name)),
+                state=_status(
+                    view, state.name, state.circuit, queued_by_service.get(state.name), running
+                ),
                 priority=state.default_priority,
                 health=health,
                 health_reasons=reasons,
@@ -315,11 +317,16 @@ def _plan(
 
 
 def _status(
-    view: StoreView, service: str, circuit: CircuitState, queued: SyncRequest | None
+    view: StoreView,
+    service: str,
+    circuit: CircuitState,
+    queued: SyncRequest | None,
+    running: RunCondition | None,
 ) -> str:
-    """idle, queued, running, retry_wait or circuit_open (the first that holds)."""
+    """idle, queued, running (stalled or orphaned, as its run is: `running`), retry_wait or
+    circuit_open (the first that holds)."""
     if view.running is not None and view.running.service == service:
-        return "running"
+        return RUNNING if running is None else running.state
     if queued is not None and queued.not_before is not None and queued.not_before > view.now:
         return "retry_wait"
     if queued is not None:

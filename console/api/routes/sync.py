@@ -104,7 +104,7 @@ def _seed_status(service: ServiceView, snapshot: Snapshot) -> dict[str, Any]:
     started = None if last is None else last.started_at
     completed = None if last is None else last.finished_at
     error = None
-    if service.state == "running":
+    if service.state in ("running", "stalled", "orphaned"):  # its run is still recorded running
         status = "running"
         active = snapshot.active
         if active is not None and active.run is not None:

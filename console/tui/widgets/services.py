@@ -10,7 +10,9 @@ The default order is the snapshot's (default priority, highest first); `o`
 sorts by name, state, health (the worst first), next run (the soonest first; none
 last) or last run instead, `O` flips the direction, and the border's subtitle
 says which. A run that quarantined records is a warning: its
-result reads "N rej" in yellow instead of a plain success.
+result reads "N rej" in yellow instead of a plain success. The state of a service whose
+run is stalled reads `stalled` in yellow, and `orphan` in red when its runner is gone
+(the snapshot decides, `core.orchestrator.snapshot`): neither reads as a live run.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ OUTCOME_STYLE = {
 }
 OUTCOME_TEXT = {RunOutcome.TIMED_OUT: "timed out"}
 """Outcomes as the tables show them, in whole words (the others: their own value)."""
-STATE_TEXT = {"retry_wait": "backoff", "circuit_open": "circuit"}
+STATE_TEXT = {"retry_wait": "backoff", "circuit_open": "circuit", "orphaned": "orphan"}
+STATE_STYLE = {"stalled": "bold yellow", "orphaned": "bold red"}
+"""A run that is not moving, or whose runner is gone, does not read as a live one."""
 SORTS: dict[str, Callable[[ServiceView], Any]] = {
     "priority": lambda s: (-s.priority, s.name),  # the snapshot's own order
     "name": lambda s: s.name,
@@ -67,7 +71,7 @@ def outcome_text(s: ServiceView) -> Text:
 
 def service_cells(s: ServiceView) -> tuple[object, ...]:
     run = s.last_run
-    state = Text(STATE_TEXT.get(s.state, s.state))
+    state = Text(STATE_TEXT.get(s.state, s.state), style=STATE_STYLE.get(s.state, ""))
     if s.circuit == CircuitState.OPEN:
         state = Text("circuit", style="bold red")
     elif s.circuit == CircuitState.HALF_OPEN:
