@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -341,6 +342,8 @@ def test_sync_wait_succeeds_with_a_daemon_and_history_json(
     result = syncdeck(env, "sync", "orders", "--mode", "full", "--wait", "--timeout", "30")
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert ": succeeded (orders full" in result.stdout
+    # Durations in the one format every client uses (`console.format.duration`), not 0.4s.
+    assert re.search(r"\(orders full, \d+(m\d\d)?s, fetched ", result.stdout), result.stdout
     waited = as_json(env, "sync", "prices", "--wait", "--timeout", "30")
     assert (waited["state"], waited["outcome"]) == ("finished", "succeeded")
     assert waited["run"]["counts"]["fetched"] > 0
@@ -368,6 +371,8 @@ def test_sync_wait_succeeds_with_a_daemon_and_history_json(
     assert "orders" in text and "succeeded" in text
     header, *lines = text.splitlines()
     assert header.split()[:3] == ["RUN", "REQUEST", "STARTED"] and len(lines) == 2
+    for line in lines:  # RUN REQUEST DATE TIME SERVICE MODE OUTCOME TIME COUNTS
+        assert re.fullmatch(r"\d+(m\d\d)?s", line.split()[7]), line
 
     # A reader that goes away (`syncdeck history | head -1`): silence, and the SIGPIPE
     # convention's status, as other Unix tools. The read end is closed before the child

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from console.documents import request_document, run_document
+from console.format import duration
 from core.models import (
     Event,
     IdleReason,
@@ -86,7 +87,7 @@ def render_status(snap: Snapshot) -> str:
             r = entry.request
             lines.append(
                 f"{entry.position:<3}{r.id:>6}  {r.service:<11}{r.mode.value:<13}"
-                f"{entry.effective_priority:>6.1f}  {entry.waited_s:>7.0f}s  {r.source.value}"
+                f"{entry.effective_priority:>6.1f}  {duration(entry.waited_s):>8}  {r.source.value}"
             )
     return "\n".join(lines)
 
@@ -146,7 +147,7 @@ def describe_result(request: SyncRequest, outcome: RunOutcome, run: RunRecord | 
         if request.mode not in (run.mode, SyncMode.AUTO):
             mode += f", not {request.mode.value}: {run.mode_reason}"
         text += (
-            f" ({run.service} {mode}, {run.duration or 0:.1f}s, fetched {c.fetched}, "
+            f" ({run.service} {mode}, {duration(run.duration or 0)}, fetched {c.fetched}, "
             f"inserted {c.inserted}, updated {c.updated}, deleted {c.deleted}, "
             f"rejected {c.rejected})"
         )
@@ -180,11 +181,10 @@ HISTORY_HEADER = (
 def render_run(run: RunRecord) -> str:
     """One line of `syncdeck history`."""
     outcome = run.outcome.value if run.outcome else "running"
-    duration = f"{run.duration:.1f}s" if run.duration is not None else "-"
     c = run.counts
     line = (
         f"{run.id:>6} #{run.request_id:<6} {when(run.started_at)} {run.service:<10} "
-        f"{run.mode.value:<12}{outcome:<12}{duration:>8}  "
+        f"{run.mode.value:<12}{outcome:<12}{duration(run.duration):>8}  "
         f"f{c.fetched} i{c.inserted} u{c.updated} d{c.deleted} r{c.rejected}"
     )
     if run.error:
