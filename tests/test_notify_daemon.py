@@ -236,7 +236,9 @@ def test_a_stalled_run_is_notified_once_by_the_runner(
             "SYNCDECK_DEMO__SIZES__ORDERS": "20000",
             "SYNCDECK_DEMO__CHANGES_PER_MINUTE": "0",
             "SYNCDECK_DEMO__FAULTS__HANG_AFTER_PAGES": "2",
-            "SYNCDECK_ORCHESTRATOR__STALL_S": "1",
+            # Longer than the first page takes on a slow machine: a run with no progress
+            # yet for stall_s is stalled too, and once it moves a second notice is right.
+            "SYNCDECK_ORCHESTRATOR__STALL_S": "3",
         }
         started(fleet, env, count=2)
         request = json.loads(cli(env, "sync", "orders", "--mode", "full", "--json").stdout)
