@@ -81,7 +81,9 @@ Key-to-screen latency (parts a and b), defined precisely:
     Beside it, the CPU time each program had used when its screen was complete (user +
     system, every thread, from /proc/PID/stat in clock ticks of 10 ms, so averaged over
     the runs): on a shared machine the wall time carries the others' load, the CPU time
-    much less of it.
+    much less of it. And each syncdeck start against the hello world start just before
+    it (median, middle half and range of those ratios, for reference): where the
+    machine's speed drifts during a run, their spread says how far the verdict holds.
     Bytecode is cached as on an installed system (PYTHONPYCACHEPREFIX in the temporary
     directory, filled by the warm-up runs; PYTHONDONTWRITEBYTECODE removed for the
     children). Target: syncdeck <= 1.3x hello world (issue 12).

@@ -152,6 +152,16 @@ def part_c(base: Path, report: PartReport, *, paint_runs: int) -> None:
         f"<= {TARGET_PAINT_RATIO:g}x",
         sd / hw <= TARGET_PAINT_RATIO,
     )
+    # Each syncdeck start against the hello world start just before it: on a machine whose
+    # speed drifts during the run, the pairs show how far one run's verdict can be trusted.
+    pairs = sorted(s / h for s, h in zip(times["syncdeck"], times["hello"], strict=True))
+    quartiles = statistics.quantiles(pairs, n=4)
+    report.add(
+        "c",
+        "first paint, each start / the hello world start before it",
+        f"median {statistics.median(pairs):.2f}x, middle half {quartiles[0]:.2f}-"
+        f"{quartiles[2]:.2f}x, all {pairs[0]:.2f}-{pairs[-1]:.2f}x",
+    )
     sd_cpu, hw_cpu = (statistics.mean(p.cpu for p in paints[n]) for n in ("syncdeck", "hello"))
     report.add(
         "c",
