@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import test_cli
 from test_cli import Daemon, as_json, ok, start_daemon, syncdeck, usage_error
 
 from core.models import Event, EventKind
@@ -33,12 +33,8 @@ def env(cli_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.stop()
+daemons = test_cli.daemons
+"""`test_cli`'s fixture: the daemons a test starts, stopped after it."""
 
 
 def orders(env: dict[str, str]) -> dict[str, Any]:

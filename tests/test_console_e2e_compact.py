@@ -13,10 +13,8 @@ Skipped, with the reason, when tmux is not installed (`apt-get install tmux`).
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 
-import pytest
 import test_console_e2e
 from test_console_e2e import (
     HEADER_FIELD,
@@ -30,14 +28,7 @@ from test_console_e2e import (
 
 from console.tui.keys import ACTIONS, NAVIGATION, where_text
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    pytest.mark.skipif(
-        shutil.which("tmux") is None,
-        reason="tmux is not installed (apt-get install tmux): the console e2e tests need it",
-    ),
-]
+pytestmark = test_console_e2e.pytestmark
 
 console_env = test_console_e2e.console_env
 start_console = test_console_e2e.start_console

@@ -12,25 +12,16 @@ real demo ERP with its hang fault, a real `syncdeck daemon` killed with SIGKILL,
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import test_console_e2e
 from support.procs import Daemons, cli, cli_json, runner_pid, wait_until
 from test_console_e2e import STARTUP_S, SYNC_S, Console, header_fields, row, services_listed
 
 from console.format import short_count
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    pytest.mark.skipif(
-        shutil.which("tmux") is None,
-        reason="tmux is not installed (apt-get install tmux): the console e2e tests need it",
-    ),
-]
+pytestmark = test_console_e2e.pytestmark
 
 console_env = test_console_e2e.console_env
 start_console = test_console_e2e.start_console

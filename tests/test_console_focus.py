@@ -16,6 +16,7 @@ from rich.color import Color, ColorSystem
 from test_console_keys import (
     SERVICES,
     app_queue_order,
+    bar_text,
     footer_actions,
     make_console,
     queued,
@@ -34,17 +35,12 @@ from console.tui.screens.detail import DetailScreen
 from console.tui.screens.help import HelpScreen
 from console.tui.screens.history import HistoryScreen
 from console.tui.widgets.event_log import EventLog
-from console.tui.widgets.key_bar import KeyBar
 from console.tui.widgets.queue import QueueTable
 from console.tui.widgets.scroll import KeyScroll
 from console.tui.widgets.services import ServicesTable
 from core.models import HEALTH_RANK, RequestSource, SyncMode
 
 NARROW = (80, 24)
-
-
-def bar_text(app: SyncdeckApp) -> str:
-    return app.screen.query_one(KeyBar).render().plain
 
 
 # -- 7: every key acts on the focused pane's selection ------------------------------------------

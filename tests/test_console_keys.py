@@ -229,6 +229,11 @@ def screen_text(app: SyncdeckApp) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
+def bar_text(app: SyncdeckApp) -> str:
+    """The footer's text as it renders now."""
+    return app.screen.query_one(KeyBar).render().plain
+
+
 def footer_actions(app: SyncdeckApp) -> set[str]:
     offers, palette = app.screen.query_one(KeyBar).offers()
     return {offer.action for offer in offers} | ({palette.action} if palette else set())

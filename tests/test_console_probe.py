@@ -15,6 +15,7 @@ from pathlib import Path
 from test_console_keys import (
     Console,
     HeldService,
+    bar_text,
     footer_actions,
     make_console,
     palette_has_no_match,
@@ -29,17 +30,12 @@ from test_console_operator import FailingService, _finish
 from textual.pilot import Pilot
 
 from console.tui.app import SyncdeckApp
-from console.tui.widgets.key_bar import KeyBar
 from console.tui.widgets.queue import QueueTable
 from console.tui.widgets.services import ServicesTable
 from core.models import CircuitState, EventKind, RunOutcome, SyncMode
 from core.orchestrator.identity import os_user
 
 NARROW = (80, 24)
-
-
-def bar_text(app: SyncdeckApp) -> str:
-    return app.screen.query_one(KeyBar).render().plain
 
 
 def r_painted(app: SyncdeckApp) -> bool:

@@ -17,9 +17,6 @@ These tests are plain `def`s: snap_compare runs the app in its own event loop.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,20 +38,6 @@ SCENES = (
 )
 SIZES = {"80x24": (80, 24), "120x40": (120, 40), "60x20": (60, 20)}
 WAIT = 10.0
-
-
-@pytest.fixture
-def utc() -> Iterator[None]:
-    """Clock text (HH:MM:SS in local time) the same on every machine."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
 
 def test_every_scene_has_a_picture(tmp_path: Path) -> None:

@@ -16,10 +16,7 @@ The scene tests are plain `def`s running their own event loop, as the snapshot t
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,19 +60,6 @@ ROWS = re.compile(r"^(\d{1,3}|\d\.\d[kMG]|\d{2,3}[kMG])$")
 """`short_count`: 950, 2.0k, 20k, 999k, 1.2M."""
 SPAN = re.compile(r"^(\d{1,2}s|\d{1,2}m\d\ds|\d{1,2}h\d\dm|\dd\d\dh|\d+d)$")
 """`duration`: 9s, 59s, 1m12s, 2h05m, 3d04h, 12d."""
-
-
-@pytest.fixture
-def utc() -> Iterator[None]:
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if before is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
 
 def panes(app: SyncdeckApp) -> list[Widget]:
