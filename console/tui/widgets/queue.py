@@ -89,8 +89,10 @@ class QueueTable(Pane, KeyedTable):
         for event in events:
             if event.kind == EventKind.REQUEST_MERGED and event.request_id is not None:
                 source = event.data.get("source")
+                if not source:
+                    continue
                 merges = self._merges.setdefault(event.request_id, [])
-                if source and not (event.id and any(i == event.id for i, _ in merges)):
+                if not (event.id and any(i == event.id for i, _ in merges)):
                     merges.append((event.id, str(source)))  # id 0: not from the store, kept
         if len(self._merges) > MAX_MERGES_KEPT:
             for request_id in sorted(self._merges)[: len(self._merges) // 2]:
