@@ -87,6 +87,7 @@ class MainScreen(MainKeys):
         """The services' and the queue's height limits in a short view (None: the stylesheet's)."""
         self._counted = 0
         """The services the height limits were set for."""
+        self._resumed = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -121,8 +122,14 @@ class MainScreen(MainKeys):
     def on_resize(self, event: events.Resize) -> None:
         self.fit_layout(event.size)
 
-    def on_screen_resume(self) -> None:
-        """Back on top: the terminal may have been resized under the screen that was."""
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Back on top: the terminal may have been resized under the screen that was.
+
+        Shown the first time, its styles are those its mount gave it, so Textual's handler
+        (after this one) need not apply them to every pane again before the first paint."""
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
         self.fit_layout(self.app.size)
 
     @property
