@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from core.config import ConfigError, Settings, read_secret_file
 from core.config.entities import configured_entities
@@ -35,9 +36,9 @@ if TYPE_CHECKING:
     from core.notify import Notifier
 
 
-@dataclass(frozen=True)
-class Hooks:
-    """A test's hooks into the store and the services built here; None does nothing."""
+class Hooks(msgspec.Struct, frozen=True, kw_only=True):
+    """A test's hooks into the store and the services built here; None does nothing.
+    (A Struct, not a dataclass: this module is on the way to the console's first frame.)"""
 
     before_batch_commit: Callable[[int], None] | None = None
     """Told, on a run's worker thread, the number of each batch about to be written
