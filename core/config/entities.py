@@ -9,7 +9,6 @@ problem together as one `ConfigError`, before anything is opened. Nothing here r
 but the validation of a table (`__post_init__`, as msgspec reports it).
 """
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,7 +30,6 @@ Kind = Literal["text", "integer", "real", "decimal", "boolean", "timestamp", "da
 CURSOR_KINDS = ("timestamp", "date", "integer", "text")
 TIME_CURSOR_KINDS = ("timestamp", "date")
 
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 """Lower case, so that no dialect needs it quoted, and at most PostgreSQL's 63 bytes."""
 RESERVED_TABLES = frozenset(
     {

@@ -12,11 +12,11 @@ raises.
 
 from __future__ import annotations
 
+import re
 import string
 
 from core.config.entities import (
     CURSOR_KINDS,
-    IDENTIFIER,
     RESERVED_COLUMNS,
     RESERVED_TABLES,
     REST_ONLY,
@@ -36,6 +36,9 @@ from core.config.rest import (
     pagination_problems,
     rest_source_problems,
 )
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+"""A table's or column's name as every SQL dialect here takes it unquoted."""
 
 Problems = list[tuple[str, str]]
 

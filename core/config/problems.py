@@ -90,7 +90,7 @@ def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
             try:
                 convert(rest, kind)
             except msgspec.ValidationError as exc:
-                missing = _MISSING.match(str(exc))
+                missing = re.match(_MISSING, str(exc))
                 if missing is None:
                     found.append((key or "(top level)", _reason(str(exc), kind)))
                 elif missing.group(1) not in bad:  # else named above, with its own reason
@@ -112,7 +112,7 @@ def problems(data: Any, kind: Any, key: str) -> list[tuple[str, str]]:
     try:
         convert(data, kind)
     except msgspec.ValidationError as exc:
-        if isinstance(data, dict) and (missing := _MISSING.match(str(exc))):
+        if isinstance(data, dict) and (missing := re.match(_MISSING, str(exc))):
             return [(_join(key, missing.group(1)), "missing: required")]
         if isinstance(data, MalformedJSON):
             return [(key, f"{data.variable} is malformed JSON ({data.error}): {str(data)!r}")]
@@ -173,10 +173,12 @@ def _choices(kind: Any) -> list[str]:
     return [choice for arg in get_args(kind) for choice in _choices(arg)]
 
 
-_MISSING = re.compile(r"^Object missing required field `(\w+)`$")
+# Patterns, compiled (and cached by `re`) when a configuration first fails: a valid one,
+# on the way to the console's first frame, never needs them.
+_MISSING = r"^Object missing required field `(\w+)`$"
 """A table's required key that is not given (at the table itself, not deeper)."""
-_BOUND = re.compile(r"^Expected `(\w+)` (>=|<=|>|<) (\S+)")
-_TYPE = re.compile(r"^Expected `(\w+)`, got `(\w+)`")
+_BOUND = r"^Expected `(\w+)` (>=|<=|>|<) (\S+)"
+_TYPE = r"^Expected `(\w+)`, got `(\w+)`"
 _BOUND_WORDS = {
     ">": "greater than",
     ">=": "greater than or equal to",
@@ -199,12 +201,12 @@ def _reason(message: str, kind: Any = None, seconds: bool = False) -> str:
     message = message.split(" - at `$", 1)[0]
     if message.startswith("Invalid enum value") and (choices := _choices(kind)):
         return f"{message}; choose one of: {', '.join(choices)}"
-    if bound := _BOUND.match(message):
+    if bound := re.match(_BOUND, message):
         number = bound.group(3).removesuffix(".0")
         if seconds:
             number = duration_text(float(number))
         return f"must be {_BOUND_WORDS[bound.group(2)]} {number}"
-    if wrong := _TYPE.match(message):
+    if wrong := re.match(_TYPE, message):
         expected, got = (_TYPE_WORDS.get(t, t) for t in wrong.groups())
         return f"expected {expected}, got {got}"
     return message
