@@ -239,6 +239,7 @@ FIRST_FRAME_NEEDS_NONE_OF = (
     "core.config.entity_checks",
     "core.sources.base",
     "console.tui.palette",
+    "rich.pretty",
 )
 """pydantic (about 100 ms to import and build) validates ERP records only; APScheduler
 loads when the schedule starts, after the first frame; tomllib only with a configuration
@@ -248,7 +249,8 @@ load when first opened; SQLAlchemy (a SQL source's, 110-210 ms here) when a SqlS
 the webhook notifications only when configured, and httpx (with them) when one is first sent.
 Each is a few milliseconds of the first frame, or many more. Smaller, but each a module
 less to load: the checks of `[sources]` and `[entities]` only when either is configured,
-the sources' base only when a source is made, the command palette's commands when it opens."""
+the sources' base only when a source is made, the command palette's commands when it opens;
+Rich's pretty-printer (RichLog's; the event log draws its text lines itself)."""
 
 
 def test_the_console_draws_its_first_frame_without_pydantic(cli_env: dict[str, str]) -> None:

@@ -6,6 +6,10 @@ ways is logged once (by its store id), and lines stay in id order. The filter
 (`/`) applies as the operator types; the border says how many lines match. A line
 wider than the pane ends between two words, with an ellipsis (`console.tui.fit`),
 never mid-word; when the pane's width changes, the lines are fitted to it again.
+
+It draws its lines itself (Textual's line API), as RichLog would draw one-line `Text`
+without markup: RichLog brings Rich's pretty-printer and a highlighter to the first frame,
+for lines that are never anything but text.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from collections import deque
 
 from rich.text import Text
 from textual import events
-from textual.widgets import RichLog
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from console.format import clock
 from console.tui.fit import cut_words
@@ -49,13 +55,29 @@ def describe(event: Event) -> str:
     return " ".join(parts)
 
 
-class EventLog(Pane, RichLog):
-    """Keeps the last MAX_LINES lines; a filter redraws from them."""
+class EventLog(Pane, ScrollView, can_focus=True):
+    """Keeps the last MAX_LINES lines; a filter redraws from them. While it shows its last
+    line (`auto_scroll`), a new one scrolls into view."""
 
+    DEFAULT_CSS = """
+    EventLog {
+        background: $surface;
+        color: $foreground;
+        overflow-y: scroll;
+        &:focus {
+            background-tint: $foreground 5%;
+        }
+    }
+    """
     pane_name = "Events"
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, min_width=1, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: list[Strip] = []
+        """The lines drawn, those that match the filter, each as wide as its text."""
+        self._widest = 0
+        """The widest line's cells since the last clear (the scrollable width)."""
+        self.auto_scroll = True
         self.lines_kept: deque[str] = deque(maxlen=MAX_LINES)
         self._ids: deque[int] = deque(maxlen=MAX_LINES)
         """The store id of each kept line (0: not from the store), in step with lines_kept."""
@@ -65,15 +87,41 @@ class EventLog(Pane, RichLog):
         self._retitle()
 
     def on_resize(self, event: events.Resize) -> None:
-        """A new width: fit the lines to it again (before RichLog draws the ones it held)."""
+        """A new width (the first one included): fit the lines to it again."""
         width = self.scrollable_content_region.width
         if width != self._width:
             self._width = width
             self._redraw()
 
     def _write(self, line: str) -> None:
-        text = Text(line, no_wrap=True, end="")
-        self.write(cut_words(text, self._width) if self._width else text)
+        """Add a line at the bottom; before the pane has a width, `on_resize` draws it."""
+        if not self._width:
+            return
+        text = cut_words(Text(line, no_wrap=True, end=""), self._width)
+        strip = Strip(text.render(self.app.console))
+        self.lines.append(strip)
+        if len(self.lines) > MAX_LINES:
+            del self.lines[:-MAX_LINES]
+            self.refresh()
+        self._widest = max(self._widest, strip.cell_length)
+        self.virtual_size = Size(self._widest, len(self.lines))
+        if self.auto_scroll:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def clear(self) -> None:
+        self.lines.clear()
+        self._widest = 0
+        self.virtual_size = Size(0, 0)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        index = scroll_y + y
+        style = self.rich_style
+        if index >= len(self.lines):
+            return Strip.blank(width, style)
+        return self.lines[index].crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
 
     def add(self, events: list[Event]) -> None:
         seen = set(self._ids)
