@@ -87,6 +87,11 @@ Key-to-screen latency (parts a and b), defined precisely:
     Bytecode is cached as on an installed system (PYTHONPYCACHEPREFIX in the temporary
     directory, filled by the warm-up runs; PYTHONDONTWRITEBYTECODE removed for the
     children). Target: syncdeck <= 1.3x hello world (issue 12).
+    Last, for reference, the same comparison counted rather than timed: the instructions
+    each program executes until its first frame is handed to the terminal (valgrind's
+    callgrind, `bench/firstframe.py`, hash seed fixed; skipped without valgrind). The
+    count is the same to within 0.1 % from run to run, however busy the machine, so
+    it shows a change of a percent that the times cannot.
 
 The load average is printed at the start and after each part: the figures are only as
 quiet as the machine was.
