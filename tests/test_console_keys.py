@@ -92,6 +92,8 @@ class HeldService:
         """How long a run takes to stop once its task is cancelled (a batch finishing)."""
         self.rows = 10
         """Rows each run fetches and inserts."""
+        self.fails_with: str | None = None
+        """An error each run ends in, if set."""
 
     def hold(self) -> None:
         self.release.clear()
@@ -115,6 +117,8 @@ class HeldService:
             if self.wind_down_s:
                 await asyncio.sleep(self.wind_down_s)
             raise
+        if self.fails_with is not None:
+            raise RuntimeError(self.fails_with)
         return RunCounts(fetched=self.rows, inserted=self.rows)
 
 
@@ -651,6 +655,28 @@ async def test_history_key_shows_the_selected_service_and_escape_returns(tmp_pat
 
 
 # -- / -----------------------------------------------------------------------------------
+
+
+async def test_a_multi_line_error_is_one_line_of_the_event_log(tmp_path: Path) -> None:
+    """A failed run's error, as a database driver writes it (line breaks and an indent),
+    is logged on one line: a line break inside a drawn line would tear the screen."""
+    console = make_console(tmp_path)
+    console.services["orders"].fails_with = "connection failed\n\tIs the server running?"
+    async with running(console) as pilot:
+        app = console.app
+        await console.orch.request("orders", SyncMode.FULL)
+        log = app.query_one(EventLog)
+
+        def failed() -> list[str]:
+            return [line for line in log.lines_kept if "run.finished orders" in line]
+
+        await until(pilot, lambda: bool(failed()), "the failed run to reach the event log")
+        assert failed()[-1].endswith("error=connection failed Is the server running?")
+        await pilot.pause()
+        shown = [strip.text for strip in log.lines]
+        assert all("\n" not in line and "\t" not in line for line in shown)
+        assert len(shown) == len(log.lines_kept)  # one line each (the pane may cut it short)
+        assert "error=connection failed Is the server" in screen_text(app)
 
 
 async def test_filter_key_shows_only_matching_event_lines(tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ QUIET = {EventKind.RUN_PROGRESS}
 
 
 def describe(event: Event) -> str:
+    """The event's line. One line, whatever its values hold: each run of white space (a
+    multi-line error's line breaks and indents) reads as one space."""
     parts = [clock(event.at), event.kind.value]
     if event.service:
         parts.append(event.service)
@@ -52,7 +54,7 @@ def describe(event: Event) -> str:
         value = data.get(key)
         if value not in (None, ""):
             parts.append(f"{key}={value}")
-    return " ".join(parts)
+    return " ".join(" ".join(parts).split())
 
 
 class EventLog(Pane, ScrollView, can_focus=True):
