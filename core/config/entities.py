@@ -29,8 +29,6 @@ Kind = Literal["text", "integer", "real", "decimal", "boolean", "timestamp", "da
 """A replica column's kind, as the configuration spells it."""
 CURSOR_KINDS = ("timestamp", "date", "integer", "text")
 TIME_CURSOR_KINDS = ("timestamp", "date")
-
-"""Lower case, so that no dialect needs it quoted, and at most PostgreSQL's 63 bytes."""
 RESERVED_TABLES = frozenset(
     {
         "quarantine",

@@ -38,7 +38,8 @@ from core.config.rest import (
 )
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-"""A table's or column's name as every SQL dialect here takes it unquoted."""
+"""A table's or column's name: lower case, so that no dialect needs it quoted, and at most
+PostgreSQL's 63 bytes."""
 
 Problems = list[tuple[str, str]]
 
