@@ -18,6 +18,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,16 +52,17 @@ class Paint:
     """CPU seconds the program had used by then (clock-tick resolution)."""
 
 
-def first_paint(
-    command: list[str], env: dict[str, str], markers: list[str], quit_key: bytes
-) -> Paint:
-    """The time from spawning `command` in a 100x30 pty to the screen showing every marker,
-    and the CPU time the program had used by then."""
+@contextlib.contextmanager
+def in_pty(
+    command: list[str], env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], int, float]]:
+    """`command` started in a new session on a 100x30 pty: the process, the pty's master
+    end and the `perf_counter()` just before the spawn. On leaving, a process still running
+    is killed with its whole session, and the pty is closed."""
     master, slave = os.openpty()
     cols, rows = SIZE
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    received = b""
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     proc = subprocess.Popen(
         command,
         stdin=slave,
@@ -71,9 +73,25 @@ def first_paint(
         start_new_session=True,
     )
     os.close(slave)
+    try:
+        yield proc, master, started
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        os.close(master)
+
+
+def first_paint(
+    command: list[str], env: dict[str, str], markers: list[str], quit_key: bytes
+) -> Paint:
+    """The time from spawning `command` in a 100x30 pty to the screen showing every marker,
+    and the CPU time the program had used by then."""
+    received = b""
     painted: float | None = None
     cpu = 0.0
-    try:
+    with in_pty(command, env) as (proc, master, t0):
         deadline = t0 + 60
         while painted is None and time.perf_counter() < deadline:
             ready, _, _ = select.select([master], [], [], 0.05)
@@ -97,12 +115,6 @@ def first_paint(
             if ready:
                 with contextlib.suppress(OSError):
                     os.read(master, 1 << 16)
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        os.close(master)
     if painted is None:
         tail = plain(received.decode("utf-8", "replace"))[-2000:]
         raise RuntimeError(f"{command} did not paint {markers} (exit {proc.returncode}):\n{tail}")
@@ -113,32 +125,14 @@ def instructions_to_first_frame(program: list[str], env: dict[str, str], out: Pa
     """Instructions `bench/firstframe.py PROGRAM` executes, in a 100x30 pty, until its first
     frame is handed to the terminal (callgrind's total; the same to within 0.1 % from run to
     run with the same code and the hash seed fixed, however busy the machine)."""
-    master, slave = os.openpty()
-    cols, rows = SIZE
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
-    proc = subprocess.Popen(
-        [*command, str(REPO / "bench" / "firstframe.py"), *program],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**env, "PYTHONHASHSEED": "0"},
-        cwd=REPO,
-        start_new_session=True,
-    )
-    os.close(slave)
-    try:
+    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
+    command = [*valgrind, str(REPO / "bench" / "firstframe.py"), *program]
+    with in_pty(command, {**env, "PYTHONHASHSEED": "0"}) as (proc, master, _):
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline:
             if select.select([master], [], [], 0.1)[0]:
                 with contextlib.suppress(OSError):
                     os.read(master, 1 << 16)  # drain, so that its writes never block
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        os.close(master)
     total = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
     if proc.returncode != 0 or total is None:
         raise RuntimeError(f"{program[0]} did not reach its first frame under callgrind")
